@@ -1,0 +1,162 @@
+//! Owned buffers: what the kernel may read from or write into while an
+//! operation is in flight.
+//!
+//! io_uring reads and writes memory *after* the call that submitted the request
+//! returned, so the buffer cannot be borrowed: it is moved into the operation and
+//! handed back with the result ("you give the buffer, you get it back"). The
+//! traits are `unsafe` because the driver trusts their pointers: a buffer's
+//! memory must stay put while the value is moved around (heap storage, `'static`
+//! data), which is what lets a dropped operation keep it alive, untouched, until
+//! the kernel's completion arrives.
+
+mod slice;
+
+pub use slice::Slice;
+
+use std::ops::RangeBounds;
+
+/// A buffer the kernel may read from (the source of a write or send).
+///
+/// # Safety
+///
+/// `stable_ptr` must point to `bytes_total` bytes of memory, of which the first
+/// `bytes_init` are initialized, and that memory must not move or be freed while
+/// the value lives, even if the value itself is moved.
+///
+/// # Examples
+///
+/// ```
+/// use ringio::buf::IoBuf;
+/// let v = b"hello".to_vec();
+/// assert_eq!(v.bytes_init(), 5);
+/// ```
+pub unsafe trait IoBuf: Unpin + Send + 'static {
+    /// Pointer to the start of the memory.
+    fn stable_ptr(&self) -> *const u8;
+    /// Number of initialized bytes (what a write sends).
+    fn bytes_init(&self) -> usize;
+    /// Capacity in bytes.
+    fn bytes_total(&self) -> usize;
+
+    /// A view of `range` within this buffer, which is itself an owned buffer.
+    ///
+    /// # Panics
+    ///
+    /// If the range runs past `bytes_total`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ringio::buf::IoBuf;
+    /// let s = b"hello world".to_vec().slice(6..);
+    /// assert_eq!(&s[..], b"world");
+    /// ```
+    fn slice(self, range: impl RangeBounds<usize>) -> Slice<Self>
+    where
+        Self: Sized,
+    {
+        Slice::new(self, range)
+    }
+}
+
+/// A buffer the kernel may write into (the destination of a read or receive).
+///
+/// # Safety
+///
+/// As for [`IoBuf`]; in addition `stable_mut_ptr` must be valid for writes of
+/// `bytes_total` bytes, and `set_init` may only be called with a length whose
+/// bytes were really initialized.
+///
+/// # Examples
+///
+/// ```
+/// use ringio::buf::IoBufMut;
+/// let v: Vec<u8> = Vec::with_capacity(64);
+/// assert_eq!(ringio::buf::IoBuf::bytes_total(&v), 64);
+/// ```
+pub unsafe trait IoBufMut: IoBuf {
+    /// Mutable pointer to the start of the memory.
+    fn stable_mut_ptr(&mut self) -> *mut u8;
+
+    /// Records that the first `pos` bytes are initialized (never shrinks).
+    ///
+    /// # Safety
+    ///
+    /// The first `pos` bytes must be initialized.
+    unsafe fn set_init(&mut self, pos: usize);
+}
+
+// SAFETY: a Vec's heap block does not move when the Vec value moves; `len` bytes
+// are initialized and `capacity` are allocated.
+unsafe impl IoBuf for Vec<u8> {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+    fn bytes_total(&self) -> usize {
+        self.capacity()
+    }
+}
+
+// SAFETY: as for `IoBuf`; writes go to the Vec's own allocation.
+unsafe impl IoBufMut for Vec<u8> {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        self.as_mut_ptr()
+    }
+    unsafe fn set_init(&mut self, pos: usize) {
+        if self.len() < pos {
+            // SAFETY: the caller guarantees `pos` bytes are initialized, and the
+            // kernel never writes past `capacity`.
+            unsafe { self.set_len(pos) };
+        }
+    }
+}
+
+// SAFETY: a boxed slice is a stable heap block, fully initialized.
+unsafe impl IoBuf for Box<[u8]> {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+    fn bytes_total(&self) -> usize {
+        self.len()
+    }
+}
+
+// SAFETY: as above; a boxed slice is always fully initialized.
+unsafe impl IoBufMut for Box<[u8]> {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        self.as_mut_ptr()
+    }
+    unsafe fn set_init(&mut self, _pos: usize) {}
+}
+
+// SAFETY: `'static` data never moves nor is freed.
+unsafe impl IoBuf for &'static [u8] {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+    fn bytes_total(&self) -> usize {
+        self.len()
+    }
+}
+
+// SAFETY: `'static` data never moves nor is freed.
+unsafe impl IoBuf for &'static str {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+    fn bytes_total(&self) -> usize {
+        self.len()
+    }
+}

@@ -1,0 +1,283 @@
+//! `SharedFd`: a descriptor owned by the engine, its fd mutex, and its
+//! fixed-file slot; `FdRef`, the reference an operation holds from SQE push to
+//! CQE reap; and `FdHandle`, the owning handle whose `close` (or drop) runs the
+//! close protocol.
+//!
+//! Close protocol (Go's `FD.Close` with wakers):
+//! 1. `incref_and_close` sets the closed bit, so no new operation starts and
+//!    every task waiting for the read/write lock wakes with "closed";
+//! 2. every operation still in the kernel on this descriptor is cancelled;
+//! 3. the last reference to go (an operation's CQE being reaped, or the closer's
+//!    own) destroys: it unregisters the fixed slot, and only then closes the
+//!    number, and signals `destroyed`;
+//! 4. `close().await` returns once `destroyed` is set.
+//!
+//! So a descriptor number is never closed, and cannot be reused, while any
+//! operation that names it is pending.
+
+use crate::fd::mutex::{Access, FdMutex};
+use crate::op::Target;
+use crate::ring::Driver;
+use crate::sync::event::Event;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::{Arc, Mutex};
+
+/// A descriptor shared by its handle and the operations in flight on it.
+#[derive(Clone)]
+pub(crate) struct SharedFd {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    mutex: FdMutex,
+    /// The number, valid while any reference is held.
+    raw: RawFd,
+    /// The descriptor itself; taken (and closed) by `destroy`.
+    owned: Mutex<Option<OwnedFd>>,
+    /// The slot in its home ring's fixed-file table, if it got one.
+    fixed: Option<(Driver, u32)>,
+    destroyed: Event,
+}
+
+impl SharedFd {
+    /// Adopts `fd`, registering it in the current ring's fixed-file table
+    /// when there is a free slot.
+    pub(crate) fn new(fd: OwnedFd) -> SharedFd {
+        let raw = fd.as_raw_fd();
+        let fixed = Driver::current()
+            .ok()
+            .and_then(|d| d.register_fixed(raw).map(|slot| (d, slot)));
+        SharedFd {
+            inner: Arc::new(Inner {
+                mutex: FdMutex::new(),
+                raw,
+                owned: Mutex::new(Some(fd)),
+                fixed,
+                destroyed: Event::new(),
+            }),
+        }
+    }
+
+    /// The descriptor number, or -1 once closing has begun.
+    pub(crate) fn raw_fd(&self) -> RawFd {
+        if self.inner.mutex.is_closed() {
+            -1
+        } else {
+            self.inner.raw
+        }
+    }
+
+    /// The fixed slot, if registered (for stats and tests).
+    pub(crate) fn fixed_slot(&self) -> Option<u32> {
+        self.inner.fixed.as_ref().map(|(_, slot)| *slot)
+    }
+
+    /// Takes a plain reference (positional file I/O, socket options, ...).
+    pub(crate) fn incref(&self) -> io::Result<FdRef> {
+        self.inner.mutex.incref()?;
+        Ok(FdRef {
+            fd: self.clone(),
+            access: None,
+        })
+    }
+
+    /// Takes the read or write lock (plus a reference), waiting for the
+    /// current holder, so that a byte stream's reads (or writes) stay in order.
+    pub(crate) async fn lock(&self, access: Access) -> io::Result<FdRef> {
+        self.inner.mutex.rwlock(access).await?;
+        Ok(FdRef {
+            fd: self.clone(),
+            access: Some(access),
+        })
+    }
+
+    /// Steps 1-4 of the close protocol; idempotent, and concurrent callers all
+    /// return once the descriptor is really closed.
+    pub(crate) async fn close(&self) -> io::Result<()> {
+        self.start_close();
+        self.inner.destroyed.wait().await;
+        Ok(())
+    }
+
+    /// Steps 1-3 without waiting: what dropping a handle does. Never blocks.
+    pub(crate) fn start_close(&self) {
+        if self.inner.mutex.incref_and_close().is_err() {
+            return; // Already closing.
+        }
+        self.cancel_in_flight();
+        if self.inner.mutex.decref() {
+            self.destroy();
+        }
+    }
+
+    fn cancel_in_flight(&self) {
+        match &self.inner.fixed {
+            Some((home, slot)) => home.cancel_fd(Target::fixed(*slot)),
+            None => {
+                if let Ok(driver) = Driver::current() {
+                    driver.cancel_fd(Target::fd(self.inner.raw));
+                }
+            }
+        }
+    }
+
+    /// Runs when the last reference of a closed descriptor goes.
+    fn destroy(&self) {
+        let Some(fd) = self
+            .inner
+            .owned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        else {
+            return;
+        };
+        match &self.inner.fixed {
+            Some((home, slot)) => {
+                let this = self.clone();
+                home.release_fixed(*slot, fd, Box::new(move || this.inner.destroyed.set()));
+            }
+            None => {
+                drop(fd);
+                self.inner.destroyed.set();
+            }
+        }
+    }
+}
+
+/// A reference to a descriptor that keeps it open (and, with `access`, holds
+/// its read or write lock) until dropped. Operations keep one inside their
+/// data, so it is released when their CQE is reaped.
+pub(crate) struct FdRef {
+    fd: SharedFd,
+    access: Option<Access>,
+}
+
+impl FdRef {
+    /// The descriptor as the given ring should name it: the fixed slot on its
+    /// home ring, the plain number anywhere else.
+    pub(crate) fn target(&self, driver: &Driver) -> Target {
+        match &self.fd.inner.fixed {
+            Some((home, slot)) if home.same(driver) => Target::fixed(*slot),
+            _ => Target::fd(self.fd.inner.raw),
+        }
+    }
+
+    /// The number; valid for synchronous syscalls while `self` lives.
+    pub(crate) fn raw(&self) -> RawFd {
+        self.fd.inner.raw
+    }
+
+    /// A borrowed view of the descriptor for rustix calls.
+    pub(crate) fn borrow(&self) -> std::os::fd::BorrowedFd<'_> {
+        // SAFETY: this reference keeps the descriptor open (it is closed only
+        // after the last reference is dropped), and the borrow cannot outlive `self`.
+        unsafe { std::os::fd::BorrowedFd::borrow_raw(self.fd.inner.raw) }
+    }
+}
+
+impl Drop for FdRef {
+    fn drop(&mut self) {
+        let last = match self.access {
+            None => self.fd.inner.mutex.decref(),
+            Some(access) => self.fd.inner.mutex.rwunlock(access),
+        };
+        if last {
+            self.fd.destroy();
+        }
+    }
+}
+
+/// What an operation holds to keep its descriptor open: its own reference, or
+/// a share of one that a longer procedure (`write_all`, `read_exact`) keeps
+/// across several operations so the stream lock is held throughout, and is
+/// released only when the last in-flight share is reaped.
+pub(crate) enum FdHold {
+    Own(FdRef),
+    Shared(std::sync::Arc<FdRef>),
+}
+
+impl FdHold {
+    fn get(&self) -> &FdRef {
+        match self {
+            FdHold::Own(r) => r,
+            FdHold::Shared(r) => r,
+        }
+    }
+
+    pub(crate) fn target(&self, driver: &Driver) -> Target {
+        self.get().target(driver)
+    }
+
+    pub(crate) fn raw(&self) -> RawFd {
+        self.get().raw()
+    }
+}
+
+impl From<FdRef> for FdHold {
+    fn from(r: FdRef) -> FdHold {
+        FdHold::Own(r)
+    }
+}
+
+impl From<std::sync::Arc<FdRef>> for FdHold {
+    fn from(r: std::sync::Arc<FdRef>) -> FdHold {
+        FdHold::Shared(r)
+    }
+}
+
+/// The owning handle inside every engine type (`TcpStream`, `File`, ...):
+/// dropping it starts the close protocol without blocking.
+pub(crate) struct FdHandle {
+    fd: SharedFd,
+}
+
+impl FdHandle {
+    pub(crate) fn new(fd: OwnedFd) -> FdHandle {
+        FdHandle {
+            fd: SharedFd::new(fd),
+        }
+    }
+
+    pub(crate) fn incref(&self) -> io::Result<FdRef> {
+        self.fd.incref()
+    }
+
+    pub(crate) async fn lock(&self, access: Access) -> io::Result<FdRef> {
+        self.fd.lock(access).await
+    }
+
+    pub(crate) async fn close(&self) -> io::Result<()> {
+        self.fd.close().await
+    }
+
+    pub(crate) fn raw_fd(&self) -> RawFd {
+        self.fd.raw_fd()
+    }
+
+    /// Runs `f` on the descriptor under a reference (for synchronous syscalls
+    /// such as `getsockname` or `setsockopt`).
+    pub(crate) fn with<R>(
+        &self,
+        f: impl FnOnce(std::os::fd::BorrowedFd<'_>) -> rustix::io::Result<R>,
+    ) -> io::Result<R> {
+        let r = self.fd.incref()?;
+        Ok(f(r.borrow())?)
+    }
+}
+
+impl Drop for FdHandle {
+    fn drop(&mut self) {
+        self.fd.start_close();
+    }
+}
+
+impl std::fmt::Debug for FdHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fd")
+            .field("raw", &self.fd.raw_fd())
+            .field("fixed", &self.fd.fixed_slot())
+            .finish()
+    }
+}

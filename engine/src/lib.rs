@@ -1,0 +1,65 @@
+//! # ringio
+//!
+//! A completion I/O engine on Linux io_uring: owned-buffer file and socket
+//! operations, a thread-per-core runtime, and an fd mutex (a port of Go's
+//! `internal/poll/fd_mutex.go`) that guarantees a descriptor number is never
+//! closed, let alone reused, while an operation that names it is in flight.
+//!
+//! ```no_run
+//! use ringio::net::{TcpListener, TcpStream};
+//!
+//! ringio::Runtime::new()?.block_on(async {
+//!     let listener = TcpListener::bind("127.0.0.1:0")?;
+//!     let addr = listener.local_addr()?;
+//!     let client = ringio::spawn(async move {
+//!         let stream = TcpStream::connect(addr).await?;
+//!         let (res, _) = stream.write_all(b"ping".to_vec()).await;
+//!         res
+//!     });
+//!     let (stream, _peer) = listener.accept().await?;
+//!     let (n, buf) = stream.read(Vec::with_capacity(16)).await;
+//!     assert_eq!(&buf[..n?], b"ping");
+//!     client.await.unwrap()
+//! })?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! | platform | backend |
+//! |---|---|
+//! | Linux 6.0+ with io_uring allowed | io_uring (fixed files, `DEFER_TASKRUN` on 6.1+) |
+//!
+//! Every operation takes its buffer by value and hands it back with the
+//! result ([`BufResult`]); dropping an operation's future cancels it, and the
+//! buffer stays owned by the engine until the kernel has let go of it.
+
+pub mod buf;
+mod error;
+pub(crate) mod fd;
+pub mod fs;
+pub mod net;
+pub(crate) mod op;
+pub(crate) mod ring;
+pub mod runtime;
+pub(crate) mod sync;
+pub mod time;
+
+pub use error::{BufResult, Error};
+pub use ring::SetupMode;
+pub use ring::Stats;
+pub use runtime::{spawn, Builder, JoinError, JoinHandle, Runtime};
+
+/// Submits a no-op through the ring and waits for its completion: the cost
+/// of one round trip through the engine.
+///
+/// # Errors
+///
+/// [`Error::NoRuntime`] outside a runtime.
+///
+/// # Examples
+///
+/// ```no_run
+/// ringio::Runtime::new().unwrap().block_on(async { ringio::nop().await.unwrap() });
+/// ```
+pub async fn nop() -> std::io::Result<()> {
+    op::submit(op::nop::Nop)?.await
+}

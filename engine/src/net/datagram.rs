@@ -1,0 +1,100 @@
+//! What UDP and Unix datagram sockets share: send/receive with and without
+//! addresses, and `sendmsg`/`recvmsg` with ancillary data.
+
+use crate::buf::{IoBuf, IoBufMut};
+use crate::error::BufResult;
+use crate::fd::shared::FdHandle;
+use crate::op::msg::{RecvMeta, RecvMsg, SendMsg};
+use crate::op::sendrecv::{Recv, Send};
+use crate::ring::Driver;
+use rustix::net::SocketAddrAny;
+use std::io;
+
+use super::stream::try_buf;
+
+/// What [`crate::net::UdpSocket::recv_msg`] received besides the payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RecvMsgMeta<A> {
+    /// Payload bytes received.
+    pub bytes: usize,
+    /// Sender address, if the socket reports one.
+    pub addr: Option<A>,
+    /// Bytes of control (ancillary) data received.
+    pub control_len: usize,
+    /// `msg_flags` (e.g. `MSG_TRUNC`, `MSG_CTRUNC`).
+    pub flags: i32,
+}
+
+#[derive(Debug)]
+pub(crate) struct Datagram {
+    pub fd: FdHandle,
+}
+
+impl Datagram {
+    pub(crate) async fn send<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
+        let driver = try_buf!(Driver::current(), buf);
+        let r = try_buf!(self.fd.incref(), buf);
+        driver.submit(Send::new(r.into(), buf, &driver)).await
+    }
+
+    pub(crate) async fn recv<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
+        let driver = try_buf!(Driver::current(), buf);
+        let r = try_buf!(self.fd.incref(), buf);
+        driver.submit(Recv::new(r.into(), buf, &driver)).await
+    }
+
+    pub(crate) async fn send_msg<B: IoBuf>(
+        &self,
+        bufs: Vec<B>,
+        control: Vec<u8>,
+        addr: Option<SocketAddrAny>,
+    ) -> (io::Result<usize>, Vec<B>, Vec<u8>) {
+        let driver = match Driver::current() {
+            Ok(d) => d,
+            Err(e) => return (Err(e), bufs, control),
+        };
+        let r = match self.fd.incref() {
+            Ok(r) => r,
+            Err(e) => return (Err(e), bufs, control),
+        };
+        driver
+            .submit(SendMsg::new(r.into(), bufs, control, addr, &driver))
+            .await
+    }
+
+    pub(crate) async fn recv_msg<B: IoBufMut>(
+        &self,
+        bufs: Vec<B>,
+        control: Vec<u8>,
+    ) -> (io::Result<RecvMeta>, Vec<B>, Vec<u8>) {
+        let driver = match Driver::current() {
+            Ok(d) => d,
+            Err(e) => return (Err(e), bufs, control),
+        };
+        let r = match self.fd.incref() {
+            Ok(r) => r,
+            Err(e) => return (Err(e), bufs, control),
+        };
+        driver
+            .submit(RecvMsg::new(r.into(), bufs, control, &driver))
+            .await
+    }
+
+    pub(crate) fn connect(&self, addr: &SocketAddrAny) -> io::Result<()> {
+        self.fd.with(|fd| rustix::net::connect(fd, addr))
+    }
+}
+
+/// Converts a received message's metadata with `conv` for the address.
+pub(crate) fn meta<A>(
+    m: RecvMeta,
+    conv: impl FnOnce(SocketAddrAny) -> Option<A>,
+) -> RecvMsgMeta<A> {
+    RecvMsgMeta {
+        bytes: m.bytes,
+        addr: m.addr.and_then(conv),
+        control_len: m.control_len,
+        flags: m.flags,
+    }
+}

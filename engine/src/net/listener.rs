@@ -1,0 +1,90 @@
+//! What TCP and Unix listeners share: accept (single and multishot) and close.
+
+use super::stream::Stream;
+use crate::fd::shared::FdHandle;
+use crate::op::accept::{accepted_fd, Accept, AcceptMulti};
+use crate::op::MultiOp;
+use crate::ring::Driver;
+use rustix::net::SocketAddrAny;
+use std::future::poll_fn;
+use std::io;
+use std::marker::PhantomData;
+
+#[derive(Debug)]
+pub(crate) struct Listener {
+    pub fd: FdHandle,
+}
+
+impl Listener {
+    /// Accepts one connection. Concurrent accepts on one listener are allowed
+    /// (each holds a plain fd-mutex reference). `EMFILE`/`ENFILE` come back as
+    /// errors; the listener stays usable.
+    pub(crate) async fn accept(&self) -> io::Result<(Stream, Option<SocketAddrAny>)> {
+        let driver = Driver::current()?;
+        let r = self.fd.incref()?;
+        let (fd, addr) = driver.submit(Accept::new(r.into(), &driver)).await?;
+        Ok((Stream::from_fd(fd), addr))
+    }
+
+    pub(crate) fn incoming<S>(&self, wrap: fn(Stream) -> S) -> Incoming<'_, S> {
+        Incoming {
+            listener: self,
+            op: None,
+            wrap,
+            _marker: PhantomData,
+        }
+    }
+}
+
+/// A stream of accepted connections, on one multishot `ACCEPT` (Linux 5.19)
+/// that is re-armed whenever the kernel ends it.
+///
+/// # Examples
+///
+/// ```no_run
+/// ringio::Runtime::new().unwrap().block_on(async {
+///     let listener = ringio::net::TcpListener::bind("127.0.0.1:0")?;
+///     let mut incoming = listener.incoming();
+///     while let Some(stream) = incoming.next().await {
+///         let stream = stream?;
+///         ringio::spawn(async move { drop(stream) });
+///     }
+///     Ok::<(), std::io::Error>(())
+/// }).unwrap();
+/// ```
+pub struct Incoming<'a, S> {
+    listener: &'a Listener,
+    op: Option<MultiOp<AcceptMulti>>,
+    wrap: fn(Stream) -> S,
+    _marker: PhantomData<S>,
+}
+
+impl<S> Incoming<'_, S> {
+    /// The next connection; `None` only if the listener was closed.
+    pub async fn next(&mut self) -> Option<io::Result<S>> {
+        loop {
+            if self.op.is_none() {
+                let driver = match Driver::current() {
+                    Ok(d) => d,
+                    Err(e) => return Some(Err(e)),
+                };
+                let r = match self.listener.fd.incref() {
+                    Ok(r) => r,
+                    Err(_) => return None,
+                };
+                self.op = Some(driver.submit_multishot(AcceptMulti::new(r.into(), &driver)));
+            }
+            let op = self.op.as_mut().expect("armed above");
+            match poll_fn(|cx| op.poll_next(cx)).await {
+                Some(c) => {
+                    let res = accepted_fd(&c).map(|fd| (self.wrap)(Stream::from_fd(fd)));
+                    if !io_uring::cqueue::more(c.flags) {
+                        self.op = None;
+                    }
+                    return Some(res);
+                }
+                None => self.op = None,
+            }
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! Sockets: TCP and Unix streams and listeners, UDP and Unix datagram sockets.
+//!
+//! Every socket is created `SOCK_CLOEXEC | SOCK_NONBLOCK`, registered in the
+//! runtime's fixed-file table when a slot is free, and closed through the fd
+//! mutex: `close().await` (or drop) cancels what is in flight and closes the
+//! number only after the kernel has finished with it.
+//!
+//! Reads on one stream are serialized by the fd mutex's read lock, writes by
+//! its write lock, so concurrent tasks never interleave bytes mid-operation;
+//! a read and a write run concurrently.
+
+mod datagram;
+mod listener;
+mod socket;
+mod stream;
+/// Helpers other modules reuse.
+pub(crate) mod stream_support {
+    pub(crate) use super::stream::try_buf;
+}
+mod tcp;
+mod udp;
+mod unix;
+mod unix_datagram;
+
+pub use datagram::RecvMsgMeta;
+pub use listener::Incoming;
+pub use tcp::{TcpListener, TcpStream};
+pub use udp::UdpSocket;
+pub use unix::{UnixListener, UnixSocketAddr, UnixStream};
+pub use unix_datagram::UnixDatagram;

@@ -1,0 +1,104 @@
+//! Creating sockets and converting addresses; the synchronous setup calls
+//! (bind, listen, options) that never block.
+
+use rustix::net::{AddressFamily, SocketAddrAny, SocketAddrUnix, SocketFlags, SocketType};
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::fd::OwnedFd;
+use std::path::Path;
+
+pub(crate) fn socket(family: AddressFamily, ty: SocketType) -> io::Result<OwnedFd> {
+    Ok(rustix::net::socket_with(
+        family,
+        ty,
+        SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+        None,
+    )?)
+}
+
+pub(crate) fn family_of(addr: &SocketAddr) -> AddressFamily {
+    match addr {
+        SocketAddr::V4(_) => AddressFamily::INET,
+        SocketAddr::V6(_) => AddressFamily::INET6,
+    }
+}
+
+/// Resolves `addrs` and tries `f` on each address until one succeeds.
+pub(crate) fn each_addr<T>(
+    addrs: impl ToSocketAddrs,
+    mut f: impl FnMut(SocketAddr) -> io::Result<T>,
+) -> io::Result<T> {
+    let mut last = None;
+    for addr in addrs.to_socket_addrs()? {
+        match f(addr) {
+            Ok(v) => return Ok(v),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        io::Error::new(io::ErrorKind::InvalidInput, "address resolved to nothing")
+    }))
+}
+
+/// Like [`each_addr`], for async attempts.
+pub(crate) async fn each_addr_async<T, F, Fut>(addrs: impl ToSocketAddrs, mut f: F) -> io::Result<T>
+where
+    F: FnMut(SocketAddr) -> Fut,
+    Fut: std::future::Future<Output = io::Result<T>>,
+{
+    let mut last = None;
+    for addr in addrs.to_socket_addrs()? {
+        match f(addr).await {
+            Ok(v) => return Ok(v),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        io::Error::new(io::ErrorKind::InvalidInput, "address resolved to nothing")
+    }))
+}
+
+pub(crate) fn inet_addr(addr: SocketAddrAny) -> io::Result<SocketAddr> {
+    SocketAddr::try_from(addr)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not an IP socket address"))
+}
+
+pub(crate) fn unix_addr(path: &Path) -> io::Result<SocketAddrUnix> {
+    Ok(SocketAddrUnix::new(path)?)
+}
+
+/// A bound TCP or Unix stream listener.
+pub(crate) fn listener(
+    family: AddressFamily,
+    addr: &SocketAddrAny,
+    reuse_port: bool,
+    backlog: i32,
+) -> io::Result<OwnedFd> {
+    let fd = socket(family, SocketType::STREAM)?;
+    if family != AddressFamily::UNIX {
+        rustix::net::sockopt::set_socket_reuseaddr(&fd, true)?;
+        if reuse_port {
+            rustix::net::sockopt::set_socket_reuseport(&fd, true)?;
+        }
+    }
+    rustix::net::bind(&fd, addr)?;
+    rustix::net::listen(&fd, backlog)?;
+    Ok(fd)
+}
+
+/// A bound datagram socket.
+pub(crate) fn datagram(family: AddressFamily, addr: Option<&SocketAddrAny>) -> io::Result<OwnedFd> {
+    let fd = socket(family, SocketType::DGRAM)?;
+    if let Some(addr) = addr {
+        rustix::net::bind(&fd, addr)?;
+    }
+    Ok(fd)
+}
+
+pub(crate) fn to_rustix_shutdown(how: std::net::Shutdown) -> rustix::net::Shutdown {
+    match how {
+        std::net::Shutdown::Read => rustix::net::Shutdown::Read,
+        std::net::Shutdown::Write => rustix::net::Shutdown::Write,
+        std::net::Shutdown::Both => rustix::net::Shutdown::Both,
+    }
+}

@@ -1,0 +1,120 @@
+//! What TCP and Unix streams share: connect, ordered reads and writes under
+//! the fd mutex's locks, `write_all`/`read_exact`, shutdown and close.
+
+use crate::buf::{IoBuf, IoBufMut};
+use crate::error::BufResult;
+use crate::fd::mutex::Access;
+use crate::fd::shared::FdHandle;
+use crate::op::connect::Connect;
+use crate::op::sendrecv::{Recv, Send};
+use crate::ring::Driver;
+use rustix::net::SocketAddrAny;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+
+#[derive(Debug)]
+pub(crate) struct Stream {
+    pub fd: FdHandle,
+}
+
+macro_rules! try_buf {
+    ($e:expr, $buf:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(e) => return (Err(e.into()), $buf),
+        }
+    };
+}
+pub(crate) use try_buf;
+
+impl Stream {
+    pub(crate) fn from_fd(fd: OwnedFd) -> Stream {
+        Stream {
+            fd: FdHandle::new(fd),
+        }
+    }
+
+    /// Connects a fresh socket; dropping the future cancels the connect and
+    /// closes the socket.
+    pub(crate) async fn connect(fd: OwnedFd, addr: SocketAddrAny) -> io::Result<Stream> {
+        let driver = Driver::current()?;
+        let stream = Stream::from_fd(fd);
+        let r = stream.fd.incref()?;
+        driver.submit(Connect::new(r.into(), addr, &driver)).await?;
+        Ok(stream)
+    }
+
+    pub(crate) async fn read<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
+        let driver = try_buf!(Driver::current(), buf);
+        let r = try_buf!(self.fd.lock(Access::Read).await, buf);
+        driver.submit(Recv::new(r.into(), buf, &driver)).await
+    }
+
+    pub(crate) async fn write<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
+        let driver = try_buf!(Driver::current(), buf);
+        let r = try_buf!(self.fd.lock(Access::Write).await, buf);
+        driver.submit(Send::new(r.into(), buf, &driver)).await
+    }
+
+    /// Writes every initialized byte of `buf`, holding the write lock
+    /// throughout so no other writer's bytes land in between.
+    pub(crate) async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
+        let driver = try_buf!(Driver::current(), buf);
+        let lock = Arc::new(try_buf!(self.fd.lock(Access::Write).await, buf));
+        let total = buf.bytes_init();
+        let mut slice = buf.slice(0..total);
+        let mut done = 0;
+        while done < total {
+            let (res, s) = driver
+                .submit(Send::new(lock.clone().into(), slice, &driver))
+                .await;
+            let buf = s.into_inner();
+            match res {
+                Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), buf),
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return (Err(e), buf),
+            }
+            slice = buf.slice(done..total);
+        }
+        (Ok(()), slice.into_inner())
+    }
+
+    /// Fills `buf` up to its capacity, holding the read lock throughout.
+    pub(crate) async fn read_exact<B: IoBufMut>(&self, buf: B) -> BufResult<(), B> {
+        let driver = try_buf!(Driver::current(), buf);
+        let lock = Arc::new(try_buf!(self.fd.lock(Access::Read).await, buf));
+        let total = buf.bytes_total();
+        let mut done = buf.bytes_init().min(total);
+        let mut slice = buf.slice(done..total);
+        while done < total {
+            let (res, s) = driver
+                .submit(Recv::new(lock.clone().into(), slice, &driver))
+                .await;
+            let buf = s.into_inner();
+            match res {
+                Ok(0) => return (Err(io::ErrorKind::UnexpectedEof.into()), buf),
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return (Err(e), buf),
+            }
+            slice = buf.slice(done..total);
+        }
+        (Ok(()), slice.into_inner())
+    }
+
+    pub(crate) fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
+        self.fd
+            .with(|fd| rustix::net::shutdown(fd, super::socket::to_rustix_shutdown(how)))
+    }
+
+    pub(crate) fn local_addr(&self) -> io::Result<SocketAddrAny> {
+        self.fd.with(|fd| rustix::net::getsockname(fd))
+    }
+
+    pub(crate) fn peer_addr(&self) -> io::Result<SocketAddrAny> {
+        self.fd
+            .with(|fd| rustix::net::getpeername(fd)?.ok_or(rustix::io::Errno::NOTCONN))
+    }
+}

@@ -1,0 +1,236 @@
+//! `TcpListener` and `TcpStream`.
+
+use super::listener::{Incoming, Listener};
+use super::socket::{each_addr, each_addr_async, family_of, inet_addr, listener, socket};
+use super::stream::Stream;
+use crate::buf::{IoBuf, IoBufMut};
+use crate::error::BufResult;
+use crate::fd::shared::FdHandle;
+use rustix::net::{SocketAddrAny, SocketType};
+use std::io;
+use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+/// A TCP listening socket.
+///
+/// # Examples
+///
+/// ```no_run
+/// use ringio::net::TcpListener;
+/// ringio::Runtime::new()?.block_on(async {
+///     let listener = TcpListener::bind("127.0.0.1:8080")?;
+///     loop {
+///         let (stream, peer) = listener.accept().await?;
+///         ringio::spawn(async move {
+///             let (res, buf) = stream.read(vec![0u8; 4096]).await;
+///             if let Ok(n) = res {
+///                 let _ = stream.write_all(buf[..n].to_vec()).await;
+///             }
+///         });
+///         # let _ = peer; break Ok::<(), std::io::Error>(());
+///     }
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct TcpListener {
+    inner: Listener,
+}
+
+impl TcpListener {
+    /// Binds and listens (backlog 1024, `SO_REUSEADDR`). Binding is synchronous.
+    ///
+    /// # Errors
+    ///
+    /// Resolution, `socket`, `bind` or `listen` errors (`AddrInUse`, ...).
+    pub fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        Self::bind_with(addr, false)
+    }
+
+    /// Like [`TcpListener::bind`] with `SO_REUSEPORT`, so one listener per
+    /// core can share a port (see [`crate::runtime::spawn_per_core`]).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// ringio::Runtime::new().unwrap().block_on(async {
+    ///     let a = ringio::net::TcpListener::bind_reuseport("127.0.0.1:9000")?;
+    ///     let b = ringio::net::TcpListener::bind_reuseport("127.0.0.1:9000")?;
+    ///     Ok::<_, std::io::Error>((a, b))
+    /// }).unwrap();
+    /// ```
+    pub fn bind_reuseport(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        Self::bind_with(addr, true)
+    }
+
+    fn bind_with(addr: impl ToSocketAddrs, reuse_port: bool) -> io::Result<TcpListener> {
+        each_addr(addr, |a| {
+            listener(family_of(&a), &SocketAddrAny::from(a), reuse_port, 1024)
+        })
+        .map(|fd| TcpListener {
+            inner: Listener {
+                fd: FdHandle::new(fd),
+            },
+        })
+    }
+
+    /// Adopts a listening std socket (made non-blocking).
+    pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
+        listener.set_nonblocking(true)?;
+        Ok(TcpListener {
+            inner: Listener {
+                fd: FdHandle::new(OwnedFd::from(listener)),
+            },
+        })
+    }
+
+    /// Waits for a connection.
+    ///
+    /// # Errors
+    ///
+    /// `EMFILE`/`ENFILE` when out of descriptors (the listener stays usable),
+    /// [`crate::Error::Closed`] after close.
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        let (stream, addr) = self.inner.accept().await?;
+        let addr = addr
+            .ok_or_else(|| io::Error::other("accept returned no peer address"))
+            .and_then(inet_addr)?;
+        Ok((TcpStream { inner: stream }, addr))
+    }
+
+    /// Accepted connections from one multishot accept.
+    pub fn incoming(&self) -> Incoming<'_, TcpStream> {
+        self.inner.incoming(|inner| TcpStream { inner })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        inet_addr(self.inner.fd.with(|fd| rustix::net::getsockname(fd))?)
+    }
+
+    /// Closes the listener: cancels pending accepts and returns once the
+    /// descriptor is closed. Idempotent.
+    pub async fn close(&self) -> io::Result<()> {
+        self.inner.fd.close().await
+    }
+}
+
+impl AsRawFd for TcpListener {
+    /// The descriptor number, or -1 once closed.
+    fn as_raw_fd(&self) -> RawFd {
+        self.inner.fd.raw_fd()
+    }
+}
+
+/// A TCP connection. Reads and writes take owned buffers and hand them back.
+///
+/// # Examples
+///
+/// ```no_run
+/// ringio::Runtime::new()?.block_on(async {
+///     let stream = ringio::net::TcpStream::connect("127.0.0.1:8080").await?;
+///     let (res, _buf) = stream.write_all(b"hello".to_vec()).await;
+///     res?;
+///     stream.close().await
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct TcpStream {
+    inner: Stream,
+}
+
+impl TcpStream {
+    /// Connects to the first address that accepts. Name resolution, if any,
+    /// is synchronous: pass a literal address on hot paths.
+    ///
+    /// # Errors
+    ///
+    /// `ConnectionRefused`, `TimedOut`, ...; the socket is closed on failure.
+    pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        each_addr_async(addr, |a| async move {
+            let fd = socket(family_of(&a), SocketType::STREAM)?;
+            Stream::connect(fd, SocketAddrAny::from(a)).await
+        })
+        .await
+        .map(|inner| TcpStream { inner })
+    }
+
+    /// Adopts a connected std stream (made non-blocking).
+    pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
+        stream.set_nonblocking(true)?;
+        Ok(TcpStream {
+            inner: Stream::from_fd(OwnedFd::from(stream)),
+        })
+    }
+
+    /// Receives into `buf` (up to its capacity); `Ok(0)` is end of stream.
+    pub async fn read<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
+        self.inner.read(buf).await
+    }
+
+    /// Receives until `buf` is full.
+    ///
+    /// # Errors
+    ///
+    /// `UnexpectedEof` if the peer closes first.
+    pub async fn read_exact<B: IoBufMut>(&self, buf: B) -> BufResult<(), B> {
+        self.inner.read_exact(buf).await
+    }
+
+    /// Sends some of `buf`'s initialized bytes; returns how many.
+    pub async fn write<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
+        self.inner.write(buf).await
+    }
+
+    /// Sends all of `buf`'s initialized bytes.
+    ///
+    /// # Errors
+    ///
+    /// `BrokenPipe`/`ConnectionReset` when the peer is gone (never SIGPIPE).
+    pub async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
+        self.inner.write_all(buf).await
+    }
+
+    /// Shuts down the read half, the write half or both.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.inner.shutdown(how)
+    }
+
+    /// The remote address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        inet_addr(self.inner.peer_addr()?)
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        inet_addr(self.inner.local_addr()?)
+    }
+
+    /// Sets `TCP_NODELAY`.
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.inner
+            .fd
+            .with(|fd| rustix::net::sockopt::set_tcp_nodelay(fd, nodelay))
+    }
+
+    /// Reads `TCP_NODELAY`.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.inner
+            .fd
+            .with(|fd| rustix::net::sockopt::tcp_nodelay(fd))
+    }
+
+    /// Closes the connection: cancels in-flight operations, waits until the
+    /// kernel has finished with them, then closes the descriptor. Idempotent.
+    pub async fn close(&self) -> io::Result<()> {
+        self.inner.fd.close().await
+    }
+}
+
+impl AsRawFd for TcpStream {
+    /// The descriptor number, or -1 once closed.
+    fn as_raw_fd(&self) -> RawFd {
+        self.inner.fd.raw_fd()
+    }
+}

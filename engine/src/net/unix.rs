@@ -1,0 +1,217 @@
+//! `UnixListener`, `UnixStream` and `UnixSocketAddr`.
+
+use super::listener::{Incoming, Listener};
+use super::socket::{listener, socket, unix_addr};
+use super::stream::Stream;
+use crate::buf::{IoBuf, IoBufMut};
+use crate::error::BufResult;
+use crate::fd::shared::FdHandle;
+use rustix::net::{AddressFamily, SocketAddrAny, SocketAddrUnix, SocketFlags, SocketType};
+use std::io;
+use std::net::Shutdown;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// The address of a Unix socket: a path, or unnamed (socketpair, unbound client).
+///
+/// # Examples
+///
+/// ```
+/// let a = ringio::net::UnixSocketAddr::unnamed();
+/// assert!(a.is_unnamed());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnixSocketAddr {
+    path: Option<PathBuf>,
+}
+
+impl UnixSocketAddr {
+    /// An address with no name.
+    pub fn unnamed() -> Self {
+        UnixSocketAddr { path: None }
+    }
+
+    /// The filesystem path, if the socket is bound to one.
+    pub fn as_pathname(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// True if the socket has no filesystem name (abstract names also read as unnamed).
+    pub fn is_unnamed(&self) -> bool {
+        self.path.is_none()
+    }
+
+    pub(crate) fn from_any(addr: Option<SocketAddrAny>) -> Self {
+        let path = addr
+            .and_then(|a| SocketAddrUnix::try_from(a).ok())
+            .and_then(|u| {
+                u.path()
+                    .map(|p| PathBuf::from(std::ffi::OsStr::from_bytes(p.to_bytes())))
+            });
+        UnixSocketAddr { path }
+    }
+}
+
+/// A Unix stream listener.
+///
+/// # Examples
+///
+/// ```no_run
+/// ringio::Runtime::new()?.block_on(async {
+///     let listener = ringio::net::UnixListener::bind("/tmp/ringio.sock")?;
+///     let (stream, _addr) = listener.accept().await?;
+///     stream.close().await
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct UnixListener {
+    inner: Listener,
+}
+
+impl UnixListener {
+    /// Binds to `path` and listens (backlog 1024).
+    pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
+        let addr = SocketAddrAny::from(unix_addr(path.as_ref())?);
+        let fd = listener(AddressFamily::UNIX, &addr, false, 1024)?;
+        Ok(UnixListener {
+            inner: Listener {
+                fd: FdHandle::new(fd),
+            },
+        })
+    }
+
+    /// Waits for a connection.
+    pub async fn accept(&self) -> io::Result<(UnixStream, UnixSocketAddr)> {
+        let (stream, addr) = self.inner.accept().await?;
+        Ok((UnixStream { inner: stream }, UnixSocketAddr::from_any(addr)))
+    }
+
+    /// Accepted connections from one multishot accept.
+    pub fn incoming(&self) -> Incoming<'_, UnixStream> {
+        self.inner.incoming(|inner| UnixStream { inner })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> io::Result<UnixSocketAddr> {
+        Ok(UnixSocketAddr::from_any(Some(
+            self.inner.fd.with(|fd| rustix::net::getsockname(fd))?,
+        )))
+    }
+
+    /// Closes the listener. Idempotent.
+    pub async fn close(&self) -> io::Result<()> {
+        self.inner.fd.close().await
+    }
+}
+
+impl AsRawFd for UnixListener {
+    /// The descriptor number, or -1 once closed.
+    fn as_raw_fd(&self) -> RawFd {
+        self.inner.fd.raw_fd()
+    }
+}
+
+/// A Unix stream connection.
+///
+/// # Examples
+///
+/// ```no_run
+/// ringio::Runtime::new()?.block_on(async {
+///     let (a, b) = ringio::net::UnixStream::pair()?;
+///     a.write_all(b"hi".to_vec()).await.0?;
+///     let (n, buf) = b.read(Vec::with_capacity(8)).await;
+///     assert_eq!(&buf[..n?], b"hi");
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct UnixStream {
+    inner: Stream,
+}
+
+impl UnixStream {
+    /// Connects to the socket at `path`.
+    pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
+        let addr = SocketAddrAny::from(unix_addr(path.as_ref())?);
+        let fd = socket(AddressFamily::UNIX, SocketType::STREAM)?;
+        Ok(UnixStream {
+            inner: Stream::connect(fd, addr).await?,
+        })
+    }
+
+    /// A connected pair.
+    pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
+        let (a, b) = rustix::net::socketpair(
+            AddressFamily::UNIX,
+            SocketType::STREAM,
+            SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+            None,
+        )?;
+        Ok((
+            UnixStream {
+                inner: Stream::from_fd(a),
+            },
+            UnixStream {
+                inner: Stream::from_fd(b),
+            },
+        ))
+    }
+
+    /// Adopts a connected std stream (made non-blocking).
+    pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
+        stream.set_nonblocking(true)?;
+        Ok(UnixStream {
+            inner: Stream::from_fd(OwnedFd::from(stream)),
+        })
+    }
+
+    /// Receives into `buf`; `Ok(0)` is end of stream.
+    pub async fn read<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
+        self.inner.read(buf).await
+    }
+
+    /// Receives until `buf` is full.
+    pub async fn read_exact<B: IoBufMut>(&self, buf: B) -> BufResult<(), B> {
+        self.inner.read_exact(buf).await
+    }
+
+    /// Sends some of `buf`.
+    pub async fn write<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
+        self.inner.write(buf).await
+    }
+
+    /// Sends all of `buf`.
+    pub async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
+        self.inner.write_all(buf).await
+    }
+
+    /// Shuts down one or both halves.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.inner.shutdown(how)
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> io::Result<UnixSocketAddr> {
+        Ok(UnixSocketAddr::from_any(self.inner.peer_addr().ok()))
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<UnixSocketAddr> {
+        Ok(UnixSocketAddr::from_any(Some(self.inner.local_addr()?)))
+    }
+
+    /// Closes the connection (see [`crate::net::TcpStream::close`]). Idempotent.
+    pub async fn close(&self) -> io::Result<()> {
+        self.inner.fd.close().await
+    }
+}
+
+impl AsRawFd for UnixStream {
+    /// The descriptor number, or -1 once closed.
+    fn as_raw_fd(&self) -> RawFd {
+        self.inner.fd.raw_fd()
+    }
+}

@@ -1,0 +1,140 @@
+//! `UnixDatagram`.
+
+use super::datagram::{meta, Datagram, RecvMsgMeta};
+use super::socket::{datagram, unix_addr};
+use super::unix::UnixSocketAddr;
+use crate::buf::{IoBuf, IoBufMut};
+use crate::error::BufResult;
+use crate::fd::shared::FdHandle;
+use rustix::net::{AddressFamily, SocketAddrAny, SocketFlags, SocketType};
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::path::Path;
+
+/// A Unix datagram socket; with [`UnixDatagram::send_msg`] it can pass
+/// descriptors (`SCM_RIGHTS`).
+///
+/// # Examples
+///
+/// ```no_run
+/// ringio::Runtime::new()?.block_on(async {
+///     let (a, b) = ringio::net::UnixDatagram::pair()?;
+///     a.send(b"hi".to_vec()).await.0?;
+///     let (n, buf) = b.recv(vec![0u8; 16]).await;
+///     assert_eq!(&buf[..n?], b"hi");
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct UnixDatagram {
+    inner: Datagram,
+}
+
+impl UnixDatagram {
+    /// Binds to `path`.
+    pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixDatagram> {
+        let addr = SocketAddrAny::from(unix_addr(path.as_ref())?);
+        let fd = datagram(AddressFamily::UNIX, Some(&addr))?;
+        Ok(UnixDatagram {
+            inner: Datagram {
+                fd: FdHandle::new(fd),
+            },
+        })
+    }
+
+    /// An unbound socket.
+    pub fn unbound() -> io::Result<UnixDatagram> {
+        Ok(UnixDatagram {
+            inner: Datagram {
+                fd: FdHandle::new(datagram(AddressFamily::UNIX, None)?),
+            },
+        })
+    }
+
+    /// A connected pair.
+    pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
+        let (a, b) = rustix::net::socketpair(
+            AddressFamily::UNIX,
+            SocketType::DGRAM,
+            SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+            None,
+        )?;
+        let wrap = |fd| UnixDatagram {
+            inner: Datagram {
+                fd: FdHandle::new(fd),
+            },
+        };
+        Ok((wrap(a), wrap(b)))
+    }
+
+    /// Sets the default peer.
+    pub fn connect(&self, path: impl AsRef<Path>) -> io::Result<()> {
+        self.inner
+            .connect(&SocketAddrAny::from(unix_addr(path.as_ref())?))
+    }
+
+    /// Sends a datagram to `path`.
+    pub async fn send_to<B: IoBuf>(&self, buf: B, path: impl AsRef<Path>) -> BufResult<usize, B> {
+        let addr = match unix_addr(path.as_ref()) {
+            Ok(a) => SocketAddrAny::from(a),
+            Err(e) => return (Err(e), buf),
+        };
+        let (res, mut bufs, _) = self.inner.send_msg(vec![buf], Vec::new(), Some(addr)).await;
+        (res, bufs.pop().expect("one buffer in, one out"))
+    }
+
+    /// Receives a datagram and its sender.
+    pub async fn recv_from<B: IoBufMut>(&self, buf: B) -> BufResult<(usize, UnixSocketAddr), B> {
+        let (res, mut bufs, _) = self.inner.recv_msg(vec![buf], Vec::new()).await;
+        (
+            res.map(|m| (m.bytes, UnixSocketAddr::from_any(m.addr))),
+            bufs.pop().expect("one buffer in, one out"),
+        )
+    }
+
+    /// Sends to the connected peer.
+    pub async fn send<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
+        self.inner.send(buf).await
+    }
+
+    /// Receives from the connected peer.
+    pub async fn recv<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
+        self.inner.recv(buf).await
+    }
+
+    /// `sendmsg` with ancillary data (see [`crate::net::UdpSocket::send_msg`]).
+    pub async fn send_msg<B: IoBuf>(
+        &self,
+        bufs: Vec<B>,
+        control: Vec<u8>,
+    ) -> (io::Result<usize>, Vec<B>, Vec<u8>) {
+        self.inner.send_msg(bufs, control, None).await
+    }
+
+    /// `recvmsg` with ancillary data (see [`crate::net::UdpSocket::recv_msg`]).
+    pub async fn recv_msg<B: IoBufMut>(
+        &self,
+        bufs: Vec<B>,
+        control: Vec<u8>,
+    ) -> (io::Result<RecvMsgMeta<UnixSocketAddr>>, Vec<B>, Vec<u8>) {
+        let (res, bufs, control) = self.inner.recv_msg(bufs, control).await;
+        (
+            res.map(|m| meta(m, |a| Some(UnixSocketAddr::from_any(Some(a))))),
+            bufs,
+            control,
+        )
+    }
+
+    /// Closes the socket. Idempotent.
+    pub async fn close(&self) -> io::Result<()> {
+        self.inner.fd.close().await
+    }
+}
+
+impl AsRawFd for UnixDatagram {
+    /// The descriptor number, or -1 once closed.
+    fn as_raw_fd(&self) -> RawFd {
+        self.inner.fd.raw_fd()
+    }
+}

@@ -1,0 +1,172 @@
+//! `SENDMSG` / `RECVMSG`: scatter/gather, an optional peer address and
+//! ancillary (control) data, for datagram sockets.
+
+use super::accept::read_addr;
+use super::{Completion, Operation, Target};
+use crate::buf::{IoBuf, IoBufMut};
+use crate::fd::shared::FdHold;
+use crate::ring::Driver;
+use io_uring::{opcode, squeue};
+use libc::sockaddr_storage as SocketAddrStorage;
+use rustix::net::SocketAddrAny;
+use std::io;
+use std::mem::MaybeUninit;
+
+/// What a received message carried besides its payload.
+#[derive(Debug, Clone)]
+pub(crate) struct RecvMeta {
+    pub bytes: usize,
+    pub addr: Option<SocketAddrAny>,
+    pub control_len: usize,
+    pub flags: i32,
+}
+
+pub(crate) struct SendMsg<B> {
+    _fd: FdHold,
+    target: Target,
+    bufs: Vec<B>,
+    control: Vec<u8>,
+    addr: Option<SocketAddrAny>,
+    iovecs: Vec<libc::iovec>,
+    msg: libc::msghdr,
+}
+
+impl<B: IoBuf> SendMsg<B> {
+    pub(crate) fn new(
+        fd: FdHold,
+        bufs: Vec<B>,
+        control: Vec<u8>,
+        addr: Option<SocketAddrAny>,
+        driver: &Driver,
+    ) -> Self {
+        let iovecs = bufs
+            .iter()
+            .map(|b| libc::iovec {
+                iov_base: b.stable_ptr() as *mut _,
+                iov_len: b.bytes_init(),
+            })
+            .collect();
+        // SAFETY: msghdr is plain old data; all-zero is a valid empty header.
+        let msg = unsafe { std::mem::zeroed() };
+        SendMsg {
+            target: fd.target(driver),
+            _fd: fd,
+            bufs,
+            control,
+            addr,
+            iovecs,
+            msg,
+        }
+    }
+}
+
+// SAFETY: the raw pointers in `msg` and `iovecs` point into memory `self`
+// owns (`bufs`, `control`, `addr`, `iovecs`), all `Send`; they travel with it.
+unsafe impl<B: Send> Send for SendMsg<B> {}
+
+// SAFETY: as for `SendMsg`.
+unsafe impl<B: Send> Send for RecvMsg<B> {}
+
+// SAFETY: `msg` (inside `self`, kept boxed by the driver) points at `iovecs`,
+// `control` and `addr`, all owned by `self` and unchanged after `entry`; the
+// iovecs point at the buffers' stable memory. `_fd` keeps the socket open.
+unsafe impl<B: IoBuf> Operation for SendMsg<B> {
+    type Output = (io::Result<usize>, Vec<B>, Vec<u8>);
+
+    fn entry(&mut self) -> squeue::Entry {
+        self.msg.msg_iov = self.iovecs.as_mut_ptr();
+        self.msg.msg_iovlen = self.iovecs.len() as _;
+        if !self.control.is_empty() {
+            self.msg.msg_control = self.control.as_mut_ptr().cast();
+            self.msg.msg_controllen = self.control.len() as _;
+        }
+        if let Some(addr) = &self.addr {
+            self.msg.msg_name = addr.as_ptr() as *mut _;
+            self.msg.msg_namelen = addr.addr_len();
+        }
+        let e = opcode::SendMsg::new(self.target.raw(), &self.msg).flags(libc::MSG_NOSIGNAL as u32);
+        self.target.apply(e.build())
+    }
+
+    fn complete(self: Box<Self>, c: Completion) -> (io::Result<usize>, Vec<B>, Vec<u8>) {
+        (c.io_result().map(|n| n as usize), self.bufs, self.control)
+    }
+}
+
+pub(crate) struct RecvMsg<B> {
+    _fd: FdHold,
+    target: Target,
+    bufs: Vec<B>,
+    control: Vec<u8>,
+    addr: MaybeUninit<SocketAddrStorage>,
+    iovecs: Vec<libc::iovec>,
+    msg: libc::msghdr,
+}
+
+impl<B: IoBufMut> RecvMsg<B> {
+    /// `control` is received into up to its capacity.
+    pub(crate) fn new(fd: FdHold, mut bufs: Vec<B>, control: Vec<u8>, driver: &Driver) -> Self {
+        let iovecs = bufs
+            .iter_mut()
+            .map(|b| libc::iovec {
+                iov_base: b.stable_mut_ptr().cast(),
+                iov_len: b.bytes_total(),
+            })
+            .collect();
+        // SAFETY: msghdr is plain old data; all-zero is a valid empty header.
+        let msg = unsafe { std::mem::zeroed() };
+        RecvMsg {
+            target: fd.target(driver),
+            _fd: fd,
+            bufs,
+            control,
+            addr: MaybeUninit::uninit(),
+            iovecs,
+            msg,
+        }
+    }
+}
+
+// SAFETY: as for `SendMsg`; the kernel writes into the buffers, `control`'s
+// spare capacity and `addr`, all owned by `self`.
+unsafe impl<B: IoBufMut> Operation for RecvMsg<B> {
+    type Output = (io::Result<RecvMeta>, Vec<B>, Vec<u8>);
+
+    fn entry(&mut self) -> squeue::Entry {
+        self.msg.msg_iov = self.iovecs.as_mut_ptr();
+        self.msg.msg_iovlen = self.iovecs.len() as _;
+        if self.control.capacity() > 0 {
+            self.msg.msg_control = self.control.as_mut_ptr().cast();
+            self.msg.msg_controllen = self.control.capacity() as _;
+        }
+        self.msg.msg_name = self.addr.as_mut_ptr().cast();
+        self.msg.msg_namelen = size_of::<SocketAddrStorage>() as _;
+        self.target
+            .apply(opcode::RecvMsg::new(self.target.raw(), &mut self.msg).build())
+    }
+
+    fn complete(self: Box<Self>, c: Completion) -> (io::Result<RecvMeta>, Vec<B>, Vec<u8>) {
+        let mut this = *self;
+        let res = c.io_result().map(|n| {
+            let mut left = n as usize;
+            for b in this.bufs.iter_mut() {
+                let filled = left.min(b.bytes_total());
+                // SAFETY: the kernel filled the iovecs in order.
+                unsafe { b.set_init(filled) };
+                left -= filled;
+            }
+            let control_len = (this.msg.msg_controllen as usize).min(this.control.capacity());
+            this.control.clear();
+            // SAFETY: the kernel wrote `msg_controllen` bytes of control data
+            // into the vector's capacity (clamped above).
+            unsafe { this.control.set_len(control_len) };
+            RecvMeta {
+                bytes: n as usize,
+                addr: read_addr(&this.addr, this.msg.msg_namelen),
+                control_len,
+                flags: this.msg.msg_flags,
+            }
+        });
+        (res, this.bufs, this.control)
+    }
+}

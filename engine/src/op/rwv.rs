@@ -1,0 +1,117 @@
+//! Vectored positional `READV` / `WRITEV` over a `Vec` of owned buffers.
+
+use super::{Completion, Operation, Target};
+use crate::buf::{IoBuf, IoBufMut};
+use crate::error::BufResult;
+use crate::fd::shared::FdHold;
+use crate::ring::Driver;
+use io_uring::{opcode, squeue};
+
+pub(crate) struct Readv<B> {
+    _fd: FdHold,
+    target: Target,
+    bufs: Vec<B>,
+    iovecs: Vec<libc::iovec>,
+    offset: u64,
+}
+
+impl<B: IoBufMut> Readv<B> {
+    pub(crate) fn new(fd: FdHold, mut bufs: Vec<B>, offset: u64, driver: &Driver) -> Self {
+        let iovecs = bufs
+            .iter_mut()
+            .map(|b| libc::iovec {
+                iov_base: b.stable_mut_ptr().cast(),
+                iov_len: b.bytes_total(),
+            })
+            .collect();
+        Readv {
+            target: fd.target(driver),
+            _fd: fd,
+            bufs,
+            iovecs,
+            offset,
+        }
+    }
+}
+
+// SAFETY: the raw pointers inside `iovecs` point into `bufs`, which `self`
+// owns and which are `Send`; moving `self` to another thread moves them along.
+unsafe impl<B: Send> Send for Readv<B> {}
+
+// SAFETY: as for `Readv`.
+unsafe impl<B: Send> Send for Writev<B> {}
+
+// SAFETY: the SQE points at `iovecs` (heap, never resized after `new`), whose
+// entries point at the stable memory of `bufs`; all owned by `self`.
+unsafe impl<B: IoBufMut> Operation for Readv<B> {
+    type Output = BufResult<usize, Vec<B>>;
+
+    fn entry(&mut self) -> squeue::Entry {
+        let e = opcode::Readv::new(
+            self.target.raw(),
+            self.iovecs.as_ptr(),
+            self.iovecs.len() as u32,
+        );
+        self.target.apply(e.offset(self.offset).build())
+    }
+
+    fn complete(self: Box<Self>, c: Completion) -> BufResult<usize, Vec<B>> {
+        let mut bufs = self.bufs;
+        let res = c.io_result().map(|n| {
+            let mut left = n as usize;
+            for b in bufs.iter_mut() {
+                let filled = left.min(b.bytes_total());
+                // SAFETY: the kernel filled the iovecs in order; `filled` bytes of this one.
+                unsafe { b.set_init(filled) };
+                left -= filled;
+            }
+            n as usize
+        });
+        (res, bufs)
+    }
+}
+
+pub(crate) struct Writev<B> {
+    _fd: FdHold,
+    target: Target,
+    bufs: Vec<B>,
+    iovecs: Vec<libc::iovec>,
+    offset: u64,
+}
+
+impl<B: IoBuf> Writev<B> {
+    pub(crate) fn new(fd: FdHold, bufs: Vec<B>, offset: u64, driver: &Driver) -> Self {
+        let iovecs = bufs
+            .iter()
+            .map(|b| libc::iovec {
+                iov_base: b.stable_ptr() as *mut _,
+                iov_len: b.bytes_init(),
+            })
+            .collect();
+        Writev {
+            target: fd.target(driver),
+            _fd: fd,
+            bufs,
+            iovecs,
+            offset,
+        }
+    }
+}
+
+// SAFETY: as for `Readv`; the kernel only reads through these iovecs.
+unsafe impl<B: IoBuf> Operation for Writev<B> {
+    type Output = BufResult<usize, Vec<B>>;
+
+    fn entry(&mut self) -> squeue::Entry {
+        let e = opcode::Writev::new(
+            self.target.raw(),
+            self.iovecs.as_ptr(),
+            self.iovecs.len() as u32,
+        );
+        self.target.apply(e.offset(self.offset).build())
+    }
+
+    fn complete(self: Box<Self>, c: Completion) -> BufResult<usize, Vec<B>> {
+        (c.io_result().map(|n| n as usize), self.bufs)
+    }
+}

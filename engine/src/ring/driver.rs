@@ -1,0 +1,730 @@
+//! `Driver`: one io_uring, the slab of in-flight operations, and the fixed-file
+//! table, shared as `Arc` so handles and futures may be `Send`.
+//!
+//! Thread rules. The owner thread (the runtime thread that built the ring) is
+//! the only one that pushes SQEs and enters the kernel. Everything else a
+//! foreign thread may need (cancelling an operation whose future it dropped,
+//! releasing a descriptor whose last reference it dropped) goes through the
+//! lock-free [`Remote`] queue and an eventfd wakeup. The `state` mutex guards
+//! the slab, the SQ/CQ ring memory and the slot allocator; it is uncontended on
+//! the owner thread and never held across a blocking wait, nor while a waker
+//! runs or operation data is dropped (both can re-enter the driver).
+
+use super::setup::{build_ring, RingConfig, SetupMode};
+use super::stats::{Counters, Stats};
+use crate::error::Error;
+use crate::fd::fixed::FixedTable;
+use crate::op::{Completion, Lifecycle, MultiOp, Op, Operation, Orphan, Target};
+use crate::runtime::park::Unparker;
+use crossbeam_queue::SegQueue;
+use io_uring::types::{CancelBuilder, SubmitArgs, Timespec};
+use io_uring::{cqueue, opcode, squeue, types, IoUring};
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+/// `user_data` of the eventfd read that wakes a parked owner thread.
+const WAKE_TOKEN: u64 = u64::MAX;
+/// `user_data` of cancel requests; their CQEs carry nothing we need.
+const CANCEL_TOKEN: u64 = u64::MAX - 1;
+
+static NEXT_DRIVER_ID: AtomicUsize = AtomicUsize::new(1);
+
+thread_local! {
+    /// Id of the driver owned by this thread (0: none).
+    static OWNED_DRIVER: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Work a foreign thread asks the owner thread to do.
+pub(crate) enum Remote {
+    /// Cancel the operation at this slab index, if it is still abandoned.
+    Cancel(usize),
+    /// Cancel every operation on this descriptor.
+    CancelFd(Target),
+    /// Unregister a fixed slot, close its descriptor, then run `then`.
+    Release {
+        slot: u32,
+        fd: OwnedFd,
+        then: Box<dyn FnOnce() + Send>,
+    },
+}
+
+/// Handle to one ring; cheap to clone, `Send + Sync`.
+#[derive(Clone)]
+pub(crate) struct Driver {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    id: usize,
+    ring: IoUring,
+    mode: SetupMode,
+    state: Mutex<State>,
+    remote: SegQueue<Remote>,
+    unparker: Arc<Unparker>,
+    /// Target of the eventfd read; the kernel writes it, nobody reads it. An
+    /// atomic so writes through a pointer from `&self` are legal.
+    wake_buf: Box<AtomicU64>,
+    counters: Counters,
+}
+
+struct State {
+    ops: slab::Slab<Lifecycle>,
+    fixed: FixedTable,
+    /// SQEs whose final CQE is not reaped yet (slab operations and the wake read).
+    in_kernel: usize,
+    wake_armed: bool,
+    stopping: bool,
+    shut_down: bool,
+    /// Wakers and orphaned data collected under the lock, run/dropped after it.
+    woken: Vec<Waker>,
+    dead: Vec<Box<dyn Orphan>>,
+}
+
+/// Deferred work taken out of the state so it runs without the lock held.
+struct Aftermath {
+    woken: Vec<Waker>,
+    dead: Vec<Box<dyn Orphan>>,
+}
+
+impl Aftermath {
+    fn run(self) {
+        for waker in self.woken {
+            waker.wake();
+        }
+        drop(self.dead);
+    }
+}
+
+impl Driver {
+    /// Builds a ring owned by the calling thread.
+    pub(crate) fn new(config: &RingConfig, unparker: Arc<Unparker>) -> io::Result<Driver> {
+        let (ring, mode) = build_ring(config)?;
+        let capacity = match config.fixed_files {
+            0 => 0,
+            n => match ring.submitter().register_files_sparse(n) {
+                Ok(()) => n,
+                Err(err) => {
+                    tracing::warn!(%err, "sparse fixed-file table unavailable; using plain descriptors");
+                    0
+                }
+            },
+        };
+        let driver = Driver {
+            inner: Arc::new(Inner {
+                id: NEXT_DRIVER_ID.fetch_add(1, Ordering::Relaxed),
+                ring,
+                mode,
+                state: Mutex::new(State {
+                    ops: slab::Slab::with_capacity(config.entries as usize),
+                    fixed: FixedTable::new(capacity),
+                    in_kernel: 0,
+                    wake_armed: false,
+                    stopping: false,
+                    shut_down: false,
+                    woken: Vec::new(),
+                    dead: Vec::new(),
+                }),
+                remote: SegQueue::new(),
+                unparker,
+                wake_buf: Box::new(AtomicU64::new(0)),
+                counters: Counters::default(),
+            }),
+        };
+        tracing::debug!(
+            id = driver.inner.id,
+            ?mode,
+            entries = config.entries,
+            fixed = capacity,
+            "io_uring driver ready"
+        );
+        Ok(driver)
+    }
+
+    /// The driver of the calling thread's runtime.
+    pub(crate) fn current() -> io::Result<Driver> {
+        crate::runtime::context::driver().ok_or_else(|| Error::NoRuntime.into())
+    }
+
+    /// Marks (or unmarks, with `None`) the calling thread as the owner of `driver`.
+    pub(crate) fn set_owner_thread(driver: Option<&Driver>) {
+        OWNED_DRIVER.with(|id| id.set(driver.map_or(0, |d| d.inner.id)));
+    }
+
+    pub(crate) fn is_owner_thread(&self) -> bool {
+        OWNED_DRIVER.with(|id| id.get()) == self.inner.id
+    }
+
+    pub(crate) fn same(&self, other: &Driver) -> bool {
+        self.inner.id == other.inner.id
+    }
+
+    pub(crate) fn mode(&self) -> SetupMode {
+        self.inner.mode
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves the slab consistent (every
+        // mutation is a single assignment), so poisoning is ignored.
+        self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn aftermath(st: &mut State) -> Aftermath {
+        Aftermath {
+            woken: std::mem::take(&mut st.woken),
+            dead: std::mem::take(&mut st.dead),
+        }
+    }
+
+    // ----- submission -------------------------------------------------------
+
+    /// Pushes a single-shot operation; never makes a syscall unless the SQ is full.
+    pub(crate) fn submit<T: Operation>(&self, data: T) -> Op<T> {
+        let (index, data) = self.push_op(Box::new(data), Lifecycle::Pending(None));
+        Op::new(self.clone(), index, data)
+    }
+
+    /// Pushes a multishot operation.
+    pub(crate) fn submit_multishot<T: Operation>(&self, data: T) -> MultiOp<T> {
+        let initial = Lifecycle::Streaming {
+            waker: None,
+            queue: VecDeque::new(),
+            done: false,
+        };
+        let (index, data) = self.push_op(Box::new(data), initial);
+        MultiOp::new(self.clone(), index, data)
+    }
+
+    fn push_op<T: Operation>(&self, mut data: Box<T>, initial: Lifecycle) -> (usize, Box<T>) {
+        debug_assert!(
+            self.is_owner_thread(),
+            "operations are submitted on the ring's own thread"
+        );
+        let mut st = self.lock();
+        let index = st.ops.insert(initial);
+        let entry = data.entry().user_data(index as u64);
+        // SAFETY: the entry's pointers refer to `*data` (contract of `Operation`),
+        // which stays boxed at this address until the last CQE for `index` is
+        // reaped: the `Op` owns the box and, if dropped first, moves the same box
+        // into the slab (`abandon`). Its descriptor is held open by the fd-mutex
+        // reference inside `data`.
+        match unsafe { self.push_entry(&mut st, &entry) } {
+            Ok(()) => {
+                st.in_kernel += 1;
+                Counters::bump(&self.inner.counters.submitted);
+            }
+            Err(err) => {
+                // The SQE never reached the kernel: complete it here with the error.
+                st.ops[index] = Lifecycle::Completed(Completion::failed(&err));
+            }
+        }
+        let after = Self::aftermath(&mut st);
+        drop(st);
+        after.run();
+        (index, data)
+    }
+
+    /// Pushes `entry`, draining a full SQ by submitting.
+    ///
+    /// # Safety
+    ///
+    /// Every pointer in `entry` must stay valid until its CQE is reaped.
+    unsafe fn push_entry(&self, st: &mut State, entry: &squeue::Entry) -> io::Result<()> {
+        loop {
+            // SAFETY: the SQ ring is only touched by the owner thread with `state`
+            // locked (we hold `st`), so no other `SubmissionQueue` is alive. The
+            // caller vouches for the entry's pointers.
+            let pushed = unsafe {
+                let mut sq = self.inner.ring.submission_shared();
+                sq.push(entry).is_ok()
+            };
+            if pushed {
+                return Ok(());
+            }
+            Counters::bump(&self.inner.counters.sq_full_flushes);
+            self.flush_locked(st)?;
+        }
+    }
+
+    /// Submits everything queued, reaping first when the kernel pushes back
+    /// (`EBUSY`: completions must be consumed before it takes more).
+    fn flush_locked(&self, st: &mut State) -> io::Result<()> {
+        loop {
+            Counters::bump(&self.inner.counters.enters);
+            match self.inner.ring.submitter().submit() {
+                Ok(_) => return Ok(()),
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY | libc::EAGAIN)) => {
+                    if self.reap_locked(st) == 0 {
+                        std::thread::yield_now();
+                    }
+                }
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn push_cancel(&self, st: &mut State, entry: squeue::Entry) {
+        // SAFETY: a cancel request carries no pointers.
+        if let Err(err) = unsafe { self.push_entry(st, &entry.user_data(CANCEL_TOKEN)) } {
+            tracing::warn!(%err, "could not submit a cancel request");
+        }
+    }
+
+    // ----- completion side of futures --------------------------------------
+
+    /// Polls the slab entry of a single-shot operation.
+    pub(crate) fn poll_op(&self, index: usize, cx: &mut Context<'_>) -> Poll<Completion> {
+        let mut st = self.lock();
+        match &mut st.ops[index] {
+            Lifecycle::Completed(completion) => {
+                let completion = *completion;
+                st.ops.remove(index);
+                Poll::Ready(completion)
+            }
+            Lifecycle::Pending(waker) => {
+                match waker {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => *waker = Some(cx.waker().clone()),
+                }
+                Poll::Pending
+            }
+            _ => unreachable!("single-shot op in a multishot state"),
+        }
+    }
+
+    /// Polls the slab entry of a multishot operation.
+    pub(crate) fn poll_stream(
+        &self,
+        index: usize,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Completion>> {
+        let mut st = self.lock();
+        match &mut st.ops[index] {
+            Lifecycle::Streaming { waker, queue, done } => {
+                if let Some(c) = queue.pop_front() {
+                    return Poll::Ready(Some(c));
+                }
+                if *done {
+                    st.ops.remove(index);
+                    return Poll::Ready(None);
+                }
+                match waker {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => *waker = Some(cx.waker().clone()),
+                }
+                Poll::Pending
+            }
+            _ => unreachable!("multishot op in a single-shot state"),
+        }
+    }
+
+    /// A multishot stream that already returned `None` is gone from the slab.
+    pub(crate) fn release_finished(&self, _index: usize) {}
+
+    /// The future of an operation was dropped: keep its data until the kernel
+    /// is done with it, and ask the kernel to cancel.
+    pub(crate) fn abandon<T: Operation>(&self, index: usize, mut data: Box<T>) {
+        let mut st = self.lock();
+        let mut leftovers = VecDeque::new();
+        let finished = match &mut st.ops[index] {
+            Lifecycle::Completed(c) => {
+                leftovers.push_back(*c);
+                true
+            }
+            Lifecycle::Streaming { queue, done, .. } => {
+                leftovers = std::mem::take(queue);
+                *done
+            }
+            Lifecycle::Pending(_) => false,
+            Lifecycle::Ignored(_) => unreachable!("operation abandoned twice"),
+        };
+        if finished {
+            st.ops.remove(index);
+            drop(st);
+            // Results nobody will consume (an accepted socket, an opened file)
+            // must still be released.
+            leftovers.iter().for_each(|c| data.on_orphan_cqe(c));
+            return;
+        }
+        leftovers.iter().for_each(|c| data.on_orphan_cqe(c));
+        st.ops[index] = Lifecycle::Ignored(data);
+        Counters::bump(&self.inner.counters.abandoned);
+        if self.is_owner_thread() {
+            self.push_cancel(&mut st, opcode::AsyncCancel::new(index as u64).build());
+            let after = Self::aftermath(&mut st);
+            drop(st);
+            after.run();
+        } else {
+            drop(st);
+            self.post(Remote::Cancel(index));
+        }
+    }
+
+    /// Asks the kernel to cancel every operation on `target` (used by close).
+    pub(crate) fn cancel_fd(&self, target: Target) {
+        if !self.is_owner_thread() {
+            return self.post(Remote::CancelFd(target));
+        }
+        let mut st = self.lock();
+        if st.shut_down {
+            return;
+        }
+        let builder = if target.is_fixed() {
+            CancelBuilder::fd(types::Fixed(target.raw().0 as u32))
+        } else {
+            CancelBuilder::fd(target.raw())
+        };
+        self.push_cancel(&mut st, opcode::AsyncCancel2::new(builder.all()).build());
+        let after = Self::aftermath(&mut st);
+        drop(st);
+        after.run();
+    }
+
+    fn post(&self, work: Remote) {
+        self.inner.remote.push(work);
+        self.inner.unparker.unpark();
+    }
+
+    // ----- fixed files ------------------------------------------------------
+
+    /// Registers `fd` in a free slot of the fixed-file table (owner thread only).
+    /// `None` when the table is full or this is not the owner thread: the
+    /// caller then uses the plain descriptor.
+    pub(crate) fn register_fixed(&self, fd: RawFd) -> Option<u32> {
+        if !self.is_owner_thread() {
+            return None;
+        }
+        let mut st = self.lock();
+        if st.shut_down || st.fixed.capacity() == 0 {
+            return None;
+        }
+        let Some(slot) = st.fixed.alloc() else {
+            Counters::bump(&self.inner.counters.fixed_table_full);
+            tracing::debug!("fixed-file table full; descriptor uses its plain number");
+            return None;
+        };
+        match self
+            .inner
+            .ring
+            .submitter()
+            .register_files_update(slot, &[fd])
+        {
+            Ok(_) => {
+                Counters::bump(&self.inner.counters.fixed_registered);
+                Some(slot)
+            }
+            Err(err) => {
+                tracing::warn!(%err, slot, "register_files_update failed; using plain descriptor");
+                st.fixed.free(slot);
+                None
+            }
+        }
+    }
+
+    /// Unregisters `slot`, then closes `fd`, then runs `then`. Called once the
+    /// descriptor's last fd-mutex reference is gone.
+    pub(crate) fn release_fixed(&self, slot: u32, fd: OwnedFd, then: Box<dyn FnOnce() + Send>) {
+        let mut st = self.lock();
+        if st.shut_down {
+            // The whole table was unregistered at shutdown.
+            drop(st);
+            drop(fd);
+            return then();
+        }
+        if !self.is_owner_thread() {
+            drop(st);
+            return self.post(Remote::Release { slot, fd, then });
+        }
+        self.unregister_locked(&mut st, slot);
+        drop(st);
+        drop(fd);
+        then();
+    }
+
+    fn unregister_locked(&self, st: &mut State, slot: u32) {
+        if let Err(err) = self
+            .inner
+            .ring
+            .submitter()
+            .register_files_update(slot, &[-1])
+        {
+            tracing::error!(%err, slot, "could not unregister fixed slot; leaking it");
+            return;
+        }
+        st.fixed.free(slot);
+    }
+
+    // ----- the owner's turn -------------------------------------------------
+
+    /// True when other threads have posted work for the owner.
+    pub(crate) fn has_remote_work(&self) -> bool {
+        !self.inner.remote.is_empty()
+    }
+
+    /// One driver turn on the owner thread: run posted work, submit everything
+    /// queued (one `io_uring_enter`), optionally wait, then reap.
+    ///
+    /// `wait`: `None` = don't block; `Some(None)` = block until a completion or
+    /// an unpark; `Some(Some(d))` = block at most `d`.
+    pub(crate) fn turn(&self, wait: Option<Option<Duration>>) -> io::Result<()> {
+        debug_assert!(self.is_owner_thread());
+        self.drain_remote();
+        let (pending_sq, in_kernel) = {
+            let mut st = self.lock();
+            if !st.wake_armed && !st.stopping {
+                self.arm_wake(&mut st);
+            }
+            // SAFETY: SQ ring memory is only read under the state lock.
+            (
+                unsafe { self.inner.ring.submission_shared() }.len(),
+                st.in_kernel,
+            )
+        };
+        let result = match wait {
+            Some(timeout) => self.enter_wait(timeout),
+            None if pending_sq > 0 || in_kernel > 0 => self.enter_wait(Some(Duration::ZERO)),
+            None => Ok(()),
+        };
+        self.reap();
+        result
+    }
+
+    fn enter_wait(&self, timeout: Option<Duration>) -> io::Result<()> {
+        Counters::bump(&self.inner.counters.enters);
+        let submitter = self.inner.ring.submitter();
+        let res = match timeout {
+            Some(Duration::ZERO) => {
+                // Submit and run deferred task work (GETEVENTS) without blocking.
+                // SAFETY: no argument pointer is passed.
+                unsafe {
+                    submitter.enter::<libc::sigset_t>(self.sq_len(), 0, libc_getevents(), None)
+                }
+            }
+            Some(d) => {
+                let ts = Timespec::new().sec(d.as_secs()).nsec(d.subsec_nanos());
+                submitter.submit_with_args(1, &SubmitArgs::new().timespec(&ts))
+            }
+            None => submitter.submit_and_wait(1),
+        };
+        match res {
+            Ok(_) => Ok(()),
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ETIME | libc::EINTR | libc::EBUSY | libc::EAGAIN)
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn sq_len(&self) -> u32 {
+        let _st = self.lock();
+        // SAFETY: SQ ring memory is only read under the state lock.
+        unsafe { self.inner.ring.submission_shared() }.len() as u32
+    }
+
+    fn arm_wake(&self, st: &mut State) {
+        let entry = opcode::Read::new(
+            types::Fd(self.inner.unparker.as_raw_fd()),
+            self.inner.wake_buf.as_ptr().cast(),
+            8,
+        )
+        .build()
+        .user_data(WAKE_TOKEN);
+        // SAFETY: `wake_buf` is a boxed atomic owned by `Inner`, which outlives
+        // the ring's last CQE (shutdown waits for `in_kernel == 0`); the eventfd
+        // is owned by the unparker `Inner` holds.
+        if unsafe { self.push_entry(st, &entry) }.is_ok() {
+            st.wake_armed = true;
+            st.in_kernel += 1;
+        }
+    }
+
+    fn drain_remote(&self) {
+        while let Some(work) = self.inner.remote.pop() {
+            match work {
+                Remote::Cancel(index) => {
+                    let mut st = self.lock();
+                    // Only if that index still holds an abandoned op; if it was
+                    // reaped and reused, the new op must not be cancelled.
+                    if matches!(st.ops.get(index), Some(Lifecycle::Ignored(_))) {
+                        self.push_cancel(&mut st, opcode::AsyncCancel::new(index as u64).build());
+                    }
+                }
+                Remote::CancelFd(target) => self.cancel_fd(target),
+                Remote::Release { slot, fd, then } => self.release_fixed(slot, fd, then),
+            }
+        }
+    }
+
+    /// Moves every available CQE into the slab and wakes the futures waiting on them.
+    pub(crate) fn reap(&self) -> usize {
+        let mut st = self.lock();
+        let n = self.reap_locked(&mut st);
+        let after = Self::aftermath(&mut st);
+        drop(st);
+        after.run();
+        n
+    }
+
+    fn reap_locked(&self, st: &mut State) -> usize {
+        let mut reaped = 0;
+        loop {
+            // SAFETY: the CQ ring memory is only touched under the state lock.
+            let cq = unsafe { self.inner.ring.completion_shared() };
+            for cqe in cq {
+                reaped += 1;
+                self.on_cqe(
+                    st,
+                    cqe.user_data(),
+                    Completion {
+                        result: cqe.result(),
+                        flags: cqe.flags(),
+                    },
+                );
+            }
+            // SAFETY: as above, for the SQ flags word.
+            let overflow = unsafe { self.inner.ring.submission_shared() }.cq_overflow();
+            if !overflow {
+                return reaped;
+            }
+            // NODROP kept the completions that did not fit; an enter with
+            // GETEVENTS (the submit below adds it when the flag is set) moves them
+            // into the CQ, which we just emptied.
+            Counters::bump(&self.inner.counters.cq_overflows);
+            tracing::debug!("completion queue overflowed; flushing the kernel's backlog");
+            Counters::bump(&self.inner.counters.enters);
+            if let Err(err) = self.inner.ring.submitter().submit() {
+                if !matches!(
+                    err.raw_os_error(),
+                    Some(libc::EBUSY | libc::EAGAIN | libc::EINTR)
+                ) {
+                    tracing::error!(%err, "flushing CQ overflow failed");
+                    return reaped;
+                }
+            }
+        }
+    }
+
+    fn on_cqe(&self, st: &mut State, user_data: u64, c: Completion) {
+        if user_data == CANCEL_TOKEN {
+            return;
+        }
+        if user_data == WAKE_TOKEN {
+            st.in_kernel -= 1;
+            st.wake_armed = false;
+            return;
+        }
+        let index = user_data as usize;
+        let more = cqueue::more(c.flags);
+        if !more {
+            st.in_kernel -= 1;
+            Counters::bump(&self.inner.counters.completed);
+        }
+        let Some(entry) = st.ops.get_mut(index) else {
+            tracing::error!(index, "completion for an unknown operation");
+            return;
+        };
+        match entry {
+            Lifecycle::Pending(waker) => {
+                if let Some(w) = waker.take() {
+                    st.woken.push(w);
+                }
+                *entry = Lifecycle::Completed(c);
+            }
+            Lifecycle::Streaming { waker, queue, done } => {
+                queue.push_back(c);
+                *done = !more;
+                if let Some(w) = waker.take() {
+                    st.woken.push(w);
+                }
+            }
+            Lifecycle::Ignored(orphan) => {
+                orphan.on_cqe(&c);
+                if !more {
+                    if let Lifecycle::Ignored(orphan) = st.ops.remove(index) {
+                        st.dead.push(orphan);
+                    }
+                }
+            }
+            Lifecycle::Completed(_) => {
+                tracing::error!(index, "second completion for a single-shot operation")
+            }
+        }
+    }
+
+    // ----- shutdown and stats -----------------------------------------------
+
+    /// Cancels everything in flight and waits until the kernel has let go of
+    /// every buffer, then unregisters the fixed-file table. Owner thread only.
+    pub(crate) fn shutdown(&self) {
+        debug_assert!(self.is_owner_thread());
+        let started = Instant::now();
+        let mut warned = false;
+        {
+            self.lock().stopping = true;
+        }
+        loop {
+            self.drain_remote();
+            {
+                let mut st = self.lock();
+                if st.in_kernel == 0 {
+                    break;
+                }
+                self.push_cancel(
+                    &mut st,
+                    opcode::AsyncCancel2::new(CancelBuilder::any()).build(),
+                );
+            }
+            if let Err(err) = self.enter_wait(Some(Duration::from_millis(100))) {
+                tracing::error!(%err, "io_uring_enter failed during shutdown");
+            }
+            self.reap();
+            if !warned && started.elapsed() > Duration::from_secs(5) {
+                warned = true;
+                tracing::warn!(
+                    "runtime shutdown still waiting for the kernel to finish operations"
+                );
+            }
+        }
+        let mut st = self.lock();
+        if st.fixed.capacity() > 0 {
+            if let Err(err) = self.inner.ring.submitter().unregister_files() {
+                tracing::warn!(%err, "unregister_files at shutdown failed");
+            }
+        }
+        st.shut_down = true;
+        drop(st);
+        // Releases posted before `shut_down` was set.
+        while let Some(work) = self.inner.remote.pop() {
+            if let Remote::Release { fd, then, .. } = work {
+                drop(fd);
+                then();
+            }
+        }
+        tracing::debug!(id = self.inner.id, "io_uring driver shut down");
+    }
+
+    /// Counters and current occupancy.
+    pub(crate) fn stats(&self) -> Stats {
+        let st = self.lock();
+        let in_flight = st.in_kernel - usize::from(st.wake_armed);
+        self.inner
+            .counters
+            .snapshot(in_flight as u64, st.fixed.in_use() as u64)
+    }
+}
+
+/// `IORING_ENTER_GETEVENTS`: also run deferred task work and post completions.
+fn libc_getevents() -> u32 {
+    1
+}

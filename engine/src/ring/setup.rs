@@ -1,0 +1,163 @@
+//! Creating a ring: setup flags with graceful fallback, the feature and opcode
+//! probe, and the typed error when io_uring cannot be used.
+
+use crate::error::Error;
+use io_uring::{opcode, IoUring, Probe};
+use std::io;
+
+/// Which `io_uring_setup` flags the ring asks for.
+///
+/// The default, [`SetupMode::Defer`], is the fastest on kernels that have it;
+/// the others exist so the choice can be measured (`RINGIO_URING_SETUP=defer|coop|plain`)
+/// and as fallbacks: ringio steps down `Defer -> Coop -> Plain` when the kernel
+/// rejects a flag with `EINVAL`.
+///
+/// # Examples
+///
+/// ```no_run
+/// let rt = ringio::Runtime::builder().setup_mode(ringio::SetupMode::Coop).build().unwrap();
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetupMode {
+    /// `SINGLE_ISSUER | DEFER_TASKRUN | TASKRUN_FLAG | SUBMIT_ALL` (Linux 6.1): completions
+    /// are posted only when the owner thread enters the kernel, so no IPIs interrupt it.
+    Defer,
+    /// `SINGLE_ISSUER | COOP_TASKRUN | TASKRUN_FLAG | SUBMIT_ALL` (Linux 6.0; COOP alone 5.19).
+    Coop,
+    /// No optional flags (Linux 5.11 is the floor for the features ringio needs).
+    Plain,
+}
+
+impl SetupMode {
+    pub(crate) fn from_env() -> Option<SetupMode> {
+        match std::env::var("RINGIO_URING_SETUP").ok()?.as_str() {
+            "defer" => Some(SetupMode::Defer),
+            "coop" => Some(SetupMode::Coop),
+            "plain" => Some(SetupMode::Plain),
+            other => {
+                tracing::warn!(
+                    value = other,
+                    "ignoring unknown RINGIO_URING_SETUP (defer|coop|plain)"
+                );
+                None
+            }
+        }
+    }
+
+    fn weaker(self) -> Option<SetupMode> {
+        match self {
+            SetupMode::Defer => Some(SetupMode::Coop),
+            SetupMode::Coop => Some(SetupMode::Plain),
+            SetupMode::Plain => None,
+        }
+    }
+}
+
+/// What a driver is built with.
+#[derive(Debug, Clone)]
+pub(crate) struct RingConfig {
+    pub entries: u32,
+    pub cq_entries: Option<u32>,
+    pub fixed_files: u32,
+    pub mode: SetupMode,
+}
+
+/// Opcodes the engine cannot work without; a kernel missing one gets the
+/// readiness backend instead.
+const REQUIRED: &[(u8, &str)] = &[
+    (opcode::Nop::CODE, "NOP"),
+    (opcode::Read::CODE, "READ"),
+    (opcode::Write::CODE, "WRITE"),
+    (opcode::Readv::CODE, "READV"),
+    (opcode::Writev::CODE, "WRITEV"),
+    (opcode::Fsync::CODE, "FSYNC"),
+    (opcode::Statx::CODE, "STATX"),
+    (opcode::OpenAt::CODE, "OPENAT"),
+    (opcode::Accept::CODE, "ACCEPT"),
+    (opcode::Connect::CODE, "CONNECT"),
+    (opcode::Send::CODE, "SEND"),
+    (opcode::Recv::CODE, "RECV"),
+    (opcode::SendMsg::CODE, "SENDMSG"),
+    (opcode::RecvMsg::CODE, "RECVMSG"),
+    (opcode::AsyncCancel::CODE, "ASYNC_CANCEL"),
+    (opcode::Shutdown::CODE, "SHUTDOWN"),
+];
+
+/// Creates the ring, stepping down the setup flags on `EINVAL`, and checks the
+/// features and opcodes ringio relies on.
+///
+/// # Errors
+///
+/// [`Error::Unsupported`] when `io_uring_setup` is denied (`EPERM` from seccomp or
+/// `kernel.io_uring_disabled`, `ENOSYS`) or a required feature or opcode is missing.
+pub(crate) fn build_ring(config: &RingConfig) -> io::Result<(IoUring, SetupMode)> {
+    let mut mode = config.mode;
+    let ring = loop {
+        let mut builder = IoUring::builder();
+        if let Some(cq) = config.cq_entries {
+            builder.setup_cqsize(cq);
+        }
+        match mode {
+            SetupMode::Defer => {
+                builder
+                    .setup_single_issuer()
+                    .setup_defer_taskrun()
+                    .setup_taskrun_flag()
+                    .setup_submit_all();
+            }
+            SetupMode::Coop => {
+                builder
+                    .setup_single_issuer()
+                    .setup_coop_taskrun()
+                    .setup_taskrun_flag()
+                    .setup_submit_all();
+            }
+            SetupMode::Plain => {}
+        }
+        match builder.build(config.entries) {
+            Ok(ring) => break ring,
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => match mode.weaker() {
+                Some(weaker) => {
+                    tracing::debug!(
+                        ?mode,
+                        ?weaker,
+                        "io_uring setup flags rejected, stepping down"
+                    );
+                    mode = weaker;
+                }
+                None => return Err(e),
+            },
+            Err(e) => return Err(unsupported(&e)),
+        }
+    };
+    let params = ring.params();
+    if !params.is_feature_nodrop() {
+        return Err(
+            Error::Unsupported("kernel lacks IORING_FEAT_NODROP (Linux 5.5)".into()).into(),
+        );
+    }
+    if !params.is_feature_ext_arg() {
+        return Err(
+            Error::Unsupported("kernel lacks IORING_FEAT_EXT_ARG (Linux 5.11)".into()).into(),
+        );
+    }
+    let mut probe = Probe::new();
+    ring.submitter()
+        .register_probe(&mut probe)
+        .map_err(|e| unsupported(&e))?;
+    if let Some((_, name)) = REQUIRED.iter().find(|(code, _)| !probe.is_supported(*code)) {
+        return Err(Error::Unsupported(format!("kernel lacks opcode IORING_OP_{name}")).into());
+    }
+    Ok((ring, mode))
+}
+
+fn unsupported(err: &io::Error) -> io::Error {
+    let why = match err.raw_os_error() {
+        Some(libc::EPERM) => {
+            format!("io_uring_setup denied ({err}): seccomp or kernel.io_uring_disabled")
+        }
+        Some(libc::ENOSYS) => format!("io_uring_setup not implemented by this kernel ({err})"),
+        _ => format!("io_uring_setup failed: {err}"),
+    };
+    Error::Unsupported(why).into()
+}

@@ -1,0 +1,72 @@
+//! Counters a driver keeps, and the snapshot callers read.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// A snapshot of one runtime's driver counters.
+///
+/// # Examples
+///
+/// ```no_run
+/// let rt = ringio::Runtime::new().unwrap();
+/// let stats = rt.stats();
+/// println!("{} ops submitted, {} in flight", stats.submitted, stats.in_flight);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// SQEs pushed for operations.
+    pub submitted: u64,
+    /// Final CQEs reaped for operations.
+    pub completed: u64,
+    /// Operations whose future was dropped before completion (cancel submitted).
+    pub abandoned: u64,
+    /// Operations the kernel still owns (submitted, last CQE not reaped).
+    pub in_flight: u64,
+    /// Calls into `io_uring_enter`.
+    pub enters: u64,
+    /// Times a full submission queue was drained by submitting early.
+    pub sq_full_flushes: u64,
+    /// Times the kernel reported completion-queue overflow (no CQE is lost: NODROP).
+    pub cq_overflows: u64,
+    /// Descriptors registered in the fixed-file table.
+    pub fixed_registered: u64,
+    /// Descriptors that got no fixed slot because the table was full (they use
+    /// their plain number, under the same fd-mutex rule).
+    pub fixed_table_full: u64,
+    /// Fixed slots in use now.
+    pub fixed_in_use: u64,
+}
+
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub submitted: AtomicU64,
+    pub completed: AtomicU64,
+    pub abandoned: AtomicU64,
+    pub enters: AtomicU64,
+    pub sq_full_flushes: AtomicU64,
+    pub cq_overflows: AtomicU64,
+    pub fixed_registered: AtomicU64,
+    pub fixed_table_full: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn bump(counter: &AtomicU64) {
+        // Relaxed: a statistic, read only as a snapshot.
+        counter.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self, in_flight: u64, fixed_in_use: u64) -> Stats {
+        Stats {
+            submitted: self.submitted.load(Relaxed),
+            completed: self.completed.load(Relaxed),
+            abandoned: self.abandoned.load(Relaxed),
+            in_flight,
+            enters: self.enters.load(Relaxed),
+            sq_full_flushes: self.sq_full_flushes.load(Relaxed),
+            cq_overflows: self.cq_overflows.load(Relaxed),
+            fixed_registered: self.fixed_registered.load(Relaxed),
+            fixed_table_full: self.fixed_table_full.load(Relaxed),
+            fixed_in_use,
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! `Builder`: ring size, fixed-file slots and setup flags for a runtime.
+
+use super::Runtime;
+use crate::ring::{RingConfig, SetupMode};
+use std::io;
+
+/// Configures a [`Runtime`].
+///
+/// # Examples
+///
+/// ```no_run
+/// let rt = ringio::Runtime::builder()
+///     .entries(512)
+///     .fixed_files(2048)
+///     .setup_mode(ringio::SetupMode::Defer)
+///     .build()?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Builder {
+    entries: u32,
+    cq_entries: Option<u32>,
+    fixed_files: u32,
+    mode: Option<SetupMode>,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new()
+    }
+}
+
+impl Builder {
+    /// Defaults: 256 SQ entries, CQ twice that, 1024 fixed-file slots, setup
+    /// mode from `RINGIO_URING_SETUP` or [`SetupMode::Defer`].
+    pub fn new() -> Builder {
+        Builder {
+            entries: 256,
+            cq_entries: None,
+            fixed_files: 1024,
+            mode: None,
+        }
+    }
+
+    /// Submission queue size (rounded up to a power of two by the kernel).
+    pub fn entries(&mut self, entries: u32) -> &mut Builder {
+        self.entries = entries.max(1);
+        self
+    }
+
+    /// Completion queue size (default: twice `entries`).
+    pub fn cq_entries(&mut self, entries: u32) -> &mut Builder {
+        self.cq_entries = Some(entries);
+        self
+    }
+
+    /// Slots in the sparse fixed-file table (0 disables fixed files).
+    pub fn fixed_files(&mut self, slots: u32) -> &mut Builder {
+        self.fixed_files = slots;
+        self
+    }
+
+    /// io_uring setup flags (overrides `RINGIO_URING_SETUP`).
+    pub fn setup_mode(&mut self, mode: SetupMode) -> &mut Builder {
+        self.mode = Some(mode);
+        self
+    }
+
+    pub(crate) fn ring_config(&self) -> RingConfig {
+        RingConfig {
+            entries: self.entries,
+            cq_entries: self.cq_entries,
+            fixed_files: self.fixed_files,
+            mode: self
+                .mode
+                .or_else(SetupMode::from_env)
+                .unwrap_or(SetupMode::Defer),
+        }
+    }
+
+    /// Creates the runtime on the calling thread.
+    ///
+    /// # Errors
+    ///
+    /// As [`Runtime::new`].
+    pub fn build(&self) -> io::Result<Runtime> {
+        Runtime::from_builder(self)
+    }
+}

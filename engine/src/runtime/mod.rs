@@ -1,0 +1,267 @@
+//! The thread-per-core runtime: one ring, one task queue and one timer queue per
+//! thread; `block_on` runs the scheduler loop (poll ready tasks, fire timers,
+//! submit once, wait in the kernel only when nothing is runnable).
+//!
+//! Tasks spawned with [`spawn`] stay on the thread that spawned them, so they
+//! may be `!Send`; their wakers are `Send` and work from any thread. To use
+//! every core, start one runtime per core with [`spawn_per_core`] and share the
+//! load with `SO_REUSEPORT`.
+
+mod builder;
+pub(crate) mod context;
+pub(crate) mod park;
+mod per_core;
+pub(crate) mod task;
+
+pub use builder::Builder;
+pub use per_core::{spawn_per_core, PerCore};
+pub use task::{JoinError, JoinHandle};
+
+use crate::ring::{Driver, SetupMode};
+use crate::time::timers::Timers;
+use context::Core;
+use crossbeam_queue::SegQueue;
+use park::Unparker;
+use std::future::Future;
+use std::io;
+use std::pin::pin;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+use task::{TaskHeader, MAIN_KEY};
+
+/// Tasks polled per scheduler turn before the driver gets a turn.
+const TASK_BUDGET: usize = 128;
+
+/// The run queue: task headers woken from any thread.
+pub(crate) struct Scheduler {
+    queue: SegQueue<Arc<TaskHeader>>,
+    unparker: Arc<Unparker>,
+}
+
+impl Scheduler {
+    fn schedule(&self, header: Arc<TaskHeader>) {
+        self.queue.push(header);
+        self.unparker.unpark();
+    }
+}
+
+/// A single-threaded ringio runtime: an io_uring, a local task executor and timers.
+///
+/// A `Runtime` belongs to the thread that created it (the ring is set up with
+/// `IORING_SETUP_SINGLE_ISSUER`), so it is `!Send`. Dropping it drops every task,
+/// cancels every operation still in the kernel and waits for their completions
+/// before freeing any buffer the kernel might still write.
+///
+/// # Examples
+///
+/// ```no_run
+/// let rt = ringio::Runtime::new()?;
+/// let n = rt.block_on(async {
+///     ringio::time::sleep(std::time::Duration::from_millis(1)).await;
+///     1 + 1
+/// });
+/// assert_eq!(n, 2);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Runtime {
+    core: Rc<Core>,
+}
+
+impl Runtime {
+    /// A runtime with default settings (see [`Builder`]).
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Unsupported`] (as `io::Error` of kind `Unsupported`) when
+    /// io_uring is unavailable; any error from creating the eventfd.
+    pub fn new() -> io::Result<Runtime> {
+        Builder::new().build()
+    }
+
+    /// A builder to configure ring size, fixed-file slots and setup flags.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let rt = ringio::Runtime::builder().entries(1024).fixed_files(4096).build()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    fn from_builder(b: &Builder) -> io::Result<Runtime> {
+        let unparker = Arc::new(Unparker::new()?);
+        let driver = Driver::new(&b.ring_config(), unparker.clone())?;
+        let sched = Arc::new(Scheduler {
+            queue: SegQueue::new(),
+            unparker,
+        });
+        let core = Rc::new(Core {
+            driver,
+            sched,
+            tasks: Default::default(),
+            timers: Arc::new(Timers::default()),
+        });
+        Ok(Runtime { core })
+    }
+
+    /// Runs `future` to completion on this thread, driving every spawned task,
+    /// timer and I/O operation meanwhile.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let rt = ringio::Runtime::new().unwrap();
+    /// assert_eq!(rt.block_on(async { 7 }), 7);
+    /// ```
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        let _enter = context::enter(&self.core);
+        let core = &self.core;
+        let main = TaskHeader::new(MAIN_KEY, core.sched.clone());
+        let waker = Waker::from(main.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut future = pin!(future);
+        let mut main_ready = true;
+        loop {
+            if main_ready {
+                main_ready = false;
+                main.scheduled.store(false, Ordering::Release);
+                if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                    return out;
+                }
+            }
+            for _ in 0..TASK_BUDGET {
+                let Some(header) = core.sched.queue.pop() else {
+                    break;
+                };
+                if Arc::ptr_eq(&header, &main) {
+                    main_ready = true;
+                } else if header.key != MAIN_KEY {
+                    core.tasks.run(&header);
+                }
+            }
+            let now = Instant::now();
+            core.timers.fire(now);
+            let runnable = main_ready || !core.sched.queue.is_empty();
+            let result = if runnable {
+                core.driver.turn(None)
+            } else {
+                core.sched.unparker.park_begin();
+                let idle = core.sched.queue.is_empty() && !core.driver.has_remote_work();
+                let wait = core
+                    .timers
+                    .next_deadline()
+                    .map(|d| d.saturating_duration_since(now));
+                let r = core.driver.turn(if idle { Some(wait) } else { None });
+                core.sched.unparker.park_end();
+                r
+            };
+            if let Err(err) = result {
+                tracing::error!(%err, "io_uring_enter failed");
+            }
+        }
+    }
+
+    /// Spawns a task on this runtime; it runs while `block_on` runs.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let rt = ringio::Runtime::new().unwrap();
+    /// let h = rt.spawn(async { "done" });
+    /// assert_eq!(rt.block_on(h).unwrap(), "done");
+    /// ```
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        self.core.tasks.spawn(&self.core.sched, future)
+    }
+
+    /// Driver counters: submissions, completions, fixed-table use, overflows.
+    pub fn stats(&self) -> crate::Stats {
+        self.core.driver.stats()
+    }
+
+    /// The io_uring setup flags this runtime's ring actually got.
+    pub fn setup_mode(&self) -> SetupMode {
+        self.core.driver.mode()
+    }
+
+    /// Number of live tasks.
+    pub fn task_count(&self) -> usize {
+        self.core.tasks.len()
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        let _enter = context::enter(&self.core);
+        self.core.tasks.drop_all();
+        self.core.driver.shutdown();
+        // Break header -> scheduler -> queue -> header cycles.
+        while self.core.sched.queue.pop().is_some() {}
+        self.core.timers.clear();
+    }
+}
+
+/// Spawns a `!Send` task on the current thread's runtime.
+///
+/// # Panics
+///
+/// If called outside a ringio runtime (like `tokio::task::spawn_local`).
+///
+/// # Examples
+///
+/// ```no_run
+/// ringio::Runtime::new().unwrap().block_on(async {
+///     let h = ringio::spawn(async { 1 });
+///     assert_eq!(h.await.unwrap(), 1);
+/// });
+/// ```
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    context::with_core(|core| core.tasks.spawn(&core.sched, future))
+        .expect("ringio::spawn called outside of a ringio runtime")
+}
+
+/// Counters of the current thread's driver, if this thread runs a runtime.
+///
+/// # Examples
+///
+/// ```no_run
+/// ringio::Runtime::new().unwrap().block_on(async {
+///     assert!(ringio::runtime::stats().is_some());
+/// });
+/// ```
+pub fn stats() -> Option<crate::Stats> {
+    context::with_core(|core| core.driver.stats())
+}
+
+/// Yields once to the scheduler, letting other tasks and the driver run.
+///
+/// # Examples
+///
+/// ```no_run
+/// ringio::Runtime::new().unwrap().block_on(ringio::runtime::yield_now());
+/// ```
+pub async fn yield_now() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            return Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+    .await
+}

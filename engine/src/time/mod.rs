@@ -1,0 +1,13 @@
+//! Timers: [`sleep`], [`timeout`] and [`Interval`], on a per-runtime timer
+//! queue whose nearest deadline bounds how long the runtime waits in the
+//! kernel (`io_uring_enter` with a timespec). The same queue serves every
+//! backend, so timers behave identically whichever one is active.
+
+mod interval;
+mod sleep;
+mod timeout;
+pub(crate) mod timers;
+
+pub use interval::{interval, interval_at, Interval, MissedTickBehavior};
+pub use sleep::{sleep, sleep_until, Sleep};
+pub use timeout::{timeout, Elapsed, Timeout};
