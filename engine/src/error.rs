@@ -46,8 +46,7 @@ impl Error {
     /// assert_eq!(ringio::Error::of(&err), None);
     /// ```
     pub fn of(err: &io::Error) -> Option<&Error> {
-        err.get_ref()
-            .and_then(|inner| inner.downcast_ref::<Error>())
+        err.get_ref().and_then(|inner| inner.downcast_ref::<Error>())
     }
 
     /// True if `err` says the handle was closed.
@@ -75,9 +74,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Closed => f.write_str("use of closed descriptor"),
-            Error::TooManyOperations => {
-                f.write_str("too many concurrent operations on one descriptor")
-            }
+            Error::TooManyOperations => f.write_str("too many concurrent operations on one descriptor"),
             Error::NoRuntime => f.write_str("no ringio runtime on this thread"),
             Error::RuntimeShutDown => f.write_str("the ringio runtime has shut down"),
             Error::Unsupported(why) => write!(f, "io_uring unavailable: {why}"),

@@ -66,9 +66,7 @@ impl<B: IoBuf> Deref for Slice<B> {
     fn deref(&self) -> &[u8] {
         let init = self.buf.bytes_init().clamp(self.begin, self.end);
         // SAFETY: bytes `begin..init` lie within the buffer's initialized prefix.
-        unsafe {
-            std::slice::from_raw_parts(self.buf.stable_ptr().add(self.begin), init - self.begin)
-        }
+        unsafe { std::slice::from_raw_parts(self.buf.stable_ptr().add(self.begin), init - self.begin) }
     }
 }
 
@@ -76,12 +74,7 @@ impl<B: IoBufMut> DerefMut for Slice<B> {
     fn deref_mut(&mut self) -> &mut [u8] {
         let init = self.buf.bytes_init().clamp(self.begin, self.end);
         // SAFETY: as for `deref`, and `&mut self` gives exclusive access.
-        unsafe {
-            std::slice::from_raw_parts_mut(
-                self.buf.stable_mut_ptr().add(self.begin),
-                init - self.begin,
-            )
-        }
+        unsafe { std::slice::from_raw_parts_mut(self.buf.stable_mut_ptr().add(self.begin), init - self.begin) }
     }
 }
 

@@ -94,9 +94,7 @@ impl fmt::Display for FdMutexError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::Closed => "use of closed file descriptor",
-            Self::TooManyOperations => {
-                "too many concurrent operations on a single file or socket (max 1048575)"
-            }
+            Self::TooManyOperations => "too many concurrent operations on a single file or socket (max 1048575)",
         })
     }
 }
@@ -281,11 +279,7 @@ impl FdMutex {
                 return Err(());
             }
             let new = (old & !lane.bit) - REF;
-            Ok(if old & lane.mask != 0 {
-                new - lane.wait
-            } else {
-                new
-            })
+            Ok(if old & lane.mask != 0 { new - lane.wait } else { new })
         });
         debug_assert!(step.is_ok(), "FdMutex::rwunlock of a lock not held");
         let Ok((old, new)) = step else {
@@ -346,11 +340,7 @@ impl FdMutex {
     /// Runs a CAS loop on the word: `step` maps it to the word to store, or
     /// to an error that stops the loop and leaves it as it is. Returns the
     /// old and new words of the committed step.
-    fn update<E>(
-        &self,
-        success: Ordering,
-        mut step: impl FnMut(u64) -> Result<u64, E>,
-    ) -> Result<(u64, u64), E> {
+    fn update<E>(&self, success: Ordering, mut step: impl FnMut(u64) -> Result<u64, E>) -> Result<(u64, u64), E> {
         // Relaxed: a guess, validated by the CAS. An error returned on it is
         // a decision on a value that really was current, and needs no order
         // beyond what the caller's docs state.
@@ -358,10 +348,7 @@ impl FdMutex {
         loop {
             let new = step(old)?;
             // Relaxed on failure: the fresh value is again only a guess.
-            match self
-                .state
-                .compare_exchange_weak(old, new, success, Ordering::Relaxed)
-            {
+            match self.state.compare_exchange_weak(old, new, success, Ordering::Relaxed) {
                 Ok(_) => return Ok((old, new)),
                 Err(current) => old = current,
             }
@@ -442,13 +429,11 @@ impl Future for RwLock<'_> {
             // Release in the previous holder's `rwunlock`, ordering its
             // critical section before ours. (Counting ourselves as a waiter
             // needs no order.)
-            let step = this
-                .mu
-                .update(Ordering::Acquire, |old| match take(old, lane)? {
-                    Some(new) => Ok(new),
-                    None if old & lane.mask == lane.mask => Err(FdMutexError::TooManyOperations),
-                    None => Ok(old + lane.wait),
-                });
+            let step = this.mu.update(Ordering::Acquire, |old| match take(old, lane)? {
+                Some(new) => Ok(new),
+                None if old & lane.mask == lane.mask => Err(FdMutexError::TooManyOperations),
+                None => Ok(old + lane.wait),
+            });
             match step {
                 Ok((old, _)) if old & lane.bit != 0 => {
                     // Counted as a waiter: register right away, in this
@@ -642,11 +627,7 @@ mod tests {
         let mut lock = mu.rwlock(Write);
         assert!(poll_with(&mut lock, &waker).is_pending());
         assert!(!mu.rwunlock(Write));
-        assert_eq!(
-            mu.try_rwlock(Write),
-            Ok(true),
-            "barging is allowed, as in Go"
-        );
+        assert_eq!(mu.try_rwlock(Write), Ok(true), "barging is allowed, as in Go");
         assert!(poll_with(&mut lock, &waker).is_pending());
         assert_eq!(mu.state(), WLOCK | REF | WWAIT);
         assert!(!mu.rwunlock(Write));
@@ -695,11 +676,7 @@ mod tests {
         assert!(poll_once(mu.rwlock(Read)).is_pending());
         let mut live = mu.rwlock(Read);
         assert!(poll_with(&mut live, &waker).is_pending());
-        assert_eq!(
-            mu.state(),
-            RLOCK | REF | 2 * RWAIT,
-            "the dropped waiter stays counted"
-        );
+        assert_eq!(mu.state(), RLOCK | REF | 2 * RWAIT, "the dropped waiter stays counted");
 
         // The permit reaches the abandoned registration first, which passes
         // the baton: the lock is free, so the live waiter is uncounted and
@@ -786,10 +763,7 @@ mod tests {
         assert!(poll_with(&mut live, Waker::noop()).is_pending());
         mu.incref_and_close().unwrap();
         assert_eq!(mu.state(), CLOSED | WLOCK | 2 * REF);
-        assert_eq!(
-            poll_with(&mut live, Waker::noop()),
-            Poll::Ready(Err(Closed))
-        );
+        assert_eq!(poll_with(&mut live, Waker::noop()), Poll::Ready(Err(Closed)));
         assert!(!mu.rwunlock(Write));
         assert!(mu.decref());
         drop(live);
@@ -813,10 +787,7 @@ mod tests {
         assert_eq!(mu.incref(), Err(TooManyOperations));
         assert_eq!(mu.incref_and_close(), Err(TooManyOperations));
         assert_eq!(mu.try_rwlock(Read), Err(TooManyOperations));
-        assert_eq!(
-            poll_once(mu.rwlock(Write)),
-            Poll::Ready(Err(TooManyOperations))
-        );
+        assert_eq!(poll_once(mu.rwlock(Write)), Poll::Ready(Err(TooManyOperations)));
         assert_eq!(mu.state(), full, "not closed either");
 
         assert!(!mu.decref());
@@ -829,10 +800,7 @@ mod tests {
         for (access, lane) in [(Read, Read.lane()), (Write, Write.lane())] {
             let full = lane.bit | REF | lane.mask;
             let mu = FdMutex::with_state(full);
-            assert_eq!(
-                poll_once(mu.rwlock(access)),
-                Poll::Ready(Err(TooManyOperations))
-            );
+            assert_eq!(poll_once(mu.rwlock(access)), Poll::Ready(Err(TooManyOperations)));
             assert_eq!(mu.state(), full);
             let almost = full - lane.wait;
             let mu = FdMutex::with_state(almost);
@@ -873,10 +841,7 @@ mod tests {
             };
             match locked {
                 Ok(()) => {
-                    assert!(
-                        !inside.swap(true, Relaxed),
-                        "two holders of the {access:?} lock"
-                    );
+                    assert!(!inside.swap(true, Relaxed), "two holders of the {access:?} lock");
                     shared.locked.fetch_add(1, Relaxed);
                     thread::yield_now();
                     inside.store(false, Relaxed);
@@ -961,15 +926,8 @@ mod loom_tests {
     use loom::thread;
 
     use super::*;
-    use crate::sync::test_util::{block_on, poll_once};
+    use crate::sync::test_util::{block_on, check, poll_once};
     use Access::{Read, Write};
-
-    /// Checks a model with a preemption bound, to keep it small.
-    fn check(preemptions: usize, model: impl Fn() + Sync + Send + 'static) {
-        let mut builder = loom::model::Builder::new();
-        builder.preemption_bound.get_or_insert(preemptions);
-        builder.check(model);
-    }
 
     /// Whether nothing is held, counted, parked or owed.
     fn assert_quiescent(mu: &FdMutex, state: u64) {
@@ -990,7 +948,7 @@ mod loom_tests {
     /// between holders, and both complete.
     #[test]
     fn two_lockers() {
-        check(3, || {
+        check("two_lockers", None, || {
             let mu = Arc::new(FdMutex::new());
             let data = Arc::new(AtomicUsize::new(0));
             let other = thread::spawn({
@@ -1034,7 +992,7 @@ mod loom_tests {
     /// exactly once, and after every use of it.
     #[test]
     fn locker_vs_closer() {
-        check(3, || {
+        check("locker_vs_closer", None, || {
             let mu = Arc::new(FdMutex::new());
             let fd = Arc::new(Fd::default());
             assert_eq!(mu.try_rwlock(Read), Ok(true));
@@ -1083,7 +1041,7 @@ mod loom_tests {
     /// lock (a lost wake-up would deadlock the model) and nothing leaks.
     #[test]
     fn cancelled_waiter_does_not_lose_wakeup() {
-        check(3, || {
+        check("cancelled_waiter", None, || {
             let mu = Arc::new(FdMutex::new());
             let data = Arc::new(AtomicUsize::new(0));
             assert_eq!(mu.try_rwlock(Read), Ok(true));

@@ -15,6 +15,7 @@
 //! So a descriptor number is never closed, and cannot be reused, while any
 //! operation that names it is pending.
 
+use crate::error::Error;
 use crate::fd::mutex::{Access, FdMutex};
 use crate::op::Target;
 use crate::ring::Driver;
@@ -124,13 +125,7 @@ impl SharedFd {
 
     /// Runs when the last reference of a closed descriptor goes.
     fn destroy(&self) {
-        let Some(fd) = self
-            .inner
-            .owned
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-        else {
+        let Some(fd) = self.inner.owned.lock().unwrap_or_else(|p| p.into_inner()).take() else {
             return;
         };
         match &self.inner.fixed {
@@ -235,9 +230,7 @@ pub(crate) struct FdHandle {
 
 impl FdHandle {
     pub(crate) fn new(fd: OwnedFd) -> FdHandle {
-        FdHandle {
-            fd: SharedFd::new(fd),
-        }
+        FdHandle { fd: SharedFd::new(fd) }
     }
 
     pub(crate) fn incref(&self) -> io::Result<FdRef> {
@@ -254,6 +247,17 @@ impl FdHandle {
 
     pub(crate) fn raw_fd(&self) -> RawFd {
         self.fd.raw_fd()
+    }
+
+    /// An operation cancelled because this handle was closed reports
+    /// [`Error::Closed`], not a bare `ECANCELED`.
+    pub(crate) fn explain<T>(&self, res: io::Result<T>) -> io::Result<T> {
+        match res {
+            Err(e) if e.raw_os_error() == Some(libc::ECANCELED) && self.fd.inner.mutex.is_closed() => {
+                Err(Error::Closed.into())
+            }
+            other => other,
+        }
     }
 
     /// Runs `f` on the descriptor under a reference (for synchronous syscalls

@@ -67,18 +67,16 @@ impl File {
     pub async fn read_at<B: IoBufMut>(&self, buf: B, offset: u64) -> BufResult<usize, B> {
         let driver = try_buf!(Driver::current(), buf);
         let r = try_buf!(self.fd.incref(), buf);
-        driver
-            .submit(Read::new(r.into(), buf, offset, &driver))
-            .await
+        let (res, buf) = driver.submit(Read::new(r.into(), buf, offset, &driver)).await;
+        (self.fd.explain(res), buf)
     }
 
     /// Writes `buf`'s initialized bytes at `offset`; returns how many.
     pub async fn write_at<B: IoBuf>(&self, buf: B, offset: u64) -> BufResult<usize, B> {
         let driver = try_buf!(Driver::current(), buf);
         let r = try_buf!(self.fd.incref(), buf);
-        driver
-            .submit(Write::new(r.into(), buf, offset, &driver))
-            .await
+        let (res, buf) = driver.submit(Write::new(r.into(), buf, offset, &driver)).await;
+        (self.fd.explain(res), buf)
     }
 
     /// Fills `buf` to its capacity from `offset`.
@@ -124,25 +122,17 @@ impl File {
     }
 
     /// Vectored read at `offset` (`preadv`).
-    pub async fn readv_at<B: IoBufMut>(
-        &self,
-        bufs: Vec<B>,
-        offset: u64,
-    ) -> BufResult<usize, Vec<B>> {
+    pub async fn readv_at<B: IoBufMut>(&self, bufs: Vec<B>, offset: u64) -> BufResult<usize, Vec<B>> {
         let driver = try_buf!(Driver::current(), bufs);
         let r = try_buf!(self.fd.incref(), bufs);
-        driver
-            .submit(Readv::new(r.into(), bufs, offset, &driver))
-            .await
+        driver.submit(Readv::new(r.into(), bufs, offset, &driver)).await
     }
 
     /// Vectored write at `offset` (`pwritev`).
     pub async fn writev_at<B: IoBuf>(&self, bufs: Vec<B>, offset: u64) -> BufResult<usize, Vec<B>> {
         let driver = try_buf!(Driver::current(), bufs);
         let r = try_buf!(self.fd.incref(), bufs);
-        driver
-            .submit(Writev::new(r.into(), bufs, offset, &driver))
-            .await
+        driver.submit(Writev::new(r.into(), bufs, offset, &driver)).await
     }
 
     /// Flushes data and metadata to the device (`fsync`).
@@ -158,9 +148,7 @@ impl File {
     async fn sync(&self, data_only: bool) -> io::Result<()> {
         let driver = Driver::current()?;
         let r = self.fd.incref()?;
-        driver
-            .submit(Fsync::new(r.into(), data_only, &driver))
-            .await
+        driver.submit(Fsync::new(r.into(), data_only, &driver)).await
     }
 
     /// Metadata via `statx`.

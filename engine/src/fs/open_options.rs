@@ -141,8 +141,6 @@ impl OpenOptions {
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))?;
         let driver = Driver::current()?;
         let fd = driver.submit(OpenAt::new(path, flags, self.mode)).await?;
-        Ok(File {
-            fd: FdHandle::new(fd),
-        })
+        Ok(File { fd: FdHandle::new(fd) })
     }
 }

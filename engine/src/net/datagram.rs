@@ -35,13 +35,15 @@ impl Datagram {
     pub(crate) async fn send<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
         let driver = try_buf!(Driver::current(), buf);
         let r = try_buf!(self.fd.incref(), buf);
-        driver.submit(Send::new(r.into(), buf, &driver)).await
+        let (res, buf) = driver.submit(Send::new(r.into(), buf, &driver)).await;
+        (self.fd.explain(res), buf)
     }
 
     pub(crate) async fn recv<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
         let driver = try_buf!(Driver::current(), buf);
         let r = try_buf!(self.fd.incref(), buf);
-        driver.submit(Recv::new(r.into(), buf, &driver)).await
+        let (res, buf) = driver.submit(Recv::new(r.into(), buf, &driver)).await;
+        (self.fd.explain(res), buf)
     }
 
     pub(crate) async fn send_msg<B: IoBuf>(
@@ -76,9 +78,8 @@ impl Datagram {
             Ok(r) => r,
             Err(e) => return (Err(e), bufs, control),
         };
-        driver
-            .submit(RecvMsg::new(r.into(), bufs, control, &driver))
-            .await
+        let (res, bufs, control) = driver.submit(RecvMsg::new(r.into(), bufs, control, &driver)).await;
+        (self.fd.explain(res), bufs, control)
     }
 
     pub(crate) fn connect(&self, addr: &SocketAddrAny) -> io::Result<()> {
@@ -87,10 +88,7 @@ impl Datagram {
 }
 
 /// Converts a received message's metadata with `conv` for the address.
-pub(crate) fn meta<A>(
-    m: RecvMeta,
-    conv: impl FnOnce(SocketAddrAny) -> Option<A>,
-) -> RecvMsgMeta<A> {
+pub(crate) fn meta<A>(m: RecvMeta, conv: impl FnOnce(SocketAddrAny) -> Option<A>) -> RecvMsgMeta<A> {
     RecvMsgMeta {
         bytes: m.bytes,
         addr: m.addr.and_then(conv),

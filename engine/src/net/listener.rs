@@ -22,7 +22,7 @@ impl Listener {
     pub(crate) async fn accept(&self) -> io::Result<(Stream, Option<SocketAddrAny>)> {
         let driver = Driver::current()?;
         let r = self.fd.incref()?;
-        let (fd, addr) = driver.submit(Accept::new(r.into(), &driver)).await?;
+        let (fd, addr) = self.fd.explain(driver.submit(Accept::new(r.into(), &driver)).await)?;
         Ok((Stream::from_fd(fd), addr))
     }
 

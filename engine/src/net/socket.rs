@@ -24,10 +24,7 @@ pub(crate) fn family_of(addr: &SocketAddr) -> AddressFamily {
 }
 
 /// Resolves `addrs` and tries `f` on each address until one succeeds.
-pub(crate) fn each_addr<T>(
-    addrs: impl ToSocketAddrs,
-    mut f: impl FnMut(SocketAddr) -> io::Result<T>,
-) -> io::Result<T> {
+pub(crate) fn each_addr<T>(addrs: impl ToSocketAddrs, mut f: impl FnMut(SocketAddr) -> io::Result<T>) -> io::Result<T> {
     let mut last = None;
     for addr in addrs.to_socket_addrs()? {
         match f(addr) {
@@ -35,9 +32,7 @@ pub(crate) fn each_addr<T>(
             Err(e) => last = Some(e),
         }
     }
-    Err(last.unwrap_or_else(|| {
-        io::Error::new(io::ErrorKind::InvalidInput, "address resolved to nothing")
-    }))
+    Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "address resolved to nothing")))
 }
 
 /// Like [`each_addr`], for async attempts.
@@ -53,14 +48,11 @@ where
             Err(e) => last = Some(e),
         }
     }
-    Err(last.unwrap_or_else(|| {
-        io::Error::new(io::ErrorKind::InvalidInput, "address resolved to nothing")
-    }))
+    Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "address resolved to nothing")))
 }
 
 pub(crate) fn inet_addr(addr: SocketAddrAny) -> io::Result<SocketAddr> {
-    SocketAddr::try_from(addr)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not an IP socket address"))
+    SocketAddr::try_from(addr).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not an IP socket address"))
 }
 
 pub(crate) fn unix_addr(path: &Path) -> io::Result<SocketAddrUnix> {

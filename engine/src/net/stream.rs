@@ -30,9 +30,7 @@ pub(crate) use try_buf;
 
 impl Stream {
     pub(crate) fn from_fd(fd: OwnedFd) -> Stream {
-        Stream {
-            fd: FdHandle::new(fd),
-        }
+        Stream { fd: FdHandle::new(fd) }
     }
 
     /// Connects a fresh socket; dropping the future cancels the connect and
@@ -41,20 +39,24 @@ impl Stream {
         let driver = Driver::current()?;
         let stream = Stream::from_fd(fd);
         let r = stream.fd.incref()?;
-        driver.submit(Connect::new(r.into(), addr, &driver)).await?;
+        stream
+            .fd
+            .explain(driver.submit(Connect::new(r.into(), addr, &driver)).await)?;
         Ok(stream)
     }
 
     pub(crate) async fn read<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
         let driver = try_buf!(Driver::current(), buf);
         let r = try_buf!(self.fd.lock(Access::Read).await, buf);
-        driver.submit(Recv::new(r.into(), buf, &driver)).await
+        let (res, buf) = driver.submit(Recv::new(r.into(), buf, &driver)).await;
+        (self.fd.explain(res), buf)
     }
 
     pub(crate) async fn write<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
         let driver = try_buf!(Driver::current(), buf);
         let r = try_buf!(self.fd.lock(Access::Write).await, buf);
-        driver.submit(Send::new(r.into(), buf, &driver)).await
+        let (res, buf) = driver.submit(Send::new(r.into(), buf, &driver)).await;
+        (self.fd.explain(res), buf)
     }
 
     /// Writes every initialized byte of `buf`, holding the write lock
@@ -66,15 +68,13 @@ impl Stream {
         let mut slice = buf.slice(0..total);
         let mut done = 0;
         while done < total {
-            let (res, s) = driver
-                .submit(Send::new(lock.clone().into(), slice, &driver))
-                .await;
+            let (res, s) = driver.submit(Send::new(lock.clone().into(), slice, &driver)).await;
             let buf = s.into_inner();
             match res {
                 Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), buf),
                 Ok(n) => done += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return (Err(e), buf),
+                Err(e) => return (self.fd.explain(Err(e)), buf),
             }
             slice = buf.slice(done..total);
         }
@@ -89,15 +89,13 @@ impl Stream {
         let mut done = buf.bytes_init().min(total);
         let mut slice = buf.slice(done..total);
         while done < total {
-            let (res, s) = driver
-                .submit(Recv::new(lock.clone().into(), slice, &driver))
-                .await;
+            let (res, s) = driver.submit(Recv::new(lock.clone().into(), slice, &driver)).await;
             let buf = s.into_inner();
             match res {
                 Ok(0) => return (Err(io::ErrorKind::UnexpectedEof.into()), buf),
                 Ok(n) => done += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return (Err(e), buf),
+                Err(e) => return (self.fd.explain(Err(e)), buf),
             }
             slice = buf.slice(done..total);
         }

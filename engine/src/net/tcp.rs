@@ -68,9 +68,7 @@ impl TcpListener {
             listener(family_of(&a), &SocketAddrAny::from(a), reuse_port, 1024)
         })
         .map(|fd| TcpListener {
-            inner: Listener {
-                fd: FdHandle::new(fd),
-            },
+            inner: Listener { fd: FdHandle::new(fd) },
         })
     }
 
@@ -216,9 +214,7 @@ impl TcpStream {
 
     /// Reads `TCP_NODELAY`.
     pub fn nodelay(&self) -> io::Result<bool> {
-        self.inner
-            .fd
-            .with(|fd| rustix::net::sockopt::tcp_nodelay(fd))
+        self.inner.fd.with(|fd| rustix::net::sockopt::tcp_nodelay(fd))
     }
 
     /// Closes the connection: cancels in-flight operations, waits until the

@@ -34,13 +34,9 @@ pub struct UdpSocket {
 impl UdpSocket {
     /// Binds to `addr`.
     pub fn bind(addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
-        let fd = each_addr(addr, |a| {
-            datagram(family_of(&a), Some(&SocketAddrAny::from(a)))
-        })?;
+        let fd = each_addr(addr, |a| datagram(family_of(&a), Some(&SocketAddrAny::from(a))))?;
         Ok(UdpSocket {
-            inner: Datagram {
-                fd: FdHandle::new(fd),
-            },
+            inner: Datagram { fd: FdHandle::new(fd) },
         })
     }
 
@@ -52,10 +48,7 @@ impl UdpSocket {
 
     /// Sends a datagram to `addr`.
     pub async fn send_to<B: IoBuf>(&self, buf: B, addr: SocketAddr) -> BufResult<usize, B> {
-        let (res, mut bufs, _) = self
-            .inner
-            .send_msg(vec![buf], Vec::new(), Some(addr.into()))
-            .await;
+        let (res, mut bufs, _) = self.inner.send_msg(vec![buf], Vec::new(), Some(addr.into())).await;
         (res, bufs.pop().expect("one buffer in, one out"))
     }
 
@@ -91,9 +84,7 @@ impl UdpSocket {
         control: Vec<u8>,
         addr: Option<SocketAddr>,
     ) -> (io::Result<usize>, Vec<B>, Vec<u8>) {
-        self.inner
-            .send_msg(bufs, control, addr.map(SocketAddrAny::from))
-            .await
+        self.inner.send_msg(bufs, control, addr.map(SocketAddrAny::from)).await
     }
 
     /// `recvmsg`: scatters into `bufs` and receives ancillary data into

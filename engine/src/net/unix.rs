@@ -43,12 +43,10 @@ impl UnixSocketAddr {
     }
 
     pub(crate) fn from_any(addr: Option<SocketAddrAny>) -> Self {
-        let path = addr
-            .and_then(|a| SocketAddrUnix::try_from(a).ok())
-            .and_then(|u| {
-                u.path()
-                    .map(|p| PathBuf::from(std::ffi::OsStr::from_bytes(p.to_bytes())))
-            });
+        let path = addr.and_then(|a| SocketAddrUnix::try_from(a).ok()).and_then(|u| {
+            u.path()
+                .map(|p| PathBuf::from(std::ffi::OsStr::from_bytes(p.to_bytes())))
+        });
         UnixSocketAddr { path }
     }
 }
@@ -76,9 +74,7 @@ impl UnixListener {
         let addr = SocketAddrAny::from(unix_addr(path.as_ref())?);
         let fd = listener(AddressFamily::UNIX, &addr, false, 1024)?;
         Ok(UnixListener {
-            inner: Listener {
-                fd: FdHandle::new(fd),
-            },
+            inner: Listener { fd: FdHandle::new(fd) },
         })
     }
 

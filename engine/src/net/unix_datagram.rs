@@ -37,9 +37,7 @@ impl UnixDatagram {
         let addr = SocketAddrAny::from(unix_addr(path.as_ref())?);
         let fd = datagram(AddressFamily::UNIX, Some(&addr))?;
         Ok(UnixDatagram {
-            inner: Datagram {
-                fd: FdHandle::new(fd),
-            },
+            inner: Datagram { fd: FdHandle::new(fd) },
         })
     }
 
@@ -61,17 +59,14 @@ impl UnixDatagram {
             None,
         )?;
         let wrap = |fd| UnixDatagram {
-            inner: Datagram {
-                fd: FdHandle::new(fd),
-            },
+            inner: Datagram { fd: FdHandle::new(fd) },
         };
         Ok((wrap(a), wrap(b)))
     }
 
     /// Sets the default peer.
     pub fn connect(&self, path: impl AsRef<Path>) -> io::Result<()> {
-        self.inner
-            .connect(&SocketAddrAny::from(unix_addr(path.as_ref())?))
+        self.inner.connect(&SocketAddrAny::from(unix_addr(path.as_ref())?))
     }
 
     /// Sends a datagram to `path`.
@@ -104,11 +99,7 @@ impl UnixDatagram {
     }
 
     /// `sendmsg` with ancillary data (see [`crate::net::UdpSocket::send_msg`]).
-    pub async fn send_msg<B: IoBuf>(
-        &self,
-        bufs: Vec<B>,
-        control: Vec<u8>,
-    ) -> (io::Result<usize>, Vec<B>, Vec<u8>) {
+    pub async fn send_msg<B: IoBuf>(&self, bufs: Vec<B>, control: Vec<u8>) -> (io::Result<usize>, Vec<B>, Vec<u8>) {
         self.inner.send_msg(bufs, control, None).await
     }
 

@@ -39,12 +39,7 @@ unsafe impl Operation for Accept {
     type Output = io::Result<(OwnedFd, Option<SocketAddrAny>)>;
 
     fn entry(&mut self) -> squeue::Entry {
-        let e = opcode::Accept::new(
-            self.target.raw(),
-            self.addr.as_mut_ptr().cast(),
-            &mut self.len,
-        )
-        .flags(FLAGS);
+        let e = opcode::Accept::new(self.target.raw(), self.addr.as_mut_ptr().cast(), &mut self.len).flags(FLAGS);
         self.target.apply(e.build())
     }
 
@@ -80,11 +75,8 @@ unsafe impl Operation for AcceptMulti {
     type Output = ();
 
     fn entry(&mut self) -> squeue::Entry {
-        self.target.apply(
-            opcode::AcceptMulti::new(self.target.raw())
-                .flags(FLAGS)
-                .build(),
-        )
+        self.target
+            .apply(opcode::AcceptMulti::new(self.target.raw()).flags(FLAGS).build())
     }
 
     fn complete(self: Box<Self>, _c: Completion) {}
@@ -103,13 +95,8 @@ pub(crate) fn accepted_fd(c: &Completion) -> io::Result<OwnedFd> {
 }
 
 /// Reads a kernel-filled socket address; `None` for an unnamed peer.
-pub(crate) fn read_addr(
-    addr: &MaybeUninit<SocketAddrStorage>,
-    len: libc::socklen_t,
-) -> Option<SocketAddrAny> {
-    if (len as usize) < size_of::<libc::sa_family_t>() + 1
-        || len as usize > size_of::<SocketAddrStorage>()
-    {
+pub(crate) fn read_addr(addr: &MaybeUninit<SocketAddrStorage>, len: libc::socklen_t) -> Option<SocketAddrAny> {
+    if (len as usize) < size_of::<libc::sa_family_t>() + 1 || len as usize > size_of::<SocketAddrStorage>() {
         return None;
     }
     // SAFETY: the kernel wrote `len` bytes of a valid socket address, and `len`

@@ -29,11 +29,7 @@ unsafe impl Operation for Connect {
     type Output = io::Result<()>;
 
     fn entry(&mut self) -> squeue::Entry {
-        let e = opcode::Connect::new(
-            self.target.raw(),
-            self.addr.as_ptr().cast(),
-            self.addr.addr_len(),
-        );
+        let e = opcode::Connect::new(self.target.raw(), self.addr.as_ptr().cast(), self.addr.addr_len());
         self.target.apply(e.build())
     }
 

@@ -47,11 +47,7 @@ unsafe impl<B: IoBufMut> Operation for Readv<B> {
     type Output = BufResult<usize, Vec<B>>;
 
     fn entry(&mut self) -> squeue::Entry {
-        let e = opcode::Readv::new(
-            self.target.raw(),
-            self.iovecs.as_ptr(),
-            self.iovecs.len() as u32,
-        );
+        let e = opcode::Readv::new(self.target.raw(), self.iovecs.as_ptr(), self.iovecs.len() as u32);
         self.target.apply(e.offset(self.offset).build())
     }
 
@@ -103,11 +99,7 @@ unsafe impl<B: IoBuf> Operation for Writev<B> {
     type Output = BufResult<usize, Vec<B>>;
 
     fn entry(&mut self) -> squeue::Entry {
-        let e = opcode::Writev::new(
-            self.target.raw(),
-            self.iovecs.as_ptr(),
-            self.iovecs.len() as u32,
-        );
+        let e = opcode::Writev::new(self.target.raw(), self.iovecs.as_ptr(), self.iovecs.len() as u32);
         self.target.apply(e.offset(self.offset).build())
     }
 

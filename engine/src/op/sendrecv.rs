@@ -69,8 +69,7 @@ unsafe impl<B: IoBuf> Operation for Send<B> {
 
     fn entry(&mut self) -> squeue::Entry {
         let len = self.buf.bytes_init().min(u32::MAX as usize) as u32;
-        let e = opcode::Send::new(self.target.raw(), self.buf.stable_ptr(), len)
-            .flags(libc::MSG_NOSIGNAL);
+        let e = opcode::Send::new(self.target.raw(), self.buf.stable_ptr(), len).flags(libc::MSG_NOSIGNAL);
         self.target.apply(e.build())
     }
 

@@ -299,11 +299,7 @@ impl Driver {
     }
 
     /// Polls the slab entry of a multishot operation.
-    pub(crate) fn poll_stream(
-        &self,
-        index: usize,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Completion>> {
+    pub(crate) fn poll_stream(&self, index: usize, cx: &mut Context<'_>) -> Poll<Option<Completion>> {
         let mut st = self.lock();
         match &mut st.ops[index] {
             Lifecycle::Streaming { waker, queue, done } => {
@@ -409,12 +405,7 @@ impl Driver {
             tracing::debug!("fixed-file table full; descriptor uses its plain number");
             return None;
         };
-        match self
-            .inner
-            .ring
-            .submitter()
-            .register_files_update(slot, &[fd])
-        {
+        match self.inner.ring.submitter().register_files_update(slot, &[fd]) {
             Ok(_) => {
                 Counters::bump(&self.inner.counters.fixed_registered);
                 Some(slot)
@@ -448,12 +439,7 @@ impl Driver {
     }
 
     fn unregister_locked(&self, st: &mut State, slot: u32) {
-        if let Err(err) = self
-            .inner
-            .ring
-            .submitter()
-            .register_files_update(slot, &[-1])
-        {
+        if let Err(err) = self.inner.ring.submitter().register_files_update(slot, &[-1]) {
             tracing::error!(%err, slot, "could not unregister fixed slot; leaking it");
             return;
         }
@@ -481,10 +467,7 @@ impl Driver {
                 self.arm_wake(&mut st);
             }
             // SAFETY: SQ ring memory is only read under the state lock.
-            (
-                unsafe { self.inner.ring.submission_shared() }.len(),
-                st.in_kernel,
-            )
+            (unsafe { self.inner.ring.submission_shared() }.len(), st.in_kernel)
         };
         let result = match wait {
             Some(timeout) => self.enter_wait(timeout),
@@ -502,9 +485,7 @@ impl Driver {
             Some(Duration::ZERO) => {
                 // Submit and run deferred task work (GETEVENTS) without blocking.
                 // SAFETY: no argument pointer is passed.
-                unsafe {
-                    submitter.enter::<libc::sigset_t>(self.sq_len(), 0, libc_getevents(), None)
-                }
+                unsafe { submitter.enter::<libc::sigset_t>(self.sq_len(), 0, libc_getevents(), None) }
             }
             Some(d) => {
                 let ts = Timespec::new().sec(d.as_secs()).nsec(d.subsec_nanos());
@@ -604,10 +585,7 @@ impl Driver {
             tracing::debug!("completion queue overflowed; flushing the kernel's backlog");
             Counters::bump(&self.inner.counters.enters);
             if let Err(err) = self.inner.ring.submitter().submit() {
-                if !matches!(
-                    err.raw_os_error(),
-                    Some(libc::EBUSY | libc::EAGAIN | libc::EINTR)
-                ) {
+                if !matches!(err.raw_os_error(), Some(libc::EBUSY | libc::EAGAIN | libc::EINTR)) {
                     tracing::error!(%err, "flushing CQ overflow failed");
                     return reaped;
                 }
@@ -680,10 +658,7 @@ impl Driver {
                 if st.in_kernel == 0 {
                     break;
                 }
-                self.push_cancel(
-                    &mut st,
-                    opcode::AsyncCancel2::new(CancelBuilder::any()).build(),
-                );
+                self.push_cancel(&mut st, opcode::AsyncCancel2::new(CancelBuilder::any()).build());
             }
             if let Err(err) = self.enter_wait(Some(Duration::from_millis(100))) {
                 tracing::error!(%err, "io_uring_enter failed during shutdown");
@@ -691,9 +666,7 @@ impl Driver {
             self.reap();
             if !warned && started.elapsed() > Duration::from_secs(5) {
                 warned = true;
-                tracing::warn!(
-                    "runtime shutdown still waiting for the kernel to finish operations"
-                );
+                tracing::warn!("runtime shutdown still waiting for the kernel to finish operations");
             }
         }
         let mut st = self.lock();
@@ -720,7 +693,7 @@ impl Driver {
         let in_flight = st.in_kernel - usize::from(st.wake_armed);
         self.inner
             .counters
-            .snapshot(in_flight as u64, st.fixed.in_use() as u64)
+            .snapshot(in_flight as u64, st.ops.len() as u64, st.fixed.in_use() as u64)
     }
 }
 

@@ -35,10 +35,7 @@ impl SetupMode {
             "coop" => Some(SetupMode::Coop),
             "plain" => Some(SetupMode::Plain),
             other => {
-                tracing::warn!(
-                    value = other,
-                    "ignoring unknown RINGIO_URING_SETUP (defer|coop|plain)"
-                );
+                tracing::warn!(value = other, "ignoring unknown RINGIO_URING_SETUP (defer|coop|plain)");
                 None
             }
         }
@@ -118,11 +115,7 @@ pub(crate) fn build_ring(config: &RingConfig) -> io::Result<(IoUring, SetupMode)
             Ok(ring) => break ring,
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => match mode.weaker() {
                 Some(weaker) => {
-                    tracing::debug!(
-                        ?mode,
-                        ?weaker,
-                        "io_uring setup flags rejected, stepping down"
-                    );
+                    tracing::debug!(?mode, ?weaker, "io_uring setup flags rejected, stepping down");
                     mode = weaker;
                 }
                 None => return Err(e),
@@ -132,14 +125,10 @@ pub(crate) fn build_ring(config: &RingConfig) -> io::Result<(IoUring, SetupMode)
     };
     let params = ring.params();
     if !params.is_feature_nodrop() {
-        return Err(
-            Error::Unsupported("kernel lacks IORING_FEAT_NODROP (Linux 5.5)".into()).into(),
-        );
+        return Err(Error::Unsupported("kernel lacks IORING_FEAT_NODROP (Linux 5.5)".into()).into());
     }
     if !params.is_feature_ext_arg() {
-        return Err(
-            Error::Unsupported("kernel lacks IORING_FEAT_EXT_ARG (Linux 5.11)".into()).into(),
-        );
+        return Err(Error::Unsupported("kernel lacks IORING_FEAT_EXT_ARG (Linux 5.11)".into()).into());
     }
     let mut probe = Probe::new();
     ring.submitter()

@@ -22,6 +22,9 @@ pub struct Stats {
     pub abandoned: u64,
     /// Operations the kernel still owns (submitted, last CQE not reaped).
     pub in_flight: u64,
+    /// Slab entries: in-flight operations plus completions not yet taken by
+    /// their future. Zero when the runtime is idle; anything else is a leak.
+    pub slab_entries: u64,
     /// Calls into `io_uring_enter`.
     pub enters: u64,
     /// Times a full submission queue was drained by submitting early.
@@ -55,12 +58,13 @@ impl Counters {
         counter.fetch_add(1, Relaxed);
     }
 
-    pub(crate) fn snapshot(&self, in_flight: u64, fixed_in_use: u64) -> Stats {
+    pub(crate) fn snapshot(&self, in_flight: u64, slab_entries: u64, fixed_in_use: u64) -> Stats {
         Stats {
             submitted: self.submitted.load(Relaxed),
             completed: self.completed.load(Relaxed),
             abandoned: self.abandoned.load(Relaxed),
             in_flight,
+            slab_entries,
             enters: self.enters.load(Relaxed),
             sq_full_flushes: self.sq_full_flushes.load(Relaxed),
             cq_overflows: self.cq_overflows.load(Relaxed),

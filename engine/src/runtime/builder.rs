@@ -71,10 +71,7 @@ impl Builder {
             entries: self.entries,
             cq_entries: self.cq_entries,
             fixed_files: self.fixed_files,
-            mode: self
-                .mode
-                .or_else(SetupMode::from_env)
-                .unwrap_or(SetupMode::Defer),
+            mode: self.mode.or_else(SetupMode::from_env).unwrap_or(SetupMode::Defer),
         }
     }
 

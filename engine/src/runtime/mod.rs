@@ -152,10 +152,7 @@ impl Runtime {
             } else {
                 core.sched.unparker.park_begin();
                 let idle = core.sched.queue.is_empty() && !core.driver.has_remote_work();
-                let wait = core
-                    .timers
-                    .next_deadline()
-                    .map(|d| d.saturating_duration_since(now));
+                let wait = core.timers.next_deadline().map(|d| d.saturating_duration_since(now));
                 let r = core.driver.turn(if idle { Some(wait) } else { None });
                 core.sched.unparker.park_end();
                 r

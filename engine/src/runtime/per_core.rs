@@ -41,11 +41,7 @@ impl<T> PerCore<T> {
 /// assert_eq!(results, vec![0, 10]);
 /// # Ok::<(), std::io::Error>(())
 /// ```
-pub fn spawn_per_core<F, Fut>(
-    builder: &Builder,
-    threads: usize,
-    main: F,
-) -> io::Result<PerCore<Fut::Output>>
+pub fn spawn_per_core<F, Fut>(builder: &Builder, threads: usize, main: F) -> io::Result<PerCore<Fut::Output>>
 where
     F: Fn(usize) -> Fut + Send + Sync + Clone + 'static,
     Fut: Future + 'static,
@@ -57,15 +53,13 @@ where
         let builder = builder.clone();
         let main = main.clone();
         let cpu = (!cpus.is_empty()).then(|| cpus[index % cpus.len()]);
-        let handle = thread::Builder::new()
-            .name(format!("ringio-{index}"))
-            .spawn(move || {
-                if let Some(cpu) = cpu {
-                    pin_to(cpu);
-                }
-                let rt = builder.build()?;
-                Ok(rt.block_on(main(index)))
-            })?;
+        let handle = thread::Builder::new().name(format!("ringio-{index}")).spawn(move || {
+            if let Some(cpu) = cpu {
+                pin_to(cpu);
+            }
+            let rt = builder.build()?;
+            Ok(rt.block_on(main(index)))
+        })?;
         handles.push(handle);
     }
     Ok(PerCore { threads: handles })

@@ -202,10 +202,7 @@ struct Task<F: Future> {
 
 impl<F: Future> AnyTask for Task<F> {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        self.future
-            .as_mut()
-            .poll(cx)
-            .map(|out| self.join.finish(Ok(out)))
+        self.future.as_mut().poll(cx).map(|out| self.join.finish(Ok(out)))
     }
 
     fn fail(&self, err: JoinError) {
@@ -251,10 +248,7 @@ impl LocalTasks {
         });
         drop(slots);
         header.wake_by_ref();
-        JoinHandle {
-            shared: join,
-            header,
-        }
+        JoinHandle { shared: join, header }
     }
 
     /// Polls the task `header` names, if it is still alive. Returns false for a

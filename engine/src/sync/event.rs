@@ -54,10 +54,7 @@ impl Event {
     /// Returns a future that completes once the event is set (at once if it
     /// already is). Dropping it mid-wait just unregisters it.
     pub(crate) fn wait(&self) -> EventWait<'_> {
-        EventWait {
-            event: self,
-            key: None,
-        }
+        EventWait { event: self, key: None }
     }
 }
 
@@ -195,13 +192,13 @@ mod loom_tests {
     use loom::thread;
 
     use super::*;
-    use crate::sync::test_util::{block_on, poll_once};
+    use crate::sync::test_util::{block_on, check, poll_once};
 
     /// (d) `set` racing a blocked waiter and a cancelled one: the blocked
     /// waiter completes, and sees what the setter wrote before `set`.
     #[test]
     fn set_vs_wait() {
-        loom::model(|| {
+        check("set_vs_wait", None, || {
             let event = Arc::new(Event::new());
             let data = Arc::new(AtomicUsize::new(0));
             let setter = thread::spawn({

@@ -94,9 +94,29 @@ pub(crate) mod test_util {
     /// Polls `fut` once with a waker that does nothing, then drops it: a
     /// future cancelled mid-wait, unless it was ready at once.
     pub(crate) fn poll_once<F: Future>(fut: F) -> Poll<F::Output> {
-        pin!(fut)
-            .as_mut()
-            .poll(&mut Context::from_waker(Waker::noop()))
+        pin!(fut).as_mut().poll(&mut Context::from_waker(Waker::noop()))
+    }
+
+    /// Checks a loom model, exhaustively or within a preemption bound
+    /// (`LOOM_MAX_PREEMPTIONS` overrides either), and reports how many
+    /// executions it explored.
+    #[cfg(loom)]
+    pub(crate) fn check(name: &str, preemptions: Option<usize>, model: impl Fn() + Sync + Send + 'static) {
+        use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+        let mut builder = loom::model::Builder::new();
+        if builder.preemption_bound.is_none() {
+            builder.preemption_bound = preemptions;
+        }
+        let executions = Arc::new(AtomicUsize::new(0));
+        builder.check({
+            let executions = Arc::clone(&executions);
+            move || {
+                executions.fetch_add(1, Relaxed);
+                model();
+            }
+        });
+        println!("loom: {name}: {} executions", executions.load(Relaxed));
     }
 
     /// Runs `f` on its own thread and panics if it takes longer than `limit`,

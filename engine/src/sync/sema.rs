@@ -124,11 +124,7 @@ impl Sema {
             inner.queue.push_back(key);
             Slot::Queued(key)
         };
-        Acquire {
-            sema: self,
-            slot,
-            fwd,
-        }
+        Acquire { sema: self, slot, fwd }
     }
 
     /// Whether no permit is stored and no registration is outstanding, as
@@ -335,11 +331,7 @@ mod tests {
         assert!(poll_with(&mut live, &waker).is_pending());
 
         sema.release(&forward_once);
-        assert_eq!(
-            wakes.count(),
-            1,
-            "the forwarded permit reaches the next waiter"
-        );
+        assert_eq!(wakes.count(), 1, "the forwarded permit reaches the next waiter");
         assert!(poll_with(&mut live, &waker).is_ready());
     }
 

@@ -103,8 +103,7 @@ impl Future for Sleep {
             }
             // Fired, but woke us a hair before `now` caught up: register again.
         }
-        let timers = crate::runtime::context::timers()
-            .expect("ringio::time used outside of a ringio runtime");
+        let timers = crate::runtime::context::timers().expect("ringio::time used outside of a ringio runtime");
         let key = timers.register(self.deadline, cx.waker().clone());
         self.registration = Some((timers, key));
         Poll::Pending

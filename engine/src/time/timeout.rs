@@ -41,9 +41,7 @@ impl<F: Future> Future for Timeout<F> {
         if let Poll::Ready(out) = self.future.as_mut().poll(cx) {
             return Poll::Ready(Ok(out));
         }
-        Pin::new(&mut self.sleep)
-            .poll(cx)
-            .map(|()| Err(Elapsed(())))
+        Pin::new(&mut self.sleep).poll(cx).map(|()| Err(Elapsed(())))
     }
 }
 
