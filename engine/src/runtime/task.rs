@@ -55,52 +55,82 @@ impl Wake for TaskHeader {
     }
 }
 
-/// Why a task produced no value.
-pub enum JoinError {
-    /// The task was aborted, or its runtime shut down first.
+/// Why a task produced no value: it was cancelled, or it panicked.
+///
+/// `Send + Sync`, so it converts into `io::Error` (`io::Error::other(e)`).
+pub struct JoinError(Repr);
+
+enum Repr {
     Cancelled,
-    /// The task panicked; the payload is inside.
-    Panic(Box<dyn Any + Send + 'static>),
+    /// The payload sits behind a mutex only to make the error `Sync`.
+    Panic(Mutex<Box<dyn Any + Send + 'static>>),
 }
 
 impl JoinError {
-    /// True if the task was cancelled.
+    pub(crate) fn cancelled() -> JoinError {
+        JoinError(Repr::Cancelled)
+    }
+
+    pub(crate) fn panic(payload: Box<dyn Any + Send + 'static>) -> JoinError {
+        JoinError(Repr::Panic(Mutex::new(payload)))
+    }
+
+    /// True if the task was aborted or its runtime shut down first.
     ///
     /// # Examples
     ///
-    /// ```
-    /// assert!(ringio::JoinError::Cancelled.is_cancelled());
+    /// ```no_run
+    /// ringio::Runtime::new().unwrap().block_on(async {
+    ///     let h = ringio::spawn(std::future::pending::<()>());
+    ///     h.abort();
+    ///     assert!(h.await.unwrap_err().is_cancelled());
+    /// });
     /// ```
     pub fn is_cancelled(&self) -> bool {
-        matches!(self, JoinError::Cancelled)
+        matches!(self.0, Repr::Cancelled)
     }
 
     /// True if the task panicked.
     ///
     /// # Examples
     ///
-    /// ```
-    /// assert!(!ringio::JoinError::Cancelled.is_panic());
+    /// ```no_run
+    /// ringio::Runtime::new().unwrap().block_on(async {
+    ///     let h = ringio::spawn(async { panic!("boom") });
+    ///     assert!(h.await.unwrap_err().is_panic());
+    /// });
     /// ```
     pub fn is_panic(&self) -> bool {
-        matches!(self, JoinError::Panic(_))
+        matches!(self.0, Repr::Panic(_))
+    }
+
+    /// The panic payload, to resume unwinding with `std::panic::resume_unwind`.
+    ///
+    /// # Errors
+    ///
+    /// Gives the error back if the task was cancelled rather than panicking.
+    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
+        match self.0 {
+            Repr::Panic(p) => Ok(p.into_inner().unwrap_or_else(|e| e.into_inner())),
+            Repr::Cancelled => Err(self),
+        }
     }
 }
 
 impl fmt::Debug for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            JoinError::Cancelled => f.write_str("JoinError::Cancelled"),
-            JoinError::Panic(_) => f.write_str("JoinError::Panic(..)"),
+        match self.0 {
+            Repr::Cancelled => f.write_str("JoinError::Cancelled"),
+            Repr::Panic(_) => f.write_str("JoinError::Panic(..)"),
         }
     }
 }
 
 impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            JoinError::Cancelled => f.write_str("task was cancelled"),
-            JoinError::Panic(_) => f.write_str("task panicked"),
+        match self.0 {
+            Repr::Cancelled => f.write_str("task was cancelled"),
+            Repr::Panic(_) => f.write_str("task panicked"),
         }
     }
 }
@@ -151,7 +181,7 @@ pub struct JoinHandle<T> {
 
 impl<T> JoinHandle<T> {
     /// Cancels the task: it is dropped at its next scheduling point and the
-    /// handle yields [`JoinError::Cancelled`] (unless it already finished).
+    /// handle yields a cancelled [`JoinError`] (unless it already finished).
     ///
     /// # Examples
     ///
@@ -267,7 +297,7 @@ impl LocalTasks {
         // Cleared before polling so a wake during the poll re-queues the task.
         header.scheduled.store(false, Ordering::Release);
         let done = if header.aborted.load(Ordering::Acquire) {
-            task.fail(JoinError::Cancelled);
+            task.fail(JoinError::cancelled());
             true
         } else {
             let waker = Waker::from(header.clone());
@@ -277,7 +307,7 @@ impl LocalTasks {
                 Ok(Poll::Pending) => false,
                 Err(payload) => {
                     tracing::debug!("task panicked");
-                    task.fail(JoinError::Panic(payload));
+                    task.fail(JoinError::panic(payload));
                     true
                 }
             }
@@ -307,7 +337,7 @@ impl LocalTasks {
             }
             for slot in taken {
                 if let Some(task) = slot.task {
-                    task.fail(JoinError::Cancelled);
+                    task.fail(JoinError::cancelled());
                     drop(task);
                 }
             }
