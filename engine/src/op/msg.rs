@@ -155,6 +155,8 @@ unsafe impl<B: IoBufMut> Operation for RecvMsg<B> {
                 unsafe { b.set_init(filled) };
                 left -= filled;
             }
+            // `msg_controllen` is `size_t` on glibc and `socklen_t` on musl.
+            #[allow(clippy::unnecessary_cast)]
             let control_len = (this.msg.msg_controllen as usize).min(this.control.capacity());
             this.control.clear();
             // SAFETY: the kernel wrote `msg_controllen` bytes of control data
