@@ -76,7 +76,8 @@ fn dropping_the_runtime_with_operations_in_flight_waits_and_leaks_nothing() {
         rt.spawn(ringio::time::sleep(Duration::from_secs(3600)));
         rt.block_on(async {
             ringio::runtime::yield_now().await;
-            assert!(ringio::runtime::stats().unwrap().in_flight >= 2);
+            let stats = ringio::runtime::stats().unwrap();
+            assert!(stats.in_flight >= 2, "{stats:?}");
         });
         drop(rt);
         drop(b);

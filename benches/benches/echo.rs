@@ -17,6 +17,7 @@
 //! `benches/scripts/compare.sh` can line them up.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use std::cell::Cell;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::mpsc;
@@ -94,10 +95,13 @@ fn ringio_1conn(c: &mut Criterion) {
     let rt = ringio::Runtime::new().expect("ringio runtime");
     let s = rt.block_on(ringio_connect(addr));
     let mut slot = Some(Vec::with_capacity(MSG));
+    let before = rt.stats();
+    let ops = Cell::new(0u64);
     c.benchmark_group("echo_64B_1conn")
         .throughput(Throughput::Elements(1))
         .bench_function("ringio", |b| {
             b.iter_custom(|iters| {
+                ops.set(ops.get() + iters);
                 rt.block_on(async {
                     let mut buf = slot.take().expect("buffer");
                     let start = Instant::now();
@@ -110,6 +114,14 @@ fn ringio_1conn(c: &mut Criterion) {
                 })
             })
         });
+    let after = rt.stats();
+    let per = |a: u64, b: u64| a.saturating_sub(b) as f64 / ops.get().max(1) as f64;
+    eprintln!(
+        "echo_64B_1conn/ringio client: {} round trips; per round trip: {:.3} SQEs, {:.3} io_uring_enter calls",
+        ops.get(),
+        per(after.submitted, before.submitted),
+        per(after.enters, before.enters),
+    );
     rt.block_on(async { s.close().await }).expect("close");
     drop(s);
     server.join().expect("server thread");

@@ -17,6 +17,7 @@
 //! | `spawn_join`    | `ringio::spawn(async {}).await` | `tokio::task::spawn(async {}).await` |
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use std::cell::Cell;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -34,8 +35,11 @@ fn tokio_rt() -> tokio::runtime::Runtime {
 fn nop_roundtrip(c: &mut Criterion) {
     let mut g = c.benchmark_group("nop_roundtrip");
     let rt = ringio_rt();
+    let before = rt.stats();
+    let ops = Cell::new(0u64);
     g.bench_function("ringio", |b| {
         b.iter_custom(|iters| {
+            ops.set(ops.get() + iters);
             rt.block_on(async {
                 let start = Instant::now();
                 for _ in 0..iters {
@@ -45,6 +49,7 @@ fn nop_roundtrip(c: &mut Criterion) {
             })
         })
     });
+    report_stats("nop_roundtrip/ringio", &before, &rt.stats(), ops.get());
     let trt = tokio_rt();
     g.bench_function("tokio", |b| {
         b.iter_custom(|iters| {
@@ -58,6 +63,18 @@ fn nop_roundtrip(c: &mut Criterion) {
         })
     });
     g.finish();
+}
+
+/// Prints ring activity per measured operation (context for the timings).
+fn report_stats(what: &str, before: &ringio::Stats, after: &ringio::Stats, ops: u64) {
+    let per = |a: u64, b: u64| a.saturating_sub(b) as f64 / ops.max(1) as f64;
+    eprintln!(
+        "{what}: {ops} ops; per op: {:.3} SQEs submitted, {:.3} CQEs reaped, {:.3} io_uring_enter calls ({:?})",
+        per(after.submitted, before.submitted),
+        per(after.completed, before.completed),
+        per(after.enters, before.enters),
+        std::env::var("RINGIO_URING_SETUP").unwrap_or_else(|_| "default setup".into()),
+    );
 }
 
 fn yield_now(c: &mut Criterion) {

@@ -27,12 +27,24 @@
 //! | platform | backend |
 //! |---|---|
 //! | Linux 6.0+ with io_uring allowed | io_uring (fixed files, `DEFER_TASKRUN` on 6.1+) |
+//! | Linux without io_uring (seccomp, sysctl, old kernel) | epoll, files on a thread pool |
+//! | macOS, FreeBSD, NetBSD, OpenBSD, DragonFly | kqueue, files on a thread pool |
+//! | illumos, Solaris | event ports, files on a thread pool |
+//!
+//! The choice is made when a runtime starts ([`Runtime::backend`] reports it);
+//! `RINGIO_BACKEND=uring|epoll|kqueue|port` or [`Builder::backend`] forces one.
 //!
 //! Every operation takes its buffer by value and hands it back with the
 //! result ([`BufResult`]); dropping an operation's future cancels it, and the
 //! buffer stays owned by the engine until the kernel has let go of it.
 
+// Without io_uring, the ring-only parts of shared types (SQE targets, the
+// fixed-file allocator, multishot accept) are compiled but never used.
+#![cfg_attr(not(uring), allow(dead_code))]
+
+pub(crate) mod backend;
 pub mod buf;
+mod driver;
 mod error;
 pub(crate) mod fd;
 pub mod fs;
@@ -43,6 +55,7 @@ pub mod runtime;
 pub(crate) mod sync;
 pub mod time;
 
+pub use driver::Backend;
 pub use error::{BufResult, Error};
 pub use ring::SetupMode;
 pub use ring::Stats;

@@ -53,3 +53,16 @@ pub fn fd_serial() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock().unwrap_or_else(|p| p.into_inner())
 }
+
+/// An io_uring runtime from `builder`, or `None` (with a message) where the
+/// kernel denies io_uring: tests of the ring itself skip there.
+pub fn uring(builder: &mut ringio::Builder) -> Option<ringio::Runtime> {
+    match builder.backend(ringio::Backend::IoUring).build() {
+        Ok(rt) => Some(rt),
+        Err(e) if e.kind() == std::io::ErrorKind::Unsupported => {
+            eprintln!("skipped: io_uring unavailable here: {e}");
+            None
+        }
+        Err(e) => panic!("building an io_uring runtime: {e}"),
+    }
+}

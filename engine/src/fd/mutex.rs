@@ -341,9 +341,8 @@ impl FdMutex {
     /// to an error that stops the loop and leaves it as it is. Returns the
     /// old and new words of the committed step.
     fn update<E>(&self, success: Ordering, mut step: impl FnMut(u64) -> Result<u64, E>) -> Result<(u64, u64), E> {
-        // Relaxed: a guess, validated by the CAS. An error returned on it is
-        // a decision on a value that really was current, and needs no order
-        // beyond what the caller's docs state.
+        // Relaxed: only a guess, which the CAS validates. A step that fails
+        // on it reports a value the word really had, and orders nothing.
         let mut old = self.state.load(Ordering::Relaxed);
         loop {
             let new = step(old)?;
@@ -519,10 +518,10 @@ mod tests {
         mu.incref().unwrap();
         mu.incref_and_close().unwrap();
         assert!(mu.is_closed());
-        assert_eq!(mu.state(), CLOSED | 2 * REF);
+        assert_eq!(mu.state(), CLOSED | (2 * REF));
         assert_eq!(mu.incref(), Err(Closed));
         assert_eq!(mu.incref_and_close(), Err(Closed));
-        assert_eq!(mu.state(), CLOSED | 2 * REF);
+        assert_eq!(mu.state(), CLOSED | (2 * REF));
         assert!(!mu.decref());
         assert!(mu.decref());
         assert_eq!(mu.state(), CLOSED);
@@ -560,7 +559,7 @@ mod tests {
         assert_eq!(mu.state(), RLOCK | REF);
         // The write lock is independent of the read lock.
         assert_eq!(poll_once(mu.rwlock(Write)), Poll::Ready(Ok(())));
-        assert_eq!(mu.state(), RLOCK | WLOCK | 2 * REF);
+        assert_eq!(mu.state(), RLOCK | WLOCK | (2 * REF));
         assert!(!mu.rwunlock(Read));
         assert_eq!(mu.state(), WLOCK | REF);
         assert!(!mu.rwunlock(Write));
@@ -602,7 +601,7 @@ mod tests {
         let mut second = mu.rwlock(Read);
         assert!(poll_with(&mut first, &first_waker).is_pending());
         assert!(poll_with(&mut second, &second_waker).is_pending());
-        assert_eq!(mu.state(), RLOCK | REF | 2 * RWAIT);
+        assert_eq!(mu.state(), RLOCK | REF | (2 * RWAIT));
 
         assert!(!mu.rwunlock(Read));
         assert_eq!(mu.state(), RWAIT, "unlock uncounts the waiter it wakes");
@@ -652,10 +651,10 @@ mod tests {
         for (lock, (_, waker)) in locks.iter_mut().zip(&counters) {
             assert!(poll_with(lock, waker).is_pending());
         }
-        assert_eq!(mu.state(), RLOCK | WLOCK | 2 * REF | 2 * RWAIT | 2 * WWAIT);
+        assert_eq!(mu.state(), RLOCK | WLOCK | (2 * REF) | (2 * RWAIT) | (2 * WWAIT));
 
         mu.incref_and_close().unwrap();
-        assert_eq!(mu.state(), CLOSED | RLOCK | WLOCK | 3 * REF);
+        assert_eq!(mu.state(), CLOSED | RLOCK | WLOCK | (3 * REF));
         for (lock, (wakes, waker)) in locks.iter_mut().zip(&counters) {
             assert_eq!(wakes.count(), 1);
             assert_eq!(poll_with(lock, waker), Poll::Ready(Err(Closed)));
@@ -676,7 +675,11 @@ mod tests {
         assert!(poll_once(mu.rwlock(Read)).is_pending());
         let mut live = mu.rwlock(Read);
         assert!(poll_with(&mut live, &waker).is_pending());
-        assert_eq!(mu.state(), RLOCK | REF | 2 * RWAIT, "the dropped waiter stays counted");
+        assert_eq!(
+            mu.state(),
+            RLOCK | REF | (2 * RWAIT),
+            "the dropped waiter stays counted"
+        );
 
         // The permit reaches the abandoned registration first, which passes
         // the baton: the lock is free, so the live waiter is uncounted and
@@ -762,7 +765,7 @@ mod tests {
         let mut live = mu.rwlock(Write);
         assert!(poll_with(&mut live, Waker::noop()).is_pending());
         mu.incref_and_close().unwrap();
-        assert_eq!(mu.state(), CLOSED | WLOCK | 2 * REF);
+        assert_eq!(mu.state(), CLOSED | WLOCK | (2 * REF));
         assert_eq!(poll_with(&mut live, Waker::noop()), Poll::Ready(Err(Closed)));
         assert!(!mu.rwunlock(Write));
         assert!(mu.decref());
@@ -797,7 +800,8 @@ mod tests {
 
     #[test]
     fn waiter_overflow_fails_and_changes_nothing() {
-        for (access, lane) in [(Read, Read.lane()), (Write, Write.lane())] {
+        for access in [Read, Write] {
+            let lane = access.lane();
             let full = lane.bit | REF | lane.mask;
             let mu = FdMutex::with_state(full);
             assert_eq!(poll_once(mu.rwlock(access)), Poll::Ready(Err(TooManyOperations)));
@@ -810,7 +814,7 @@ mod tests {
         }
     }
 
-    /// Per-lock critical section checker for the stress tests.
+    /// What the stress tests' threads share, besides the mutex.
     #[derive(Default)]
     struct Shared {
         /// Set while someone holds the read (0) or write (1) lock.
@@ -911,7 +915,7 @@ mod tests {
     #[test]
     fn stress_close_midway() {
         with_timeout(Duration::from_secs(30), || {
-            for _ in 0..4 {
+            for _ in 0..10 {
                 let shared = stress(true);
                 assert_eq!(shared.destroys.load(Relaxed), 1);
             }
@@ -975,10 +979,12 @@ mod loom_tests {
     }
 
     impl Fd {
+        /// User `user` is done with the descriptor.
         fn finish(&self, user: usize) {
             self.done[user].store(true, Ordering::Relaxed);
         }
 
+        /// Destroys the descriptor, recording which uses it saw end.
         fn destroy(&self) {
             self.destroyed.fetch_add(1, Ordering::Relaxed);
             for (done, seen) in self.done.iter().zip(&self.seen) {
@@ -992,7 +998,7 @@ mod loom_tests {
     /// exactly once, and after every use of it.
     #[test]
     fn locker_vs_closer() {
-        check("locker_vs_closer", None, || {
+        check("locker_vs_closer", Some(5), || {
             let mu = Arc::new(FdMutex::new());
             let fd = Arc::new(Fd::default());
             assert_eq!(mu.try_rwlock(Read), Ok(true));
@@ -1041,7 +1047,7 @@ mod loom_tests {
     /// lock (a lost wake-up would deadlock the model) and nothing leaks.
     #[test]
     fn cancelled_waiter_does_not_lose_wakeup() {
-        check("cancelled_waiter", None, || {
+        check("cancelled_waiter", Some(5), || {
             let mu = Arc::new(FdMutex::new());
             let data = Arc::new(AtomicUsize::new(0));
             assert_eq!(mu.try_rwlock(Read), Ok(true));
@@ -1063,6 +1069,53 @@ mod loom_tests {
             waiter.join().unwrap();
             assert_eq!(data.load(Ordering::Relaxed), 1);
             assert_quiescent(&mu, 0);
+        });
+    }
+
+    /// (e) A holder, a waiter cancelled after one poll, a blocked waiter and
+    /// a closer: the blocked waiter gets the lock or `Closed`, exactly one
+    /// party destroys, and no permit is left behind.
+    #[test]
+    fn cancelled_waiter_vs_closer() {
+        check("cancelled_waiter_vs_closer", Some(2), || {
+            let mu = Arc::new(FdMutex::new());
+            let destroyed = Arc::new(AtomicUsize::new(0));
+            assert_eq!(mu.try_rwlock(Write), Ok(true));
+            let canceller = thread::spawn({
+                let (mu, destroyed) = (Arc::clone(&mu), Arc::clone(&destroyed));
+                move || {
+                    if let Poll::Ready(Ok(())) = poll_once(mu.rwlock(Write)) {
+                        if mu.rwunlock(Write) {
+                            destroyed.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            });
+            let waiter = thread::spawn({
+                let (mu, destroyed) = (Arc::clone(&mu), Arc::clone(&destroyed));
+                move || {
+                    if block_on(mu.rwlock(Write)).is_ok() && mu.rwunlock(Write) {
+                        destroyed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+            let closer = thread::spawn({
+                let (mu, destroyed) = (Arc::clone(&mu), Arc::clone(&destroyed));
+                move || {
+                    mu.incref_and_close().unwrap();
+                    if mu.decref() {
+                        destroyed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+            if mu.rwunlock(Write) {
+                destroyed.fetch_add(1, Ordering::Relaxed);
+            }
+            canceller.join().unwrap();
+            waiter.join().unwrap();
+            closer.join().unwrap();
+            assert_eq!(destroyed.load(Ordering::Relaxed), 1);
+            assert_quiescent(&mu, CLOSED);
         });
     }
 }

@@ -15,14 +15,17 @@
 //! So a descriptor number is never closed, and cannot be reused, while any
 //! operation that names it is pending.
 
+use crate::backend::readiness::{self, Source};
+use crate::driver::Driver;
 use crate::error::Error;
 use crate::fd::mutex::{Access, FdMutex};
 use crate::op::Target;
-use crate::ring::Driver;
+#[cfg(uring)]
+use crate::ring;
 use crate::sync::event::Event;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// A descriptor shared by its handle and the operations in flight on it.
 #[derive(Clone)]
@@ -36,28 +39,69 @@ struct Inner {
     raw: RawFd,
     /// The descriptor itself; taken (and closed) by `destroy`.
     owned: Mutex<Option<OwnedFd>>,
-    /// The slot in its home ring's fixed-file table, if it got one.
-    fixed: Option<(Driver, u32)>,
+    /// Where the descriptor is registered with a runtime's backend: set at
+    /// adoption when a runtime is current, else by the first operation.
+    registration: OnceLock<Registration>,
     destroyed: Event,
 }
 
+/// A descriptor's registration with the backend of the runtime that adopted it.
+enum Registration {
+    /// Not registered: operations name the plain number.
+    Plain,
+    /// A slot in its home ring's fixed-file table.
+    #[cfg(uring)]
+    Fixed(ring::Driver, u32),
+    /// Registered with a readiness poller.
+    Source(readiness::Driver, Arc<Source>),
+}
+
+impl Registration {
+    /// Registers `raw` with `driver`'s backend; `Plain` if that is not possible
+    /// (fixed-file table full, poller refused it).
+    fn with(driver: &Driver, raw: RawFd) -> Registration {
+        match driver {
+            #[cfg(uring)]
+            Driver::Ring(d) => match d.register_fixed(raw) {
+                Some(slot) => Registration::Fixed(d.clone(), slot),
+                None => Registration::Plain,
+            },
+            Driver::Ready(d) => match d.register(raw) {
+                Ok(source) => Registration::Source(d.clone(), source),
+                Err(err) => {
+                    tracing::debug!(%err, fd = raw, "not registered with the poller");
+                    Registration::Plain
+                }
+            },
+        }
+    }
+}
+
 impl SharedFd {
-    /// Adopts `fd`, registering it in the current ring's fixed-file table
-    /// when there is a free slot.
+    /// Adopts `fd`, registering it with the current runtime's backend: a slot
+    /// of the ring's fixed-file table when one is free, or the poller.
     pub(crate) fn new(fd: OwnedFd) -> SharedFd {
         let raw = fd.as_raw_fd();
-        let fixed = Driver::current()
-            .ok()
-            .and_then(|d| d.register_fixed(raw).map(|slot| (d, slot)));
+        let registration = OnceLock::new();
+        if let Ok(driver) = Driver::current() {
+            let _ = registration.set(Registration::with(&driver, raw));
+        }
         SharedFd {
             inner: Arc::new(Inner {
                 mutex: FdMutex::new(),
                 raw,
                 owned: Mutex::new(Some(fd)),
-                fixed,
+                registration,
                 destroyed: Event::new(),
             }),
         }
+    }
+
+    /// The registration, made now with `driver` if there is none yet.
+    fn registration_for(&self, driver: &Driver) -> &Registration {
+        self.inner
+            .registration
+            .get_or_init(|| Registration::with(driver, self.inner.raw))
     }
 
     /// The descriptor number, or -1 once closing has begun.
@@ -69,9 +113,13 @@ impl SharedFd {
         }
     }
 
-    /// The fixed slot, if registered (for stats and tests).
+    /// The fixed slot, if registered (for `Debug`).
     pub(crate) fn fixed_slot(&self) -> Option<u32> {
-        self.inner.fixed.as_ref().map(|(_, slot)| *slot)
+        match self.inner.registration.get().unwrap_or(&Registration::Plain) {
+            #[cfg(uring)]
+            Registration::Fixed(_, slot) => Some(*slot),
+            _ => None,
+        }
     }
 
     /// Takes a plain reference (positional file I/O, socket options, ...).
@@ -86,7 +134,10 @@ impl SharedFd {
     /// Takes the read or write lock (plus a reference), waiting for the
     /// current holder, so that a byte stream's reads (or writes) stay in order.
     pub(crate) async fn lock(&self, access: Access) -> io::Result<FdRef> {
-        self.inner.mutex.rwlock(access).await?;
+        // Uncontended fast path: no waiter registration, no future state.
+        if !self.inner.mutex.try_rwlock(access)? {
+            self.inner.mutex.rwlock(access).await?;
+        }
         Ok(FdRef {
             fd: self.clone(),
             access: Some(access),
@@ -113,10 +164,14 @@ impl SharedFd {
     }
 
     fn cancel_in_flight(&self) {
-        match &self.inner.fixed {
-            Some((home, slot)) => home.cancel_fd(Target::fixed(*slot)),
-            None => {
-                if let Ok(driver) = Driver::current() {
+        match self.inner.registration.get().unwrap_or(&Registration::Plain) {
+            #[cfg(uring)]
+            Registration::Fixed(home, slot) => home.cancel_fd(Target::fixed(*slot)),
+            Registration::Source(_, source) => source.cancel(),
+            Registration::Plain =>
+            {
+                #[cfg(uring)]
+                if let Ok(Driver::Ring(driver)) = Driver::current() {
                     driver.cancel_fd(Target::fd(self.inner.raw));
                 }
             }
@@ -128,12 +183,18 @@ impl SharedFd {
         let Some(fd) = self.inner.owned.lock().unwrap_or_else(|p| p.into_inner()).take() else {
             return;
         };
-        match &self.inner.fixed {
-            Some((home, slot)) => {
+        match self.inner.registration.get().unwrap_or(&Registration::Plain) {
+            #[cfg(uring)]
+            Registration::Fixed(home, slot) => {
                 let this = self.clone();
                 home.release_fixed(*slot, fd, Box::new(move || this.inner.destroyed.set()));
             }
-            None => {
+            Registration::Source(driver, source) => {
+                driver.deregister(source);
+                drop(fd);
+                self.inner.destroyed.set();
+            }
+            Registration::Plain => {
                 drop(fd);
                 self.inner.destroyed.set();
             }
@@ -153,9 +214,18 @@ impl FdRef {
     /// The descriptor as the given ring should name it: the fixed slot on its
     /// home ring, the plain number anywhere else.
     pub(crate) fn target(&self, driver: &Driver) -> Target {
-        match &self.fd.inner.fixed {
-            Some((home, slot)) if home.same(driver) => Target::fixed(*slot),
+        match (self.fd.registration_for(driver), driver) {
+            #[cfg(uring)]
+            (Registration::Fixed(home, slot), Driver::Ring(d)) if home.same(d) => Target::fixed(*slot),
             _ => Target::fd(self.fd.inner.raw),
+        }
+    }
+
+    /// The poller registration, on readiness backends.
+    pub(crate) fn source(&self, driver: &Driver) -> Option<&Arc<Source>> {
+        match self.fd.registration_for(driver) {
+            Registration::Source(_, source) => Some(source),
+            _ => None,
         }
     }
 
@@ -207,6 +277,14 @@ impl FdHold {
 
     pub(crate) fn raw(&self) -> RawFd {
         self.get().raw()
+    }
+
+    pub(crate) fn source(&self, driver: &Driver) -> Option<&Arc<Source>> {
+        self.get().source(driver)
+    }
+
+    pub(crate) fn borrow(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.get().borrow()
     }
 }
 
@@ -282,6 +360,7 @@ impl std::fmt::Debug for FdHandle {
         f.debug_struct("Fd")
             .field("raw", &self.fd.raw_fd())
             .field("fixed", &self.fd.fixed_slot())
+            .field("refs", &self.fd.inner.mutex.refs())
             .finish()
     }
 }

@@ -2,6 +2,7 @@
 
 use super::{Metadata, OpenOptions};
 use crate::buf::{IoBuf, IoBufMut};
+use crate::driver::Driver;
 use crate::error::BufResult;
 use crate::fd::shared::FdHandle;
 use crate::net::stream_support::try_buf;
@@ -9,7 +10,6 @@ use crate::op::fsync::Fsync;
 use crate::op::rw::{Read, Write};
 use crate::op::rwv::{Readv, Writev};
 use crate::op::statx::Statx;
-use crate::ring::Driver;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
-/// File metadata from `statx(2)`.
+/// File metadata from `statx(2)` (or `fstat(2)` where there is no statx).
 ///
 /// # Examples
 ///
@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime};
 /// ```
 #[derive(Clone, Copy)]
 pub struct Metadata {
-    raw: libc::statx,
+    raw: crate::op::statx::RawStat,
 }
 
 impl std::fmt::Debug for Metadata {
@@ -29,14 +29,22 @@ impl std::fmt::Debug for Metadata {
     }
 }
 
+// `mode_t` is `u32` on Linux and `u16` on Apple platforms.
+#[allow(clippy::unnecessary_cast)]
+const S_IFMT: u32 = libc::S_IFMT as u32;
+#[allow(clippy::unnecessary_cast)]
+const S_IFREG: u32 = libc::S_IFREG as u32;
+#[allow(clippy::unnecessary_cast)]
+const S_IFDIR: u32 = libc::S_IFDIR as u32;
+
 impl Metadata {
-    pub(crate) fn new(raw: libc::statx) -> Self {
+    pub(crate) fn new(raw: crate::op::statx::RawStat) -> Self {
         Metadata { raw }
     }
 
     /// Size in bytes.
     pub fn len(&self) -> u64 {
-        self.raw.stx_size
+        self.raw.len
     }
 
     /// True for an empty file.
@@ -46,32 +54,36 @@ impl Metadata {
 
     /// Type and permission bits (`st_mode`).
     pub fn mode(&self) -> u32 {
-        u32::from(self.raw.stx_mode)
+        self.raw.mode
     }
 
     /// A regular file.
     pub fn is_file(&self) -> bool {
-        self.mode() & libc::S_IFMT == libc::S_IFREG
+        self.mode() & S_IFMT == S_IFREG
     }
 
     /// A directory.
     pub fn is_dir(&self) -> bool {
-        self.mode() & libc::S_IFMT == libc::S_IFDIR
+        self.mode() & S_IFMT == S_IFDIR
     }
 
     /// Inode number.
     pub fn ino(&self) -> u64 {
-        self.raw.stx_ino
+        self.raw.ino
     }
 
     /// Preferred I/O block size.
     pub fn blksize(&self) -> u32 {
-        self.raw.stx_blksize
+        self.raw.blksize
     }
 
     /// Last modification time.
     pub fn modified(&self) -> SystemTime {
-        let t = self.raw.stx_mtime;
-        SystemTime::UNIX_EPOCH + Duration::new(t.tv_sec as u64, t.tv_nsec)
+        let offset = Duration::new(self.raw.mtime_sec.unsigned_abs(), self.raw.mtime_nsec);
+        if self.raw.mtime_sec >= 0 {
+            SystemTime::UNIX_EPOCH + offset
+        } else {
+            SystemTime::UNIX_EPOCH - offset
+        }
     }
 }

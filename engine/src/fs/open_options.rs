@@ -1,9 +1,9 @@
 //! `OpenOptions`: how to open a file (mirrors `std::fs::OpenOptions`).
 
 use super::File;
+use crate::driver::Driver;
 use crate::fd::shared::FdHandle;
 use crate::op::open::OpenAt;
-use crate::ring::Driver;
 use std::ffi::CString;
 use std::io;
 use std::os::unix::ffi::OsStrExt;

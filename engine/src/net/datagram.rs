@@ -2,11 +2,11 @@
 //! addresses, and `sendmsg`/`recvmsg` with ancillary data.
 
 use crate::buf::{IoBuf, IoBufMut};
+use crate::driver::Driver;
 use crate::error::BufResult;
 use crate::fd::shared::FdHandle;
 use crate::op::msg::{RecvMeta, RecvMsg, SendMsg};
 use crate::op::sendrecv::{Recv, Send};
-use crate::ring::Driver;
 use rustix::net::SocketAddrAny;
 use std::io;
 

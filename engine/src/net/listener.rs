@@ -1,11 +1,15 @@
 //! What TCP and Unix listeners share: accept (single and multishot) and close.
 
 use super::stream::Stream;
+use crate::driver::Driver;
 use crate::fd::shared::FdHandle;
-use crate::op::accept::{accepted_fd, Accept, AcceptMulti};
+use crate::op::accept::Accept;
+#[cfg(uring)]
+use crate::op::accept::{accepted_fd, AcceptMulti};
+#[cfg(uring)]
 use crate::op::MultiOp;
-use crate::ring::Driver;
 use rustix::net::SocketAddrAny;
+#[cfg(uring)]
 use std::future::poll_fn;
 use std::io;
 use std::marker::PhantomData;
@@ -29,6 +33,7 @@ impl Listener {
     pub(crate) fn incoming<S>(&self, wrap: fn(Stream) -> S) -> Incoming<'_, S> {
         Incoming {
             listener: self,
+            #[cfg(uring)]
             op: None,
             wrap,
             _marker: PhantomData,
@@ -54,6 +59,7 @@ impl Listener {
 /// ```
 pub struct Incoming<'a, S> {
     listener: &'a Listener,
+    #[cfg(uring)]
     op: Option<MultiOp<AcceptMulti>>,
     wrap: fn(Stream) -> S,
     _marker: PhantomData<S>,
@@ -62,17 +68,31 @@ pub struct Incoming<'a, S> {
 impl<S> Incoming<'_, S> {
     /// The next connection; `None` only if the listener was closed.
     pub async fn next(&mut self) -> Option<io::Result<S>> {
+        let driver = match Driver::current() {
+            Ok(d) => d,
+            Err(e) => return Some(Err(e)),
+        };
+        match &driver {
+            #[cfg(uring)]
+            Driver::Ring(ring) => self.next_multishot(&driver, ring).await,
+            // Readiness backends: one non-blocking accept per connection.
+            Driver::Ready(_) => match self.listener.accept().await {
+                Ok((stream, _)) => Some(Ok((self.wrap)(stream))),
+                Err(e) if crate::Error::is_closed(&e) => None,
+                Err(e) => Some(Err(e)),
+            },
+        }
+    }
+
+    #[cfg(uring)]
+    async fn next_multishot(&mut self, driver: &Driver, ring: &crate::ring::Driver) -> Option<io::Result<S>> {
         loop {
             if self.op.is_none() {
-                let driver = match Driver::current() {
-                    Ok(d) => d,
-                    Err(e) => return Some(Err(e)),
-                };
                 let r = match self.listener.fd.incref() {
                     Ok(r) => r,
                     Err(_) => return None,
                 };
-                self.op = Some(driver.submit_multishot(AcceptMulti::new(r.into(), &driver)));
+                self.op = Some(ring.submit_multishot(AcceptMulti::new(r.into(), driver)));
             }
             let op = self.op.as_mut().expect("armed above");
             match poll_fn(|cx| op.poll_next(cx)).await {

@@ -22,6 +22,9 @@ mod udp;
 mod unix;
 mod unix_datagram;
 
+#[cfg(target_vendor = "apple")]
+pub(crate) use socket::prepare as prepare_socket;
+
 pub use datagram::RecvMsgMeta;
 pub use listener::Incoming;
 pub use tcp::{TcpListener, TcpStream};

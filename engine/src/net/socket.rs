@@ -7,13 +7,50 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::OwnedFd;
 use std::path::Path;
 
+/// A new socket: close-on-exec, non-blocking, and (on Apple, which has no
+/// `MSG_NOSIGNAL`) with `SO_NOSIGPIPE`.
 pub(crate) fn socket(family: AddressFamily, ty: SocketType) -> io::Result<OwnedFd> {
-    Ok(rustix::net::socket_with(
+    #[cfg(not(target_vendor = "apple"))]
+    return Ok(rustix::net::socket_with(
         family,
         ty,
         SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
         None,
-    )?)
+    )?);
+    #[cfg(target_vendor = "apple")]
+    {
+        let fd = rustix::net::socket(family, ty, None)?;
+        prepare(&fd)?;
+        Ok(fd)
+    }
+}
+
+/// A connected pair of sockets, prepared like [`socket`].
+pub(crate) fn socketpair(family: AddressFamily, ty: SocketType) -> io::Result<(OwnedFd, OwnedFd)> {
+    #[cfg(not(target_vendor = "apple"))]
+    return Ok(rustix::net::socketpair(
+        family,
+        ty,
+        SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+        None,
+    )?);
+    #[cfg(target_vendor = "apple")]
+    {
+        let (a, b) = rustix::net::socketpair(family, ty, SocketFlags::empty(), None)?;
+        prepare(&a)?;
+        prepare(&b)?;
+        Ok((a, b))
+    }
+}
+
+/// Apple platforms lack `SOCK_CLOEXEC`/`SOCK_NONBLOCK`/`MSG_NOSIGNAL`: set the
+/// same properties right after creation (as std does there).
+#[cfg(target_vendor = "apple")]
+pub(crate) fn prepare(fd: &OwnedFd) -> io::Result<()> {
+    rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::CLOEXEC)?;
+    rustix::io::ioctl_fionbio(fd, true)?;
+    rustix::net::sockopt::set_socket_nosigpipe(fd, true)?;
+    Ok(())
 }
 
 pub(crate) fn family_of(addr: &SocketAddr) -> AddressFamily {
@@ -70,7 +107,13 @@ pub(crate) fn listener(
     if family != AddressFamily::UNIX {
         rustix::net::sockopt::set_socket_reuseaddr(&fd, true)?;
         if reuse_port {
+            #[cfg(not(any(target_os = "illumos", target_os = "solaris")))]
             rustix::net::sockopt::set_socket_reuseport(&fd, true)?;
+            #[cfg(any(target_os = "illumos", target_os = "solaris"))]
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "SO_REUSEPORT is not available on this platform",
+            ));
         }
     }
     rustix::net::bind(&fd, addr)?;

@@ -2,12 +2,12 @@
 //! the fd mutex's locks, `write_all`/`read_exact`, shutdown and close.
 
 use crate::buf::{IoBuf, IoBufMut};
+use crate::driver::Driver;
 use crate::error::BufResult;
 use crate::fd::mutex::Access;
 use crate::fd::shared::FdHandle;
 use crate::op::connect::Connect;
 use crate::op::sendrecv::{Recv, Send};
-use crate::ring::Driver;
 use rustix::net::SocketAddrAny;
 use std::io;
 use std::os::fd::OwnedFd;

@@ -6,7 +6,7 @@ use super::stream::Stream;
 use crate::buf::{IoBuf, IoBufMut};
 use crate::error::BufResult;
 use crate::fd::shared::FdHandle;
-use rustix::net::{AddressFamily, SocketAddrAny, SocketAddrUnix, SocketFlags, SocketType};
+use rustix::net::{AddressFamily, SocketAddrAny, SocketAddrUnix, SocketType};
 use std::io;
 use std::net::Shutdown;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -140,12 +140,7 @@ impl UnixStream {
 
     /// A connected pair.
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
-        let (a, b) = rustix::net::socketpair(
-            AddressFamily::UNIX,
-            SocketType::STREAM,
-            SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
-            None,
-        )?;
+        let (a, b) = super::socket::socketpair(AddressFamily::UNIX, SocketType::STREAM)?;
         Ok((
             UnixStream {
                 inner: Stream::from_fd(a),

@@ -6,7 +6,7 @@ use super::unix::UnixSocketAddr;
 use crate::buf::{IoBuf, IoBufMut};
 use crate::error::BufResult;
 use crate::fd::shared::FdHandle;
-use rustix::net::{AddressFamily, SocketAddrAny, SocketFlags, SocketType};
+use rustix::net::{AddressFamily, SocketAddrAny, SocketType};
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
@@ -52,12 +52,7 @@ impl UnixDatagram {
 
     /// A connected pair.
     pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
-        let (a, b) = rustix::net::socketpair(
-            AddressFamily::UNIX,
-            SocketType::DGRAM,
-            SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
-            None,
-        )?;
+        let (a, b) = super::socket::socketpair(AddressFamily::UNIX, SocketType::DGRAM)?;
         let wrap = |fd| UnixDatagram {
             inner: Datagram { fd: FdHandle::new(fd) },
         };

@@ -1,53 +1,112 @@
-//! `ACCEPT`, single-shot (with the peer address) and multishot (Linux 5.19).
-//! Accepted sockets are `SOCK_CLOEXEC | SOCK_NONBLOCK`; one accepted for a
-//! dropped future is closed, never leaked.
+//! `ACCEPT`, single-shot (with the peer address) and multishot (Linux 5.19);
+//! on readiness backends, `accept4` retried on readability. Accepted sockets
+//! are close-on-exec and non-blocking; one accepted for a dropped future is
+//! closed, never leaked.
 
 use super::open::close_orphan;
-use super::{Completion, Operation, Target};
+use super::{Completion, Operation, Plan, Target};
+use crate::backend::Interest;
+use crate::driver::Driver;
 use crate::fd::shared::FdHold;
-use crate::ring::Driver;
+#[cfg(uring)]
 use io_uring::{opcode, squeue};
 use libc::sockaddr_storage as SocketAddrStorage;
 use rustix::net::SocketAddrAny;
+#[cfg(not(target_vendor = "apple"))]
+use rustix::net::SocketFlags;
 use std::io;
 use std::mem::MaybeUninit;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
 
+#[cfg(uring)]
 const FLAGS: i32 = libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK;
 
 pub(crate) struct Accept {
-    _fd: FdHold,
+    fd: FdHold,
     target: Target,
     addr: MaybeUninit<SocketAddrStorage>,
     len: libc::socklen_t,
+    /// The peer address when the readiness path accepted.
+    peer: Option<SocketAddrAny>,
 }
 
 impl Accept {
     pub(crate) fn new(fd: FdHold, driver: &Driver) -> Self {
         Accept {
             target: fd.target(driver),
-            _fd: fd,
+            fd,
             addr: MaybeUninit::uninit(),
             len: size_of::<SocketAddrStorage>() as libc::socklen_t,
+            peer: None,
         }
     }
 }
 
+/// `accept4(fd, CLOEXEC | NONBLOCK)` as a completion (`None`: would block).
+fn accept_nonblocking(fd: &FdHold) -> (Option<Completion>, Option<SocketAddrAny>) {
+    let listener = fd.borrow();
+    loop {
+        #[cfg(not(target_vendor = "apple"))]
+        let accepted = rustix::net::acceptfrom_with(listener, SocketFlags::CLOEXEC | SocketFlags::NONBLOCK);
+        #[cfg(target_vendor = "apple")]
+        let accepted = rustix::net::acceptfrom(listener).and_then(|(sock, peer)| {
+            crate::net::prepare_socket(&sock)
+                .map_err(|e| rustix::io::Errno::from_io_error(&e).unwrap_or(rustix::io::Errno::IO))?;
+            Ok((sock, peer))
+        });
+        return match accepted {
+            Ok((sock, peer)) => (
+                Some(Completion {
+                    result: sock.into_raw_fd(),
+                    flags: 0,
+                }),
+                peer,
+            ),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) if e == rustix::io::Errno::AGAIN || e == rustix::io::Errno::WOULDBLOCK => (None, None),
+            Err(e) => (
+                Some(Completion {
+                    result: -e.raw_os_error(),
+                    flags: 0,
+                }),
+                None,
+            ),
+        };
+    }
+}
+
 // SAFETY: the SQE points at `addr` and `len`, inside `self` (kept boxed by the
-// driver); `_fd` keeps the listener open.
+// driver); `fd` keeps the listener open.
 unsafe impl Operation for Accept {
     type Output = io::Result<(OwnedFd, Option<SocketAddrAny>)>;
 
+    #[cfg(uring)]
     fn entry(&mut self) -> squeue::Entry {
         let e = opcode::Accept::new(self.target.raw(), self.addr.as_mut_ptr().cast(), &mut self.len).flags(FLAGS);
         self.target.apply(e.build())
     }
 
+    fn plan(&self) -> Plan {
+        Plan::Nonblocking(Interest::READ)
+    }
+
+    fn syscall(&mut self) -> Option<Completion> {
+        let (c, peer) = accept_nonblocking(&self.fd);
+        self.peer = peer;
+        c
+    }
+
+    fn fd(&self) -> Option<&FdHold> {
+        Some(&self.fd)
+    }
+
     fn complete(self: Box<Self>, c: Completion) -> io::Result<(OwnedFd, Option<SocketAddrAny>)> {
-        let raw = c.io_result()? as i32;
-        // SAFETY: the kernel created `raw` for this request.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        Ok((fd, read_addr(&self.addr, self.len)))
+        let fd = accepted_fd(&c)?;
+        let peer = match self.peer {
+            Some(peer) => Some(peer),
+            None => read_addr(&self.addr, self.len),
+        };
+        Ok((fd, peer))
     }
 
     fn on_orphan_cqe(&mut self, c: &Completion) {
@@ -57,7 +116,7 @@ unsafe impl Operation for Accept {
 
 /// Multishot accept: one CQE per connection until cancelled or failed.
 pub(crate) struct AcceptMulti {
-    _fd: FdHold,
+    fd: FdHold,
     target: Target,
 }
 
@@ -65,18 +124,31 @@ impl AcceptMulti {
     pub(crate) fn new(fd: FdHold, driver: &Driver) -> Self {
         AcceptMulti {
             target: fd.target(driver),
-            _fd: fd,
+            fd,
         }
     }
 }
 
-// SAFETY: no pointers; `_fd` keeps the listener open until the last CQE.
+// SAFETY: no pointers; `fd` keeps the listener open until the last CQE.
 unsafe impl Operation for AcceptMulti {
     type Output = ();
 
+    #[cfg(uring)]
     fn entry(&mut self) -> squeue::Entry {
         self.target
             .apply(opcode::AcceptMulti::new(self.target.raw()).flags(FLAGS).build())
+    }
+
+    fn plan(&self) -> Plan {
+        Plan::Nonblocking(Interest::READ)
+    }
+
+    fn syscall(&mut self) -> Option<Completion> {
+        accept_nonblocking(&self.fd).0
+    }
+
+    fn fd(&self) -> Option<&FdHold> {
+        Some(&self.fd)
     }
 
     fn complete(self: Box<Self>, _c: Completion) {}
@@ -86,7 +158,7 @@ unsafe impl Operation for AcceptMulti {
     }
 }
 
-/// The descriptor a multishot accept completion carries.
+/// The descriptor an accept completion carries.
 pub(crate) fn accepted_fd(c: &Completion) -> io::Result<OwnedFd> {
     let raw = c.io_result()? as i32;
     // SAFETY: the kernel created `raw` for this accept; the completion is

@@ -1,36 +1,88 @@
-//! `CONNECT` a socket to an address held in the operation.
+//! `CONNECT` a socket to an address held in the operation; on readiness
+//! backends, a non-blocking `connect`, then `SO_ERROR` once writable.
 
-use super::{Completion, Operation, Target};
+use super::{Completion, Operation, Plan, Target};
+use crate::backend::Interest;
+use crate::driver::Driver;
 use crate::fd::shared::FdHold;
-use crate::ring::Driver;
+#[cfg(uring)]
 use io_uring::{opcode, squeue};
+use rustix::event::{PollFd, PollFlags};
+use rustix::io::Errno;
 use rustix::net::SocketAddrAny;
 use std::io;
 
 pub(crate) struct Connect {
-    _fd: FdHold,
+    fd: FdHold,
     target: Target,
     addr: SocketAddrAny,
+    in_progress: bool,
 }
 
 impl Connect {
     pub(crate) fn new(fd: FdHold, addr: SocketAddrAny, driver: &Driver) -> Self {
         Connect {
             target: fd.target(driver),
-            _fd: fd,
+            fd,
             addr,
+            in_progress: false,
         }
     }
 }
 
+fn done(res: Result<(), Errno>) -> Option<Completion> {
+    Some(Completion {
+        result: res.err().map_or(0, |e| -e.raw_os_error()),
+        flags: 0,
+    })
+}
+
 // SAFETY: the SQE points at `addr`, inside `self` (kept boxed by the driver);
-// `_fd` keeps the socket open.
+// `fd` keeps the socket open.
 unsafe impl Operation for Connect {
     type Output = io::Result<()>;
 
+    #[cfg(uring)]
     fn entry(&mut self) -> squeue::Entry {
         let e = opcode::Connect::new(self.target.raw(), self.addr.as_ptr().cast(), self.addr.addr_len());
         self.target.apply(e.build())
+    }
+
+    fn plan(&self) -> Plan {
+        Plan::Nonblocking(Interest::WRITE)
+    }
+
+    fn syscall(&mut self) -> Option<Completion> {
+        let sock = self.fd.borrow();
+        if self.in_progress {
+            // Finished only once writable; then SO_ERROR holds the outcome.
+            let mut fds = [PollFd::new(&sock, PollFlags::OUT)];
+            let now = rustix::time::Timespec { tv_sec: 0, tv_nsec: 0 };
+            match rustix::event::poll(&mut fds, Some(&now)) {
+                Ok(0) => return None,
+                Ok(_) => {}
+                Err(e) => return done(Err(e)),
+            }
+            return match rustix::net::sockopt::socket_error(sock) {
+                Ok(res) => done(res),
+                Err(e) => done(Err(e)),
+            };
+        }
+        loop {
+            return match rustix::net::connect(sock, &self.addr) {
+                Ok(()) => done(Ok(())),
+                Err(Errno::INTR) => continue,
+                Err(Errno::INPROGRESS) | Err(Errno::AGAIN) => {
+                    self.in_progress = true;
+                    None
+                }
+                Err(e) => done(Err(e)),
+            };
+        }
+    }
+
+    fn fd(&self) -> Option<&FdHold> {
+        Some(&self.fd)
     }
 
     fn complete(self: Box<Self>, c: Completion) -> io::Result<()> {

@@ -1,13 +1,15 @@
-//! `FSYNC`, with or without `IORING_FSYNC_DATASYNC`.
+//! `FSYNC`, with or without `IORING_FSYNC_DATASYNC`; on readiness backends,
+//! `fsync`/`fdatasync` on the blocking pool.
 
-use super::{Completion, Operation, Target};
+use super::{syscall_retry, Completion, Operation, Plan, Target};
+use crate::driver::Driver;
 use crate::fd::shared::FdHold;
-use crate::ring::Driver;
+#[cfg(uring)]
 use io_uring::{opcode, squeue, types::FsyncFlags};
 use std::io;
 
 pub(crate) struct Fsync {
-    _fd: FdHold,
+    fd: FdHold,
     target: Target,
     data_only: bool,
 }
@@ -16,16 +18,17 @@ impl Fsync {
     pub(crate) fn new(fd: FdHold, data_only: bool, driver: &Driver) -> Self {
         Fsync {
             target: fd.target(driver),
-            _fd: fd,
+            fd,
             data_only,
         }
     }
 }
 
-// SAFETY: no pointers; `_fd` keeps the descriptor open.
+// SAFETY: no pointers; `fd` keeps the descriptor open.
 unsafe impl Operation for Fsync {
     type Output = io::Result<()>;
 
+    #[cfg(uring)]
     fn entry(&mut self) -> squeue::Entry {
         let flags = if self.data_only {
             FsyncFlags::DATASYNC
@@ -36,7 +39,36 @@ unsafe impl Operation for Fsync {
             .apply(opcode::Fsync::new(self.target.raw()).flags(flags).build())
     }
 
+    fn plan(&self) -> Plan {
+        Plan::Blocking
+    }
+
+    fn syscall(&mut self) -> Option<Completion> {
+        let fd = self.fd.raw();
+        let data_only = self.data_only;
+        // SAFETY: plain syscalls on a descriptor `self.fd` keeps open.
+        syscall_retry(|| unsafe { (if data_only { datasync(fd) } else { libc::fsync(fd) }) as isize })
+    }
+
+    fn fd(&self) -> Option<&FdHold> {
+        Some(&self.fd)
+    }
+
     fn complete(self: Box<Self>, c: Completion) -> io::Result<()> {
         c.io_result().map(drop)
     }
+}
+
+/// `fdatasync`, or `fsync` where the platform has no separate data sync.
+///
+/// # Safety
+///
+/// `fd` must be open.
+unsafe fn datasync(fd: libc::c_int) -> libc::c_int {
+    #[cfg(not(target_vendor = "apple"))]
+    // SAFETY: forwarded from the caller.
+    return unsafe { libc::fdatasync(fd) };
+    #[cfg(target_vendor = "apple")]
+    // SAFETY: forwarded from the caller.
+    return unsafe { libc::fsync(fd) };
 }

@@ -1,7 +1,9 @@
 //! The state of one slab entry, from SQE push to last CQE reap.
 
+#[cfg(uring)]
 use std::collections::VecDeque;
 use std::io;
+#[cfg(uring)]
 use std::task::Waker;
 
 /// One CQE, as the driver hands it to an operation.
@@ -32,17 +34,20 @@ impl Completion {
     }
 }
 
+#[cfg(uring)]
 /// Operation data orphaned by a dropped future, kept until its last CQE.
 pub(crate) trait Orphan: Send {
     fn on_cqe(&mut self, completion: &Completion);
 }
 
+#[cfg(uring)]
 impl<T: super::Operation> Orphan for T {
     fn on_cqe(&mut self, completion: &Completion) {
         self.on_orphan_cqe(completion)
     }
 }
 
+#[cfg(uring)]
 /// Where one operation stands.
 pub(crate) enum Lifecycle {
     /// In the kernel; the waker (if any) is woken when the CQE arrives.

@@ -9,6 +9,9 @@
 //! it is done with the memory.
 
 mod lifecycle;
+mod ready_op;
+#[cfg(uring)]
+mod ring_op;
 mod target;
 
 pub(crate) mod accept;
@@ -22,10 +25,18 @@ pub(crate) mod rwv;
 pub(crate) mod sendrecv;
 pub(crate) mod statx;
 
-pub(crate) use lifecycle::{Completion, Lifecycle, Orphan};
+pub(crate) use lifecycle::Completion;
+#[cfg(uring)]
+pub(crate) use lifecycle::{Lifecycle, Orphan};
+pub(crate) use ready_op::ReadyOp;
+#[cfg(uring)]
+pub(crate) use ring_op::{MultiOp, RingOp};
 pub(crate) use target::Target;
 
-use crate::ring::Driver;
+use crate::backend::Interest;
+use crate::driver::Driver;
+use crate::fd::shared::FdHold;
+#[cfg(uring)]
 use io_uring::squeue;
 use std::future::Future;
 use std::io;
@@ -46,7 +57,21 @@ pub(crate) unsafe trait Operation: Send + 'static {
     type Output;
 
     /// Builds the SQE; `user_data` is set by the driver.
+    #[cfg(uring)]
     fn entry(&mut self) -> squeue::Entry;
+
+    /// How a readiness backend runs it: a non-blocking syscall retried when
+    /// the descriptor is ready for `Interest`, or a blocking one on the pool.
+    fn plan(&self) -> Plan;
+
+    /// Readiness backends: performs the operation with a system call. `None`
+    /// means "would block" (only for [`Plan::Nonblocking`]).
+    fn syscall(&mut self) -> Option<Completion>;
+
+    /// The descriptor reference the operation holds, if any.
+    fn fd(&self) -> Option<&FdHold> {
+        None
+    }
 
     /// Turns the (last) completion into the output, handing buffers back.
     fn complete(self: Box<Self>, completion: Completion) -> Self::Output;
@@ -56,88 +81,33 @@ pub(crate) unsafe trait Operation: Send + 'static {
     fn on_orphan_cqe(&mut self, _completion: &Completion) {}
 }
 
-/// A submitted single-shot operation; awaiting it yields `T::Output`.
-#[must_use = "an operation is cancelled when its future is dropped"]
-pub(crate) struct Op<T: Operation> {
-    driver: Driver,
-    index: usize,
-    data: Option<Box<T>>,
+/// How a readiness backend executes an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Plan {
+    /// Done at once, no syscall needed beyond `syscall` itself.
+    Immediate,
+    /// Non-blocking syscall; on `EAGAIN` wait until ready for this interest.
+    Nonblocking(Interest),
+    /// A syscall that may block (files): run it on the blocking pool.
+    Blocking,
 }
 
-impl<T: Operation> Op<T> {
-    pub(crate) fn new(driver: Driver, index: usize, data: Box<T>) -> Self {
-        Op {
-            driver,
-            index,
-            data: Some(data),
-        }
-    }
+/// A submitted operation on whichever backend the runtime uses.
+#[must_use = "an operation is cancelled when its future is dropped"]
+pub(crate) enum Op<T: Operation> {
+    #[cfg(uring)]
+    Ring(RingOp<T>),
+    Ready(ReadyOp<T>),
 }
 
 impl<T: Operation> Future for Op<T> {
     type Output = T::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T::Output> {
-        let this = self.get_mut();
-        match this.driver.poll_op(this.index, cx) {
-            Poll::Ready(completion) => {
-                let data = this.data.take().expect("Op polled after completion");
-                Poll::Ready(data.complete(completion))
-            }
-            Poll::Pending => Poll::Pending,
-        }
-    }
-}
-
-impl<T: Operation> Drop for Op<T> {
-    fn drop(&mut self) {
-        if let Some(data) = self.data.take() {
-            self.driver.abandon(self.index, data);
-        }
-    }
-}
-
-/// A submitted multishot operation: each CQE flagged `IORING_CQE_F_MORE` is one
-/// item; the stream ends with the CQE that lacks the flag.
-#[must_use = "a multishot operation is cancelled when dropped"]
-pub(crate) struct MultiOp<T: Operation> {
-    driver: Driver,
-    index: usize,
-    data: Option<Box<T>>,
-    finished: bool,
-}
-
-impl<T: Operation> MultiOp<T> {
-    pub(crate) fn new(driver: Driver, index: usize, data: Box<T>) -> Self {
-        MultiOp {
-            driver,
-            index,
-            data: Some(data),
-            finished: false,
-        }
-    }
-
-    /// Next completion, or `None` once the kernel ended the stream.
-    pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Completion>> {
-        if self.finished {
-            return Poll::Ready(None);
-        }
-        let polled = self.driver.poll_stream(self.index, cx);
-        if let Poll::Ready(None) = polled {
-            self.finished = true;
-        }
-        polled
-    }
-}
-
-impl<T: Operation> Drop for MultiOp<T> {
-    fn drop(&mut self) {
-        if let Some(data) = self.data.take() {
-            if self.finished {
-                self.driver.release_finished(self.index);
-            } else {
-                self.driver.abandon(self.index, data);
-            }
+        match self.get_mut() {
+            #[cfg(uring)]
+            Op::Ring(op) => Pin::new(op).poll(cx),
+            Op::Ready(op) => Pin::new(op).poll(cx),
         }
     }
 }
@@ -145,4 +115,24 @@ impl<T: Operation> Drop for MultiOp<T> {
 /// Submits `data` on the calling thread's driver.
 pub(crate) fn submit<T: Operation>(data: T) -> io::Result<Op<T>> {
     Ok(Driver::current()?.submit(data))
+}
+
+/// Maps a libc return value (`-1` + `errno` on failure) to a completion;
+/// `None` for `EAGAIN`. `EINTR` is retried by calling `call` again.
+pub(crate) fn syscall_retry(mut call: impl FnMut() -> isize) -> Option<Completion> {
+    loop {
+        let ret = call();
+        if ret >= 0 {
+            return Some(Completion {
+                result: ret.min(i32::MAX as isize) as i32,
+                flags: 0,
+            });
+        }
+        let err = io::Error::last_os_error();
+        match err.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            Some(e) if e == libc::EAGAIN || e == libc::EWOULDBLOCK => return None,
+            _ => return Some(Completion::failed(&err)),
+        }
+    }
 }

@@ -2,10 +2,13 @@
 //! ancillary (control) data, for datagram sockets.
 
 use super::accept::read_addr;
-use super::{Completion, Operation, Target};
+use super::sendrecv::NOSIGNAL;
+use super::{syscall_retry, Completion, Operation, Plan, Target};
+use crate::backend::Interest;
 use crate::buf::{IoBuf, IoBufMut};
+use crate::driver::Driver;
 use crate::fd::shared::FdHold;
-use crate::ring::Driver;
+#[cfg(uring)]
 use io_uring::{opcode, squeue};
 use libc::sockaddr_storage as SocketAddrStorage;
 use rustix::net::SocketAddrAny;
@@ -22,7 +25,7 @@ pub(crate) struct RecvMeta {
 }
 
 pub(crate) struct SendMsg<B> {
-    _fd: FdHold,
+    fd: FdHold,
     target: Target,
     bufs: Vec<B>,
     control: Vec<u8>,
@@ -50,7 +53,7 @@ impl<B: IoBuf> SendMsg<B> {
         let msg = unsafe { std::mem::zeroed() };
         SendMsg {
             target: fd.target(driver),
-            _fd: fd,
+            fd,
             bufs,
             control,
             addr,
@@ -73,7 +76,36 @@ unsafe impl<B: Send> Send for RecvMsg<B> {}
 unsafe impl<B: IoBuf> Operation for SendMsg<B> {
     type Output = (io::Result<usize>, Vec<B>, Vec<u8>);
 
+    #[cfg(uring)]
     fn entry(&mut self) -> squeue::Entry {
+        self.prepare();
+        let e = opcode::SendMsg::new(self.target.raw(), &self.msg).flags(NOSIGNAL as u32);
+        self.target.apply(e.build())
+    }
+
+    fn plan(&self) -> Plan {
+        Plan::Nonblocking(Interest::WRITE)
+    }
+
+    fn syscall(&mut self) -> Option<Completion> {
+        self.prepare();
+        let (fd, msg) = (self.fd.raw(), &self.msg as *const libc::msghdr);
+        // SAFETY: `msg` and everything it points to are owned by `self`.
+        syscall_retry(|| unsafe { libc::sendmsg(fd, msg, NOSIGNAL) })
+    }
+
+    fn fd(&self) -> Option<&FdHold> {
+        Some(&self.fd)
+    }
+
+    fn complete(self: Box<Self>, c: Completion) -> (io::Result<usize>, Vec<B>, Vec<u8>) {
+        (c.io_result().map(|n| n as usize), self.bufs, self.control)
+    }
+}
+
+impl<B: IoBuf> SendMsg<B> {
+    /// Points `msg` at the iovecs, control data and address, all in `self`.
+    fn prepare(&mut self) {
         self.msg.msg_iov = self.iovecs.as_mut_ptr();
         self.msg.msg_iovlen = self.iovecs.len() as _;
         if !self.control.is_empty() {
@@ -84,17 +116,11 @@ unsafe impl<B: IoBuf> Operation for SendMsg<B> {
             self.msg.msg_name = addr.as_ptr() as *mut _;
             self.msg.msg_namelen = addr.addr_len();
         }
-        let e = opcode::SendMsg::new(self.target.raw(), &self.msg).flags(libc::MSG_NOSIGNAL as u32);
-        self.target.apply(e.build())
-    }
-
-    fn complete(self: Box<Self>, c: Completion) -> (io::Result<usize>, Vec<B>, Vec<u8>) {
-        (c.io_result().map(|n| n as usize), self.bufs, self.control)
     }
 }
 
 pub(crate) struct RecvMsg<B> {
-    _fd: FdHold,
+    fd: FdHold,
     target: Target,
     bufs: Vec<B>,
     control: Vec<u8>,
@@ -117,7 +143,7 @@ impl<B: IoBufMut> RecvMsg<B> {
         let msg = unsafe { std::mem::zeroed() };
         RecvMsg {
             target: fd.target(driver),
-            _fd: fd,
+            fd,
             bufs,
             control,
             addr: MaybeUninit::uninit(),
@@ -132,17 +158,26 @@ impl<B: IoBufMut> RecvMsg<B> {
 unsafe impl<B: IoBufMut> Operation for RecvMsg<B> {
     type Output = (io::Result<RecvMeta>, Vec<B>, Vec<u8>);
 
+    #[cfg(uring)]
     fn entry(&mut self) -> squeue::Entry {
-        self.msg.msg_iov = self.iovecs.as_mut_ptr();
-        self.msg.msg_iovlen = self.iovecs.len() as _;
-        if self.control.capacity() > 0 {
-            self.msg.msg_control = self.control.as_mut_ptr().cast();
-            self.msg.msg_controllen = self.control.capacity() as _;
-        }
-        self.msg.msg_name = self.addr.as_mut_ptr().cast();
-        self.msg.msg_namelen = size_of::<SocketAddrStorage>() as _;
+        self.prepare();
         self.target
             .apply(opcode::RecvMsg::new(self.target.raw(), &mut self.msg).build())
+    }
+
+    fn plan(&self) -> Plan {
+        Plan::Nonblocking(Interest::READ)
+    }
+
+    fn syscall(&mut self) -> Option<Completion> {
+        self.prepare();
+        let (fd, msg) = (self.fd.raw(), &mut self.msg as *mut libc::msghdr);
+        // SAFETY: `msg` and the memory it points to are owned by `self`.
+        syscall_retry(|| unsafe { libc::recvmsg(fd, msg, 0) })
+    }
+
+    fn fd(&self) -> Option<&FdHold> {
+        Some(&self.fd)
     }
 
     fn complete(self: Box<Self>, c: Completion) -> (io::Result<RecvMeta>, Vec<B>, Vec<u8>) {
@@ -170,5 +205,20 @@ unsafe impl<B: IoBufMut> Operation for RecvMsg<B> {
             }
         });
         (res, this.bufs, this.control)
+    }
+}
+
+impl<B: IoBufMut> RecvMsg<B> {
+    /// Points `msg` at the iovecs, the control buffer's capacity and the
+    /// address storage, all in `self`.
+    fn prepare(&mut self) {
+        self.msg.msg_iov = self.iovecs.as_mut_ptr();
+        self.msg.msg_iovlen = self.iovecs.len() as _;
+        if self.control.capacity() > 0 {
+            self.msg.msg_control = self.control.as_mut_ptr().cast();
+            self.msg.msg_controllen = self.control.capacity() as _;
+        }
+        self.msg.msg_name = self.addr.as_mut_ptr().cast();
+        self.msg.msg_namelen = size_of::<SocketAddrStorage>() as _;
     }
 }

@@ -1,7 +1,8 @@
 //! `OPENAT` relative to the working directory; the new descriptor is always
-//! `O_CLOEXEC`.
+//! `O_CLOEXEC`. On readiness backends, `openat` on the blocking pool.
 
-use super::{Completion, Operation};
+use super::{syscall_retry, Completion, Operation, Plan};
+#[cfg(uring)]
 use io_uring::{opcode, squeue, types};
 use std::ffi::CString;
 use std::io;
@@ -23,15 +24,26 @@ impl OpenAt {
     }
 }
 
-// SAFETY: the SQE points at `path`'s heap bytes, owned by `self`.
+// SAFETY: the SQE and the syscall point at `path`'s heap bytes, owned by `self`.
 unsafe impl Operation for OpenAt {
     type Output = io::Result<OwnedFd>;
 
+    #[cfg(uring)]
     fn entry(&mut self) -> squeue::Entry {
         opcode::OpenAt::new(types::Fd(libc::AT_FDCWD), self.path.as_ptr())
             .flags(self.flags)
             .mode(self.mode)
             .build()
+    }
+
+    fn plan(&self) -> Plan {
+        Plan::Blocking
+    }
+
+    fn syscall(&mut self) -> Option<Completion> {
+        let (path, flags, mode) = (self.path.as_ptr(), self.flags, self.mode as libc::c_uint);
+        // SAFETY: `path` is a NUL-terminated string owned by `self`.
+        syscall_retry(|| unsafe { libc::openat(libc::AT_FDCWD, path, flags, mode) as isize })
     }
 
     fn complete(self: Box<Self>, c: Completion) -> io::Result<OwnedFd> {

@@ -1,14 +1,17 @@
-//! Vectored positional `READV` / `WRITEV` over a `Vec` of owned buffers.
+//! Vectored positional `READV` / `WRITEV` over a `Vec` of owned buffers; on
+//! readiness backends, `preadv`/`pwritev` (or a loop where the platform has
+//! none) on the blocking pool.
 
-use super::{Completion, Operation, Target};
+use super::{syscall_retry, Completion, Operation, Plan, Target};
 use crate::buf::{IoBuf, IoBufMut};
+use crate::driver::Driver;
 use crate::error::BufResult;
 use crate::fd::shared::FdHold;
-use crate::ring::Driver;
+#[cfg(uring)]
 use io_uring::{opcode, squeue};
 
 pub(crate) struct Readv<B> {
-    _fd: FdHold,
+    fd: FdHold,
     target: Target,
     bufs: Vec<B>,
     iovecs: Vec<libc::iovec>,
@@ -26,7 +29,7 @@ impl<B: IoBufMut> Readv<B> {
             .collect();
         Readv {
             target: fd.target(driver),
-            _fd: fd,
+            fd,
             bufs,
             iovecs,
             offset,
@@ -41,14 +44,31 @@ unsafe impl<B: Send> Send for Readv<B> {}
 // SAFETY: as for `Readv`.
 unsafe impl<B: Send> Send for Writev<B> {}
 
-// SAFETY: the SQE points at `iovecs` (heap, never resized after `new`), whose
-// entries point at the stable memory of `bufs`; all owned by `self`.
+// SAFETY: the SQE and the syscall point at `iovecs` (heap, never resized after
+// `new`), whose entries point at the stable memory of `bufs`; all owned by `self`.
 unsafe impl<B: IoBufMut> Operation for Readv<B> {
     type Output = BufResult<usize, Vec<B>>;
 
+    #[cfg(uring)]
     fn entry(&mut self) -> squeue::Entry {
         let e = opcode::Readv::new(self.target.raw(), self.iovecs.as_ptr(), self.iovecs.len() as u32);
         self.target.apply(e.offset(self.offset).build())
+    }
+
+    fn plan(&self) -> Plan {
+        Plan::Blocking
+    }
+
+    fn syscall(&mut self) -> Option<Completion> {
+        let fd = self.fd.raw();
+        vectored(&self.iovecs, self.offset, |iov, n, off| {
+            // SAFETY: the iovecs describe writable memory owned by `self`.
+            unsafe { libc::preadv(fd, iov, n, off) }
+        })
+    }
+
+    fn fd(&self) -> Option<&FdHold> {
+        Some(&self.fd)
     }
 
     fn complete(self: Box<Self>, c: Completion) -> BufResult<usize, Vec<B>> {
@@ -68,7 +88,7 @@ unsafe impl<B: IoBufMut> Operation for Readv<B> {
 }
 
 pub(crate) struct Writev<B> {
-    _fd: FdHold,
+    fd: FdHold,
     target: Target,
     bufs: Vec<B>,
     iovecs: Vec<libc::iovec>,
@@ -86,7 +106,7 @@ impl<B: IoBuf> Writev<B> {
             .collect();
         Writev {
             target: fd.target(driver),
-            _fd: fd,
+            fd,
             bufs,
             iovecs,
             offset,
@@ -98,12 +118,39 @@ impl<B: IoBuf> Writev<B> {
 unsafe impl<B: IoBuf> Operation for Writev<B> {
     type Output = BufResult<usize, Vec<B>>;
 
+    #[cfg(uring)]
     fn entry(&mut self) -> squeue::Entry {
         let e = opcode::Writev::new(self.target.raw(), self.iovecs.as_ptr(), self.iovecs.len() as u32);
         self.target.apply(e.offset(self.offset).build())
     }
 
+    fn plan(&self) -> Plan {
+        Plan::Blocking
+    }
+
+    fn syscall(&mut self) -> Option<Completion> {
+        let fd = self.fd.raw();
+        vectored(&self.iovecs, self.offset, |iov, n, off| {
+            // SAFETY: the iovecs describe initialized memory owned by `self`.
+            unsafe { libc::pwritev(fd, iov, n, off) }
+        })
+    }
+
+    fn fd(&self) -> Option<&FdHold> {
+        Some(&self.fd)
+    }
+
     fn complete(self: Box<Self>, c: Completion) -> BufResult<usize, Vec<B>> {
         (c.io_result().map(|n| n as usize), self.bufs)
     }
+}
+
+/// Runs one positional vectored call over all of `iovecs`.
+fn vectored(
+    iovecs: &[libc::iovec],
+    offset: u64,
+    call: impl Fn(*const libc::iovec, libc::c_int, libc::off_t) -> isize,
+) -> Option<Completion> {
+    let n = iovecs.len().min(libc::c_int::MAX as usize) as libc::c_int;
+    syscall_retry(|| call(iovecs.as_ptr(), n, offset as libc::off_t))
 }

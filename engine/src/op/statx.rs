@@ -1,14 +1,30 @@
-//! `STATX` on an open descriptor (`AT_EMPTY_PATH`).
+//! `STATX` on an open descriptor (`AT_EMPTY_PATH`); on readiness backends,
+//! `statx` (Linux) or `fstat` on the blocking pool.
 
-use super::{Completion, Operation};
+use super::{syscall_retry, Completion, Operation, Plan};
 use crate::fd::shared::FdHold;
+#[cfg(uring)]
 use io_uring::{opcode, squeue, types};
 use std::io;
 use std::mem::MaybeUninit;
 
+/// What `File::metadata` reports, in a platform-neutral shape.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RawStat {
+    pub len: u64,
+    pub mode: u32,
+    pub ino: u64,
+    pub blksize: u32,
+    pub mtime_sec: i64,
+    pub mtime_nsec: u32,
+}
+
 pub(crate) struct Statx {
     fd: FdHold,
+    #[cfg(target_os = "linux")]
     buf: MaybeUninit<libc::statx>,
+    #[cfg(not(target_os = "linux"))]
+    buf: MaybeUninit<libc::stat>,
 }
 
 impl Statx {
@@ -21,14 +37,16 @@ impl Statx {
 }
 
 /// The empty path `AT_EMPTY_PATH` needs, with a `'static` address.
+#[cfg(target_os = "linux")]
 const EMPTY_PATH: &std::ffi::CStr = c"";
 
-// SAFETY: the SQE points at `buf` (inside `self`, which the driver keeps boxed)
-// and at a `'static` C string. STATX takes no fixed files, so it names the
-// plain number, which `fd` keeps open.
+// SAFETY: the SQE and the syscall point at `buf` (inside `self`, which the
+// driver keeps boxed) and at a `'static` C string. STATX takes no fixed files,
+// so it names the plain number, which `fd` keeps open.
 unsafe impl Operation for Statx {
-    type Output = io::Result<libc::statx>;
+    type Output = io::Result<RawStat>;
 
+    #[cfg(uring)]
     fn entry(&mut self) -> squeue::Entry {
         opcode::Statx::new(
             types::Fd(self.fd.raw()),
@@ -40,9 +58,59 @@ unsafe impl Operation for Statx {
         .build()
     }
 
-    fn complete(self: Box<Self>, c: Completion) -> io::Result<libc::statx> {
+    fn plan(&self) -> Plan {
+        Plan::Blocking
+    }
+
+    fn syscall(&mut self) -> Option<Completion> {
+        let fd = self.fd.raw();
+        let buf = self.buf.as_mut_ptr();
+        #[cfg(target_os = "linux")]
+        // SAFETY: `buf` is valid for a whole `statx`, owned by `self`; `fd` is held open.
+        let call = || unsafe {
+            libc::statx(
+                fd,
+                EMPTY_PATH.as_ptr(),
+                libc::AT_EMPTY_PATH,
+                libc::STATX_BASIC_STATS,
+                buf,
+            ) as isize
+        };
+        #[cfg(not(target_os = "linux"))]
+        // SAFETY: `buf` is valid for a whole `stat`, owned by `self`; `fd` is held open.
+        let call = || unsafe { libc::fstat(fd, buf) as isize };
+        syscall_retry(call)
+    }
+
+    fn fd(&self) -> Option<&FdHold> {
+        Some(&self.fd)
+    }
+
+    fn complete(self: Box<Self>, c: Completion) -> io::Result<RawStat> {
         c.io_result()?;
-        // SAFETY: a successful STATX filled the whole struct.
-        Ok(unsafe { self.buf.assume_init() })
+        // SAFETY: a successful statx/fstat filled the whole struct.
+        let st = unsafe { self.buf.assume_init() };
+        #[cfg(target_os = "linux")]
+        return Ok(RawStat {
+            len: st.stx_size,
+            mode: u32::from(st.stx_mode),
+            ino: st.stx_ino,
+            blksize: st.stx_blksize,
+            mtime_sec: st.stx_mtime.tv_sec,
+            mtime_nsec: st.stx_mtime.tv_nsec,
+        });
+        #[cfg(not(target_os = "linux"))]
+        #[allow(clippy::unnecessary_cast)] // field widths differ between platforms
+        return Ok(RawStat {
+            len: st.st_size as u64,
+            mode: st.st_mode as u32,
+            ino: st.st_ino as u64,
+            blksize: st.st_blksize as u32,
+            mtime_sec: st.st_mtime as i64,
+            #[cfg(not(target_os = "netbsd"))]
+            mtime_nsec: st.st_mtime_nsec as u32,
+            #[cfg(target_os = "netbsd")]
+            mtime_nsec: st.st_mtimensec as u32,
+        });
     }
 }

@@ -1,6 +1,7 @@
 //! `Target`: the descriptor an SQE names, either a fixed-file slot of the
 //! submitting ring or a plain descriptor number.
 
+#[cfg(uring)]
 use io_uring::{squeue, types};
 
 /// The descriptor an SQE operates on.
@@ -17,6 +18,7 @@ impl Target {
     }
 
     /// A slot of the submitting ring's fixed-file table.
+    #[cfg(uring)]
     pub(crate) fn fixed(slot: u32) -> Self {
         Target {
             raw: slot as i32,
@@ -24,16 +26,19 @@ impl Target {
         }
     }
 
+    #[cfg(uring)]
     pub(crate) fn is_fixed(self) -> bool {
         self.fixed
     }
 
+    #[cfg(uring)]
     /// The value for the opcode builder's `fd` argument; [`Target::apply`]
     /// then marks the entry as using a fixed file if needed.
     pub(crate) fn raw(self) -> types::Fd {
         types::Fd(self.raw)
     }
 
+    #[cfg(uring)]
     /// Sets `IOSQE_FIXED_FILE` on `entry` when the target is a slot.
     pub(crate) fn apply(self, entry: squeue::Entry) -> squeue::Entry {
         if self.fixed {

@@ -12,9 +12,8 @@
 
 use super::setup::{build_ring, RingConfig, SetupMode};
 use super::stats::{Counters, Stats};
-use crate::error::Error;
 use crate::fd::fixed::FixedTable;
-use crate::op::{Completion, Lifecycle, MultiOp, Op, Operation, Orphan, Target};
+use crate::op::{Completion, Lifecycle, MultiOp, Operation, Orphan, RingOp, Target};
 use crate::runtime::park::Unparker;
 use crossbeam_queue::SegQueue;
 use io_uring::types::{CancelBuilder, SubmitArgs, Timespec};
@@ -67,6 +66,8 @@ struct Inner {
     state: Mutex<State>,
     remote: SegQueue<Remote>,
     unparker: Arc<Unparker>,
+    /// The eventfd the unparker writes and the ring keeps a read armed on.
+    wake_fd: Arc<OwnedFd>,
     /// Target of the eventfd read; the kernel writes it, nobody reads it. An
     /// atomic so writes through a pointer from `&self` are legal.
     wake_buf: Box<AtomicU64>,
@@ -103,8 +104,19 @@ impl Aftermath {
 
 impl Driver {
     /// Builds a ring owned by the calling thread.
-    pub(crate) fn new(config: &RingConfig, unparker: Arc<Unparker>) -> io::Result<Driver> {
+    pub(crate) fn new(config: &RingConfig) -> io::Result<Driver> {
         let (ring, mode) = build_ring(config)?;
+        use rustix::event::{eventfd, EventfdFlags};
+        let wake_fd = Arc::new(eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?);
+        let writer = wake_fd.clone();
+        let unparker = Arc::new(Unparker::new(Box::new(move || {
+            // EAGAIN: the counter is saturated, so a wakeup is pending anyway.
+            if let Err(err) = rustix::io::write(&*writer, &1u64.to_ne_bytes()) {
+                if err != rustix::io::Errno::AGAIN {
+                    tracing::error!(%err, "eventfd write failed");
+                }
+            }
+        })));
         let capacity = match config.fixed_files {
             0 => 0,
             n => match ring.submitter().register_files_sparse(n) {
@@ -132,6 +144,7 @@ impl Driver {
                 }),
                 remote: SegQueue::new(),
                 unparker,
+                wake_fd,
                 wake_buf: Box::new(AtomicU64::new(0)),
                 counters: Counters::default(),
             }),
@@ -146,9 +159,8 @@ impl Driver {
         Ok(driver)
     }
 
-    /// The driver of the calling thread's runtime.
-    pub(crate) fn current() -> io::Result<Driver> {
-        crate::runtime::context::driver().ok_or_else(|| Error::NoRuntime.into())
+    pub(crate) fn unparker(&self) -> &Arc<Unparker> {
+        &self.inner.unparker
     }
 
     /// Marks (or unmarks, with `None`) the calling thread as the owner of `driver`.
@@ -184,9 +196,9 @@ impl Driver {
     // ----- submission -------------------------------------------------------
 
     /// Pushes a single-shot operation; never makes a syscall unless the SQ is full.
-    pub(crate) fn submit<T: Operation>(&self, data: T) -> Op<T> {
+    pub(crate) fn submit<T: Operation>(&self, data: T) -> RingOp<T> {
         let (index, data) = self.push_op(Box::new(data), Lifecycle::Pending(None));
-        Op::new(self.clone(), index, data)
+        RingOp::new(self.clone(), index, data)
     }
 
     /// Pushes a multishot operation.
@@ -466,8 +478,11 @@ impl Driver {
             if !st.wake_armed && !st.stopping {
                 self.arm_wake(&mut st);
             }
+            // The armed wake read is always in the kernel; it alone is no reason to enter.
+            let ops_in_kernel = st.in_kernel - usize::from(st.wake_armed);
             // SAFETY: SQ ring memory is only read under the state lock.
-            (unsafe { self.inner.ring.submission_shared() }.len(), st.in_kernel)
+            let queued = unsafe { self.inner.ring.submission_shared() }.len();
+            (queued, ops_in_kernel)
         };
         let result = match wait {
             Some(timeout) => self.enter_wait(timeout),
@@ -515,15 +530,15 @@ impl Driver {
 
     fn arm_wake(&self, st: &mut State) {
         let entry = opcode::Read::new(
-            types::Fd(self.inner.unparker.as_raw_fd()),
+            types::Fd(self.inner.wake_fd.as_raw_fd()),
             self.inner.wake_buf.as_ptr().cast(),
             8,
         )
         .build()
         .user_data(WAKE_TOKEN);
         // SAFETY: `wake_buf` is a boxed atomic owned by `Inner`, which outlives
-        // the ring's last CQE (shutdown waits for `in_kernel == 0`); the eventfd
-        // is owned by the unparker `Inner` holds.
+        // the ring's last CQE (shutdown waits for `in_kernel == 0`); `Inner`
+        // owns the eventfd too.
         if unsafe { self.push_entry(st, &entry) }.is_ok() {
             st.wake_armed = true;
             st.in_kernel += 1;

@@ -6,10 +6,12 @@
 //! threads reach it through a lock-free queue ([`Remote`]) and an eventfd wakeup,
 //! which is what keeps `IORING_SETUP_SINGLE_ISSUER` and `DEFER_TASKRUN` legal.
 
+#[cfg(uring)]
 mod driver;
 mod setup;
 mod stats;
 
+#[cfg(uring)]
 pub(crate) use driver::Driver;
 pub(crate) use setup::RingConfig;
 pub use setup::SetupMode;

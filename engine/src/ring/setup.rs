@@ -1,8 +1,11 @@
 //! Creating a ring: setup flags with graceful fallback, the feature and opcode
 //! probe, and the typed error when io_uring cannot be used.
 
+#[cfg(uring)]
 use crate::error::Error;
+#[cfg(uring)]
 use io_uring::{opcode, IoUring, Probe};
+#[cfg(uring)]
 use std::io;
 
 /// Which `io_uring_setup` flags the ring asks for.
@@ -41,6 +44,7 @@ impl SetupMode {
         }
     }
 
+    #[cfg(uring)]
     fn weaker(self) -> Option<SetupMode> {
         match self {
             SetupMode::Defer => Some(SetupMode::Coop),
@@ -59,6 +63,7 @@ pub(crate) struct RingConfig {
     pub mode: SetupMode,
 }
 
+#[cfg(uring)]
 /// Opcodes the engine cannot work without; a kernel missing one gets the
 /// readiness backend instead.
 const REQUIRED: &[(u8, &str)] = &[
@@ -80,6 +85,7 @@ const REQUIRED: &[(u8, &str)] = &[
     (opcode::Shutdown::CODE, "SHUTDOWN"),
 ];
 
+#[cfg(uring)]
 /// Creates the ring, stepping down the setup flags on `EINVAL`, and checks the
 /// features and opcodes ringio relies on.
 ///
@@ -140,6 +146,7 @@ pub(crate) fn build_ring(config: &RingConfig) -> io::Result<(IoUring, SetupMode)
     Ok((ring, mode))
 }
 
+#[cfg(uring)]
 fn unsupported(err: &io::Error) -> io::Error {
     let why = match err.raw_os_error() {
         Some(libc::EPERM) => {

@@ -1,6 +1,7 @@
 //! `Builder`: ring size, fixed-file slots and setup flags for a runtime.
 
 use super::Runtime;
+use crate::driver::Backend;
 use crate::ring::{RingConfig, SetupMode};
 use std::io;
 
@@ -22,6 +23,7 @@ pub struct Builder {
     cq_entries: Option<u32>,
     fixed_files: u32,
     mode: Option<SetupMode>,
+    backend: Option<Backend>,
 }
 
 impl Default for Builder {
@@ -39,6 +41,7 @@ impl Builder {
             cq_entries: None,
             fixed_files: 1024,
             mode: None,
+            backend: None,
         }
     }
 
@@ -64,6 +67,18 @@ impl Builder {
     pub fn setup_mode(&mut self, mode: SetupMode) -> &mut Builder {
         self.mode = Some(mode);
         self
+    }
+
+    /// Forces a backend instead of choosing at run time (overrides
+    /// `RINGIO_BACKEND`). Building fails with [`crate::Error::Unsupported`] if
+    /// it is unavailable here, e.g. io_uring under a seccomp filter.
+    pub fn backend(&mut self, backend: Backend) -> &mut Builder {
+        self.backend = Some(backend);
+        self
+    }
+
+    pub(crate) fn forced_backend(&self) -> Option<Backend> {
+        self.backend
     }
 
     pub(crate) fn ring_config(&self) -> RingConfig {

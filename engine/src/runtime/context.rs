@@ -3,7 +3,7 @@
 
 use super::task::LocalTasks;
 use super::Scheduler;
-use crate::ring::Driver;
+use crate::driver::Driver;
 use crate::time::timers::Timers;
 use std::cell::RefCell;
 use std::rc::Rc;

@@ -17,7 +17,8 @@ pub use builder::Builder;
 pub use per_core::{spawn_per_core, PerCore};
 pub use task::{JoinError, JoinHandle};
 
-use crate::ring::{Driver, SetupMode};
+use crate::driver::{Backend, Driver};
+use crate::ring::SetupMode;
 use crate::time::timers::Timers;
 use context::Core;
 use crossbeam_queue::SegQueue;
@@ -94,8 +95,8 @@ impl Runtime {
     }
 
     fn from_builder(b: &Builder) -> io::Result<Runtime> {
-        let unparker = Arc::new(Unparker::new()?);
-        let driver = Driver::new(&b.ring_config(), unparker.clone())?;
+        let driver = Driver::new(&b.ring_config(), b.forced_backend())?;
+        let unparker = driver.unparker().clone();
         let sched = Arc::new(Scheduler {
             queue: SegQueue::new(),
             unparker,
@@ -185,9 +186,23 @@ impl Runtime {
         self.core.driver.stats()
     }
 
-    /// The io_uring setup flags this runtime's ring actually got.
-    pub fn setup_mode(&self) -> SetupMode {
-        self.core.driver.mode()
+    /// The io_uring setup flags this runtime's ring got (`None` on a
+    /// readiness backend).
+    pub fn setup_mode(&self) -> Option<SetupMode> {
+        self.core.driver.setup_mode()
+    }
+
+    /// The backend this runtime uses.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let rt = ringio::Runtime::builder().backend(ringio::Backend::Epoll).build()?;
+    /// assert_eq!(rt.backend(), ringio::Backend::Epoll);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn backend(&self) -> Backend {
+        self.core.driver.backend()
     }
 
     /// Number of live tasks.
@@ -241,6 +256,19 @@ where
 /// ```
 pub fn stats() -> Option<crate::Stats> {
     context::with_core(|core| core.driver.stats())
+}
+
+/// The backend of the current thread's runtime, if this thread runs one.
+///
+/// # Examples
+///
+/// ```no_run
+/// ringio::Runtime::new().unwrap().block_on(async {
+///     println!("{}", ringio::runtime::backend().unwrap());
+/// });
+/// ```
+pub fn backend() -> Option<Backend> {
+    context::with_core(|core| core.driver.backend())
 }
 
 /// Yields once to the scheduler, letting other tasks and the driver run.

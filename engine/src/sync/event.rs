@@ -13,7 +13,7 @@ use super::{AtomicBool, Mutex, Ordering};
 
 /// A one-shot event: [`set`](Self::set) once, and every
 /// [`wait`](Self::wait) completes.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Event {
     /// Whether `set` has been called; never cleared.
     set: AtomicBool,
@@ -26,10 +26,14 @@ pub(crate) struct Event {
 impl Event {
     /// Creates an event that is not set.
     pub(crate) fn new() -> Self {
-        Self::default()
+        Self {
+            set: AtomicBool::new(false),
+            waiters: Mutex::new(Slab::new()),
+        }
     }
 
-    /// Sets the event and wakes every waiter. Idempotent.
+    /// Sets the event and wakes every waiter. Idempotent: a repeated call
+    /// returns at once, possibly before the first one has woken everyone.
     pub(crate) fn set(&self) {
         // Release: pairs with the Acquire in `is_set`, so whoever sees the
         // event set also sees everything done before `set`.
@@ -117,6 +121,14 @@ mod tests {
 
     fn poll_with(wait: &mut EventWait<'_>, waker: &Waker) -> Poll<()> {
         Pin::new(wait).poll(&mut Context::from_waker(waker))
+    }
+
+    #[test]
+    fn is_send_sync() {
+        fn send_sync<T: Send + Sync>() {}
+        fn send<T: Send>() {}
+        send_sync::<Event>();
+        send::<EventWait<'static>>();
     }
 
     #[test]

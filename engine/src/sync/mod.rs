@@ -23,8 +23,9 @@ pub(crate) use imp::{Arc, MutexGuard};
 
 /// `std`'s or `loom`'s mutex, with a `lock` that ignores poisoning.
 ///
-/// Poisoning is ignored because every critical section in the crate is short
-/// and only panics on a broken invariant, after which nothing is sound anyway.
+/// Ignoring poisoning gives both backends one signature. The critical
+/// sections guarded by it are expected to panic only on a broken invariant,
+/// which a poisoned lock could not repair anyway.
 #[derive(Debug, Default)]
 pub(crate) struct Mutex<T>(imp::Mutex<T>);
 

@@ -37,7 +37,7 @@ impl<F: Fn() -> bool> Forward for F {
 }
 
 /// A FIFO counting semaphore whose waiters are futures; see the module docs.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Sema {
     /// All state, under one short-held lock. Wakers are never woken or
     /// dropped under it: either can run arbitrary code, even code that
@@ -72,7 +72,9 @@ enum Node {
 impl Sema {
     /// Creates a semaphore with no permits and no waiters.
     pub(crate) fn new() -> Self {
-        Self::default()
+        Self {
+            inner: Mutex::new(Inner::default()),
+        }
     }
 
     /// Releases one permit: to the oldest queued registration, waking it, or
@@ -138,7 +140,7 @@ impl Sema {
 
 /// The future returned by [`Sema::acquire`]: completes once it holds its
 /// permit, which the caller then consumes by simply going on.
-#[must_use = "futures do nothing unless polled; dropping this orphans a permit"]
+#[must_use = "futures do nothing unless polled"]
 pub(crate) struct Acquire<'a, F: Forward> {
     /// The semaphore registered with.
     sema: &'a Sema,

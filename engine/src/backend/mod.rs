@@ -1,0 +1,93 @@
+//! The readiness backends' contract: what epoll, kqueue and event ports each
+//! provide to the readiness driver, one backend per file.
+//!
+//! Semantics every backend implements (they are what make the driver's
+//! bookkeeping identical across platforms):
+//! * `add` starts watching a descriptor under a key, with no interest armed;
+//! * `arm` adds directions to the descriptor's armed interest; the backend
+//!   then delivers **one** event per armed direction once the descriptor is
+//!   ready for it (level-checked at arm time, so readiness that arrived before
+//!   the arm is not lost), after which that direction is disarmed;
+//! * a delivered direction is never re-armed by the backend itself (that would
+//!   spin on a level-triggered source); directions armed but not delivered stay
+//!   armed (re-associated where the platform dissociates on delivery);
+//! * `notify` wakes a thread blocked in `wait`, from any thread, without spinning.
+
+#[cfg(epoll)]
+pub(crate) mod epoll;
+#[cfg(any(kqueue, test))]
+pub(crate) mod kqueue;
+pub(crate) mod pool;
+#[cfg(any(evport, test))]
+pub(crate) mod port;
+pub(crate) mod readiness;
+
+use std::io;
+use std::os::fd::RawFd;
+use std::time::Duration;
+
+/// Directions of readiness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Interest {
+    pub readable: bool,
+    pub writable: bool,
+}
+
+impl Interest {
+    pub(crate) const READ: Interest = Interest {
+        readable: true,
+        writable: false,
+    };
+    pub(crate) const WRITE: Interest = Interest {
+        readable: false,
+        writable: true,
+    };
+    pub(crate) const NONE: Interest = Interest {
+        readable: false,
+        writable: false,
+    };
+
+    pub(crate) fn is_empty(self) -> bool {
+        !self.readable && !self.writable
+    }
+
+    pub(crate) fn union(self, other: Interest) -> Interest {
+        Interest {
+            readable: self.readable || other.readable,
+            writable: self.writable || other.writable,
+        }
+    }
+
+    pub(crate) fn minus(self, other: Interest) -> Interest {
+        Interest {
+            readable: self.readable && !other.readable,
+            writable: self.writable && !other.writable,
+        }
+    }
+}
+
+/// One readiness event: the key given to `add`, and the directions that are
+/// ready (errors and hang-ups count as both, so waiters retry and see them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Event {
+    pub key: usize,
+    pub ready: Interest,
+}
+
+/// A readiness backend. Every method may be called from any thread except
+/// `wait`, which only the runtime thread calls.
+pub(crate) trait Poller: Send + Sync + Sized + 'static {
+    /// Creates the backend's kernel object (epoll fd, kqueue, port).
+    fn new() -> io::Result<Self>;
+    /// Starts watching `fd` under `key`, with no interest armed.
+    fn add(&self, fd: RawFd, key: usize) -> io::Result<()>;
+    /// Arms `interest` on `fd` (see the module docs for the exact semantics).
+    fn arm(&self, fd: RawFd, key: usize, interest: Interest) -> io::Result<()>;
+    /// Stops watching `fd`; called before the descriptor is closed.
+    fn delete(&self, fd: RawFd) -> io::Result<()>;
+    /// Waits up to `timeout` (`None`: forever) and appends events to `events`.
+    /// A `notify` makes it return (possibly with no events).
+    fn wait(&self, events: &mut Vec<Event>, timeout: Option<Duration>) -> io::Result<()>;
+    /// Wakes `wait` from any thread.
+    fn notify(&self) -> io::Result<()>;
+}

@@ -1,0 +1,230 @@
+//! The readiness driver shared by epoll, kqueue and event ports: one poller
+//! per runtime thread, a slab of registered descriptors (`Source`s) with the
+//! wakers of operations waiting for them, and the runtime's turn (wait for
+//! events, mark sources ready, wake waiters).
+//!
+//! Every method but `turn` may be called from any thread: the poller's calls
+//! are thread-safe and the source table sits behind a mutex.
+
+use super::{Event, Interest, Poller};
+use crate::op::{Op, Operation, ReadyOp};
+use crate::ring::Stats;
+use crate::runtime::park::Unparker;
+use std::io;
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+#[cfg(epoll)]
+pub(crate) type Platform = super::epoll::Epoll;
+#[cfg(kqueue)]
+pub(crate) type Platform = super::kqueue::Kqueue;
+#[cfg(evport)]
+pub(crate) type Platform = super::port::EventPort;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A descriptor registered with the poller, and who waits on it.
+pub(crate) struct Source {
+    fd: RawFd,
+    key: usize,
+    state: Mutex<SourceState>,
+}
+
+#[derive(Default)]
+struct SourceState {
+    ready: Interest,
+    readers: Vec<Waker>,
+    writers: Vec<Waker>,
+    cancelled: bool,
+}
+
+impl Source {
+    /// Consumes readiness for `interest`, or registers `cx`'s waker for it.
+    pub(crate) fn poll_ready(&self, interest: Interest, cx: &mut Context<'_>) -> Poll<()> {
+        let mut st = lock(&self.state);
+        let hit = Interest {
+            readable: interest.readable && st.ready.readable,
+            writable: interest.writable && st.ready.writable,
+        };
+        if !hit.is_empty() {
+            st.ready = st.ready.minus(hit);
+            return Poll::Ready(());
+        }
+        let waker = cx.waker();
+        if interest.readable && !st.readers.iter().any(|w| w.will_wake(waker)) {
+            st.readers.push(waker.clone());
+        }
+        if interest.writable && !st.writers.iter().any(|w| w.will_wake(waker)) {
+            st.writers.push(waker.clone());
+        }
+        Poll::Pending
+    }
+
+    fn set_ready(&self, ready: Interest) {
+        let mut woken = Vec::new();
+        {
+            let mut st = lock(&self.state);
+            st.ready = st.ready.union(ready);
+            if ready.readable {
+                woken.append(&mut st.readers);
+            }
+            if ready.writable {
+                woken.append(&mut st.writers);
+            }
+        }
+        woken.into_iter().for_each(Waker::wake);
+    }
+
+    /// Close started: every waiting operation completes with "closed".
+    pub(crate) fn cancel(&self) {
+        let woken: Vec<Waker> = {
+            let mut st = lock(&self.state);
+            st.cancelled = true;
+            let st = &mut *st;
+            st.readers.drain(..).chain(st.writers.drain(..)).collect()
+        };
+        woken.into_iter().for_each(Waker::wake);
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        lock(&self.state).cancelled
+    }
+}
+
+/// Handle to one runtime's readiness driver.
+#[derive(Clone)]
+pub(crate) struct Driver {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    poller: Arc<Platform>,
+    sources: Mutex<slab::Slab<Arc<Source>>>,
+    unparker: Arc<Unparker>,
+    events: Mutex<Vec<Event>>,
+    started: AtomicU64,
+    completed: AtomicU64,
+    abandoned: AtomicU64,
+    waits: AtomicU64,
+}
+
+impl Driver {
+    pub(crate) fn new() -> io::Result<Driver> {
+        let poller = Arc::new(Platform::new()?);
+        let notifier = poller.clone();
+        let unparker = Arc::new(Unparker::new(Box::new(move || {
+            if let Err(err) = notifier.notify() {
+                tracing::error!(%err, "poller notify failed");
+            }
+        })));
+        Ok(Driver {
+            inner: Arc::new(Inner {
+                poller,
+                sources: Mutex::new(slab::Slab::new()),
+                unparker,
+                events: Mutex::new(Vec::with_capacity(256)),
+                started: AtomicU64::new(0),
+                completed: AtomicU64::new(0),
+                abandoned: AtomicU64::new(0),
+                waits: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    pub(crate) fn unparker(&self) -> &Arc<Unparker> {
+        &self.inner.unparker
+    }
+
+    pub(crate) fn submit<T: Operation>(&self, data: T) -> Op<T> {
+        Op::Ready(ReadyOp::new(self.clone(), Box::new(data)))
+    }
+
+    /// Registers `fd` with the poller (no interest armed yet).
+    pub(crate) fn register(&self, fd: RawFd) -> io::Result<Arc<Source>> {
+        let mut sources = lock(&self.inner.sources);
+        let entry = sources.vacant_entry();
+        let source = Arc::new(Source {
+            fd,
+            key: entry.key(),
+            state: Mutex::default(),
+        });
+        self.inner.poller.add(fd, source.key)?;
+        entry.insert(source.clone());
+        Ok(source)
+    }
+
+    /// Removes `source` from the poller; called before its descriptor closes.
+    pub(crate) fn deregister(&self, source: &Source) {
+        if let Err(err) = self.inner.poller.delete(source.fd) {
+            tracing::debug!(%err, fd = source.fd, "poller delete failed");
+        }
+        let mut sources = lock(&self.inner.sources);
+        if sources.get(source.key).is_some_and(|s| std::ptr::eq(&**s, source)) {
+            sources.remove(source.key);
+        }
+    }
+
+    pub(crate) fn arm(&self, source: &Source, interest: Interest) -> io::Result<()> {
+        self.inner.poller.arm(source.fd, source.key, interest)
+    }
+
+    /// One runtime turn: wait for events (`None`: don't block) and wake waiters.
+    pub(crate) fn turn(&self, wait: Option<Option<Duration>>) -> io::Result<()> {
+        let timeout = match wait {
+            None => Some(Duration::ZERO),
+            Some(t) => t,
+        };
+        let mut events = lock(&self.inner.events);
+        events.clear();
+        self.inner.waits.fetch_add(1, Relaxed);
+        let res = self.inner.poller.wait(&mut events, timeout);
+        let ready: Vec<(Arc<Source>, Interest)> = {
+            let sources = lock(&self.inner.sources);
+            events
+                .iter()
+                .filter_map(|e| sources.get(e.key).map(|s| (s.clone(), e.ready)))
+                .collect()
+        };
+        drop(events);
+        for (source, interest) in ready {
+            source.set_ready(interest);
+        }
+        match res {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
+            other => other,
+        }
+    }
+
+    pub(crate) fn op_started(&self) {
+        self.inner.started.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn op_completed(&self) {
+        self.inner.completed.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn op_abandoned(&self) {
+        self.inner.abandoned.fetch_add(1, Relaxed);
+        self.inner.completed.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        let submitted = self.inner.started.load(Relaxed);
+        let completed = self.inner.completed.load(Relaxed);
+        let in_flight = submitted.saturating_sub(completed);
+        Stats {
+            submitted,
+            completed,
+            abandoned: self.inner.abandoned.load(Relaxed),
+            in_flight,
+            slab_entries: in_flight,
+            enters: self.inner.waits.load(Relaxed),
+            ..Stats::default()
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! The backend seam: `Driver` is the io_uring driver or the readiness driver
+//! (epoll, kqueue or event ports), chosen when a runtime starts. Everything
+//! above it (operations, handles, the runtime) goes through this one type.
+
+use crate::backend::readiness;
+use crate::error::Error;
+use crate::op::{Op, Operation};
+#[cfg(uring)]
+use crate::ring;
+use crate::ring::{RingConfig, Stats};
+use crate::runtime::park::Unparker;
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The kernel interface a runtime uses.
+///
+/// Chosen at run time: io_uring where the kernel allows it, else the
+/// platform's readiness API. Force one with [`crate::Builder::backend`] or the
+/// environment variable `RINGIO_BACKEND=uring|epoll|kqueue|port`.
+///
+/// # Examples
+///
+/// ```no_run
+/// let rt = ringio::Runtime::new()?;
+/// println!("running on {}", rt.backend());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Linux io_uring (completion based; fixed files; files without threads).
+    IoUring,
+    /// Linux epoll (readiness; files on a thread pool).
+    Epoll,
+    /// BSD/macOS kqueue (readiness; files on a thread pool).
+    Kqueue,
+    /// illumos/Solaris event ports (readiness; files on a thread pool).
+    EventPorts,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::IoUring => "io_uring",
+            Backend::Epoll => "epoll",
+            Backend::Kqueue => "kqueue",
+            Backend::EventPorts => "event ports",
+        })
+    }
+}
+
+impl Backend {
+    /// The readiness backend of this platform.
+    pub(crate) const NATIVE_READINESS: Backend = if cfg!(epoll) {
+        Backend::Epoll
+    } else if cfg!(kqueue) {
+        Backend::Kqueue
+    } else {
+        Backend::EventPorts
+    };
+
+    fn from_env() -> io::Result<Option<Backend>> {
+        let Ok(value) = std::env::var("RINGIO_BACKEND") else {
+            return Ok(None);
+        };
+        match value.as_str() {
+            "" | "auto" => Ok(None),
+            "uring" | "io_uring" => Ok(Some(Backend::IoUring)),
+            "epoll" => Ok(Some(Backend::Epoll)),
+            "kqueue" => Ok(Some(Backend::Kqueue)),
+            "port" | "ports" | "evport" => Ok(Some(Backend::EventPorts)),
+            other => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("RINGIO_BACKEND={other}: expected uring, epoll, kqueue, port or auto"),
+            )),
+        }
+    }
+}
+
+/// A runtime's driver, whichever backend it is.
+#[derive(Clone)]
+pub(crate) enum Driver {
+    #[cfg(uring)]
+    Ring(ring::Driver),
+    Ready(readiness::Driver),
+}
+
+impl Driver {
+    /// Picks and builds the backend: the forced one (builder, then
+    /// `RINGIO_BACKEND`), else io_uring with a fallback to readiness.
+    pub(crate) fn new(config: &RingConfig, forced: Option<Backend>) -> io::Result<Driver> {
+        let forced = match forced {
+            Some(b) => Some(b),
+            None => Backend::from_env()?,
+        };
+        match forced {
+            Some(Backend::IoUring) => Self::uring(config),
+            Some(b) if b == Backend::NATIVE_READINESS => Ok(Driver::Ready(readiness::Driver::new()?)),
+            Some(b) => Err(Error::Unsupported(format!("the {b} backend does not exist on this platform")).into()),
+            None => match Self::uring(config) {
+                Ok(d) => {
+                    log_choice(Backend::IoUring, "available");
+                    Ok(d)
+                }
+                Err(err) => {
+                    let d = Driver::Ready(readiness::Driver::new()?);
+                    log_choice(Backend::NATIVE_READINESS, &err.to_string());
+                    Ok(d)
+                }
+            },
+        }
+    }
+
+    #[cfg(uring)]
+    fn uring(config: &RingConfig) -> io::Result<Driver> {
+        Ok(Driver::Ring(ring::Driver::new(config)?))
+    }
+
+    #[cfg(not(uring))]
+    fn uring(_: &RingConfig) -> io::Result<Driver> {
+        Err(Error::Unsupported("io_uring exists only on Linux".into()).into())
+    }
+
+    /// The driver of the calling thread's runtime.
+    pub(crate) fn current() -> io::Result<Driver> {
+        crate::runtime::context::driver().ok_or_else(|| Error::NoRuntime.into())
+    }
+
+    pub(crate) fn backend(&self) -> Backend {
+        match self {
+            #[cfg(uring)]
+            Driver::Ring(_) => Backend::IoUring,
+            Driver::Ready(_) => Backend::NATIVE_READINESS,
+        }
+    }
+
+    pub(crate) fn unparker(&self) -> &Arc<Unparker> {
+        match self {
+            #[cfg(uring)]
+            Driver::Ring(d) => d.unparker(),
+            Driver::Ready(d) => d.unparker(),
+        }
+    }
+
+    pub(crate) fn submit<T: Operation>(&self, data: T) -> Op<T> {
+        match self {
+            #[cfg(uring)]
+            Driver::Ring(d) => Op::Ring(d.submit(data)),
+            Driver::Ready(d) => d.submit(data),
+        }
+    }
+
+    /// Marks (or unmarks) the calling thread as this driver's owner.
+    pub(crate) fn set_owner_thread(driver: Option<&Driver>) {
+        #[cfg(uring)]
+        ring::Driver::set_owner_thread(match driver {
+            Some(Driver::Ring(d)) => Some(d),
+            _ => None,
+        });
+        #[cfg(not(uring))]
+        let _ = driver;
+    }
+
+    pub(crate) fn has_remote_work(&self) -> bool {
+        match self {
+            #[cfg(uring)]
+            Driver::Ring(d) => d.has_remote_work(),
+            Driver::Ready(_) => false,
+        }
+    }
+
+    pub(crate) fn turn(&self, wait: Option<Option<Duration>>) -> io::Result<()> {
+        match self {
+            #[cfg(uring)]
+            Driver::Ring(d) => d.turn(wait),
+            Driver::Ready(d) => d.turn(wait),
+        }
+    }
+
+    pub(crate) fn shutdown(&self) {
+        match self {
+            #[cfg(uring)]
+            Driver::Ring(d) => d.shutdown(),
+            Driver::Ready(_) => {}
+        }
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        match self {
+            #[cfg(uring)]
+            Driver::Ring(d) => d.stats(),
+            Driver::Ready(d) => d.stats(),
+        }
+    }
+
+    /// io_uring setup flags, when the backend is io_uring.
+    pub(crate) fn setup_mode(&self) -> Option<crate::SetupMode> {
+        match self {
+            #[cfg(uring)]
+            Driver::Ring(d) => Some(d.mode()),
+            Driver::Ready(_) => None,
+        }
+    }
+}
+
+/// Logs the automatic choice once per process (every runtime makes the same one).
+fn log_choice(backend: Backend, why: &str) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| match backend {
+        Backend::IoUring => tracing::info!(%backend, "ringio backend chosen"),
+        _ => tracing::warn!(%backend, reason = why, "io_uring unavailable; ringio falls back to readiness"),
+    });
+}
