@@ -1,6 +1,7 @@
 //! A self-contained ringio demo on loopback: an echo server and N clients over
 //! TCP, then a file written, synced, read back and verified. Prints which
-//! backend and io_uring setup flags the runtime got, and the driver counters.
+//! backend the runtime chose (io_uring, or epoll where io_uring is denied;
+//! `RINGIO_BACKEND=epoll` forces it) and the driver counters.
 //!
 //! ```text
 //! cargo run --release -p ringio-examples --bin demo -- --connections 8 --messages 2000
@@ -35,7 +36,10 @@ fn main() -> io::Result<()> {
         .init();
     let args = Args::parse();
     let rt = ringio::Runtime::new()?;
-    println!("backend: io_uring (setup flags: {:?})", rt.setup_mode());
+    match rt.setup_mode() {
+        Some(flags) => println!("backend: {} (setup flags: {flags:?})", rt.backend()),
+        None => println!("backend: {}", rt.backend()),
+    }
     rt.block_on(async {
         echo(&args).await?;
         file(&args).await
