@@ -183,6 +183,8 @@ impl Driver {
         events.clear();
         self.inner.waits.fetch_add(1, Relaxed);
         let res = self.inner.poller.wait(&mut events, timeout);
+        // Awake now: wakes issued below must not notify the poller.
+        self.inner.unparker.park_end();
         let ready: Vec<(Arc<Source>, Interest)> = {
             let sources = lock(&self.inner.sources);
             events

@@ -489,6 +489,9 @@ impl Driver {
             None if pending_sq > 0 || in_kernel > 0 => self.enter_wait(Some(Duration::ZERO)),
             None => Ok(()),
         };
+        // Awake now: wakes issued while reaping (usually for tasks of this
+        // very thread) must not write the eventfd.
+        self.inner.unparker.park_end();
         self.reap();
         result
     }
