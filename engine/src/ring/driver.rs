@@ -127,6 +127,8 @@ impl Driver {
                 }
             },
         };
+        let mut ring = ring;
+        probe_fd_cancel(&mut ring, capacity > 0, wake_fd.as_raw_fd())?;
         let driver = Driver {
             inner: Arc::new(Inner {
                 id: NEXT_DRIVER_ID.fetch_add(1, Ordering::Relaxed),
@@ -712,6 +714,30 @@ impl Driver {
         self.inner
             .counters
             .snapshot(in_flight as u64, st.ops.len() as u64, st.fixed.in_use() as u64)
+    }
+}
+
+/// `close` cancels a descriptor's operations with `IORING_ASYNC_CANCEL_FD`
+/// (5.19) and `_FD_FIXED` (6.0); without them it would wait forever. A kernel
+/// that rejects the flags (`EINVAL`) gets the readiness backend instead.
+fn probe_fd_cancel(ring: &mut IoUring, fixed: bool, fd: RawFd) -> io::Result<()> {
+    let target = if fixed {
+        CancelBuilder::fd(types::Fixed(0))
+    } else {
+        CancelBuilder::fd(types::Fd(fd))
+    };
+    let entry = opcode::AsyncCancel2::new(target.all()).build().user_data(CANCEL_TOKEN);
+    // SAFETY: a cancel request carries no pointers; the ring is not shared yet.
+    unsafe { ring.submission().push(&entry) }.map_err(|_| io::Error::other("fresh submission queue is full"))?;
+    ring.submit_and_wait(1)?;
+    let result = ring.completion().next().map(|cqe| cqe.result());
+    match result {
+        Some(r) if r == -libc::EINVAL => Err(crate::error::Error::Unsupported(
+            "kernel lacks fd-targeted cancellation (IORING_ASYNC_CANCEL_FD_FIXED, Linux 6.0)".into(),
+        )
+        .into()),
+        Some(_) => Ok(()), // ENOENT: nothing to cancel, as expected
+        None => Err(io::Error::other("no completion for the cancel probe")),
     }
 }
 
