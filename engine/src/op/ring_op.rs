@@ -85,12 +85,9 @@ impl<T: Operation> MultiOp<T> {
 
 impl<T: Operation> Drop for MultiOp<T> {
     fn drop(&mut self) {
-        if let Some(data) = self.data.take() {
-            if self.finished {
-                self.driver.release_finished(self.index);
-            } else {
-                self.driver.abandon(self.index, data);
-            }
+        // A stream that returned `None` already left the slab.
+        if let Some(data) = self.data.take().filter(|_| !self.finished) {
+            self.driver.abandon(self.index, data);
         }
     }
 }

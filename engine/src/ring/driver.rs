@@ -334,9 +334,6 @@ impl Driver {
         }
     }
 
-    /// A multishot stream that already returned `None` is gone from the slab.
-    pub(crate) fn release_finished(&self, _index: usize) {}
-
     /// The future of an operation was dropped: keep its data until the kernel
     /// is done with it, and ask the kernel to cancel.
     pub(crate) fn abandon<T: Operation>(&self, index: usize, mut data: Box<T>) {
