@@ -14,6 +14,7 @@ use rustix::event::epoll::{self, EventData, EventFlags};
 use rustix::event::{eventfd, EventfdFlags};
 use std::collections::HashMap;
 use std::io;
+use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -94,18 +95,19 @@ impl Poller for Epoll {
     }
 
     fn wait(&self, events: &mut Vec<Event>, timeout: Option<Duration>) -> io::Result<()> {
-        let mut buf = Vec::with_capacity(256);
+        // On the stack: a wait per scheduler turn must not allocate.
+        let mut buf = [MaybeUninit::<epoll::Event>::uninit(); 256];
         let ts = timeout.map(|d| rustix::time::Timespec {
             tv_sec: d.as_secs().min(i64::MAX as u64) as i64,
             tv_nsec: i64::from(d.subsec_nanos()),
         });
-        match epoll::wait(&self.epoll, rustix::buffer::spare_capacity(&mut buf), ts.as_ref()) {
-            Ok(_) => {}
+        let fired = match epoll::wait(&self.epoll, &mut buf[..], ts.as_ref()) {
+            Ok((fired, _)) => fired,
             Err(rustix::io::Errno::INTR) => return Ok(()),
             Err(e) => return Err(e.into()),
-        }
+        };
         let mut armed = self.armed();
-        for ev in &buf {
+        for ev in fired.iter() {
             let data = ev.data.u64();
             if data == NOTIFY_KEY {
                 let mut b = [0u8; 8];

@@ -637,8 +637,6 @@ mod tests {
     /// How long a model `collect` without a timeout may block before the
     /// test calls it a lost wakeup.
     const HANG: Duration = Duration::from_secs(5);
-    /// Long enough for a spawned waiter to block in the model.
-    const SETTLE: Duration = Duration::from_millis(50);
     /// A descriptor the tests open in the model.
     const FD: RawFd = 7;
     /// The key the tests register `FD` under.
@@ -674,6 +672,8 @@ mod tests {
         wakeups: usize,
         /// Every change applied, in order.
         log: Vec<Change>,
+        /// `collect`s blocked waiting for a change right now.
+        blocked: usize,
     }
 
     impl Kernel {
@@ -764,6 +764,21 @@ mod tests {
             self.kernel().knotes.keys().copied().collect()
         }
 
+        /// Returns once a `collect` on another thread is blocked in the model.
+        fn until_blocked(&self) {
+            let deadline = Instant::now() + HANG;
+            let mut kernel = self.kernel();
+            while kernel.blocked == 0 {
+                let now = Instant::now();
+                assert!(now < deadline, "the waiter never blocked");
+                kernel = self
+                    .changed
+                    .wait_timeout(kernel, deadline - now)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+            }
+        }
+
         /// Wakeups delivered so far.
         fn wakeups(&self) -> usize {
             self.kernel().wakeups
@@ -801,11 +816,16 @@ mod tests {
                     fired.into_iter().for_each(on_fired);
                     return Ok(());
                 }
+                // Counted under the lock that `wait_timeout` releases
+                // atomically: whoever sees the count sees us waiting.
+                kernel.blocked += 1;
+                self.changed.notify_all();
                 kernel = self
                     .changed
                     .wait_timeout(kernel, deadline - now)
                     .unwrap_or_else(PoisonError::into_inner)
                     .0;
+                kernel.blocked -= 1;
             }
         }
 
@@ -966,7 +986,7 @@ mod tests {
                 let mut events = Vec::new();
                 kq.wait(&mut events, None).map(|()| events)
             });
-            thread::sleep(SETTLE);
+            kq.sys.until_blocked();
             kq.notify().expect("notify");
             assert_eq!(waiter.join().expect("waiter panicked").expect("wait"), NOTHING);
         });
@@ -1024,7 +1044,7 @@ mod tests {
                 let mut events = Vec::new();
                 kq.wait(&mut events, None).map(|()| events)
             });
-            thread::sleep(SETTLE);
+            kq.sys.until_blocked();
             kq.sys.set(FD, |fd| fd.writable = true);
             assert_eq!(
                 waiter.join().expect("waiter panicked").expect("wait"),
@@ -1057,11 +1077,11 @@ mod tests {
                 let mut events = Vec::new();
                 kq.wait(&mut events, None).map(|()| events)
             });
-            thread::sleep(SETTLE);
+            kq.sys.until_blocked();
             kq.arm(FD, KEY, Interest::WRITE).expect("arm");
             let mut events = waiter.join().expect("waiter panicked").expect("wait");
-            // Had the waiter not blocked yet, it saw the event itself; else the
-            // trigger woke it and the event waits for the next turn.
+            // The waiter was blocked, so the trigger woke it and the event
+            // waits for the next turn (or it already saw the event itself).
             if events.is_empty() {
                 events = poll(&kq);
             }

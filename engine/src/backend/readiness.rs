@@ -96,6 +96,13 @@ impl Source {
     }
 }
 
+/// Buffers one turn fills and empties.
+#[derive(Default)]
+struct Scratch {
+    events: Vec<Event>,
+    ready: Vec<(Arc<Source>, Interest)>,
+}
+
 /// Handle to one runtime's readiness driver.
 #[derive(Clone)]
 pub(crate) struct Driver {
@@ -106,7 +113,8 @@ struct Inner {
     poller: Arc<Platform>,
     sources: Mutex<slab::Slab<Arc<Source>>>,
     unparker: Arc<Unparker>,
-    events: Mutex<Vec<Event>>,
+    /// Per-turn buffers, kept across turns (only the runtime thread turns).
+    scratch: Mutex<Scratch>,
     started: AtomicU64,
     completed: AtomicU64,
     abandoned: AtomicU64,
@@ -127,7 +135,7 @@ impl Driver {
                 poller,
                 sources: Mutex::new(slab::Slab::new()),
                 unparker,
-                events: Mutex::new(Vec::with_capacity(256)),
+                scratch: Mutex::default(),
                 started: AtomicU64::new(0),
                 completed: AtomicU64::new(0),
                 abandoned: AtomicU64::new(0),
@@ -179,21 +187,23 @@ impl Driver {
             None => Some(Duration::ZERO),
             Some(t) => t,
         };
-        let mut events = lock(&self.inner.events);
+        let mut scratch = lock(&self.inner.scratch);
+        let Scratch { events, ready } = &mut *scratch;
         events.clear();
         self.inner.waits.fetch_add(1, Relaxed);
-        let res = self.inner.poller.wait(&mut events, timeout);
+        let res = self.inner.poller.wait(events, timeout);
         // Awake now: wakes issued below must not notify the poller.
         self.inner.unparker.park_end();
-        let ready: Vec<(Arc<Source>, Interest)> = {
+        {
             let sources = lock(&self.inner.sources);
-            events
-                .iter()
-                .filter_map(|e| sources.get(e.key).map(|s| (s.clone(), e.ready)))
-                .collect()
-        };
-        drop(events);
-        for (source, interest) in ready {
+            ready.extend(
+                events
+                    .iter()
+                    .filter_map(|e| sources.get(e.key).map(|s| (s.clone(), e.ready))),
+            );
+        }
+        // Woken outside the source table's lock: a woken task may register.
+        for (source, interest) in ready.drain(..) {
             source.set_ready(interest);
         }
         match res {

@@ -485,7 +485,7 @@ impl Driver {
         };
         let result = match wait {
             Some(timeout) => self.enter_wait(timeout),
-            None if pending_sq > 0 || in_kernel > 0 => self.enter_wait(Some(Duration::ZERO)),
+            None if pending_sq > 0 || in_kernel > 0 => self.enter_nowait(pending_sq),
             None => Ok(()),
         };
         // Awake now: wakes issued while reaping (usually for tasks of this
@@ -495,39 +495,30 @@ impl Driver {
         result
     }
 
+    /// Submits `queued` SQEs and runs deferred task work (GETEVENTS) without blocking.
+    fn enter_nowait(&self, queued: usize) -> io::Result<()> {
+        Counters::bump(&self.inner.counters.enters);
+        let to_submit = queued.min(u32::MAX as usize) as u32;
+        // SAFETY: no argument pointer is passed.
+        entered(unsafe {
+            self.inner
+                .ring
+                .submitter()
+                .enter::<libc::sigset_t>(to_submit, 0, libc_getevents(), None)
+        })
+    }
+
+    /// Submits what is queued and waits for one completion, at most `timeout`.
     fn enter_wait(&self, timeout: Option<Duration>) -> io::Result<()> {
         Counters::bump(&self.inner.counters.enters);
         let submitter = self.inner.ring.submitter();
-        let res = match timeout {
-            Some(Duration::ZERO) => {
-                // Submit and run deferred task work (GETEVENTS) without blocking.
-                // SAFETY: no argument pointer is passed.
-                unsafe { submitter.enter::<libc::sigset_t>(self.sq_len(), 0, libc_getevents(), None) }
-            }
+        entered(match timeout {
             Some(d) => {
                 let ts = Timespec::new().sec(d.as_secs()).nsec(d.subsec_nanos());
                 submitter.submit_with_args(1, &SubmitArgs::new().timespec(&ts))
             }
             None => submitter.submit_and_wait(1),
-        };
-        match res {
-            Ok(_) => Ok(()),
-            Err(e)
-                if matches!(
-                    e.raw_os_error(),
-                    Some(libc::ETIME | libc::EINTR | libc::EBUSY | libc::EAGAIN)
-                ) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    fn sq_len(&self) -> u32 {
-        let _st = self.lock();
-        // SAFETY: SQ ring memory is only read under the state lock.
-        unsafe { self.inner.ring.submission_shared() }.len() as u32
+        })
     }
 
     fn arm_wake(&self, st: &mut State) {
@@ -735,6 +726,22 @@ fn probe_fd_cancel(ring: &mut IoUring, fixed: bool, fd: RawFd) -> io::Result<()>
         .into()),
         Some(_) => Ok(()), // ENOENT: nothing to cancel, as expected
         None => Err(io::Error::other("no completion for the cancel probe")),
+    }
+}
+
+/// An `io_uring_enter` outcome: timeouts, signals and "reap first" pushback
+/// are not errors (the caller reaps and the scheduler loop goes on).
+fn entered(res: io::Result<usize>) -> io::Result<()> {
+    match res {
+        Err(e)
+            if !matches!(
+                e.raw_os_error(),
+                Some(libc::ETIME | libc::EINTR | libc::EBUSY | libc::EAGAIN)
+            ) =>
+        {
+            Err(e)
+        }
+        _ => Ok(()),
     }
 }
 
