@@ -20,6 +20,7 @@ pub(crate) mod fsync;
 pub(crate) mod msg;
 pub(crate) mod nop;
 pub(crate) mod open;
+pub(crate) mod poll;
 pub(crate) mod rw;
 pub(crate) mod rwv;
 pub(crate) mod sendrecv;

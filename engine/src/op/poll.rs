@@ -1,0 +1,116 @@
+//! `IORING_OP_POLL_ADD` (single-shot): wait until a descriptor is ready for
+//! reading or writing, without moving any data. On readiness backends it is
+//! the same wait, answered by the poller, confirmed with `poll(2)` and a zero
+//! timeout.
+//!
+//! This is how poll-style APIs (`poll_read_ready`, the tokio compat layer) get
+//! readiness out of a ring: the data then moves with a non-blocking syscall
+//! straight between the caller's buffer and the socket, so a dropped future
+//! never strands bytes in a buffer the caller cannot see.
+
+use super::{Completion, Operation, Plan, Target};
+use crate::backend::Interest;
+use crate::driver::Driver;
+use crate::fd::shared::FdHold;
+#[cfg(uring)]
+use io_uring::{opcode, squeue};
+use std::io;
+
+/// Waits for `interest` on a descriptor; yields the directions that are ready
+/// (errors and hang-ups count as both, so the caller's next syscall sees them).
+pub(crate) struct PollReady {
+    fd: FdHold,
+    #[cfg_attr(not(uring), allow(dead_code))]
+    target: Target,
+    interest: Interest,
+}
+
+impl PollReady {
+    pub(crate) fn new(fd: FdHold, interest: Interest, driver: &Driver) -> Self {
+        PollReady {
+            target: fd.target(driver),
+            fd,
+            interest,
+        }
+    }
+
+    fn events(&self) -> libc::c_short {
+        let mut events = 0;
+        if self.interest.readable {
+            events |= libc::POLLIN | libc::POLLRDHUP;
+        }
+        if self.interest.writable {
+            events |= libc::POLLOUT;
+        }
+        events as libc::c_short
+    }
+}
+
+/// The directions a `poll` result mask reports.
+fn ready_from(mask: i32) -> Interest {
+    let mask = mask as libc::c_short;
+    let failed = mask & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0;
+    Interest {
+        readable: failed || mask & (libc::POLLIN | libc::POLLRDHUP | libc::POLLPRI) != 0,
+        writable: failed || mask & libc::POLLOUT != 0,
+    }
+}
+
+// SAFETY: the SQE carries no pointers; `fd` keeps the descriptor open until
+// the CQE is reaped.
+unsafe impl Operation for PollReady {
+    type Output = io::Result<Interest>;
+
+    #[cfg(uring)]
+    fn entry(&mut self) -> squeue::Entry {
+        let events = self.events() as u16 as u32;
+        self.target.apply(opcode::PollAdd::new(self.target.raw(), events).build())
+    }
+
+    fn plan(&self) -> Plan {
+        Plan::Nonblocking(self.interest)
+    }
+
+    fn syscall(&mut self) -> Option<Completion> {
+        let mut pfd = libc::pollfd {
+            fd: self.fd.raw(),
+            events: self.events(),
+            revents: 0,
+        };
+        // SAFETY: `pfd` is a valid, exclusively borrowed array of one entry;
+        // `self.fd` keeps the descriptor open during the call.
+        let n = super::syscall_retry(|| unsafe { libc::poll(&mut pfd, 1, 0) } as isize)?;
+        match n.result {
+            0 => None, // not ready: wait for the poller
+            r if r < 0 => Some(n),
+            _ => Some(Completion {
+                result: i32::from(pfd.revents),
+                flags: 0,
+            }),
+        }
+    }
+
+    fn fd(&self) -> Option<&FdHold> {
+        Some(&self.fd)
+    }
+
+    fn complete(self: Box<Self>, c: Completion) -> io::Result<Interest> {
+        let mask = c.io_result()?;
+        Ok(ready_from(mask as i32))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_and_hangups_wake_both_directions() {
+        let ready = ready_from(libc::POLLHUP as i32);
+        assert!(ready.readable && ready.writable);
+        let ready = ready_from(libc::POLLOUT as i32);
+        assert!(!ready.readable && ready.writable);
+        let ready = ready_from((libc::POLLIN | libc::POLLRDHUP) as i32);
+        assert!(ready.readable && !ready.writable);
+    }
+}
