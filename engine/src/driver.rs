@@ -96,7 +96,7 @@ impl Driver {
         };
         match forced {
             Some(Backend::IoUring) => Self::uring(config),
-            Some(b) if b == Backend::NATIVE_READINESS => Ok(Driver::Ready(readiness::Driver::new()?)),
+            Some(b) if b == Backend::NATIVE_READINESS => Ok(Driver::Ready(readiness::Driver::new(config.hosted)?)),
             Some(b) => Err(Error::Unsupported(format!("the {b} backend does not exist on this platform")).into()),
             None => match Self::uring(config) {
                 Ok(d) => {
@@ -104,7 +104,7 @@ impl Driver {
                     Ok(d)
                 }
                 Err(err) => {
-                    let d = Driver::Ready(readiness::Driver::new()?);
+                    let d = Driver::Ready(readiness::Driver::new(config.hosted)?);
                     log_choice(Backend::NATIVE_READINESS, &err.to_string());
                     Ok(d)
                 }
@@ -175,6 +175,33 @@ impl Driver {
             #[cfg(uring)]
             Driver::Ring(d) => d.turn(wait),
             Driver::Ready(d) => d.turn(wait),
+        }
+    }
+
+    /// One non-blocking turn of a hosted driver (see [`crate::reactor`]).
+    pub(crate) fn turn_hosted(&self) -> io::Result<()> {
+        match self {
+            #[cfg(uring)]
+            Driver::Ring(d) => d.turn_hosted(),
+            Driver::Ready(d) => d.turn_hosted(),
+        }
+    }
+
+    /// A hosted driver's host is about to wait; `false` means work is queued.
+    pub(crate) fn park_hosted(&self, waker: &std::task::Waker) -> bool {
+        match self {
+            #[cfg(uring)]
+            Driver::Ring(d) => d.park_hosted(waker),
+            Driver::Ready(_) => true,
+        }
+    }
+
+    /// What a hosted driver's host watches for readability.
+    pub(crate) fn notify_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        match self {
+            #[cfg(uring)]
+            Driver::Ring(d) => d.notify_fd(),
+            Driver::Ready(d) => d.notify_fd(),
         }
     }
 

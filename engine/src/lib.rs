@@ -50,6 +50,7 @@ pub(crate) mod fd;
 pub mod fs;
 pub mod net;
 pub(crate) mod op;
+pub mod reactor;
 pub(crate) mod ring;
 pub mod runtime;
 pub(crate) mod sync;

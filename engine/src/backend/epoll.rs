@@ -138,6 +138,10 @@ impl Poller for Epoll {
         Ok(())
     }
 
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.epoll.as_fd()
+    }
+
     fn notify(&self) -> io::Result<()> {
         match rustix::io::write(&self.eventfd, &1u64.to_ne_bytes()) {
             Ok(_) | Err(rustix::io::Errno::AGAIN) => Ok(()),

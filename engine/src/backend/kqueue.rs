@@ -326,6 +326,10 @@ impl super::Poller for Kqueue {
     fn notify(&self) -> io::Result<()> {
         self.core.notify()
     }
+
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(&self.core.sys.kq)
+    }
 }
 
 /// The real kqueue, on rustix.
@@ -348,7 +352,7 @@ mod sys {
     pub(super) struct Kevent {
         /// The kqueue. Declared first so that it is closed before the wakeup
         /// pipe it watches (see [`kevent`]).
-        kq: OwnedFd,
+        pub(super) kq: OwnedFd,
         /// The wakeup source, registered in `kq`.
         wake: Wake,
     }

@@ -23,7 +23,7 @@ pub(crate) mod port;
 pub(crate) mod readiness;
 
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{BorrowedFd, RawFd};
 use std::time::Duration;
 
 /// Directions of readiness.
@@ -90,4 +90,11 @@ pub(crate) trait Poller: Send + Sync + Sized + 'static {
     fn wait(&self, events: &mut Vec<Event>, timeout: Option<Duration>) -> io::Result<()>;
     /// Wakes `wait` from any thread.
     fn notify(&self) -> io::Result<()>;
+    /// The backend's own descriptor (epoll fd, kqueue, port): readable while
+    /// events are pending, so another event loop can host this one.
+    fn as_fd(&self) -> BorrowedFd<'_>;
 }
+
+/// Every backend's `wait` delivers up to at least this many events per call,
+/// so a call that returns fewer has drained what was pending.
+pub(crate) const MIN_WAIT_BATCH: usize = 128;

@@ -510,6 +510,10 @@ impl Poller for EventPort {
     fn notify(&self) -> io::Result<()> {
         self.core.notify()
     }
+
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(&self.core.sys.port)
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! Every method but `turn` may be called from any thread: the poller's calls
 //! are thread-safe and the source table sits behind a mutex.
 
-use super::{Event, Interest, Poller};
+use super::{Event, Interest, Poller, MIN_WAIT_BATCH};
 use crate::op::{Op, Operation, ReadyOp};
 use crate::ring::Stats;
 use crate::runtime::park::Unparker;
@@ -122,14 +122,20 @@ struct Inner {
 }
 
 impl Driver {
-    pub(crate) fn new() -> io::Result<Driver> {
+    /// A driver for a runtime thread, or (`hosted`) one another executor
+    /// drives through [`Driver::turn_hosted`], watching [`Driver::notify_fd`].
+    pub(crate) fn new(hosted: bool) -> io::Result<Driver> {
         let poller = Arc::new(Platform::new()?);
-        let notifier = poller.clone();
-        let unparker = Arc::new(Unparker::new(Box::new(move || {
-            if let Err(err) = notifier.notify() {
-                tracing::error!(%err, "poller notify failed");
-            }
-        })));
+        let unparker = if hosted {
+            Arc::new(Unparker::for_task())
+        } else {
+            let notifier = poller.clone();
+            Arc::new(Unparker::new(Box::new(move || {
+                if let Err(err) = notifier.notify() {
+                    tracing::error!(%err, "poller notify failed");
+                }
+            })))
+        };
         Ok(Driver {
             inner: Arc::new(Inner {
                 poller,
@@ -181,8 +187,26 @@ impl Driver {
         self.inner.poller.arm(source.fd, source.key, interest)
     }
 
+    /// One turn of a hosted driver: collect every pending event without
+    /// blocking and wake the waiters. The host's edge-triggered watch of
+    /// [`Driver::notify_fd`] fires again only for new events, so this drains.
+    pub(crate) fn turn_hosted(&self) -> io::Result<()> {
+        while self.turn_counted(None)? >= MIN_WAIT_BATCH {}
+        Ok(())
+    }
+
+    /// The descriptor a host watches: readable while events are pending.
+    pub(crate) fn notify_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.inner.poller.as_fd()
+    }
+
     /// One runtime turn: wait for events (`None`: don't block) and wake waiters.
     pub(crate) fn turn(&self, wait: Option<Option<Duration>>) -> io::Result<()> {
+        self.turn_counted(wait).map(drop)
+    }
+
+    /// [`Driver::turn`], returning how many events the wait delivered.
+    fn turn_counted(&self, wait: Option<Option<Duration>>) -> io::Result<usize> {
         let timeout = match wait {
             None => Some(Duration::ZERO),
             Some(t) => t,
@@ -192,6 +216,7 @@ impl Driver {
         events.clear();
         self.inner.waits.fetch_add(1, Relaxed);
         let res = self.inner.poller.wait(events, timeout);
+        let delivered = events.len();
         // Awake now: wakes issued below must not notify the poller.
         self.inner.unparker.park_end();
         {
@@ -207,8 +232,8 @@ impl Driver {
             source.set_ready(interest);
         }
         match res {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
-            other => other,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(0),
+            other => other.map(|()| delivered),
         }
     }
 

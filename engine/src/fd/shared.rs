@@ -49,9 +49,11 @@ struct Inner {
 enum Registration {
     /// Not registered: operations name the plain number.
     Plain,
-    /// A slot in its home ring's fixed-file table.
+    /// Its home ring, and a slot in that ring's fixed-file table if one was
+    /// free. Operations from any thread are submitted to the home ring, so
+    /// close can cancel them all there.
     #[cfg(uring)]
-    Fixed(ring::Driver, u32),
+    Ring(ring::Driver, Option<u32>),
     /// Registered with a readiness poller.
     Source(readiness::Driver, Arc<Source>),
 }
@@ -62,10 +64,7 @@ impl Registration {
     fn with(driver: &Driver, raw: RawFd) -> Registration {
         match driver {
             #[cfg(uring)]
-            Driver::Ring(d) => match d.register_fixed(raw) {
-                Some(slot) => Registration::Fixed(d.clone(), slot),
-                None => Registration::Plain,
-            },
+            Driver::Ring(d) => Registration::Ring(d.clone(), d.register_fixed(raw)),
             Driver::Ready(d) => match d.register(raw) {
                 Ok(source) => Registration::Source(d.clone(), source),
                 Err(err) => {
@@ -104,6 +103,22 @@ impl SharedFd {
             .get_or_init(|| Registration::with(driver, self.inner.raw))
     }
 
+    /// The driver an operation on this descriptor is submitted to: the one it
+    /// is registered with (registering it with the current runtime's driver
+    /// on first use), so that close finds every operation in flight.
+    pub(crate) fn driver(&self) -> io::Result<Driver> {
+        let registration = match self.inner.registration.get() {
+            Some(r) => r,
+            None => self.registration_for(&Driver::current()?),
+        };
+        match registration {
+            #[cfg(uring)]
+            Registration::Ring(home, _) => Ok(Driver::Ring(home.clone())),
+            Registration::Source(driver, _) => Ok(Driver::Ready(driver.clone())),
+            Registration::Plain => Driver::current(),
+        }
+    }
+
     /// The descriptor number, or -1 once closing has begun.
     pub(crate) fn raw_fd(&self) -> RawFd {
         if self.inner.mutex.is_closed() {
@@ -117,7 +132,7 @@ impl SharedFd {
     pub(crate) fn fixed_slot(&self) -> Option<u32> {
         match self.inner.registration.get().unwrap_or(&Registration::Plain) {
             #[cfg(uring)]
-            Registration::Fixed(_, slot) => Some(*slot),
+            Registration::Ring(_, slot) => *slot,
             _ => None,
         }
     }
@@ -144,6 +159,15 @@ impl SharedFd {
         })
     }
 
+    /// Takes the read or write lock if it is free right now (`None` if another
+    /// reader or writer holds it).
+    pub(crate) fn try_lock(&self, access: Access) -> io::Result<Option<FdRef>> {
+        Ok(self.inner.mutex.try_rwlock(access)?.then(|| FdRef {
+            fd: self.clone(),
+            access: Some(access),
+        }))
+    }
+
     /// Steps 1-4 of the close protocol; idempotent, and concurrent callers all
     /// return once the descriptor is really closed.
     pub(crate) async fn close(&self) -> io::Result<()> {
@@ -166,15 +190,10 @@ impl SharedFd {
     fn cancel_in_flight(&self) {
         match self.inner.registration.get().unwrap_or(&Registration::Plain) {
             #[cfg(uring)]
-            Registration::Fixed(home, slot) => home.cancel_fd(Target::fixed(*slot)),
+            Registration::Ring(home, slot) => home.cancel_fd(slot.map_or(Target::fd(self.inner.raw), Target::fixed)),
             Registration::Source(_, source) => source.cancel(),
-            Registration::Plain =>
-            {
-                #[cfg(uring)]
-                if let Ok(Driver::Ring(driver)) = Driver::current() {
-                    driver.cancel_fd(Target::fd(self.inner.raw));
-                }
-            }
+            // Never used with a driver: nothing can be in flight.
+            Registration::Plain => {}
         }
     }
 
@@ -185,7 +204,7 @@ impl SharedFd {
         };
         match self.inner.registration.get().unwrap_or(&Registration::Plain) {
             #[cfg(uring)]
-            Registration::Fixed(home, slot) => {
+            Registration::Ring(home, Some(slot)) => {
                 let this = self.clone();
                 home.release_fixed(*slot, fd, Box::new(move || this.inner.destroyed.set()));
             }
@@ -194,7 +213,7 @@ impl SharedFd {
                 drop(fd);
                 self.inner.destroyed.set();
             }
-            Registration::Plain => {
+            _ => {
                 drop(fd);
                 self.inner.destroyed.set();
             }
@@ -216,7 +235,7 @@ impl FdRef {
     pub(crate) fn target(&self, driver: &Driver) -> Target {
         match (self.fd.registration_for(driver), driver) {
             #[cfg(uring)]
-            (Registration::Fixed(home, slot), Driver::Ring(d)) if home.same(d) => Target::fixed(*slot),
+            (Registration::Ring(home, Some(slot)), Driver::Ring(d)) if home.same(d) => Target::fixed(*slot),
             _ => Target::fd(self.fd.inner.raw),
         }
     }
@@ -323,8 +342,17 @@ impl FdHandle {
         self.fd.close().await
     }
 
+    pub(crate) fn try_lock(&self, access: Access) -> io::Result<Option<FdRef>> {
+        self.fd.try_lock(access)
+    }
+
     pub(crate) fn raw_fd(&self) -> RawFd {
         self.fd.raw_fd()
+    }
+
+    /// The driver to submit this descriptor's operations to (see [`SharedFd::driver`]).
+    pub(crate) fn driver(&self) -> io::Result<Driver> {
+        self.fd.driver()
     }
 
     /// An operation cancelled because this handle was closed reports

@@ -2,7 +2,6 @@
 
 use super::{Metadata, OpenOptions};
 use crate::buf::{IoBuf, IoBufMut};
-use crate::driver::Driver;
 use crate::error::BufResult;
 use crate::fd::shared::FdHandle;
 use crate::net::stream_support::try_buf;
@@ -65,7 +64,7 @@ impl File {
     ///
     /// `EINVAL` for a misaligned buffer on an `O_DIRECT` file; [`crate::Error::Closed`].
     pub async fn read_at<B: IoBufMut>(&self, buf: B, offset: u64) -> BufResult<usize, B> {
-        let driver = try_buf!(Driver::current(), buf);
+        let driver = try_buf!(self.fd.driver(), buf);
         let r = try_buf!(self.fd.incref(), buf);
         let (res, buf) = driver.submit(Read::new(r.into(), buf, offset, &driver)).await;
         (self.fd.explain(res), buf)
@@ -73,7 +72,7 @@ impl File {
 
     /// Writes `buf`'s initialized bytes at `offset`; returns how many.
     pub async fn write_at<B: IoBuf>(&self, buf: B, offset: u64) -> BufResult<usize, B> {
-        let driver = try_buf!(Driver::current(), buf);
+        let driver = try_buf!(self.fd.driver(), buf);
         let r = try_buf!(self.fd.incref(), buf);
         let (res, buf) = driver.submit(Write::new(r.into(), buf, offset, &driver)).await;
         (self.fd.explain(res), buf)
@@ -123,14 +122,14 @@ impl File {
 
     /// Vectored read at `offset` (`preadv`).
     pub async fn readv_at<B: IoBufMut>(&self, bufs: Vec<B>, offset: u64) -> BufResult<usize, Vec<B>> {
-        let driver = try_buf!(Driver::current(), bufs);
+        let driver = try_buf!(self.fd.driver(), bufs);
         let r = try_buf!(self.fd.incref(), bufs);
         driver.submit(Readv::new(r.into(), bufs, offset, &driver)).await
     }
 
     /// Vectored write at `offset` (`pwritev`).
     pub async fn writev_at<B: IoBuf>(&self, bufs: Vec<B>, offset: u64) -> BufResult<usize, Vec<B>> {
-        let driver = try_buf!(Driver::current(), bufs);
+        let driver = try_buf!(self.fd.driver(), bufs);
         let r = try_buf!(self.fd.incref(), bufs);
         driver.submit(Writev::new(r.into(), bufs, offset, &driver)).await
     }
@@ -146,14 +145,14 @@ impl File {
     }
 
     async fn sync(&self, data_only: bool) -> io::Result<()> {
-        let driver = Driver::current()?;
+        let driver = self.fd.driver()?;
         let r = self.fd.incref()?;
         driver.submit(Fsync::new(r.into(), data_only, &driver)).await
     }
 
     /// Metadata via `statx`.
     pub async fn metadata(&self) -> io::Result<Metadata> {
-        let driver = Driver::current()?;
+        let driver = self.fd.driver()?;
         let r = self.fd.incref()?;
         driver.submit(Statx::new(r.into())).await.map(Metadata::new)
     }

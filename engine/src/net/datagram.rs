@@ -1,14 +1,20 @@
 //! What UDP and Unix datagram sockets share: send/receive with and without
 //! addresses, and `sendmsg`/`recvmsg` with ancillary data.
 
+use super::ready::{self, Readiness};
+use super::stream::send_flags;
+use crate::backend::Interest;
 use crate::buf::{IoBuf, IoBufMut};
-use crate::driver::Driver;
 use crate::error::BufResult;
+use crate::fd::mutex::Access;
 use crate::fd::shared::FdHandle;
 use crate::op::msg::{RecvMeta, RecvMsg, SendMsg};
 use crate::op::sendrecv::{Recv, Send};
+use rustix::net::RecvFlags;
 use rustix::net::SocketAddrAny;
 use std::io;
+use std::os::fd::OwnedFd;
+use std::task::{Context, Poll};
 
 use super::stream::try_buf;
 
@@ -29,18 +35,49 @@ pub struct RecvMsgMeta<A> {
 #[derive(Debug)]
 pub(crate) struct Datagram {
     pub fd: FdHandle,
+    ready: Readiness,
 }
 
 impl Datagram {
+    pub(crate) fn new(fd: OwnedFd) -> Datagram {
+        Datagram {
+            fd: FdHandle::new(fd),
+            ready: Readiness::default(),
+        }
+    }
+
+    pub(crate) fn poll_ready(&self, interest: Interest, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.ready.poll(&self.fd, interest, cx)
+    }
+
+    pub(crate) async fn ready(&self, interest: Interest) -> io::Result<()> {
+        ready::ready(&self.fd, interest).await
+    }
+
+    /// One non-blocking `recvfrom` (a datagram is taken whole or not at all).
+    pub(crate) fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, Option<SocketAddrAny>)> {
+        ready::try_io(&self.fd, Some(Access::Read), |fd| {
+            rustix::net::recvfrom(fd, &mut *buf, RecvFlags::DONTWAIT).map(|(n, _, addr)| (n, addr))
+        })
+    }
+
+    /// One non-blocking `sendto` (or `send` on a connected socket, `addr = None`).
+    pub(crate) fn try_send_to(&self, buf: &[u8], addr: Option<&SocketAddrAny>) -> io::Result<usize> {
+        ready::try_io(&self.fd, Some(Access::Write), |fd| match addr {
+            Some(addr) => rustix::net::sendto(fd, buf, send_flags(), addr),
+            None => rustix::net::send(fd, buf, send_flags()),
+        })
+    }
+
     pub(crate) async fn send<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
-        let driver = try_buf!(Driver::current(), buf);
+        let driver = try_buf!(self.fd.driver(), buf);
         let r = try_buf!(self.fd.incref(), buf);
         let (res, buf) = driver.submit(Send::new(r.into(), buf, &driver)).await;
         (self.fd.explain(res), buf)
     }
 
     pub(crate) async fn recv<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
-        let driver = try_buf!(Driver::current(), buf);
+        let driver = try_buf!(self.fd.driver(), buf);
         let r = try_buf!(self.fd.incref(), buf);
         let (res, buf) = driver.submit(Recv::new(r.into(), buf, &driver)).await;
         (self.fd.explain(res), buf)
@@ -52,7 +89,7 @@ impl Datagram {
         control: Vec<u8>,
         addr: Option<SocketAddrAny>,
     ) -> (io::Result<usize>, Vec<B>, Vec<u8>) {
-        let driver = match Driver::current() {
+        let driver = match self.fd.driver() {
             Ok(d) => d,
             Err(e) => return (Err(e), bufs, control),
         };
@@ -70,7 +107,7 @@ impl Datagram {
         bufs: Vec<B>,
         control: Vec<u8>,
     ) -> (io::Result<RecvMeta>, Vec<B>, Vec<u8>) {
-        let driver = match Driver::current() {
+        let driver = match self.fd.driver() {
             Ok(d) => d,
             Err(e) => return (Err(e), bufs, control),
         };

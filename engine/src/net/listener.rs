@@ -1,11 +1,13 @@
 //! What TCP and Unix listeners share: accept (single and multishot) and close.
 
+use super::ready::{self, Readiness};
 use super::stream::Stream;
+use crate::backend::Interest;
 use crate::driver::Driver;
 use crate::fd::shared::FdHandle;
-use crate::op::accept::Accept;
 #[cfg(uring)]
-use crate::op::accept::{accepted_fd, AcceptMulti};
+use crate::op::accept::AcceptMulti;
+use crate::op::accept::{accept_nonblocking, accepted_fd, Accept};
 #[cfg(uring)]
 use crate::op::MultiOp;
 use rustix::net::SocketAddrAny;
@@ -13,18 +15,46 @@ use rustix::net::SocketAddrAny;
 use std::future::poll_fn;
 use std::io;
 use std::marker::PhantomData;
+use std::os::fd::OwnedFd;
+use std::task::{Context, Poll};
 
 #[derive(Debug)]
 pub(crate) struct Listener {
     pub fd: FdHandle,
+    ready: Readiness,
 }
 
 impl Listener {
+    pub(crate) fn new(fd: OwnedFd) -> Listener {
+        Listener {
+            fd: FdHandle::new(fd),
+            ready: Readiness::default(),
+        }
+    }
+
+    /// Poll-style accept: a non-blocking `accept4`, else a readiness wait.
+    /// Cancel safe: a connection is only taken off the queue when returned.
+    pub(crate) fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(Stream, Option<SocketAddrAny>)>> {
+        loop {
+            match self.try_accept() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                other => return Poll::Ready(other),
+            }
+            std::task::ready!(self.ready.poll(&self.fd, Interest::READ, cx))?;
+        }
+    }
+
+    fn try_accept(&self) -> io::Result<(Stream, Option<SocketAddrAny>)> {
+        let (completion, peer) = ready::try_io(&self.fd, None, |fd| Ok(accept_nonblocking(fd)))?;
+        let completion = completion.ok_or(io::ErrorKind::WouldBlock)?;
+        Ok((Stream::from_fd(accepted_fd(&completion)?), peer))
+    }
+
     /// Accepts one connection. Concurrent accepts on one listener are allowed
     /// (each holds a plain fd-mutex reference). `EMFILE`/`ENFILE` come back as
     /// errors; the listener stays usable.
     pub(crate) async fn accept(&self) -> io::Result<(Stream, Option<SocketAddrAny>)> {
-        let driver = Driver::current()?;
+        let driver = self.fd.driver()?;
         let r = self.fd.incref()?;
         let (fd, addr) = self.fd.explain(driver.submit(Accept::new(r.into(), &driver)).await)?;
         Ok((Stream::from_fd(fd), addr))
@@ -68,7 +98,7 @@ pub struct Incoming<'a, S> {
 impl<S> Incoming<'_, S> {
     /// The next connection; `None` only if the listener was closed.
     pub async fn next(&mut self) -> Option<io::Result<S>> {
-        let driver = match Driver::current() {
+        let driver = match self.listener.fd.driver() {
             Ok(d) => d,
             Err(e) => return Some(Err(e)),
         };

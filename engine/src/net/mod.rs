@@ -11,6 +11,7 @@
 
 mod datagram;
 mod listener;
+mod ready;
 mod socket;
 mod stream;
 /// Helpers other modules reuse.

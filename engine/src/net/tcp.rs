@@ -3,13 +3,14 @@
 use super::listener::{Incoming, Listener};
 use super::socket::{each_addr, each_addr_async, family_of, inet_addr, listener, socket};
 use super::stream::Stream;
+use crate::backend::Interest;
 use crate::buf::{IoBuf, IoBufMut};
 use crate::error::BufResult;
-use crate::fd::shared::FdHandle;
 use rustix::net::{SocketAddrAny, SocketType};
 use std::io;
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::task::{Context, Poll};
 
 /// A TCP listening socket.
 ///
@@ -68,7 +69,7 @@ impl TcpListener {
             listener(family_of(&a), &SocketAddrAny::from(a), reuse_port, 1024)
         })
         .map(|fd| TcpListener {
-            inner: Listener { fd: FdHandle::new(fd) },
+            inner: Listener::new(fd),
         })
     }
 
@@ -76,9 +77,7 @@ impl TcpListener {
     pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
         listener.set_nonblocking(true)?;
         Ok(TcpListener {
-            inner: Listener {
-                fd: FdHandle::new(OwnedFd::from(listener)),
-            },
+            inner: Listener::new(OwnedFd::from(listener)),
         })
     }
 
@@ -94,6 +93,21 @@ impl TcpListener {
             .ok_or_else(|| io::Error::other("accept returned no peer address"))
             .and_then(inet_addr)?;
         Ok((TcpStream { inner: stream }, addr))
+    }
+
+    /// Poll-style accept, for adapters: a non-blocking `accept4`, else a
+    /// readiness wait (only the task that polled last is woken). Cancel
+    /// safe: a connection leaves the kernel's queue only when returned.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::accept`].
+    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        let (stream, addr) = std::task::ready!(self.inner.poll_accept(cx))?;
+        let addr = addr
+            .ok_or_else(|| io::Error::other("accept returned no peer address"))
+            .and_then(inet_addr)?;
+        Poll::Ready(Ok((TcpStream { inner: stream }, addr)))
     }
 
     /// Accepted connections from one multishot accept.
@@ -188,6 +202,83 @@ impl TcpStream {
     /// `BrokenPipe`/`ConnectionReset` when the peer is gone (never SIGPIPE).
     pub async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
         self.inner.write_all(buf).await
+    }
+
+    /// Waits until the stream is readable: data, end of stream or an error
+    /// is pending. Every caller waits on its own; nothing is consumed.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Closed`] if the stream is closed meanwhile.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.inner.ready(Interest::READ).await
+    }
+
+    /// Waits until the stream is writable (or has an error pending).
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Closed`] if the stream is closed meanwhile.
+    pub async fn writable(&self) -> io::Result<()> {
+        self.inner.ready(Interest::WRITE).await
+    }
+
+    /// Poll-style [`Self::readable`]. As with tokio, only the task that
+    /// polled last is woken; readiness may be spurious, so follow it with
+    /// [`Self::try_read`] and poll again on `WouldBlock`.
+    pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.inner.poll_ready(Interest::READ, cx)
+    }
+
+    /// Poll-style [`Self::writable`]; see [`Self::poll_read_ready`].
+    pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.inner.poll_ready(Interest::WRITE, cx)
+    }
+
+    /// Receives what is pending into `buf` without waiting, straight from
+    /// the socket (no intermediate buffer); `Ok(0)` is end of stream.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` when nothing is pending or another reader holds the
+    /// stream's read lock; [`crate::Error::Closed`] after close.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn f(stream: &ringio::net::TcpStream) -> std::io::Result<usize> {
+    /// let mut buf = [0u8; 4096];
+    /// loop {
+    ///     stream.readable().await?;
+    ///     match stream.try_read(&mut buf) {
+    ///         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+    ///         other => return other,
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.try_read(buf)
+    }
+
+    /// Sends as much of `buf` as the socket takes now; `Ok(n)` means the
+    /// kernel has accepted exactly those `n` bytes.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` when the send buffer is full or another writer holds the
+    /// write lock; `BrokenPipe`/`ConnectionReset` when the peer is gone.
+    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.try_write(buf)
+    }
+
+    /// [`Self::try_write`] for several buffers in one `sendmsg`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::try_write`].
+    pub fn try_write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.inner.try_write_vectored(bufs)
     }
 
     /// Shuts down the read half, the write half or both.

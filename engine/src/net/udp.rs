@@ -2,13 +2,14 @@
 
 use super::datagram::{meta, Datagram, RecvMsgMeta};
 use super::socket::{datagram, each_addr, family_of, inet_addr};
+use crate::backend::Interest;
 use crate::buf::{IoBuf, IoBufMut};
 use crate::error::BufResult;
-use crate::fd::shared::FdHandle;
 use rustix::net::SocketAddrAny;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsRawFd, RawFd};
+use std::task::{Context, Poll};
 
 /// A UDP socket.
 ///
@@ -36,7 +37,7 @@ impl UdpSocket {
     pub fn bind(addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
         let fd = each_addr(addr, |a| datagram(family_of(&a), Some(&SocketAddrAny::from(a))))?;
         Ok(UdpSocket {
-            inner: Datagram { fd: FdHandle::new(fd) },
+            inner: Datagram::new(fd),
         })
     }
 
@@ -96,6 +97,89 @@ impl UdpSocket {
     ) -> (io::Result<RecvMsgMeta<SocketAddr>>, Vec<B>, Vec<u8>) {
         let (res, bufs, control) = self.inner.recv_msg(bufs, control).await;
         (res.map(|m| meta(m, |a| inet_addr(a).ok())), bufs, control)
+    }
+
+    /// Waits until a datagram (or an error) is pending. Every caller waits
+    /// on its own; nothing is consumed.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Closed`] if the socket is closed meanwhile.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.inner.ready(Interest::READ).await
+    }
+
+    /// Waits until the socket can send.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Closed`] if the socket is closed meanwhile.
+    pub async fn writable(&self) -> io::Result<()> {
+        self.inner.ready(Interest::WRITE).await
+    }
+
+    /// Poll-style [`Self::readable`]; only the task that polled last is woken.
+    pub fn poll_recv_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.inner.poll_ready(Interest::READ, cx)
+    }
+
+    /// Poll-style [`Self::writable`]; only the task that polled last is woken.
+    pub fn poll_send_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.inner.poll_ready(Interest::WRITE, cx)
+    }
+
+    /// Takes one pending datagram into `buf` without waiting (the excess of a
+    /// datagram longer than `buf` is discarded, as with `recvfrom`).
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` if none is pending.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn f(socket: &ringio::net::UdpSocket) -> std::io::Result<()> {
+    /// let mut buf = [0u8; 1500];
+    /// let (n, from) = loop {
+    ///     socket.readable().await?;
+    ///     match socket.try_recv_from(&mut buf) {
+    ///         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+    ///         other => break other?,
+    ///     }
+    /// };
+    /// # let _ = (n, from); Ok(()) }
+    /// ```
+    pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        let (n, addr) = self.inner.try_recv_from(buf)?;
+        let addr = addr.ok_or_else(|| io::Error::other("recvfrom returned no sender address"))?;
+        Ok((n, inet_addr(addr)?))
+    }
+
+    /// [`Self::try_recv_from`] on a connected socket.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` if none is pending.
+    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.try_recv_from(buf).map(|(n, _)| n)
+    }
+
+    /// Sends `buf` as one datagram to `addr` without waiting.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` if the send buffer is full.
+    pub fn try_send_to(&self, buf: &[u8], addr: SocketAddr) -> io::Result<usize> {
+        self.inner.try_send_to(buf, Some(&SocketAddrAny::from(addr)))
+    }
+
+    /// Sends `buf` to the connected peer without waiting.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` if the send buffer is full; `NotConnected`.
+    pub fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.try_send_to(buf, None)
     }
 
     /// The bound address.

@@ -3,15 +3,16 @@
 use super::listener::{Incoming, Listener};
 use super::socket::{listener, socket, unix_addr};
 use super::stream::Stream;
+use crate::backend::Interest;
 use crate::buf::{IoBuf, IoBufMut};
 use crate::error::BufResult;
-use crate::fd::shared::FdHandle;
 use rustix::net::{AddressFamily, SocketAddrAny, SocketAddrUnix, SocketType};
 use std::io;
 use std::net::Shutdown;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::task::{Context, Poll};
 
 /// The address of a Unix socket: a path, or unnamed (socketpair, unbound client).
 ///
@@ -74,7 +75,7 @@ impl UnixListener {
         let addr = SocketAddrAny::from(unix_addr(path.as_ref())?);
         let fd = listener(AddressFamily::UNIX, &addr, false, 1024)?;
         Ok(UnixListener {
-            inner: Listener { fd: FdHandle::new(fd) },
+            inner: Listener::new(fd),
         })
     }
 
@@ -82,6 +83,16 @@ impl UnixListener {
     pub async fn accept(&self) -> io::Result<(UnixStream, UnixSocketAddr)> {
         let (stream, addr) = self.inner.accept().await?;
         Ok((UnixStream { inner: stream }, UnixSocketAddr::from_any(addr)))
+    }
+
+    /// Poll-style accept; see [`crate::net::TcpListener::poll_accept`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::accept`].
+    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, UnixSocketAddr)>> {
+        let (stream, addr) = std::task::ready!(self.inner.poll_accept(cx))?;
+        Poll::Ready(Ok((UnixStream { inner: stream }, UnixSocketAddr::from_any(addr))))
     }
 
     /// Accepted connections from one multishot accept.
@@ -177,6 +188,83 @@ impl UnixStream {
     /// Sends all of `buf`.
     pub async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
         self.inner.write_all(buf).await
+    }
+
+    /// Waits until the stream is readable: data, end of stream or an error
+    /// is pending. Every caller waits on its own; nothing is consumed.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Closed`] if the stream is closed meanwhile.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.inner.ready(Interest::READ).await
+    }
+
+    /// Waits until the stream is writable (or has an error pending).
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Closed`] if the stream is closed meanwhile.
+    pub async fn writable(&self) -> io::Result<()> {
+        self.inner.ready(Interest::WRITE).await
+    }
+
+    /// Poll-style [`Self::readable`]. As with tokio, only the task that
+    /// polled last is woken; readiness may be spurious, so follow it with
+    /// [`Self::try_read`] and poll again on `WouldBlock`.
+    pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.inner.poll_ready(Interest::READ, cx)
+    }
+
+    /// Poll-style [`Self::writable`]; see [`Self::poll_read_ready`].
+    pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.inner.poll_ready(Interest::WRITE, cx)
+    }
+
+    /// Receives what is pending into `buf` without waiting, straight from
+    /// the socket (no intermediate buffer); `Ok(0)` is end of stream.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` when nothing is pending or another reader holds the
+    /// stream's read lock; [`crate::Error::Closed`] after close.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn f(stream: &ringio::net::UnixStream) -> std::io::Result<usize> {
+    /// let mut buf = [0u8; 4096];
+    /// loop {
+    ///     stream.readable().await?;
+    ///     match stream.try_read(&mut buf) {
+    ///         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+    ///         other => return other,
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.try_read(buf)
+    }
+
+    /// Sends as much of `buf` as the socket takes now; `Ok(n)` means the
+    /// kernel has accepted exactly those `n` bytes.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` when the send buffer is full or another writer holds the
+    /// write lock; `BrokenPipe`/`ConnectionReset` when the peer is gone.
+    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.try_write(buf)
+    }
+
+    /// [`Self::try_write`] for several buffers in one `sendmsg`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::try_write`].
+    pub fn try_write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.inner.try_write_vectored(bufs)
     }
 
     /// Shuts down one or both halves.

@@ -5,7 +5,6 @@ use super::socket::{datagram, unix_addr};
 use super::unix::UnixSocketAddr;
 use crate::buf::{IoBuf, IoBufMut};
 use crate::error::BufResult;
-use crate::fd::shared::FdHandle;
 use rustix::net::{AddressFamily, SocketAddrAny, SocketType};
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
@@ -37,16 +36,14 @@ impl UnixDatagram {
         let addr = SocketAddrAny::from(unix_addr(path.as_ref())?);
         let fd = datagram(AddressFamily::UNIX, Some(&addr))?;
         Ok(UnixDatagram {
-            inner: Datagram { fd: FdHandle::new(fd) },
+            inner: Datagram::new(fd),
         })
     }
 
     /// An unbound socket.
     pub fn unbound() -> io::Result<UnixDatagram> {
         Ok(UnixDatagram {
-            inner: Datagram {
-                fd: FdHandle::new(datagram(AddressFamily::UNIX, None)?),
-            },
+            inner: Datagram::new(datagram(AddressFamily::UNIX, None)?),
         })
     }
 
@@ -54,7 +51,7 @@ impl UnixDatagram {
     pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
         let (a, b) = super::socket::socketpair(AddressFamily::UNIX, SocketType::DGRAM)?;
         let wrap = |fd| UnixDatagram {
-            inner: Datagram { fd: FdHandle::new(fd) },
+            inner: Datagram::new(fd),
         };
         Ok((wrap(a), wrap(b)))
     }

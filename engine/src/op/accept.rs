@@ -16,7 +16,7 @@ use rustix::net::SocketAddrAny;
 use rustix::net::SocketFlags;
 use std::io;
 use std::mem::MaybeUninit;
-use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::{BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
 
 #[cfg(uring)]
 const FLAGS: i32 = libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK;
@@ -43,8 +43,7 @@ impl Accept {
 }
 
 /// `accept4(fd, CLOEXEC | NONBLOCK)` as a completion (`None`: would block).
-fn accept_nonblocking(fd: &FdHold) -> (Option<Completion>, Option<SocketAddrAny>) {
-    let listener = fd.borrow();
+pub(crate) fn accept_nonblocking(listener: BorrowedFd<'_>) -> (Option<Completion>, Option<SocketAddrAny>) {
     loop {
         #[cfg(not(target_vendor = "apple"))]
         let accepted = rustix::net::acceptfrom_with(listener, SocketFlags::CLOEXEC | SocketFlags::NONBLOCK);
@@ -91,7 +90,7 @@ unsafe impl Operation for Accept {
     }
 
     fn syscall(&mut self) -> Option<Completion> {
-        let (c, peer) = accept_nonblocking(&self.fd);
+        let (c, peer) = accept_nonblocking(self.fd.borrow());
         self.peer = peer;
         c
     }
@@ -144,7 +143,7 @@ unsafe impl Operation for AcceptMulti {
     }
 
     fn syscall(&mut self) -> Option<Completion> {
-        accept_nonblocking(&self.fd).0
+        accept_nonblocking(self.fd.borrow()).0
     }
 
     fn fd(&self) -> Option<&FdHold> {

@@ -1,11 +1,13 @@
 //! `Driver`: one io_uring, the slab of in-flight operations, and the fixed-file
 //! table, shared as `Arc` so handles and futures may be `Send`.
 //!
-//! Thread rules. The owner thread (the runtime thread that built the ring) is
-//! the only one that pushes SQEs and enters the kernel. Everything else a
-//! foreign thread may need (cancelling an operation whose future it dropped,
-//! releasing a descriptor whose last reference it dropped) goes through the
-//! lock-free [`Remote`] queue and an eventfd wakeup. The `state` mutex guards
+//! Thread rules. The owner thread (the runtime thread that built the ring, or
+//! for a hosted ring whichever thread is running its turn) is the only one
+//! that pushes SQEs and enters the kernel. Everything a foreign thread needs
+//! (submitting an operation on a descriptor whose home is this ring, cancelling
+//! an operation whose future it dropped, releasing a descriptor whose last
+//! reference it dropped) goes through the lock-free [`Remote`] queue and an
+//! unpark. The `state` mutex guards
 //! the slab, the SQ/CQ ring memory and the slot allocator; it is uncontended on
 //! the owner thread and never held across a blocking wait, nor while a waker
 //! runs or operation data is dropped (both can re-enter the driver).
@@ -41,6 +43,8 @@ thread_local! {
 
 /// Work a foreign thread asks the owner thread to do.
 pub(crate) enum Remote {
+    /// Push this SQE for the operation already in the slab at its `user_data`.
+    Submit(squeue::Entry),
     /// Cancel the operation at this slab index, if it is still abandoned.
     Cancel(usize),
     /// Cancel every operation on this descriptor.
@@ -63,6 +67,9 @@ struct Inner {
     id: usize,
     ring: IoUring,
     mode: SetupMode,
+    /// Driven by another executor ([`crate::reactor`]): no thread owns the
+    /// ring; completions are announced on `wake_fd`, registered with the ring.
+    hosted: bool,
     state: Mutex<State>,
     remote: SegQueue<Remote>,
     unparker: Arc<Unparker>,
@@ -103,20 +110,29 @@ impl Aftermath {
 }
 
 impl Driver {
-    /// Builds a ring owned by the calling thread.
+    /// Builds a ring owned by the calling thread, or, with `config.hosted`,
+    /// a ring any thread may drive through [`Driver::turn_hosted`].
     pub(crate) fn new(config: &RingConfig) -> io::Result<Driver> {
-        let (ring, mode) = build_ring(config)?;
         use rustix::event::{eventfd, EventfdFlags};
+        let hosted = config.hosted;
+        let (ring, mode) = build_ring(config)?;
         let wake_fd = Arc::new(eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?);
-        let writer = wake_fd.clone();
-        let unparker = Arc::new(Unparker::new(Box::new(move || {
-            // EAGAIN: the counter is saturated, so a wakeup is pending anyway.
-            if let Err(err) = rustix::io::write(&*writer, &1u64.to_ne_bytes()) {
-                if err != rustix::io::Errno::AGAIN {
-                    tracing::error!(%err, "eventfd write failed");
+        let unparker = if hosted {
+            // The kernel signals the eventfd on every completion; the host
+            // watches it. Submissions wake the host's driving task directly.
+            ring.submitter().register_eventfd(wake_fd.as_raw_fd())?;
+            Arc::new(Unparker::for_task())
+        } else {
+            let writer = wake_fd.clone();
+            Arc::new(Unparker::new(Box::new(move || {
+                // EAGAIN: the counter is saturated, so a wakeup is pending anyway.
+                if let Err(err) = rustix::io::write(&*writer, &1u64.to_ne_bytes()) {
+                    if err != rustix::io::Errno::AGAIN {
+                        tracing::error!(%err, "eventfd write failed");
+                    }
                 }
-            }
-        })));
+            })))
+        };
         let capacity = match config.fixed_files {
             0 => 0,
             n => match ring.submitter().register_files_sparse(n) {
@@ -134,6 +150,7 @@ impl Driver {
                 id: NEXT_DRIVER_ID.fetch_add(1, Ordering::Relaxed),
                 ring,
                 mode,
+                hosted,
                 state: Mutex::new(State {
                     ops: slab::Slab::with_capacity(config.entries as usize),
                     fixed: FixedTable::new(capacity),
@@ -215,13 +232,31 @@ impl Driver {
     }
 
     fn push_op<T: Operation>(&self, mut data: Box<T>, initial: Lifecycle) -> (usize, Box<T>) {
-        debug_assert!(
-            self.is_owner_thread(),
-            "operations are submitted on the ring's own thread"
-        );
         let mut st = self.lock();
+        if st.stopping {
+            let failed = Completion::failed(&crate::error::Error::RuntimeShutDown.into());
+            let index = st.ops.insert(match initial {
+                Lifecycle::Streaming { waker, .. } => Lifecycle::Streaming {
+                    waker,
+                    queue: VecDeque::from([failed]),
+                    done: true,
+                },
+                _ => Lifecycle::Completed(failed),
+            });
+            return (index, data);
+        }
         let index = st.ops.insert(initial);
         let entry = data.entry().user_data(index as u64);
+        if !self.is_owner_thread() {
+            // Another thread's operation on a descriptor that lives here: the
+            // owner pushes the SQE on its next turn. The box is already owned
+            // by the op (and, if it is dropped, by the slab), so the pointers
+            // stay valid until then.
+            Counters::bump(&self.inner.counters.submitted);
+            drop(st);
+            self.post(Remote::Submit(entry));
+            return (index, data);
+        }
         // SAFETY: the entry's pointers refer to `*data` (contract of `Operation`),
         // which stays boxed at this address until the last CQE for `index` is
         // reaped: the `Op` owns the box and, if dropped first, moves the same box
@@ -363,6 +398,12 @@ impl Driver {
         st.ops[index] = Lifecycle::Ignored(data);
         Counters::bump(&self.inner.counters.abandoned);
         if self.is_owner_thread() {
+            if !self.inner.remote.is_empty() {
+                // The op's own SQE may still be queued: push it before its cancel.
+                drop(st);
+                self.drain_remote();
+                st = self.lock();
+            }
             self.push_cancel(&mut st, opcode::AsyncCancel::new(index as u64).build());
             let after = Self::aftermath(&mut st);
             drop(st);
@@ -404,7 +445,9 @@ impl Driver {
     /// `None` when the table is full or this is not the owner thread: the
     /// caller then uses the plain descriptor.
     pub(crate) fn register_fixed(&self, fd: RawFd) -> Option<u32> {
-        if !self.is_owner_thread() {
+        // A single-issuer ring rejects registration from other threads; a
+        // hosted ring (no such flag) takes it from any thread.
+        if !self.is_owner_thread() && !self.inner.hosted {
             return None;
         }
         let mut st = self.lock();
@@ -439,7 +482,7 @@ impl Driver {
             drop(fd);
             return then();
         }
-        if !self.is_owner_thread() {
+        if !self.is_owner_thread() && !self.inner.hosted {
             drop(st);
             return self.post(Remote::Release { slot, fd, then });
         }
@@ -495,6 +538,49 @@ impl Driver {
         result
     }
 
+    /// One turn of a hosted ring, on whichever thread the host runs it:
+    /// consume the eventfd signal, push what other threads queued, submit,
+    /// and reap (waking the tasks whose operations completed). Never blocks.
+    pub(crate) fn turn_hosted(&self) -> io::Result<()> {
+        debug_assert!(self.inner.hosted);
+        let previous = OWNED_DRIVER.with(|id| id.replace(self.inner.id));
+        self.inner.unparker.park_end();
+        // Read before reaping: a completion posted after this read signals
+        // the eventfd again, so the host comes back for it.
+        let mut counter = [0u8; 8];
+        let _ = rustix::io::read(&*self.inner.wake_fd, &mut counter);
+        self.drain_remote();
+        let queued = {
+            let _st = self.lock();
+            // SAFETY: SQ ring memory is only read under the state lock.
+            unsafe { self.inner.ring.submission_shared() }.len()
+        };
+        let result = if queued > 0 { self.enter_nowait(queued) } else { Ok(()) };
+        self.reap();
+        OWNED_DRIVER.with(|id| id.set(previous));
+        result
+    }
+
+    /// A hosted ring's driving task is about to wait: `waker` is woken when
+    /// another thread queues work. Returns `false` if work is already queued
+    /// (turn again instead of waiting).
+    pub(crate) fn park_hosted(&self, waker: &Waker) -> bool {
+        self.inner.unparker.set_waker(waker);
+        self.inner.unparker.park_begin();
+        if self.has_remote_work() {
+            self.inner.unparker.park_end();
+            return false;
+        }
+        true
+    }
+
+    /// The descriptor a hosted ring's host watches: readable when completions
+    /// arrived.
+    pub(crate) fn notify_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.inner.wake_fd.as_fd()
+    }
+
     /// Submits `queued` SQEs and runs deferred task work (GETEVENTS) without blocking.
     fn enter_nowait(&self, queued: usize) -> io::Result<()> {
         Counters::bump(&self.inner.counters.enters);
@@ -541,6 +627,23 @@ impl Driver {
     fn drain_remote(&self) {
         while let Some(work) = self.inner.remote.pop() {
             match work {
+                Remote::Submit(entry) => {
+                    let mut st = self.lock();
+                    // SAFETY: the entry was built from its op's boxed data, which
+                    // the op or the slab keeps at that address until the CQE for
+                    // this index is reaped (see `push_op`).
+                    match unsafe { self.push_entry(&mut st, &entry) } {
+                        Ok(()) => st.in_kernel += 1,
+                        Err(err) => {
+                            // Completes the op with the error, as if the kernel had.
+                            st.in_kernel += 1;
+                            self.on_cqe(&mut st, entry.get_user_data(), Completion::failed(&err));
+                        }
+                    }
+                    let after = Self::aftermath(&mut st);
+                    drop(st);
+                    after.run();
+                }
                 Remote::Cancel(index) => {
                     let mut st = self.lock();
                     // Only if that index still holds an abandoned op; if it was
@@ -653,7 +756,9 @@ impl Driver {
     /// Cancels everything in flight and waits until the kernel has let go of
     /// every buffer, then unregisters the fixed-file table. Owner thread only.
     pub(crate) fn shutdown(&self) {
-        debug_assert!(self.is_owner_thread());
+        debug_assert!(self.is_owner_thread() || self.inner.hosted);
+        // A hosted ring is shut down by whichever thread drops its reactor.
+        let previous = OWNED_DRIVER.with(|id| id.replace(self.inner.id));
         let started = Instant::now();
         let mut warned = false;
         {
@@ -692,6 +797,7 @@ impl Driver {
                 then();
             }
         }
+        OWNED_DRIVER.with(|id| id.set(previous));
         tracing::debug!(id = self.inner.id, "io_uring driver shut down");
     }
 

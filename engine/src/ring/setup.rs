@@ -61,6 +61,10 @@ pub(crate) struct RingConfig {
     pub cq_entries: Option<u32>,
     pub fixed_files: u32,
     pub mode: SetupMode,
+    /// Driven by another executor: no single issuer, no deferred or
+    /// cooperative task work (the host may sleep in its own wait, where only a
+    /// signal-style notification reaches it).
+    pub hosted: bool,
 }
 
 #[cfg(uring)]
@@ -94,7 +98,7 @@ const REQUIRED: &[(u8, &str)] = &[
 /// [`Error::Unsupported`] when `io_uring_setup` is denied (`EPERM` from seccomp or
 /// `kernel.io_uring_disabled`, `ENOSYS`) or a required feature or opcode is missing.
 pub(crate) fn build_ring(config: &RingConfig) -> io::Result<(IoUring, SetupMode)> {
-    let mut mode = config.mode;
+    let mut mode = if config.hosted { SetupMode::Plain } else { config.mode };
     let ring = loop {
         let mut builder = IoUring::builder();
         if let Some(cq) = config.cq_entries {

@@ -87,7 +87,26 @@ impl Builder {
             cq_entries: self.cq_entries,
             fixed_files: self.fixed_files,
             mode: self.mode.or_else(SetupMode::from_env).unwrap_or(SetupMode::Defer),
+            hosted: false,
         }
+    }
+
+    /// Creates a [`crate::reactor::Reactor`] for another executor to drive:
+    /// the same backend choice, ring size and fixed-file table as a runtime;
+    /// the setup mode is always [`SetupMode::Plain`] (see the module docs).
+    ///
+    /// # Errors
+    ///
+    /// As [`Runtime::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let reactor = ringio::Builder::new().fixed_files(256).build_reactor()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn build_reactor(&self) -> io::Result<crate::reactor::Reactor> {
+        crate::reactor::Reactor::from_builder(self)
     }
 
     /// Creates the runtime on the calling thread.

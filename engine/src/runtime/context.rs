@@ -19,6 +19,14 @@ pub(crate) struct Core {
 
 thread_local! {
     static CURRENT: RefCell<Option<Rc<Core>>> = const { RefCell::new(None) };
+    /// A hosted reactor's driver (see [`crate::reactor`]); consulted when no
+    /// runtime is current.
+    static HOSTED: RefCell<Option<Driver>> = const { RefCell::new(None) };
+}
+
+/// Sets the thread's hosted driver, returning the previous one.
+pub(crate) fn enter_hosted(driver: Option<Driver>) -> Option<Driver> {
+    HOSTED.with(|h| std::mem::replace(&mut *h.borrow_mut(), driver))
 }
 
 /// Makes `core` current until the guard drops (restoring what was there).
@@ -46,7 +54,7 @@ pub(crate) fn with_core<R>(f: impl FnOnce(&Rc<Core>) -> R) -> Option<R> {
 }
 
 pub(crate) fn driver() -> Option<Driver> {
-    with_core(|core| core.driver.clone())
+    with_core(|core| core.driver.clone()).or_else(|| HOSTED.with(|h| h.borrow().clone()))
 }
 
 pub(crate) fn timers() -> Option<Arc<Timers>> {

@@ -1,21 +1,52 @@
-//! `Unparker`: wakes a runtime thread blocked in the kernel (in
-//! `io_uring_enter` or the poller's wait), through the backend's own wakeup
-//! (an eventfd the ring keeps a read armed on; the poller's `notify`). It only
-//! calls into the kernel when the thread really is parked, so the common wake
-//! (from the runtime's own thread, while it is busy) costs two atomics.
+//! `Unparker`: wakes whoever drives a backend when another thread hands it
+//! work. For a runtime thread blocked in the kernel (in `io_uring_enter` or
+//! the poller's wait) that is the backend's own wakeup (an eventfd the ring
+//! keeps a read armed on; the poller's `notify`); for a reactor hosted by
+//! another executor it is the waker of the host's driving task. It only does
+//! so when the driver really is parked, so the common wake (from the driver's
+//! own thread, while it is busy) costs two atomics.
 
 use std::sync::atomic::{fence, AtomicBool, Ordering::SeqCst};
+use std::sync::Mutex;
+use std::task::Waker;
 
 pub(crate) struct Unparker {
     parked: AtomicBool,
-    notify: Box<dyn Fn() + Send + Sync>,
+    notify: Notify,
+}
+
+enum Notify {
+    /// Interrupt a thread blocked in the kernel.
+    Kernel(Box<dyn Fn() + Send + Sync>),
+    /// Wake the host executor's task that drives a hosted reactor.
+    Task(Mutex<Option<Waker>>),
 }
 
 impl Unparker {
+    /// For a driver whose owner blocks in the kernel; `notify` interrupts it.
     pub(crate) fn new(notify: Box<dyn Fn() + Send + Sync>) -> Unparker {
         Unparker {
             parked: AtomicBool::new(false),
-            notify,
+            notify: Notify::Kernel(notify),
+        }
+    }
+
+    /// For a hosted driver: unparking wakes the waker given to [`Unparker::set_waker`].
+    pub(crate) fn for_task() -> Unparker {
+        Unparker {
+            parked: AtomicBool::new(false),
+            notify: Notify::Task(Mutex::new(None)),
+        }
+    }
+
+    /// Hosted drivers: the task to wake on the next unpark.
+    pub(crate) fn set_waker(&self, waker: &Waker) {
+        if let Notify::Task(slot) = &self.notify {
+            let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+            match &*slot {
+                Some(w) if w.will_wake(waker) => {}
+                _ => *slot = Some(waker.clone()),
+            }
         }
     }
 
@@ -37,7 +68,15 @@ impl Unparker {
     pub(crate) fn unpark(&self) {
         fence(SeqCst);
         if self.parked.load(SeqCst) && self.parked.swap(false, SeqCst) {
-            (self.notify)();
+            match &self.notify {
+                Notify::Kernel(notify) => notify(),
+                Notify::Task(slot) => {
+                    let waker = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+                    if let Some(waker) = waker {
+                        waker.wake();
+                    }
+                }
+            }
         }
     }
 }

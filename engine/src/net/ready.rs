@@ -1,0 +1,85 @@
+//! Readiness and non-blocking syscalls on sockets: what poll-style adapters
+//! (tokio's `AsyncRead`/`AsyncWrite` in `ringio-compat`) are built from.
+//!
+//! The wait goes through the driver (a `POLL_ADD` on io_uring, the poller on
+//! readiness backends); the data moves with a non-blocking syscall, straight
+//! between the caller's slice and the socket, under the fd mutex's read or
+//! write lock. Nothing is ever buffered on the caller's behalf, so a dropped
+//! future cannot lose bytes and `Ok(n)` means the kernel took (or gave) `n`.
+
+use crate::backend::Interest;
+use crate::fd::mutex::Access;
+use crate::fd::shared::{FdHandle, FdRef};
+use crate::op::poll::PollReady;
+use crate::op::Op;
+use std::future::Future;
+use std::io;
+use std::os::fd::BorrowedFd;
+use std::pin::Pin;
+use std::sync::{Mutex, MutexGuard};
+use std::task::{Context, Poll};
+
+/// The pending readiness wait of each direction, for `poll_*_ready(&self, cx)`.
+/// As in tokio, only the task that polled a direction last is woken.
+#[derive(Default)]
+pub(crate) struct Readiness {
+    read: Mutex<Option<Op<PollReady>>>,
+    write: Mutex<Option<Op<PollReady>>>,
+}
+
+impl std::fmt::Debug for Readiness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Readiness")
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Readiness {
+    /// Ready once `fd` is ready for `interest` (one direction), or with the
+    /// error that ended the wait ([`crate::Error::Closed`] after close).
+    pub(crate) fn poll(&self, fd: &FdHandle, interest: Interest, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut slot = lock(if interest.readable { &self.read } else { &self.write });
+        let op = match &mut *slot {
+            Some(op) => op,
+            empty => empty.insert(submit(fd, interest)?),
+        };
+        let result = std::task::ready!(Pin::new(op).poll(cx));
+        *slot = None;
+        Poll::Ready(fd.explain(result).map(drop))
+    }
+}
+
+fn submit(fd: &FdHandle, interest: Interest) -> io::Result<Op<PollReady>> {
+    let driver = fd.driver()?;
+    let r = fd.incref()?;
+    Ok(driver.submit(PollReady::new(r.into(), interest, &driver)))
+}
+
+/// Waits until `fd` is ready for `interest`; each caller has its own wait.
+pub(crate) async fn ready(fd: &FdHandle, interest: Interest) -> io::Result<()> {
+    let result = submit(fd, interest)?.await;
+    fd.explain(result).map(drop)
+}
+
+/// Runs the non-blocking syscall `f` under `access`'s lock, or a plain
+/// reference with `None` (retrying `EINTR`). A lock held by another reader (writer) is `WouldBlock`, as from
+/// a socket with nothing to give.
+pub(crate) fn try_io<R>(
+    fd: &FdHandle,
+    access: Option<Access>,
+    mut f: impl FnMut(BorrowedFd<'_>) -> rustix::io::Result<R>,
+) -> io::Result<R> {
+    let guard: FdRef = match access {
+        Some(access) => fd.try_lock(access)?.ok_or(io::ErrorKind::WouldBlock)?,
+        None => fd.incref()?,
+    };
+    loop {
+        match f(guard.borrow()) {
+            Err(rustix::io::Errno::INTR) => continue,
+            other => return Ok(other?),
+        }
+    }
+}

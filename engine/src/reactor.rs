@@ -1,0 +1,150 @@
+//! `Reactor`: ringio's I/O driver without ringio's executor, so ringio
+//! operations and handles can run inside another event loop. `ringio-compat`
+//! hosts one per tokio worker thread this way.
+//!
+//! The host's side of the contract:
+//! 1. watch [`Reactor::as_fd`] for readability (edge-triggered is fine: it
+//!    is an eventfd the ring signals on every completion, or the readiness
+//!    backend's own epoll/kqueue/port descriptor);
+//! 2. when it fires, and whenever it is woken through the waker given to
+//!    [`Reactor::park`], call [`Reactor::turn`] (never blocks);
+//! 3. before going back to waiting, call [`Reactor::park`]; if it returns
+//!    `false`, work arrived in between: turn again.
+//!
+//! A hosted ring is set up without `SINGLE_ISSUER`, `DEFER_TASKRUN` and
+//! `COOP_TASKRUN` (the host may turn it from any thread, and sleeps in its own
+//! wait, where only signal-style task work reaches it). Operations other
+//! threads submit are queued lock-free and pushed by the next turn.
+
+use crate::driver::{Backend, Driver};
+use crate::runtime::Builder;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::task::Waker;
+
+/// An I/O driver (io_uring, or the platform's readiness backend) that another
+/// executor drives. Cheap to clone; `Send + Sync`.
+///
+/// # Examples
+///
+/// Drive it by hand: submit a no-op while it is entered, then turn until the
+/// operation completes.
+///
+/// ```no_run
+/// use std::future::Future;
+/// use std::pin::pin;
+/// use std::task::{Context, Poll, Waker};
+///
+/// let reactor = ringio::reactor::Reactor::new()?;
+/// let mut op = pin!(async {
+///     let _entered = reactor.enter();
+///     ringio::nop().await
+/// });
+/// let mut cx = Context::from_waker(Waker::noop());
+/// let result = loop {
+///     if let Poll::Ready(r) = op.as_mut().poll(&mut cx) {
+///         break r;
+///     }
+///     reactor.turn()?;
+/// };
+/// result?;
+/// reactor.shutdown();
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Reactor {
+    driver: Driver,
+}
+
+impl Reactor {
+    /// A reactor with [`Builder`]'s defaults (backend chosen as for a runtime).
+    ///
+    /// # Errors
+    ///
+    /// As [`Builder::build_reactor`].
+    pub fn new() -> io::Result<Reactor> {
+        Builder::new().build_reactor()
+    }
+
+    pub(crate) fn from_builder(builder: &Builder) -> io::Result<Reactor> {
+        let mut config = builder.ring_config();
+        config.hosted = true;
+        Ok(Reactor {
+            driver: Driver::new(&config, builder.forced_backend())?,
+        })
+    }
+
+    /// Makes this the calling thread's driver until the guard drops: ringio
+    /// handles created meanwhile register with it, and operations that have
+    /// no descriptor of their own (connect's socket, `open`) run on it. A
+    /// ringio [`crate::Runtime`] running on the thread takes precedence.
+    pub fn enter(&self) -> EnterGuard {
+        EnterGuard {
+            previous: crate::runtime::context::enter_hosted(Some(self.driver.clone())),
+            _not_send: std::marker::PhantomData,
+        }
+    }
+
+    /// One non-blocking turn: push what other threads queued, submit, reap,
+    /// and wake the tasks whose operations completed.
+    ///
+    /// # Errors
+    ///
+    /// Only unexpected failures of `io_uring_enter` or the poller's wait.
+    pub fn turn(&self) -> io::Result<()> {
+        self.driver.turn_hosted()
+    }
+
+    /// The host is about to wait: `waker` is woken when another thread
+    /// queues work for this reactor (completions make [`Reactor::as_fd`]
+    /// readable instead). Returns `false` if work is already queued; then
+    /// turn again rather than wait.
+    pub fn park(&self, waker: &Waker) -> bool {
+        self.driver.park_hosted(waker)
+    }
+
+    /// The backend this reactor runs on.
+    pub fn backend(&self) -> Backend {
+        self.driver.backend()
+    }
+
+    /// Counters and current occupancy.
+    pub fn stats(&self) -> crate::Stats {
+        self.driver.stats()
+    }
+
+    /// Cancels every operation still in flight and waits until the kernel has
+    /// released their buffers. Afterwards operations on descriptors that live
+    /// here fail with [`crate::Error::RuntimeShutDown`]. Call it when the host
+    /// stops driving the reactor; it blocks, at most as long as the kernel
+    /// takes to cancel.
+    pub fn shutdown(&self) {
+        self.driver.shutdown();
+    }
+}
+
+impl AsFd for Reactor {
+    /// Readable when the reactor has completions or events to process.
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.driver.notify_fd()
+    }
+}
+
+impl std::fmt::Debug for Reactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reactor").field("backend", &self.backend()).finish()
+    }
+}
+
+/// Keeps a [`Reactor`] entered on this thread; see [`Reactor::enter`].
+#[must_use = "the reactor is entered only while the guard lives"]
+pub struct EnterGuard {
+    previous: Option<Driver>,
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        crate::runtime::context::enter_hosted(self.previous.take());
+    }
+}
