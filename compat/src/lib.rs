@@ -1,1 +1,68 @@
-//! Tokio compatibility layer for ringio (see issue 4); intentionally empty for now.
+//! # ringio-compat
+//!
+//! Drop-in replacements for `tokio::net` and `tokio::fs` types, backed by
+//! ringio and running inside an existing tokio runtime (current-thread or
+//! multi-thread). Swap the `use` lines:
+//!
+//! ```no_run
+//! // use tokio::net::{TcpListener, TcpStream};
+//! use ringio_compat::net::{TcpListener, TcpStream};
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! #[tokio::main]
+//! async fn main() -> std::io::Result<()> {
+//!     let listener = TcpListener::bind("127.0.0.1:0").await?;
+//!     let addr = listener.local_addr()?;
+//!     tokio::spawn(async move {
+//!         let (mut socket, _) = listener.accept().await?;
+//!         let mut buf = [0u8; 4];
+//!         socket.read_exact(&mut buf).await?;
+//!         socket.write_all(&buf).await
+//!     });
+//!     let mut stream = TcpStream::connect(addr).await?;
+//!     stream.write_all(b"ping").await?;
+//!     let mut reply = [0u8; 4];
+//!     stream.read_exact(&mut reply).await?;
+//!     assert_eq!(&reply, b"ping");
+//!     Ok(())
+//! }
+//! ```
+//!
+//! ## How it runs
+//!
+//! Each tokio thread that uses these types gets a hosted ringio
+//! [`Reactor`](ringio::reactor::Reactor) (io_uring, or epoll where io_uring is
+//! unavailable or `RINGIO_BACKEND=epoll`), driven by a task on the same
+//! runtime that watches the reactor's descriptor through tokio's own reactor.
+//! A descriptor belongs to the reactor of the thread that created it;
+//! operations from other threads reach that reactor through a lock-free queue.
+//!
+//! Sockets move data with non-blocking syscalls straight between the
+//! caller's buffer and the kernel, waiting for readiness through the ring
+//! (`IORING_OP_POLL_ADD`): no copies, no buffering behind the caller's back,
+//! cancel-safe reads, and `poll_write` that returns `Ok(n)` only when the
+//! kernel took `n` bytes. Files go through the ring with one owned buffer,
+//! as `tokio::fs::File` does with its thread pool. `docs/migrating-from-tokio.md`
+//! lists the covered API, the differences, and when the owned-buffer API of
+//! `ringio` itself is the better tool.
+
+pub mod fs;
+pub mod net;
+mod reactor;
+
+/// The backend of the calling thread's reactor (creating it if needed).
+///
+/// # Errors
+///
+/// Outside a tokio runtime.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn run() -> std::io::Result<()> {
+/// println!("ringio-compat runs on {}", ringio_compat::backend()?);
+/// # Ok(()) }
+/// ```
+pub fn backend() -> std::io::Result<ringio::Backend> {
+    Ok(reactor::current()?.backend())
+}

@@ -157,6 +157,26 @@ impl File {
         driver.submit(Statx::new(r.into())).await.map(Metadata::new)
     }
 
+    /// Truncates or extends the file to `size` bytes (`ftruncate`).
+    ///
+    /// The call runs on the calling thread: it only changes metadata, and
+    /// `IORING_OP_FTRUNCATE` needs Linux 6.9.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for a file not open for writing; [`crate::Error::Closed`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn f(file: &ringio::fs::File) -> std::io::Result<()> {
+    /// file.set_len(0).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_len(&self, size: u64) -> io::Result<()> {
+        self.fd.with(|fd| rustix::fs::ftruncate(fd, size))
+    }
+
     /// Closes the file once in-flight operations are done. Idempotent.
     pub async fn close(&self) -> io::Result<()> {
         self.fd.close().await

@@ -124,6 +124,13 @@ impl Stream {
         })
     }
 
+    /// [`Stream::try_read`] into memory that need not be initialized.
+    pub(crate) fn try_read_uninit(&self, buf: &mut [std::mem::MaybeUninit<u8>]) -> io::Result<usize> {
+        ready::try_io(&self.fd, Some(Access::Read), |fd| {
+            rustix::net::recv(fd, &mut *buf, RecvFlags::DONTWAIT).map(|((filled, _), _)| filled.len())
+        })
+    }
+
     /// One non-blocking `send` of `buf` under the write lock (no `SIGPIPE`).
     pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
         ready::try_io(&self.fd, Some(Access::Write), |fd| {

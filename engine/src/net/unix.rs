@@ -247,6 +247,16 @@ impl UnixStream {
         self.inner.try_read(buf)
     }
 
+    /// [`Self::try_read`] into memory that need not be initialized (the
+    /// kernel writes the first `n` bytes, which are then initialized).
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::try_read`].
+    pub fn try_read_uninit(&self, buf: &mut [std::mem::MaybeUninit<u8>]) -> io::Result<usize> {
+        self.inner.try_read_uninit(buf)
+    }
+
     /// Sends as much of `buf` as the socket takes now; `Ok(n)` means the
     /// kernel has accepted exactly those `n` bytes.
     ///

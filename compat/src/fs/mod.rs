@@ -1,0 +1,7 @@
+//! Files with `tokio::fs`'s names: [`File`] and [`OpenOptions`].
+
+mod file;
+mod open_options;
+
+pub use file::File;
+pub use open_options::OpenOptions;

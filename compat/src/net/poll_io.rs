@@ -1,0 +1,181 @@
+//! `AsyncRead`/`AsyncWrite` for ringio's byte streams, written once for TCP
+//! and Unix: try the non-blocking syscall, and on `WouldBlock` wait for
+//! readiness through the stream's ringio driver (a `POLL_ADD` on io_uring,
+//! the poller on the fallback), then try again.
+//!
+//! Data moves straight between the caller's buffer and the socket: no copy
+//! in either direction, nothing held back. So a read future dropped at any
+//! point loses nothing (bytes leave the kernel only into a buffer that is
+//! returned), and `Ready(Ok(n))` from `poll_write` means the kernel has those
+//! `n` bytes; a caller that comes back with a different buffer after
+//! `Pending` (as h2 does) gets exactly what it asked for.
+
+use std::io::{self, IoSlice};
+use std::net::Shutdown;
+use std::task::{ready, Context, Poll};
+use tokio::io::ReadBuf;
+
+/// The poll-style surface of `ringio::net::{TcpStream, UnixStream}` (public
+/// in a private module: nameable in bounds, not by users).
+pub trait RawStream: Send + Sync + 'static {
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+    fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+    fn try_read_uninit(&self, buf: &mut [std::mem::MaybeUninit<u8>]) -> io::Result<usize>;
+    fn try_write(&self, buf: &[u8]) -> io::Result<usize>;
+    fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
+    fn shutdown(&self, how: Shutdown) -> io::Result<()>;
+}
+
+/// Forwards [`RawStream`] to the identically named inherent methods.
+macro_rules! raw_stream {
+    ($ty:ty) => {
+        impl RawStream for $ty {
+            fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                <$ty>::poll_read_ready(self, cx)
+            }
+            fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                <$ty>::poll_write_ready(self, cx)
+            }
+            fn try_read_uninit(&self, buf: &mut [std::mem::MaybeUninit<u8>]) -> io::Result<usize> {
+                <$ty>::try_read_uninit(self, buf)
+            }
+            fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+                <$ty>::try_write(self, buf)
+            }
+            fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+                <$ty>::try_write_vectored(self, bufs)
+            }
+            fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+                <$ty>::shutdown(self, how)
+            }
+        }
+    };
+}
+raw_stream!(ringio::net::TcpStream);
+raw_stream!(ringio::net::UnixStream);
+
+/// Retries `op` until it stops saying `WouldBlock`, waiting with `ready` in between.
+pub(crate) fn retry<R>(
+    cx: &mut Context<'_>,
+    mut ready: impl FnMut(&mut Context<'_>) -> Poll<io::Result<()>>,
+    mut op: impl FnMut() -> io::Result<R>,
+) -> Poll<io::Result<R>> {
+    loop {
+        match op() {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => ready!(ready(cx))?,
+            other => return Poll::Ready(other),
+        }
+    }
+}
+
+pub(crate) fn poll_read(s: &impl RawStream, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    if buf.remaining() == 0 {
+        return Poll::Ready(Ok(()));
+    }
+    let n = ready!(retry(
+        cx,
+        |cx| s.poll_read_ready(cx),
+        || {
+            // SAFETY: the kernel only writes initialized bytes into the slice,
+            // and nothing here de-initializes any part of it.
+            let unfilled = unsafe { buf.unfilled_mut() };
+            s.try_read_uninit(unfilled)
+        }
+    ))?;
+    // SAFETY: `recv` initialized the first `n` bytes of the unfilled part.
+    unsafe { buf.assume_init(n) };
+    buf.advance(n);
+    Poll::Ready(Ok(()))
+}
+
+pub(crate) fn poll_write(s: &impl RawStream, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    retry(cx, |cx| s.poll_write_ready(cx), || s.try_write(buf))
+}
+
+pub(crate) fn poll_write_vectored(
+    s: &impl RawStream,
+    cx: &mut Context<'_>,
+    bufs: &[IoSlice<'_>],
+) -> Poll<io::Result<usize>> {
+    retry(cx, |cx| s.poll_write_ready(cx), || s.try_write_vectored(bufs))
+}
+
+/// Half-closes the write side: the peer reads end of stream; reading goes on.
+pub(crate) fn poll_shutdown(s: &impl RawStream) -> Poll<io::Result<()>> {
+    Poll::Ready(match s.shutdown(Shutdown::Write) {
+        // Already shut down, or the peer reset: nothing left to flush.
+        Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+        other => other,
+    })
+}
+
+/// A futures-io read into an initialized slice.
+#[cfg(feature = "futures-io")]
+pub(crate) fn poll_read_slice(s: &impl RawStream, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+    let mut buf = ReadBuf::new(buf);
+    ready!(poll_read(s, cx, &mut buf))?;
+    Poll::Ready(Ok(buf.filled().len()))
+}
+
+/// `AsyncRead` and `AsyncWrite` (and with the `futures-io` feature, its
+/// traits too) for a compat stream type, through its [`Splittable::raw`].
+///
+/// [`Splittable::raw`]: crate::net::split::Splittable::raw
+macro_rules! async_io {
+    ($ty:ty) => {
+        impl ::tokio::io::AsyncRead for $ty {
+            fn poll_read(self: ::std::pin::Pin<&mut Self>, cx: &mut ::std::task::Context<'_>, buf: &mut ::tokio::io::ReadBuf<'_>) -> ::std::task::Poll<::std::io::Result<()>> {
+                $crate::net::poll_io::poll_read($crate::net::split::Splittable::raw(&*self), cx, buf)
+            }
+        }
+
+        impl ::tokio::io::AsyncWrite for $ty {
+            fn poll_write(self: ::std::pin::Pin<&mut Self>, cx: &mut ::std::task::Context<'_>, buf: &[u8]) -> ::std::task::Poll<::std::io::Result<usize>> {
+                $crate::net::poll_io::poll_write($crate::net::split::Splittable::raw(&*self), cx, buf)
+            }
+
+            fn poll_write_vectored(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+                bufs: &[::std::io::IoSlice<'_>],
+            ) -> ::std::task::Poll<::std::io::Result<usize>> {
+                $crate::net::poll_io::poll_write_vectored($crate::net::split::Splittable::raw(&*self), cx, bufs)
+            }
+
+            fn is_write_vectored(&self) -> bool {
+                true
+            }
+
+            fn poll_flush(self: ::std::pin::Pin<&mut Self>, _: &mut ::std::task::Context<'_>) -> ::std::task::Poll<::std::io::Result<()>> {
+                ::std::task::Poll::Ready(Ok(()))
+            }
+
+            fn poll_shutdown(self: ::std::pin::Pin<&mut Self>, _: &mut ::std::task::Context<'_>) -> ::std::task::Poll<::std::io::Result<()>> {
+                $crate::net::poll_io::poll_shutdown($crate::net::split::Splittable::raw(&*self))
+            }
+        }
+
+        #[cfg(feature = "futures-io")]
+        impl futures_io::AsyncRead for $ty {
+            fn poll_read(self: ::std::pin::Pin<&mut Self>, cx: &mut ::std::task::Context<'_>, buf: &mut [u8]) -> ::std::task::Poll<::std::io::Result<usize>> {
+                $crate::net::poll_io::poll_read_slice($crate::net::split::Splittable::raw(&*self), cx, buf)
+            }
+        }
+
+        #[cfg(feature = "futures-io")]
+        impl futures_io::AsyncWrite for $ty {
+            fn poll_write(self: ::std::pin::Pin<&mut Self>, cx: &mut ::std::task::Context<'_>, buf: &[u8]) -> ::std::task::Poll<::std::io::Result<usize>> {
+                $crate::net::poll_io::poll_write($crate::net::split::Splittable::raw(&*self), cx, buf)
+            }
+
+            fn poll_flush(self: ::std::pin::Pin<&mut Self>, _: &mut ::std::task::Context<'_>) -> ::std::task::Poll<::std::io::Result<()>> {
+                ::std::task::Poll::Ready(Ok(()))
+            }
+
+            fn poll_close(self: ::std::pin::Pin<&mut Self>, _: &mut ::std::task::Context<'_>) -> ::std::task::Poll<::std::io::Result<()>> {
+                $crate::net::poll_io::poll_shutdown($crate::net::split::Splittable::raw(&*self))
+            }
+        }
+    };
+}
+pub(crate) use async_io;

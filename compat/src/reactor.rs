@@ -1,0 +1,151 @@
+//! One hosted ringio [`Reactor`] per tokio runtime thread, driven from tokio's
+//! own reactor: a task on that runtime watches the reactor's descriptor with
+//! [`AsyncFd`] and turns the reactor when it fires or when another thread
+//! queues work for it.
+//!
+//! A thread remembers its reactor per tokio runtime (by [`Id`]): a test
+//! thread that runs several current-thread runtimes in turn gets a fresh
+//! reactor for each. When a runtime shuts down, the driving task is dropped,
+//! which shuts its reactor down (cancelling whatever is still in flight and
+//! waiting for the kernel to release the buffers).
+
+use ringio::reactor::Reactor;
+use std::cell::RefCell;
+use std::future::{poll_fn, Future};
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::Poll;
+use tokio::io::unix::AsyncFd;
+use tokio::runtime::{Handle, Id};
+
+/// Turns per wakeup of the driving task before it yields to other tasks.
+const TURNS_PER_POLL: usize = 32;
+
+struct Local {
+    runtime: Id,
+    reactor: Reactor,
+    alive: Arc<AtomicBool>,
+}
+
+thread_local! {
+    static LOCAL: RefCell<Vec<Local>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The calling thread's reactor for the current tokio runtime, created (with
+/// its driving task) on first use.
+pub(crate) fn current() -> io::Result<Reactor> {
+    let handle = Handle::try_current().map_err(|_| {
+        io::Error::other("ringio-compat types must be used from within a tokio runtime")
+    })?;
+    let runtime = handle.id();
+    LOCAL.with(|local| {
+        let mut local = local.borrow_mut();
+        // Acquire: pairs with the Release in `Driving::drop`.
+        local.retain(|l| l.alive.load(Ordering::Acquire));
+        if let Some(l) = local.iter().find(|l| l.runtime == runtime) {
+            return Ok(l.reactor.clone());
+        }
+        let reactor = Reactor::new()?;
+        let alive = Arc::new(AtomicBool::new(true));
+        let driving = Driving {
+            reactor: reactor.clone(),
+            alive: alive.clone(),
+        };
+        handle.spawn(drive(driving));
+        tracing::debug!(backend = %reactor.backend(), "ringio-compat reactor started");
+        local.push(Local {
+            runtime,
+            reactor: reactor.clone(),
+            alive,
+        });
+        Ok(reactor)
+    })
+}
+
+/// Awaits `fut`, polling it with the calling thread's reactor entered, so
+/// sockets it creates register there and descriptor-less operations (a
+/// connect's socket, an `open`) run there. For set-up calls, not hot paths:
+/// the future is boxed.
+pub(crate) async fn entered<T>(fut: impl Future<Output = io::Result<T>>) -> io::Result<T> {
+    let mut fut = Box::pin(fut);
+    poll_fn(|cx| {
+        let reactor = current()?;
+        let _entered = reactor.enter();
+        fut.as_mut().poll(cx)
+    })
+    .await
+}
+
+/// Runs `f` with the calling thread's reactor entered.
+pub(crate) fn with_entered<R>(f: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
+    let reactor = current()?;
+    let _entered = reactor.enter();
+    f()
+}
+
+/// Owned by the driving task: dropping it (the runtime shut down, or the
+/// task failed) retires the reactor.
+struct Driving {
+    reactor: Reactor,
+    alive: Arc<AtomicBool>,
+}
+
+impl Drop for Driving {
+    fn drop(&mut self) {
+        // Release: a thread that sees `false` creates a new reactor, after
+        // this one stopped taking work.
+        self.alive.store(false, Ordering::Release);
+        self.reactor.shutdown();
+    }
+}
+
+/// What `AsyncFd` watches: the reactor's descriptor.
+struct Watch(Reactor);
+
+impl AsRawFd for Watch {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.as_fd().as_raw_fd()
+    }
+}
+
+async fn drive(driving: Driving) {
+    let reactor = driving.reactor.clone();
+    // SAFETY: `Watch` holds a clone of the reactor, which owns the descriptor
+    // (the ring's eventfd or the poller's own fd) and never closes or
+    // replaces it while any clone lives; so it stays open, and `as_raw_fd`
+    // returns that same number, for the whole life of the `AsyncFd`.
+    let registered = unsafe { AsyncFd::register_with_interest(Watch(reactor.clone()), tokio::io::Interest::READABLE) };
+    let watch = match registered {
+        Ok(watch) => watch,
+        Err(err) => {
+            tracing::error!(%err, "cannot watch the ringio reactor from tokio");
+            return;
+        }
+    };
+    let result: std::io::Result<()> = poll_fn(|cx| {
+        for _ in 0..TURNS_PER_POLL {
+            if let Err(err) = reactor.turn() {
+                return Poll::Ready(Err(err));
+            }
+            if !reactor.park(cx.waker()) {
+                continue; // another thread queued work meanwhile
+            }
+            match watch.poll_read_ready(cx) {
+                Poll::Ready(Ok(mut guard)) => guard.clear_ready(),
+                Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        // Still busy: let the runtime's other tasks run, then come back.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+    .await;
+    if let Err(err) = result {
+        tracing::error!(%err, "ringio-compat reactor failed; the next use starts a new one");
+    }
+    drop(watch);
+    drop(driving);
+}
