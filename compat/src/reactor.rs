@@ -36,9 +36,8 @@ thread_local! {
 /// The calling thread's reactor for the current tokio runtime, created (with
 /// its driving task) on first use.
 pub(crate) fn current() -> io::Result<Reactor> {
-    let handle = Handle::try_current().map_err(|_| {
-        io::Error::other("ringio-compat types must be used from within a tokio runtime")
-    })?;
+    let handle = Handle::try_current()
+        .map_err(|_| io::Error::other("ringio-compat types must be used from within a tokio runtime"))?;
     let runtime = handle.id();
     LOCAL.with(|local| {
         let mut local = local.borrow_mut();

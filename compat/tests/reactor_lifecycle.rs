@@ -65,7 +65,10 @@ fn echo_on_both_flavours() {
 #[test]
 fn runtime_dropped_with_reads_pending_then_a_new_one_works() {
     for _ in 0..3 {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         let (listener, client) = rt.block_on(async {
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();

@@ -246,8 +246,12 @@ impl State {
 
 /// `base + delta`, refusing to go below zero.
 fn offset(base: u64, delta: i64) -> io::Result<u64> {
-    base.checked_add_signed(delta)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "invalid seek to a negative or overflowing position"))
+    base.checked_add_signed(delta).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "invalid seek to a negative or overflowing position",
+        )
+    })
 }
 
 impl AsyncRead for File {
@@ -345,7 +349,9 @@ impl AsyncSeek for File {
             SeekFrom::End(delta) => {
                 st.seek_from_end = Some(delta);
                 let file = file.clone();
-                st.busy = Some(Box::pin(async move { Done::Len(file.metadata().await.map(|m| m.len())) }));
+                st.busy = Some(Box::pin(
+                    async move { Done::Len(file.metadata().await.map(|m| m.len())) },
+                ));
             }
         }
         Ok(())

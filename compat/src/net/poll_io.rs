@@ -124,13 +124,21 @@ pub(crate) fn poll_read_slice(s: &impl RawStream, cx: &mut Context<'_>, buf: &mu
 macro_rules! async_io {
     ($ty:ty) => {
         impl ::tokio::io::AsyncRead for $ty {
-            fn poll_read(self: ::std::pin::Pin<&mut Self>, cx: &mut ::std::task::Context<'_>, buf: &mut ::tokio::io::ReadBuf<'_>) -> ::std::task::Poll<::std::io::Result<()>> {
+            fn poll_read(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+                buf: &mut ::tokio::io::ReadBuf<'_>,
+            ) -> ::std::task::Poll<::std::io::Result<()>> {
                 $crate::net::poll_io::poll_read($crate::net::split::Splittable::raw(&*self), cx, buf)
             }
         }
 
         impl ::tokio::io::AsyncWrite for $ty {
-            fn poll_write(self: ::std::pin::Pin<&mut Self>, cx: &mut ::std::task::Context<'_>, buf: &[u8]) -> ::std::task::Poll<::std::io::Result<usize>> {
+            fn poll_write(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+                buf: &[u8],
+            ) -> ::std::task::Poll<::std::io::Result<usize>> {
                 $crate::net::poll_io::poll_write($crate::net::split::Splittable::raw(&*self), cx, buf)
             }
 
@@ -146,33 +154,53 @@ macro_rules! async_io {
                 true
             }
 
-            fn poll_flush(self: ::std::pin::Pin<&mut Self>, _: &mut ::std::task::Context<'_>) -> ::std::task::Poll<::std::io::Result<()>> {
+            fn poll_flush(
+                self: ::std::pin::Pin<&mut Self>,
+                _: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<::std::io::Result<()>> {
                 ::std::task::Poll::Ready(Ok(()))
             }
 
-            fn poll_shutdown(self: ::std::pin::Pin<&mut Self>, _: &mut ::std::task::Context<'_>) -> ::std::task::Poll<::std::io::Result<()>> {
+            fn poll_shutdown(
+                self: ::std::pin::Pin<&mut Self>,
+                _: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<::std::io::Result<()>> {
                 $crate::net::poll_io::poll_shutdown($crate::net::split::Splittable::raw(&*self))
             }
         }
 
         #[cfg(feature = "futures-io")]
         impl futures_io::AsyncRead for $ty {
-            fn poll_read(self: ::std::pin::Pin<&mut Self>, cx: &mut ::std::task::Context<'_>, buf: &mut [u8]) -> ::std::task::Poll<::std::io::Result<usize>> {
+            fn poll_read(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> ::std::task::Poll<::std::io::Result<usize>> {
                 $crate::net::poll_io::poll_read_slice($crate::net::split::Splittable::raw(&*self), cx, buf)
             }
         }
 
         #[cfg(feature = "futures-io")]
         impl futures_io::AsyncWrite for $ty {
-            fn poll_write(self: ::std::pin::Pin<&mut Self>, cx: &mut ::std::task::Context<'_>, buf: &[u8]) -> ::std::task::Poll<::std::io::Result<usize>> {
+            fn poll_write(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+                buf: &[u8],
+            ) -> ::std::task::Poll<::std::io::Result<usize>> {
                 $crate::net::poll_io::poll_write($crate::net::split::Splittable::raw(&*self), cx, buf)
             }
 
-            fn poll_flush(self: ::std::pin::Pin<&mut Self>, _: &mut ::std::task::Context<'_>) -> ::std::task::Poll<::std::io::Result<()>> {
+            fn poll_flush(
+                self: ::std::pin::Pin<&mut Self>,
+                _: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<::std::io::Result<()>> {
                 ::std::task::Poll::Ready(Ok(()))
             }
 
-            fn poll_close(self: ::std::pin::Pin<&mut Self>, _: &mut ::std::task::Context<'_>) -> ::std::task::Poll<::std::io::Result<()>> {
+            fn poll_close(
+                self: ::std::pin::Pin<&mut Self>,
+                _: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<::std::io::Result<()>> {
                 $crate::net::poll_io::poll_shutdown($crate::net::split::Splittable::raw(&*self))
             }
         }

@@ -70,9 +70,11 @@ impl TcpListener {
     ///
     /// `AddrInUse`, `PermissionDenied`, ...; outside a tokio runtime, an error.
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
-        each_addr(addr, |a| async move { reactor::with_entered(|| ringio::net::TcpListener::bind(a)) })
-            .await
-            .map(|inner| TcpListener { inner })
+        each_addr(addr, |a| async move {
+            reactor::with_entered(|| ringio::net::TcpListener::bind(a))
+        })
+        .await
+        .map(|inner| TcpListener { inner })
     }
 
     /// Adopts a std listener (made non-blocking).

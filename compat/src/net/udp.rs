@@ -35,9 +35,11 @@ impl UdpSocket {
     ///
     /// `AddrInUse`, ...; outside a tokio runtime, an error.
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
-        each_addr(addr, |a| async move { reactor::with_entered(|| ringio::net::UdpSocket::bind(a)) })
-            .await
-            .map(|inner| UdpSocket { inner })
+        each_addr(addr, |a| async move {
+            reactor::with_entered(|| ringio::net::UdpSocket::bind(a))
+        })
+        .await
+        .map(|inner| UdpSocket { inner })
     }
 
     /// Sets the default peer for [`UdpSocket::send`] and filters [`UdpSocket::recv`].
@@ -93,7 +95,14 @@ impl UdpSocket {
     ///
     /// If the socket was closed.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        poll_fn(|cx| retry(cx, |cx| self.inner.poll_recv_ready(cx), || self.inner.try_recv_from(buf))).await
+        poll_fn(|cx| {
+            retry(
+                cx,
+                |cx| self.inner.poll_recv_ready(cx),
+                || self.inner.try_recv_from(buf),
+            )
+        })
+        .await
     }
 
     /// Waits until a datagram is pending.

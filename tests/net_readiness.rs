@@ -1,0 +1,183 @@
+//! Poll-style readiness and non-blocking syscalls on ringio sockets, and
+//! the routing of operations to the driver a descriptor is registered with:
+//! what `ringio-compat` builds on.
+
+use ringio::net::{TcpListener, TcpStream, UdpSocket};
+use std::future::{poll_fn, Future};
+use std::io::ErrorKind;
+use std::sync::mpsc;
+use std::time::Duration;
+
+async fn pair() -> (TcpStream, TcpStream) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let c = ringio::spawn(async move { TcpStream::connect(addr).await.unwrap() });
+    let (s, _) = poll_fn(|cx| l.poll_accept(cx)).await.unwrap();
+    (s, c.await.unwrap())
+}
+
+#[test]
+fn try_read_would_block_until_readable() {
+    ringio_tests::runtime().block_on(async {
+        let (server, client) = pair().await;
+        let mut buf = [0u8; 64];
+        assert_eq!(server.try_read(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
+        let writer = ringio::spawn(async move {
+            ringio::time::sleep(Duration::from_millis(20)).await;
+            assert_eq!(client.try_write(b"hello").unwrap(), 5);
+            client
+        });
+        server.readable().await.unwrap();
+        assert_eq!(server.try_read(&mut buf).unwrap(), 5);
+        assert_eq!(&buf[..5], b"hello");
+        // End of stream is readable too, and reads 0.
+        drop(writer.await.unwrap());
+        poll_fn(|cx| server.poll_read_ready(cx)).await.unwrap();
+        assert_eq!(server.try_read(&mut buf).unwrap(), 0);
+    });
+}
+
+#[test]
+fn try_write_stops_at_a_full_buffer_and_resumes_when_writable() {
+    ringio_tests::runtime().block_on(async {
+        let (server, client) = pair().await;
+        let chunk = vec![7u8; 64 * 1024];
+        let mut sent = 0usize;
+        loop {
+            match client.try_write(&chunk) {
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert!(sent > 0);
+        let reader = ringio::spawn(async move {
+            let mut total = 0usize;
+            let mut buf = vec![0u8; 64 * 1024];
+            while total < sent {
+                server.readable().await.unwrap();
+                match server.try_read(&mut buf) {
+                    Ok(n) => total += n,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            total
+        });
+        poll_fn(|cx| client.poll_write_ready(cx)).await.unwrap();
+        assert_eq!(reader.await.unwrap(), sent);
+    });
+}
+
+#[test]
+fn close_ends_a_pending_readiness_wait_with_closed() {
+    ringio_tests::runtime().block_on(async {
+        let (server, _client) = pair().await;
+        let server = std::rc::Rc::new(server);
+        let waiter = ringio::spawn({
+            let server = server.clone();
+            async move { server.readable().await }
+        });
+        ringio::time::sleep(Duration::from_millis(10)).await;
+        server.close().await.unwrap();
+        let err = waiter.await.unwrap().unwrap_err();
+        assert!(ringio::Error::is_closed(&err), "{err:?}");
+    });
+}
+
+#[test]
+fn udp_try_recv_from_after_readable() {
+    ringio_tests::runtime().block_on(async {
+        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut buf = [0u8; 16];
+        assert_eq!(b.try_recv_from(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
+        a.writable().await.unwrap();
+        a.try_send_to(b"dgram", b.local_addr().unwrap()).unwrap();
+        poll_fn(|cx| b.poll_recv_ready(cx)).await.unwrap();
+        let (n, from) = b.try_recv_from(&mut buf).unwrap();
+        assert_eq!((&buf[..n], from), (&b"dgram"[..], a.local_addr().unwrap()));
+    });
+}
+
+/// A stream made on one runtime thread and used from another: its operations
+/// go to the driver it is registered with (through that driver's queue), and
+/// closing it from the second thread cancels a wait there.
+#[test]
+fn operations_follow_the_descriptor_to_its_home_runtime() {
+    let (to_other, from_home) = mpsc::channel::<(TcpStream, TcpStream)>();
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let home = std::thread::spawn(move || {
+        ringio_tests::runtime().block_on(async move {
+            to_other.send(pair().await).unwrap();
+            // Keep this runtime turning until the other thread is done.
+            while done_rx.try_recv().is_err() {
+                ringio::time::sleep(Duration::from_millis(1)).await;
+            }
+        });
+    });
+    let (server, client) = from_home.recv().unwrap();
+    ringio_tests::runtime().block_on(async move {
+        for i in 0..50u32 {
+            let msg = i.to_le_bytes().to_vec();
+            client.write_all(msg.clone()).await.0.unwrap();
+            let (res, buf) = server.read_exact(Vec::with_capacity(4)).await;
+            res.unwrap();
+            assert_eq!(buf, msg);
+        }
+        let server = std::rc::Rc::new(server);
+        let waiter = ringio::spawn({
+            let server = server.clone();
+            async move { server.readable().await }
+        });
+        ringio::time::sleep(Duration::from_millis(10)).await;
+        // Without routing, the wait would sit on this thread's driver, out of
+        // reach of close's cancel, and close would never finish.
+        let step = ringio_tests::STEP;
+        ringio::time::timeout(step, server.close())
+            .await
+            .expect("close hung")
+            .unwrap();
+        let waited = ringio::time::timeout(step, waiter).await.expect("wait not cancelled");
+        assert!(ringio::Error::is_closed(&waited.unwrap().unwrap_err()));
+    });
+    done_tx.send(()).unwrap();
+    home.join().unwrap();
+}
+
+/// The embedding API by hand: a reactor turned by a loop of our own.
+#[test]
+fn a_hosted_reactor_runs_operations_when_turned() {
+    let reactor = ringio::Builder::new().build_reactor().unwrap();
+    let mut op = std::pin::pin!(async {
+        let listener = {
+            let _entered = reactor.enter();
+            TcpListener::bind("127.0.0.1:0").unwrap()
+        };
+        let addr = listener.local_addr().unwrap();
+        let client = std::net::TcpStream::connect(addr).unwrap();
+        let (server, _) = poll_fn(|cx| {
+            let _entered = reactor.enter();
+            listener.poll_accept(cx)
+        })
+        .await
+        .unwrap();
+        std::io::Write::write_all(&mut &client, b"hosted").unwrap();
+        server.readable().await.unwrap();
+        let mut buf = [0u8; 6];
+        server.try_read(&mut buf).unwrap();
+        buf
+    });
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let deadline = std::time::Instant::now() + ringio_tests::STEP;
+    let buf = loop {
+        if let std::task::Poll::Ready(buf) = op.as_mut().poll(&mut cx) {
+            break buf;
+        }
+        reactor.turn().unwrap();
+        assert!(std::time::Instant::now() < deadline, "hosted reactor never completed");
+        std::thread::yield_now();
+    };
+    assert_eq!(&buf, b"hosted");
+    reactor.shutdown();
+}
