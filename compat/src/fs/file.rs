@@ -213,7 +213,11 @@ impl State {
                 self.buf = buf;
                 self.start = 0;
             }
-            Done::Read(Err(_), buf) => self.buf = buf,
+            Done::Read(Err(_), mut buf) => {
+                buf.clear();
+                self.buf = buf;
+                self.start = 0;
+            }
             Done::Write(res, buf) => {
                 self.buf = buf;
                 self.buf.clear();
@@ -275,6 +279,7 @@ impl AsyncRead for File {
                 }
                 Some(Done::Read(Err(e), buf)) => {
                     st.buf = buf;
+                    st.discard_read_ahead();
                     return Poll::Ready(Err(e));
                 }
                 Some(done) => {
@@ -291,6 +296,7 @@ impl AsyncRead for File {
             }
             let mut buf = std::mem::take(&mut st.buf);
             buf.clear();
+            st.start = 0;
             buf.reserve(dst.remaining().min(MAX_BUF));
             let (file, pos) = (file.clone(), st.pos);
             st.busy = Some(Box::pin(async move {

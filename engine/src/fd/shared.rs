@@ -47,7 +47,7 @@ struct Inner {
 
 /// A descriptor's registration with the backend of the runtime that adopted it.
 enum Registration {
-    /// Not registered: operations name the plain number.
+    /// Not registered (no driver was current): nothing was ever in flight.
     Plain,
     /// Its home ring, and a slot in that ring's fixed-file table if one was
     /// free. Operations from any thread are submitted to the home ring, so
@@ -55,7 +55,9 @@ enum Registration {
     #[cfg(uring)]
     Ring(ring::Driver, Option<u32>),
     /// Registered with a readiness poller.
-    Source(readiness::Driver, Arc<Source>),
+    /// (`None`: the poller refuses this kind of descriptor, e.g. a regular
+    /// file on epoll; its operations run on the blocking pool.)
+    Source(readiness::Driver, Option<Arc<Source>>),
 }
 
 impl Registration {
@@ -66,10 +68,10 @@ impl Registration {
             #[cfg(uring)]
             Driver::Ring(d) => Registration::Ring(d.clone(), d.register_fixed(raw)),
             Driver::Ready(d) => match d.register(raw) {
-                Ok(source) => Registration::Source(d.clone(), source),
+                Ok(source) => Registration::Source(d.clone(), Some(source)),
                 Err(err) => {
                     tracing::debug!(%err, fd = raw, "not registered with the poller");
-                    Registration::Plain
+                    Registration::Source(d.clone(), None)
                 }
             },
         }
@@ -191,7 +193,7 @@ impl SharedFd {
         match self.inner.registration.get().unwrap_or(&Registration::Plain) {
             #[cfg(uring)]
             Registration::Ring(home, slot) => home.cancel_fd(slot.map_or(Target::fd(self.inner.raw), Target::fixed)),
-            Registration::Source(_, source) => source.cancel(),
+            Registration::Source(_, source) => source.iter().for_each(|s| s.cancel()),
             // Never used with a driver: nothing can be in flight.
             Registration::Plain => {}
         }
@@ -208,7 +210,7 @@ impl SharedFd {
                 let this = self.clone();
                 home.release_fixed(*slot, fd, Box::new(move || this.inner.destroyed.set()));
             }
-            Registration::Source(driver, source) => {
+            Registration::Source(driver, Some(source)) => {
                 driver.deregister(source);
                 drop(fd);
                 self.inner.destroyed.set();
@@ -243,7 +245,7 @@ impl FdRef {
     /// The poller registration, on readiness backends.
     pub(crate) fn source(&self, driver: &Driver) -> Option<&Arc<Source>> {
         match self.fd.registration_for(driver) {
-            Registration::Source(_, source) => Some(source),
+            Registration::Source(_, source) => source.as_ref(),
             _ => None,
         }
     }
