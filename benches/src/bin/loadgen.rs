@@ -19,18 +19,23 @@
 //! time, not from the actual send, so a server that falls behind is charged
 //! for the queueing it causes (no coordinated omission). A connection has one
 //! request in flight: if answers take longer than `N/R` s the achieved rate
-//! drops below R, which the `rps` field shows. The wait for the next send
-//! sleeps on tokio's timer down to 2 ms before the deadline, then spins on
-//! `yield_now` (tokio's timer has 1 ms granularity, too coarse to pace at tens
-//! of microseconds); the loadgen's CPU is busy at fixed rates by design.
+//! drops below R, which the `rps` field shows. The wait for the next send is a
+//! timerfd per connection (see [`Pacer`]), so the loadgen sleeps between
+//! requests; `send_lag_*` report how late sends left against their schedule
+//! (client-side delay, a check on the loadgen rather than on the server).
 
 use clap::{Parser, ValueEnum};
+use rustix::time::{
+    timerfd_create, timerfd_settime, Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags, Timespec,
+};
 use std::fs;
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::unix::AsyncFd;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 
 #[derive(Parser, Debug)]
@@ -57,6 +62,10 @@ struct Args {
     /// Echo payload bytes per request.
     #[arg(long, default_value_t = 64)]
     size: usize,
+    /// Fixed rate only: spin (poll) for the last this many microseconds before each scheduled send
+    /// instead of sleeping on the timer; lowers send lag, costs the loadgen's CPU.
+    #[arg(long, default_value_t = 0)]
+    spin_us: u64,
     /// Server process whose CPU time to measure over the window.
     #[arg(long)]
     server_pid: Option<u32>,
@@ -356,66 +365,144 @@ struct Plan {
     end: Instant,
 }
 
-/// Waits until `at`: tokio's timer for all but the last 2 ms, then
-/// `yield_now` (which still lets the runtime poll for I/O) until the time.
-async fn wait_until(at: Instant) {
-    loop {
+/// Sleeps until a given instant with sub-millisecond precision: a timerfd
+/// (CLOCK_MONOTONIC, the clock of `Instant`) waited on through tokio's
+/// reactor, so the thread sleeps in `epoll_wait` between requests. tokio's own
+/// timer rounds up to whole milliseconds, too coarse to pace at tens of
+/// microseconds. A timerfd wake-up costs the loadgen a few microseconds of
+/// latency (more if its CPU went into a deep idle state); `spin` trades CPU
+/// for that: the last `spin` before the deadline are spent polling
+/// `yield_now` instead (which still lets the runtime poll for I/O).
+struct Pacer {
+    timer: AsyncFd<OwnedFd>,
+    spin: Duration,
+}
+
+impl Pacer {
+    fn new(spin: Duration) -> io::Result<Pacer> {
+        let fd = timerfd_create(
+            TimerfdClockId::Monotonic,
+            TimerfdFlags::NONBLOCK | TimerfdFlags::CLOEXEC,
+        )?;
+        // SAFETY: `fd` is an open timerfd that the `AsyncFd` owns (an `OwnedFd`
+        // is closed only on drop and always returns the same raw fd), so the fd
+        // stays open and the same for the whole life of the registration.
+        let timer = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) };
+        Ok(Pacer {
+            timer: timer.map_err(|e| e.into_parts().1)?,
+            spin,
+        })
+    }
+
+    /// Returns at once if `at` has passed.
+    async fn wait_until(&self, at: Instant) -> io::Result<()> {
         let now = Instant::now();
-        if now >= at {
-            return;
+        if at <= now {
+            return Ok(());
         }
-        if at - now > Duration::from_millis(2) {
-            tokio::time::sleep_until((at - Duration::from_millis(1)).into()).await;
-        } else {
+        if at - now > self.spin {
+            self.sleep(at - now - self.spin).await?;
+        }
+        while Instant::now() < at {
             tokio::task::yield_now().await;
+        }
+        Ok(())
+    }
+
+    async fn sleep(&self, d: Duration) -> io::Result<()> {
+        let zero = Timespec { tv_sec: 0, tv_nsec: 0 };
+        let value = Timespec::try_from(d).map_err(|_| io::Error::other("wait too long"))?;
+        if value == zero {
+            return Ok(()); // a zero it_value would disarm the timer instead
+        }
+        timerfd_settime(
+            self.timer.get_ref(),
+            TimerfdTimerFlags::empty(),
+            &Itimerspec {
+                it_interval: zero,
+                it_value: value,
+            },
+        )?;
+        loop {
+            let mut ready = self.timer.readable().await?;
+            let mut expirations = [0u8; 8];
+            match ready.try_io(|fd| rustix::io::read(fd.get_ref(), &mut expirations).map_err(io::Error::from)) {
+                Ok(res) => {
+                    res?;
+                    // One read takes every expiration, and only the next call re-arms
+                    // the timer, so nothing can become readable before then.
+                    ready.clear_ready();
+                    return Ok(());
+                }
+                Err(_would_block) => continue, // stale readiness; try_io cleared it
+            }
         }
     }
 }
 
 struct ConnResult {
     hist: Histogram,
+    /// Open loop only: how late each request was sent (actual send - scheduled).
+    lag: Histogram,
     error: Option<io::Error>,
 }
 
 /// Closed loop on one connection: the next request as soon as the answer is in.
-async fn closed_loop(mut client: Client, plan: Plan) -> ConnResult {
-    let mut hist = Histogram::new();
-    wait_until(plan.start).await;
+async fn closed_loop(mut client: Client, plan: Plan, pacer: Pacer) -> ConnResult {
+    let mut r = ConnResult {
+        hist: Histogram::new(),
+        lag: Histogram::new(),
+        error: None,
+    };
+    if let Err(e) = pacer.wait_until(plan.start).await {
+        r.error = Some(e);
+        return r;
+    }
     loop {
         let sent = Instant::now();
         if sent >= plan.end {
-            break;
+            return r;
         }
         if let Err(e) = client.request().await {
-            return ConnResult { hist, error: Some(e) };
+            r.error = Some(e);
+            return r;
         }
         let done = Instant::now();
         if done >= plan.window && done <= plan.end {
-            hist.record(done - sent);
+            r.hist.record(done - sent);
         }
     }
-    ConnResult { hist, error: None }
 }
 
 /// Open loop on one connection: request k at `start + offset + k * interval`;
 /// latency from that scheduled time.
-async fn open_loop(mut client: Client, plan: Plan, offset: f64, interval: f64) -> ConnResult {
-    let mut hist = Histogram::new();
+async fn open_loop(mut client: Client, plan: Plan, pacer: Pacer, offset: f64, interval: f64) -> ConnResult {
+    let mut r = ConnResult {
+        hist: Histogram::new(),
+        lag: Histogram::new(),
+        error: None,
+    };
     for k in 0u64.. {
         let due = plan.start + Duration::from_secs_f64(offset + k as f64 * interval);
         if due >= plan.end {
             break;
         }
-        wait_until(due).await;
+        if let Err(e) = pacer.wait_until(due).await {
+            r.error = Some(e);
+            break;
+        }
+        let sent = Instant::now();
         if let Err(e) = client.request().await {
-            return ConnResult { hist, error: Some(e) };
+            r.error = Some(e);
+            break;
         }
         let done = Instant::now();
         if done >= plan.window && done <= plan.end {
-            hist.record(done - due);
+            r.hist.record(done - due);
+            r.lag.record(sent - due);
         }
     }
-    ConnResult { hist, error: None }
+    r
 }
 
 fn secs(s: f64, what: &str) -> Result<Duration, String> {
@@ -447,30 +534,33 @@ async fn run(args: Args) -> Result<(), String> {
         end: start + warmup + duration,
     };
     let conns = args.conns as f64;
-    let tasks: Vec<_> = clients
-        .into_iter()
-        .enumerate()
-        .map(|(c, client)| {
-            if args.rate > 0.0 {
-                tokio::spawn(open_loop(client, plan, c as f64 / args.rate, conns / args.rate))
-            } else {
-                tokio::spawn(closed_loop(client, plan))
-            }
-        })
-        .collect();
+    let spin = Duration::from_micros(args.spin_us);
+    let mut tasks = Vec::with_capacity(args.conns);
+    for (c, client) in clients.into_iter().enumerate() {
+        let pacer = Pacer::new(spin).map_err(|e| format!("timerfd: {e}"))?;
+        tasks.push(if args.rate > 0.0 {
+            tokio::spawn(open_loop(client, plan, pacer, c as f64 / args.rate, conns / args.rate))
+        } else {
+            tokio::spawn(closed_loop(client, plan, pacer))
+        });
+    }
 
-    wait_until(plan.window).await;
+    let pacer = Pacer::new(Duration::ZERO).map_err(|e| format!("timerfd: {e}"))?;
+    let timer = |e: io::Error| format!("timerfd: {e}");
+    pacer.wait_until(plan.window).await.map_err(timer)?;
     let server = args.server_pid.map(|p| Window::begin(p.to_string()));
     let client = Window::begin("self".into());
-    wait_until(plan.end).await;
+    pacer.wait_until(plan.end).await.map_err(timer)?;
     let server_ns = server.and_then(Window::finish);
     let client_ns = client.finish();
 
     let mut hist = Histogram::new();
+    let mut lag = Histogram::new();
     let mut errors = 0;
     for t in tasks {
         let r = t.await.map_err(|e| format!("connection task: {e}"))?;
         hist.merge(&r.hist);
+        lag.merge(&r.lag);
         if let Some(e) = r.error {
             errors += 1;
             eprintln!("loadgen: connection failed: {e}");
@@ -486,7 +576,7 @@ async fn run(args: Args) -> Result<(), String> {
         "{{\"proto\":\"{}\",\"conns\":{},\"size\":{},\"rate_target\":{},\"duration_s\":{:.3},\"requests\":{},\
          \"errors\":{},\"rps\":{:.1},\"p50_us\":{:.1},\"p90_us\":{:.1},\"p99_us\":{:.1},\"p999_us\":{:.1},\
          \"max_us\":{:.1},\"mean_us\":{:.1},\"server_cpu_us\":{},\"server_cpu_pct\":{},\
-         \"server_cpu_us_per_req\":{},\"client_cpu_pct\":{}}}",
+         \"server_cpu_us_per_req\":{},\"client_cpu_pct\":{},\"send_lag_p99_us\":{:.1},\"send_lag_max_us\":{:.1}}}",
         args.proto.name(),
         args.conns,
         if args.proto == Proto::Echo { args.size } else { 0 },
@@ -505,6 +595,8 @@ async fn run(args: Args) -> Result<(), String> {
         opt(server_us.map(|u| u / 1e6 / window * 100.0), 1),
         opt(server_us.filter(|_| n > 0).map(|u| u / n as f64), 3),
         opt(client_ns.map(|ns| ns as f64 / 1e9 / window * 100.0), 1),
+        us(lag.quantile(0.99)),
+        us(lag.max),
     );
     if n == 0 {
         return Err("no request completed inside the window".into());
