@@ -32,7 +32,7 @@
 #   SIZE          echo payload bytes (default 64)
 #   FLAVOUR       tokio runtime of the server: current|multi (default current)
 #   SPIN_US       loadgen --spin-us: at a fixed rate, poll instead of sleeping for the
-#                 last SPIN_US microseconds before each send (default 0: sleep on a timerfd)
+#                 last SPIN_US microseconds before each send (default 1000; 0 = only sleep)
 #   SERVER_CPUS   taskset CPU list for the server (default 0; empty = unpinned)
 #   CLIENT_CPUS   taskset CPU list for the load generator (default 1; empty = unpinned)
 #   OUT           output directory (default $CARGO_TARGET_DIR/compat-compare/<timestamp>)
@@ -54,7 +54,7 @@ HTTP_RATE=${HTTP_RATE:-10000}
 CONNS=${CONNS:-16}
 SIZE=${SIZE:-64}
 FLAVOUR=${FLAVOUR:-current}
-SPIN_US=${SPIN_US:-0}
+SPIN_US=${SPIN_US:-1000}
 SERVER_CPUS=${SERVER_CPUS-0}
 CLIENT_CPUS=${CLIENT_CPUS-1}
 # shellcheck disable=SC2206 # word splitting of CARGO_FLAGS is intended
@@ -150,20 +150,24 @@ run_one() {
         return 0
     fi
     echo "{\"round\":$round,\"workload\":\"$workload\",\"contender\":\"$contender\",${json#\{}" >>"$OUT/runs.jsonl"
-    local rps target errors lag
+    local rps target errors lag runq
     rps=$(field rps "$json")
     lag=$(field send_lag_p99_us "$json")
     target=$(field rate_target "$json")
     errors=$(field errors "$json")
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$workload" "$contender" "$target" "$rps" \
+    runq=$(field server_runq_pct "$json")
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$workload" "$contender" "$target" "$rps" \
         "$(field p50_us "$json")" "$(field p99_us "$json")" "$(field server_cpu_pct "$json")" \
-        "$(field server_cpu_us_per_req "$json")" "$errors" >>"$RESULTS"
-    printf '  %-10s %-13s %10.0f req/s  p50 %8s us  p99 %8s us  server CPU %5s%%  %8s us/req\n' "$workload" \
-        "$contender" "$rps" "$(field p50_us "$json")" "$(field p99_us "$json")" \
-        "$(field server_cpu_pct "$json")" "$(field server_cpu_us_per_req "$json")" >&2
+        "$(field server_cpu_us_per_req "$json")" "$errors" "$runq" "$lag" >>"$RESULTS"
+    printf '  %-10s %-13s %8.0f req/s  p50 %7s us  p99 %8s us  server CPU %5s%%  %7s us/req  runq %4s%%\n' \
+        "$workload" "$contender" "$rps" "$(field p50_us "$json")" "$(field p99_us "$json")" \
+        "$(field server_cpu_pct "$json")" "$(field server_cpu_us_per_req "$json")" "$runq" >&2
     [[ $errors == 0 ]] || say "  warning: $errors connection(s) failed"
     if awk -v r="$rps" -v t="$target" 'BEGIN { exit !(t > 0 && r < 0.97 * t) }'; then
         say "  warning: $rps req/s is below the target $target; CPU per request is not comparable"
+    fi
+    if awk -v q="$runq" -v c="$(field client_runq_pct "$json")" 'BEGIN { exit !(q > 2 || c > 2) }'; then
+        say "  warning: server or loadgen waited for its CPU (run queue ${runq}% / $(field client_runq_pct "$json")%): busy machine?"
     fi
     if awk -v l="$lag" 'BEGIN { exit !(l > 200) }'; then
         say "  warning: the loadgen sent 1% of requests over ${lag} us late (busy machine?); latencies include that"
@@ -219,11 +223,11 @@ function add(key, v) { vals[key] = (key in vals) ? vals[key] " " v : v }
     if (!(w in wseen)) { wseen[w] = 1; ws[++nw] = w; target[w] = $4 }
     if (!((w, c) in cseen)) { cseen[w, c] = 1; cs[w] = cs[w] " " c }
     add(w SUBSEP c SUBSEP "rps", $5); add(w SUBSEP c SUBSEP "p50", $6); add(w SUBSEP c SUBSEP "p99", $7)
-    add(w SUBSEP c SUBSEP "cpu", $8); add(w SUBSEP c SUBSEP "cpr", $9)
+    add(w SUBSEP c SUBSEP "cpu", $8); add(w SUBSEP c SUBSEP "cpr", $9); add(w SUBSEP c SUBSEP "rq", $11)
 }
 END {
-    printf "%-10s %-13s %10s %9s %9s %7s %9s %13s %8s %8s\n", "workload", "contender", "req/s", "p50 us", "p99 us",
-        "CPU %", "CPU us/req", "(min..max)", "rps/tok", "cpu/tok"
+    printf "%-10s %-13s %9s %8s %8s %6s %10s %13s %8s %8s %7s\n", "workload", "contender", "req/s", "p50 us", "p99 us",
+        "CPU %", "CPU us/req", "(min..max)", "rps/tok", "cpu/tok", "runq %"
     for (i = 1; i <= nw; i++) {
         w = ws[i]
         n = split(substr(cs[w], 2), cl, " ")
@@ -234,15 +238,17 @@ END {
         for (j = 1; j <= n; j++) {
             k = w SUBSEP cl[j]
             rps = median(vals[k SUBSEP "rps"]); p50 = median(vals[k SUBSEP "p50"]); p99 = median(vals[k SUBSEP "p99"])
-            cpu = median(vals[k SUBSEP "cpu"]); cpr = median(vals[k SUBSEP "cpr"]); cspread = spread
+            cpu = median(vals[k SUBSEP "cpu"]); rq = median(vals[k SUBSEP "rq"])
+            cpr = median(vals[k SUBSEP "cpr"]); cspread = spread
             r1 = (trps > 0) ? sprintf("%.2fx", rps / trps) : "-"
             r2 = (tcpr > 0) ? sprintf("%.2fx", cpr / tcpr) : "-"
-            printf "%-10s %-13s %10.0f %9.1f %9.1f %7.1f %9.2f %13s %8s %8s\n", w, cl[j], rps, p50, p99, cpu, cpr,
-                cspread, r1, r2
+            printf "%-10s %-13s %9.0f %8.1f %8.1f %6.1f %10.2f %13s %8s %8s %7.1f\n", w, cl[j], rps, p50, p99, cpu,
+                cpr, cspread, r1, r2, rq
         }
     }
     print ""
     print "CPU % and CPU us/req: the server process (all threads), from /proc/<pid>/task/*/schedstat over the window."
+    print "runq %: time the server was runnable but waiting for its CPU (> 0: something else ran there)."
     print "rps/tok: req/s over tokio (> 1: more). cpu/tok: CPU us per request over tokio (< 1: cheaper)."
     print "At a fixed rate (*-rate) req/s is the target for every contender, so cpu/tok is the comparison;"
     print "closed-loop workloads (*-1c, *-16c) saturate the server: compare req/s and latency."

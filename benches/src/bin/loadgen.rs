@@ -19,10 +19,10 @@
 //! time, not from the actual send, so a server that falls behind is charged
 //! for the queueing it causes (no coordinated omission). A connection has one
 //! request in flight: if answers take longer than `N/R` s the achieved rate
-//! drops below R, which the `rps` field shows. The wait for the next send is a
-//! timerfd per connection (see [`Pacer`]), so the loadgen sleeps between
-//! requests; `send_lag_*` report how late sends left against their schedule
-//! (client-side delay, a check on the loadgen rather than on the server).
+//! drops below R, which the `rps` field shows. Between sends a connection
+//! sleeps on a timerfd and polls for the last `--spin-us` (see [`Pacer`]);
+//! `send_lag_*` report how late sends left against their schedule, a check on
+//! the loadgen rather than on the server.
 
 use clap::{Parser, ValueEnum};
 use rustix::time::{
@@ -62,9 +62,12 @@ struct Args {
     /// Echo payload bytes per request.
     #[arg(long, default_value_t = 64)]
     size: usize,
-    /// Fixed rate only: spin (poll) for the last this many microseconds before each scheduled send
-    /// instead of sleeping on the timer; lowers send lag, costs the loadgen's CPU.
-    #[arg(long, default_value_t = 0)]
+    /// Fixed rate: sleep on a timerfd until this many microseconds before each scheduled send, then
+    /// poll until it. Polling keeps the loadgen's CPU awake: sends leave on time, and the server's
+    /// loopback sends do not have to wake an idle CPU (which a VM charges to the server). At the
+    /// default, 1000, every connection sending more often than once per millisecond only polls.
+    /// 0 = only sleep.
+    #[arg(long, default_value_t = 1000)]
     spin_us: u64,
     /// Server process whose CPU time to measure over the window.
     #[arg(long)]
@@ -179,38 +182,55 @@ impl Histogram {
 
 // ------------------------------------------------------------ CPU time ---
 
-/// CPU time (user + system) of process `pid` ("self" for this one) so far, in
-/// nanoseconds, and how many threads it has: the sum of the first field of
-/// `/proc/<pid>/task/*/schedstat`. Falls back to `utime + stime` from
-/// `/proc/<pid>/stat` (10 ms ticks) where schedstat is missing. CPU time of a
-/// thread that exits between two readings is lost: [`Window::finish`] warns
-/// if the thread set changed.
-fn cpu_time(pid: &str) -> io::Result<(u64, Vec<u64>)> {
-    let mut total = 0u64;
-    let mut tids = Vec::new();
+/// One reading of a process's scheduler statistics, summed over its threads.
+struct Sample {
+    /// CPU time (user + system) so far, nanoseconds.
+    run_ns: u64,
+    /// Time its threads were runnable but waiting for a CPU, nanoseconds
+    /// (`None` without schedstat).
+    wait_ns: Option<u64>,
+    /// Its thread ids, sorted.
+    tids: Vec<u64>,
+}
+
+/// Reads `/proc/<pid>/task/*/schedstat` (`pid` "self" for this process):
+/// the first two fields are time on a CPU and time waiting on a run queue,
+/// in nanoseconds. Falls back to `utime + stime` from `/proc/<pid>/stat`
+/// (10 ms ticks) where schedstat is missing. CPU time of a thread that exits
+/// between two readings is lost: [`Window::finish`] warns if the thread set
+/// changed.
+fn sample(pid: &str) -> io::Result<Sample> {
+    let mut s = Sample {
+        run_ns: 0,
+        wait_ns: Some(0),
+        tids: Vec::new(),
+    };
     for entry in fs::read_dir(format!("/proc/{pid}/task"))? {
         let entry = entry?;
         let Some(tid) = entry.file_name().to_str().and_then(|s| s.parse().ok()) else {
             continue;
         };
         match fs::read_to_string(entry.path().join("schedstat")) {
-            Ok(s) => {
-                total += s
-                    .split_whitespace()
-                    .next()
-                    .and_then(|f| f.parse::<u64>().ok())
-                    .unwrap_or(0);
-                tids.push(tid);
+            Ok(text) => {
+                let mut f = text.split_whitespace().map(|f| f.parse::<u64>().unwrap_or(0));
+                s.run_ns += f.next().unwrap_or(0);
+                s.wait_ns = s.wait_ns.map(|w| w + f.next().unwrap_or(0));
+                s.tids.push(tid);
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound && tids.is_empty() && total == 0 => {
-                return Ok((stat_cpu_time(pid)?, Vec::new()));
+            Err(e) if e.kind() == io::ErrorKind::NotFound && s.tids.is_empty() => {
+                // No schedstat at all (or the first thread just exited): use the coarse counters.
+                return Ok(Sample {
+                    run_ns: stat_cpu_time(pid)?,
+                    wait_ns: None,
+                    tids: Vec::new(),
+                });
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {} // the thread just exited
             Err(e) => return Err(e),
         }
     }
-    tids.sort_unstable();
-    Ok((total, tids))
+    s.tids.sort_unstable();
+    Ok(s)
 }
 
 /// `utime + stime` of `/proc/<pid>/stat` in nanoseconds (USER_HZ = 100).
@@ -230,35 +250,43 @@ fn stat_cpu_time(pid: &str) -> io::Result<u64> {
     }
 }
 
-/// CPU time readings of one process at the start of the measured window.
+/// Scheduler statistics of one process at the start of the measured window.
 struct Window {
     pid: String,
-    start: Option<(u64, Vec<u64>)>,
+    start: Option<Sample>,
+}
+
+/// What a process used over the window.
+struct Usage {
+    run_ns: u64,
+    wait_ns: Option<u64>,
 }
 
 impl Window {
     fn begin(pid: String) -> Window {
-        let start = cpu_time(&pid)
+        let start = sample(&pid)
             .map_err(|e| eprintln!("loadgen: cannot read CPU time of {pid}: {e}"))
             .ok();
         Window { pid, start }
     }
 
-    /// CPU nanoseconds used since [`Window::begin`].
-    fn finish(self) -> Option<u64> {
-        let (t0, tids0) = self.start?;
-        let (t1, tids1) = cpu_time(&self.pid)
+    fn finish(self) -> Option<Usage> {
+        let s0 = self.start?;
+        let s1 = sample(&self.pid)
             .map_err(|e| eprintln!("loadgen: cannot read CPU time of {}: {e}", self.pid))
             .ok()?;
-        if tids0 != tids1 {
+        if s0.tids != s1.tids {
             eprintln!(
                 "loadgen: warning: threads of {} changed during the window ({} -> {}); CPU time may be undercounted",
                 self.pid,
-                tids0.len(),
-                tids1.len()
+                s0.tids.len(),
+                s1.tids.len()
             );
         }
-        Some(t1.saturating_sub(t0))
+        Some(Usage {
+            run_ns: s1.run_ns.saturating_sub(s0.run_ns),
+            wait_ns: s0.wait_ns.zip(s1.wait_ns).map(|(w0, w1)| w1.saturating_sub(w0)),
+        })
     }
 }
 
@@ -551,8 +579,8 @@ async fn run(args: Args) -> Result<(), String> {
     let server = args.server_pid.map(|p| Window::begin(p.to_string()));
     let client = Window::begin("self".into());
     pacer.wait_until(plan.end).await.map_err(timer)?;
-    let server_ns = server.and_then(Window::finish);
-    let client_ns = client.finish();
+    let server = server.and_then(Window::finish);
+    let client = client.finish();
 
     let mut hist = Histogram::new();
     let mut lag = Histogram::new();
@@ -569,35 +597,43 @@ async fn run(args: Args) -> Result<(), String> {
 
     let window = duration.as_secs_f64();
     let n = hist.total;
-    let us = |ns: u64| ns as f64 / 1e3;
+    let us = |ns: u64| format!("{:.1}", ns as f64 / 1e3);
     let opt = |v: Option<f64>, prec: usize| v.map_or("null".to_string(), |v| format!("{v:.prec$}"));
-    let server_us = server_ns.map(|ns| ns as f64 / 1e3);
-    println!(
-        "{{\"proto\":\"{}\",\"conns\":{},\"size\":{},\"rate_target\":{},\"duration_s\":{:.3},\"requests\":{},\
-         \"errors\":{},\"rps\":{:.1},\"p50_us\":{:.1},\"p90_us\":{:.1},\"p99_us\":{:.1},\"p999_us\":{:.1},\
-         \"max_us\":{:.1},\"mean_us\":{:.1},\"server_cpu_us\":{},\"server_cpu_pct\":{},\
-         \"server_cpu_us_per_req\":{},\"client_cpu_pct\":{},\"send_lag_p99_us\":{:.1},\"send_lag_max_us\":{:.1}}}",
-        args.proto.name(),
-        args.conns,
-        if args.proto == Proto::Echo { args.size } else { 0 },
-        args.rate,
-        window,
-        n,
-        errors,
-        n as f64 / window,
-        us(hist.quantile(0.50)),
-        us(hist.quantile(0.90)),
-        us(hist.quantile(0.99)),
-        us(hist.quantile(0.999)),
-        us(hist.max),
-        hist.mean() / 1e3,
-        opt(server_us, 0),
-        opt(server_us.map(|u| u / 1e6 / window * 100.0), 1),
-        opt(server_us.filter(|_| n > 0).map(|u| u / n as f64), 3),
-        opt(client_ns.map(|ns| ns as f64 / 1e9 / window * 100.0), 1),
-        us(lag.quantile(0.99)),
-        us(lag.max),
-    );
+    let pct = |ns: Option<u64>| opt(ns.map(|ns| ns as f64 / 1e9 / window * 100.0), 1);
+    let server_run = server.as_ref().map(|u| u.run_ns);
+    let fields = [
+        ("proto", format!("\"{}\"", args.proto.name())),
+        ("conns", args.conns.to_string()),
+        (
+            "size",
+            if args.proto == Proto::Echo { args.size } else { 0 }.to_string(),
+        ),
+        ("rate_target", args.rate.to_string()),
+        ("duration_s", format!("{window:.3}")),
+        ("requests", n.to_string()),
+        ("errors", errors.to_string()),
+        ("rps", format!("{:.1}", n as f64 / window)),
+        ("p50_us", us(hist.quantile(0.50))),
+        ("p90_us", us(hist.quantile(0.90))),
+        ("p99_us", us(hist.quantile(0.99))),
+        ("p999_us", us(hist.quantile(0.999))),
+        ("max_us", us(hist.max)),
+        ("mean_us", format!("{:.1}", hist.mean() / 1e3)),
+        ("server_cpu_us", opt(server_run.map(|ns| ns as f64 / 1e3), 0)),
+        ("server_cpu_pct", pct(server_run)),
+        (
+            "server_cpu_us_per_req",
+            opt(server_run.filter(|_| n > 0).map(|ns| ns as f64 / 1e3 / n as f64), 3),
+        ),
+        // Time runnable but waiting for a CPU: another task competed for it.
+        ("server_runq_pct", pct(server.as_ref().and_then(|u| u.wait_ns))),
+        ("client_cpu_pct", pct(client.as_ref().map(|u| u.run_ns))),
+        ("client_runq_pct", pct(client.as_ref().and_then(|u| u.wait_ns))),
+        ("send_lag_p99_us", us(lag.quantile(0.99))),
+        ("send_lag_max_us", us(lag.max)),
+    ];
+    let body: Vec<String> = fields.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+    println!("{{{}}}", body.join(","));
     if n == 0 {
         return Err("no request completed inside the window".into());
     }
