@@ -41,7 +41,7 @@
 #
 # Output: $OUT/runs.jsonl (the loadgen's JSON line of every run, with round,
 # workload and contender added), $OUT/results.tsv (the same, as columns),
-# $OUT/summary.txt (the table), $OUT/server-*.log (server stderr).
+# $OUT/summary.txt (the table), $OUT/server.log and $OUT/loadgen.log (stderr of each).
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
@@ -119,12 +119,13 @@ run_one() {
     fi
     local envs=(env -u RINGIO_BACKEND)
     [[ $backend != - ]] && envs=(env "RINGIO_BACKEND=$backend")
-    local log=$OUT/server-r$round-$workload-$contender.log
+    local log=$OUT/server.log
+    echo "== round $round $workload $contender" >>"$log"
 
     # The server's stdin is the coproc pipe: closing it (or this script dying) stops the server.
     # shellcheck disable=SC2086 # $SERVER_PIN is a command prefix
     coproc SRV { exec "${envs[@]}" $SERVER_PIN "$BIN/compat_server" --stack "$stack" --proto "$proto" \
-        --flavour "$FLAVOUR" --addr 127.0.0.1:0 2>"$log"; }
+        --flavour "$FLAVOUR" --addr 127.0.0.1:0 2>>"$log"; }
     local pid=$SRV_PID out_fd=${SRV[0]} in_fd=${SRV[1]} addr=""
     read -r -t 10 -u "$out_fd" addr || true
     if [[ -z $addr ]]; then
@@ -248,7 +249,8 @@ END {
     }
     print ""
     print "CPU % and CPU us/req: the server process (all threads), from /proc/<pid>/task/*/schedstat over the window."
-    print "runq %: time the server was runnable but waiting for its CPU (> 0: something else ran there)."
+    print "runq %: time the server was runnable but not running (wake-up delays make ~0.5% normal; more: something"
+    print "        else ran on its CPU)."
     print "rps/tok: req/s over tokio (> 1: more). cpu/tok: CPU us per request over tokio (< 1: cheaper)."
     print "At a fixed rate (*-rate) req/s is the target for every contender, so cpu/tok is the comparison;"
     print "closed-loop workloads (*-1c, *-16c) saturate the server: compare req/s and latency."
