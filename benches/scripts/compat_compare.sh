@@ -35,12 +35,16 @@
 #                 last SPIN_US microseconds before each send (default 1000; 0 = only sleep)
 #   SERVER_CPUS   taskset CPU list for the server (default 0; empty = unpinned)
 #   CLIENT_CPUS   taskset CPU list for the load generator (default 1; empty = unpinned)
+#   BUSY_RUNQ     a run where the server or the loadgen waited for its CPU more than this
+#                 % of the window counts as disturbed (default 2)
+#   RETRIES       how often a disturbed run is discarded and repeated (default 2; the
+#                 last try is kept, with a warning)
 #   OUT           output directory (default $CARGO_TARGET_DIR/compat-compare/<timestamp>)
 #   CARGO_TARGET_DIR, CARGO_FLAGS (e.g. --offline)  as for cargo
 #   REPORT_ONLY   if set, run nothing: re-print the table from $OUT/results.tsv
 #
 # Output: $OUT/runs.jsonl (the loadgen's JSON line of every run, with round,
-# workload and contender added), $OUT/results.tsv (the same, as columns),
+# workload and contender added; discarded runs go to discarded.jsonl), $OUT/results.tsv (the same, as columns),
 # $OUT/summary.txt (the table), $OUT/server.log and $OUT/loadgen.log (stderr of each).
 set -euo pipefail
 
@@ -55,6 +59,8 @@ CONNS=${CONNS:-16}
 SIZE=${SIZE:-64}
 FLAVOUR=${FLAVOUR:-current}
 SPIN_US=${SPIN_US:-1000}
+BUSY_RUNQ=${BUSY_RUNQ:-2}
+RETRIES=${RETRIES:-2}
 SERVER_CPUS=${SERVER_CPUS-0}
 CLIENT_CPUS=${CLIENT_CPUS-1}
 # shellcheck disable=SC2206 # word splitting of CARGO_FLAGS is intended
@@ -108,8 +114,9 @@ contender_stack() {
 field() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p" <<<"$2"; }
 
 # Runs one workload against one contender; appends to runs.jsonl and results.tsv.
+# Returns 1 (run discarded) if may_retry is 1 and the machine was busy.
 run_one() {
-    local round=$1 workload=$2 contender=$3
+    local round=$1 workload=$2 contender=$3 may_retry=$4
     local wargs proto stack backend
     wargs=$(workload_args "$workload")
     proto=$(awk '{print $2}' <<<"$wargs")
@@ -150,13 +157,21 @@ run_one() {
         say "round $round $workload $contender: loadgen failed (status $status; see $OUT/loadgen.log)"
         return 0
     fi
-    echo "{\"round\":$round,\"workload\":\"$workload\",\"contender\":\"$contender\",${json#\{}" >>"$OUT/runs.jsonl"
-    local rps target errors lag runq
+    local line="{\"round\":$round,\"workload\":\"$workload\",\"contender\":\"$contender\",${json#\{}"
+    local rps target errors lag runq crunq
     rps=$(field rps "$json")
     lag=$(field send_lag_p99_us "$json")
     target=$(field rate_target "$json")
     errors=$(field errors "$json")
     runq=$(field server_runq_pct "$json")
+    crunq=$(field client_runq_pct "$json")
+    if [[ $may_retry == 1 ]] &&
+        awk -v q="$runq" -v c="$crunq" -v m="$BUSY_RUNQ" 'BEGIN { exit !(q > m || c > m) }'; then
+        say "  $workload $contender: busy (run queue ${runq}% / ${crunq}%), run discarded; again in 2 s"
+        echo "$line" >>"$OUT/discarded.jsonl"
+        return 1
+    fi
+    echo "$line" >>"$OUT/runs.jsonl"
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$workload" "$contender" "$target" "$rps" \
         "$(field p50_us "$json")" "$(field p99_us "$json")" "$(field server_cpu_pct "$json")" \
         "$(field server_cpu_us_per_req "$json")" "$errors" "$runq" "$lag" >>"$RESULTS"
@@ -167,8 +182,8 @@ run_one() {
     if awk -v r="$rps" -v t="$target" 'BEGIN { exit !(t > 0 && r < 0.97 * t) }'; then
         say "  warning: $rps req/s is below the target $target; CPU per request is not comparable"
     fi
-    if awk -v q="$runq" -v c="$(field client_runq_pct "$json")" 'BEGIN { exit !(q > 2 || c > 2) }'; then
-        say "  warning: server or loadgen waited for its CPU (run queue ${runq}% / $(field client_runq_pct "$json")%): busy machine?"
+    if awk -v q="$runq" -v c="$crunq" -v m="$BUSY_RUNQ" 'BEGIN { exit !(q > m || c > m) }'; then
+        say "  warning: server or loadgen waited for its CPU (run queue ${runq}% / ${crunq}%): busy machine?"
     fi
     if awk -v l="$lag" 'BEGIN { exit !(l > 200) }'; then
         say "  warning: the loadgen sent 1% of requests over ${lag} us late (busy machine?); latencies include that"
@@ -199,7 +214,12 @@ if [[ -z ${REPORT_ONLY:-} ]]; then
         echo "== round $r/$ROUNDS"
         for w in "${workloads[@]}"; do
             for ((i = 0; i < n; i++)); do
-                run_one "$r" "$w" "${contenders[$(((i + r - 1) % n))]}"
+                c=${contenders[$(((i + r - 1) % n))]}
+                a=0
+                while ! run_one "$r" "$w" "$c" $((a < RETRIES ? 1 : 0)); do
+                    a=$((a + 1))
+                    sleep 2
+                done
             done
         done
     done
