@@ -106,8 +106,7 @@ mod stack_tokio {
 }
 
 mod stack_compat {
-    // SWITCH: pub use ringio_compat::net::{TcpListener, TcpStream};
-    pub use tokio::net::{TcpListener, TcpStream};
+    pub use ringio_compat::net::{TcpListener, TcpStream};
     accept_loop!();
 }
 
