@@ -181,3 +181,31 @@ fn a_hosted_reactor_runs_operations_when_turned() {
     assert_eq!(&buf, b"hosted");
     reactor.shutdown();
 }
+
+/// A poll-style wait parked in the stream itself (the one `poll_read_ready`
+/// keeps between polls) must not keep the descriptor alive: close cancels it
+/// and returns, whether the wait is still pending or already fired.
+#[test]
+fn close_is_not_held_up_by_a_stored_readiness_wait() {
+    ringio_tests::runtime().block_on(async {
+        let step = ringio_tests::STEP;
+        // Pending: nothing to read.
+        let (server, _client) = pair().await;
+        assert!(!ringio_tests::poll_once(poll_fn(|cx| server.poll_read_ready(cx))).await);
+        ringio::time::timeout(step, server.close())
+            .await
+            .expect("close hung on a pending wait")
+            .unwrap();
+        // Fired but never polled again.
+        let (server, client) = pair().await;
+        assert!(!ringio_tests::poll_once(poll_fn(|cx| server.poll_read_ready(cx))).await);
+        client.try_write(b"x").unwrap();
+        ringio::time::sleep(Duration::from_millis(10)).await;
+        ringio::time::timeout(step, server.close())
+            .await
+            .expect("close hung on a fired wait")
+            .unwrap();
+        let mut buf = [0u8; 1];
+        assert!(ringio::Error::is_closed(&server.try_read(&mut buf).unwrap_err()));
+    });
+}

@@ -4,8 +4,8 @@
 //!
 //! The host's side of the contract:
 //! 1. watch [`Reactor::as_fd`] for readability (edge-triggered is fine: it
-//!    is an eventfd the ring signals on every completion, or the readiness
-//!    backend's own epoll/kqueue/port descriptor);
+//!    is an eventfd the ring signals on every completion and the turn
+//!    drains, or the readiness backend's own epoll/kqueue/port descriptor);
 //! 2. when it fires, and whenever it is woken through the waker given to
 //!    [`Reactor::park`], call [`Reactor::turn`] (never blocks);
 //! 3. before going back to waiting, call [`Reactor::park`]; if it returns

@@ -344,6 +344,11 @@ impl FdHandle {
         self.fd.close().await
     }
 
+    /// Steps 1-3 of the close protocol, without waiting.
+    pub(crate) fn start_close(&self) {
+        self.fd.start_close();
+    }
+
     pub(crate) fn try_lock(&self, access: Access) -> io::Result<Option<FdRef>> {
         self.fd.try_lock(access)
     }

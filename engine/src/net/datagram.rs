@@ -39,6 +39,14 @@ pub(crate) struct Datagram {
 }
 
 impl Datagram {
+    /// Closes: marks the descriptor closed (no new wait can start), drops
+    /// the stored readiness waits, then waits for the close protocol.
+    pub(crate) async fn close(&self) -> io::Result<()> {
+        self.fd.start_close();
+        self.ready.clear();
+        self.fd.close().await
+    }
+
     pub(crate) fn new(fd: OwnedFd) -> Datagram {
         Datagram {
             fd: FdHandle::new(fd),

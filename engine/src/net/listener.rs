@@ -25,6 +25,14 @@ pub(crate) struct Listener {
 }
 
 impl Listener {
+    /// Closes: marks the descriptor closed (no new wait can start), drops
+    /// the stored readiness waits, then waits for the close protocol.
+    pub(crate) async fn close(&self) -> io::Result<()> {
+        self.fd.start_close();
+        self.ready.clear();
+        self.fd.close().await
+    }
+
     pub(crate) fn new(fd: OwnedFd) -> Listener {
         Listener {
             fd: FdHandle::new(fd),

@@ -19,8 +19,15 @@ use std::pin::Pin;
 use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
-/// The pending readiness wait of each direction, for `poll_*_ready(&self, cx)`.
-/// As in tokio, only the task that polled a direction last is woken.
+/// The readiness wait of each direction, kept between polls for
+/// `poll_*_ready(&self, cx)`. As in tokio, only the task that polled a
+/// direction last is woken.
+///
+/// Each wait is a single-shot `POLL_ADD` (or the poller's arming), made when
+/// a wait starts. A multishot `POLL_ADD` left armed per direction would save
+/// the submission, but measured about half the throughput on a 16-connection
+/// loopback echo through `ringio-compat` (docs/benchmarks.md), so it is not
+/// used.
 #[derive(Default)]
 pub(crate) struct Readiness {
     read: Mutex<Option<Op<PollReady>>>,
@@ -49,6 +56,14 @@ impl Readiness {
         let result = std::task::ready!(Pin::new(op).poll(cx));
         *slot = None;
         Poll::Ready(fd.explain(result).map(drop))
+    }
+
+    /// Drops both stored waits (cancelling them in the kernel), so that they
+    /// no longer hold the descriptor open; `close` calls it after marking the
+    /// descriptor closed, when no new wait can start.
+    pub(crate) fn clear(&self) {
+        drop(lock(&self.read).take());
+        drop(lock(&self.write).take());
     }
 }
 

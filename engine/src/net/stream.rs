@@ -33,6 +33,14 @@ macro_rules! try_buf {
 pub(crate) use try_buf;
 
 impl Stream {
+    /// Closes: marks the descriptor closed (no new wait can start), drops
+    /// the stored readiness waits, then waits for the close protocol.
+    pub(crate) async fn close(&self) -> io::Result<()> {
+        self.fd.start_close();
+        self.ready.clear();
+        self.fd.close().await
+    }
+
     pub(crate) fn from_fd(fd: OwnedFd) -> Stream {
         Stream {
             fd: FdHandle::new(fd),

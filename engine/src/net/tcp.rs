@@ -123,7 +123,7 @@ impl TcpListener {
     /// Closes the listener: cancels pending accepts and returns once the
     /// descriptor is closed. Idempotent.
     pub async fn close(&self) -> io::Result<()> {
-        self.inner.fd.close().await
+        self.inner.close().await
     }
 }
 
@@ -321,7 +321,7 @@ impl TcpStream {
     /// Closes the connection: cancels in-flight operations, waits until the
     /// kernel has finished with them, then closes the descriptor. Idempotent.
     pub async fn close(&self) -> io::Result<()> {
-        self.inner.fd.close().await
+        self.inner.close().await
     }
 }
 

@@ -198,7 +198,7 @@ impl UdpSocket {
 
     /// Closes the socket. Idempotent.
     pub async fn close(&self) -> io::Result<()> {
-        self.inner.fd.close().await
+        self.inner.close().await
     }
 }
 

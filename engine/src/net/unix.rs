@@ -109,7 +109,7 @@ impl UnixListener {
 
     /// Closes the listener. Idempotent.
     pub async fn close(&self) -> io::Result<()> {
-        self.inner.fd.close().await
+        self.inner.close().await
     }
 }
 
@@ -294,7 +294,7 @@ impl UnixStream {
 
     /// Closes the connection (see [`crate::net::TcpStream::close`]). Idempotent.
     pub async fn close(&self) -> io::Result<()> {
-        self.inner.fd.close().await
+        self.inner.close().await
     }
 }
 

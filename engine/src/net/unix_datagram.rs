@@ -111,7 +111,7 @@ impl UnixDatagram {
 
     /// Closes the socket. Idempotent.
     pub async fn close(&self) -> io::Result<()> {
-        self.inner.fd.close().await
+        self.inner.close().await
     }
 }
 
