@@ -46,8 +46,10 @@ pub(crate) mod backend;
 pub mod buf;
 mod driver;
 mod error;
-pub(crate) mod fd;
+pub mod fd;
 pub mod fs;
+#[cfg(target_os = "linux")]
+pub mod linux;
 pub mod net;
 pub(crate) mod op;
 pub(crate) mod ring;

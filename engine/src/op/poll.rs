@@ -64,7 +64,8 @@ unsafe impl Operation for PollReady {
     #[cfg(uring)]
     fn entry(&mut self) -> squeue::Entry {
         let events = self.events() as u16 as u32;
-        self.target.apply(opcode::PollAdd::new(self.target.raw(), events).build())
+        self.target
+            .apply(opcode::PollAdd::new(self.target.raw(), events).build())
     }
 
     fn plan(&self) -> Plan {
