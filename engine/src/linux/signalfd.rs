@@ -7,6 +7,7 @@ use crate::fd::{Fd, Interest};
 use std::io;
 use std::mem::{offset_of, size_of};
 use std::os::fd::{AsFd, BorrowedFd};
+use std::process::Command;
 
 /// Signals, awaited as data: the Ctrl-C / `SIGTERM` handler of an async
 /// program.
@@ -23,9 +24,12 @@ use std::os::fd::{AsFd, BorrowedFd};
 /// of the thread that creates them): otherwise a thread that does not block
 /// the signal may receive it, and this handle never sees it. The signals
 /// stay blocked after the handle is closed (unblocking them would run the
-/// default action of any still pending). Child processes spawned with
-/// `std::process::Command` start with an empty mask, as std resets it.
-/// `SIGKILL` and `SIGSTOP` cannot be blocked or received.
+/// default action of any still pending). `SIGKILL` and `SIGSTOP` cannot be
+/// blocked or received.
+///
+/// Child processes inherit the mask too (`std::process::Command` does not
+/// reset it), so a child would ignore a `SIGTERM` sent to it: spawn
+/// children through [`unblock_in_child`](SignalFd::unblock_in_child).
 ///
 /// Created `SFD_CLOEXEC | SFD_NONBLOCK`. `SignalFd` is `Send + Sync`; close
 /// it with [`close`](SignalFd::close) (idempotent; a pending `recv` fails
@@ -47,10 +51,10 @@ use std::os::fd::{AsFd, BorrowedFd};
 /// })?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
-#[derive(Debug)]
 pub struct SignalFd {
     fd: Fd,
     signals: Vec<Signal>,
+    set: SigSet,
 }
 
 impl SignalFd {
@@ -77,7 +81,31 @@ impl SignalFd {
         Ok(SignalFd {
             fd: Fd::adopt(set.signalfd()?, true),
             signals: signals.to_vec(),
+            set,
         })
+    }
+
+    /// Makes the processes `command` spawns start with this handle's signals
+    /// unblocked, as a program expects, instead of inheriting the blocked
+    /// mask of the spawning thread. (It installs a `pre_exec` hook, so std
+    /// spawns with `fork` + `exec` rather than `posix_spawn`.)
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use ringio::linux::{PidFd, Signal, SignalFd};
+    /// use std::process::Command;
+    ///
+    /// let signals = SignalFd::new(&[Signal::INT, Signal::TERM])?;
+    /// let mut sleep = Command::new("sleep");
+    /// sleep.arg("10");
+    /// let child = PidFd::from_child(signals.unblock_in_child(&mut sleep).spawn()?)?;
+    /// child.send_signal(Signal::TERM)?; // terminates it: not blocked there
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn unblock_in_child<'c>(&self, command: &'c mut Command) -> &'c mut Command {
+        self.set.unblock_in_child(command);
+        command
     }
 
     /// The signals this handle receives.
@@ -173,6 +201,15 @@ impl SignalFd {
     /// ```
     pub fn fd(&self) -> &Fd {
         &self.fd
+    }
+}
+
+impl std::fmt::Debug for SignalFd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignalFd")
+            .field("fd", &self.fd)
+            .field("signals", &self.signals)
+            .finish()
     }
 }
 
