@@ -103,6 +103,11 @@ impl Fd {
     /// Where the table is full, or on a readiness backend, this is the same
     /// as [`Fd::new`]; [`fixed_slot`](Fd::fixed_slot) tells which happened.
     ///
+    /// A slot can only be released by its ring's own thread, so when the
+    /// last guard or operation goes on another thread, the number is closed
+    /// (and `close` returns) once that runtime next runs: do not block its
+    /// thread waiting for such a `close`.
+    ///
     /// # Examples
     ///
     /// ```no_run

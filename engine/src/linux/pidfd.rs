@@ -67,7 +67,7 @@ impl PidFd {
     ///
     /// # Errors
     ///
-    /// `ESRCH` (`ErrorKind::NotFound`) if there is no such process, which
+    /// `ErrorKind::NotFound` if there is no such process (`ESRCH`), which
     /// includes a child that has exited and was already reaped;
     /// `InvalidInput` for pid 0 or one past `i32::MAX`.
     ///
@@ -86,7 +86,13 @@ impl PidFd {
                 format!("not a process id: {pid}"),
             ));
         };
-        let fd = rustix::process::pidfd_open(target, PidfdFlags::empty())?;
+        let fd = rustix::process::pidfd_open(target, PidfdFlags::empty()).map_err(|e| match e {
+            rustix::io::Errno::SRCH => io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("no process {pid}: it does not exist, or has exited and was already reaped (ESRCH)"),
+            ),
+            e => e.into(),
+        })?;
         Ok(PidFd {
             fd: Fd::adopt(fd, true),
             pid,
