@@ -9,6 +9,9 @@ use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const MS: Duration = Duration::from_millis(1);
+/// "At once", with room for a loaded machine; the deadlines tested are in
+/// the past, so the only way to take this long is not to fire.
+const AT_ONCE: Duration = Duration::from_secs(1);
 
 #[test]
 fn a_one_shot_relative_timer_fires_once_after_its_delay() {
@@ -46,7 +49,7 @@ fn an_absolute_deadline_in_the_past_fires_at_once() {
     runtime().block_on(async {
         let timer = TimerFd::new(Clock::Monotonic).unwrap();
         timer.set_at(timer.now() - Duration::from_secs(1), None).unwrap();
-        let count = ringio::time::timeout(100 * MS, timer.tick())
+        let count = ringio::time::timeout(AT_ONCE, timer.tick())
             .await
             .expect("did not fire");
         assert_eq!(count.unwrap(), 1);
@@ -58,11 +61,13 @@ fn a_periodic_timer_armed_in_the_past_counts_the_missed_periods() {
     runtime().block_on(async {
         let timer = TimerFd::new(Clock::Monotonic).unwrap();
         timer.set_at(timer.now() - 100 * MS, Some(10 * MS)).unwrap();
-        let count = ringio::time::timeout(100 * MS, timer.tick())
+        let count = ringio::time::timeout(AT_ONCE, timer.tick())
             .await
             .expect("did not fire");
         let count = count.unwrap();
-        assert!((10..=12).contains(&count), "expected ~11 expirations, got {count}");
+        // ~11 (100 ms / 10 ms, plus the one at the deadline); more only if
+        // this thread was descheduled for a while.
+        assert!((10..=50).contains(&count), "expected ~11 expirations, got {count}");
     });
 }
 
@@ -73,12 +78,12 @@ fn zero_delay_and_the_epoch_fire_instead_of_disarming() {
     runtime().block_on(async {
         let timer = TimerFd::new(Clock::Monotonic).unwrap();
         timer.set_after(Duration::ZERO, None).unwrap();
-        let count = ringio::time::timeout(100 * MS, timer.tick())
+        let count = ringio::time::timeout(AT_ONCE, timer.tick())
             .await
             .expect("zero delay disarmed");
         assert_eq!(count.unwrap(), 1);
         timer.set_at(Duration::ZERO, None).unwrap();
-        let count = ringio::time::timeout(100 * MS, timer.tick())
+        let count = ringio::time::timeout(AT_ONCE, timer.tick())
             .await
             .expect("epoch disarmed");
         assert_eq!(count.unwrap(), 1);

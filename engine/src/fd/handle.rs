@@ -9,7 +9,7 @@ use crate::sync::event::Event;
 use rustix::fs::{FileType, OFlags};
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 /// A descriptor shared by tasks and threads, closed only once nobody uses it.
 ///
@@ -267,12 +267,6 @@ impl Fd {
             }
             rustix::fs::fcntl_setfl(fd, wanted)
         })
-    }
-
-    /// Whether the descriptor is in blocking mode (for the readiness
-    /// backends' refusal, see [`Fd::new`]).
-    pub(super) fn is_blocking(&self, guard: &FdGuard) -> io::Result<bool> {
-        Ok(!rustix::fs::fcntl_getfl(guard.as_fd())?.contains(OFlags::NONBLOCK))
     }
 }
 

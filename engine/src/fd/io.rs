@@ -39,8 +39,8 @@ impl Fd {
     ///
     /// # Errors
     ///
-    /// [`Error::Closed`](crate::Error::Closed) if the handle is or gets
-    /// closed; [`Error::NoRuntime`](crate::Error::NoRuntime) outside a
+    /// [`Error::Closed`] if the handle is or gets
+    /// closed; [`Error::NoRuntime`] outside a
     /// runtime; `InvalidInput` on a readiness backend if the descriptor is
     /// not a regular file and is in blocking mode (see [`Fd::new`]); any
     /// error of `read(2)`.
@@ -124,8 +124,8 @@ impl Fd {
     ///
     /// # Errors
     ///
-    /// [`Error::Closed`](crate::Error::Closed),
-    /// [`Error::NoRuntime`](crate::Error::NoRuntime), any error of `pread(2)`.
+    /// [`Error::Closed`],
+    /// [`Error::NoRuntime`], any error of `pread(2)`.
     ///
     /// # Examples
     ///
@@ -186,8 +186,8 @@ impl Fd {
     ///
     /// # Errors
     ///
-    /// [`Error::Closed`](crate::Error::Closed) if the handle is or gets
-    /// closed; [`Error::NoRuntime`](crate::Error::NoRuntime) outside a runtime.
+    /// [`Error::Closed`] if the handle is or gets
+    /// closed; [`Error::NoRuntime`] outside a runtime.
     ///
     /// # Examples
     ///
@@ -263,8 +263,8 @@ impl Fd {
     ///
     /// # Errors
     ///
-    /// [`Error::Closed`](crate::Error::Closed),
-    /// [`Error::NoRuntime`](crate::Error::NoRuntime), or what `f` returns.
+    /// [`Error::Closed`],
+    /// [`Error::NoRuntime`], or what `f` returns.
     ///
     /// # Examples
     ///
@@ -333,7 +333,8 @@ impl Fd {
         if !self.pollable || !matches!(driver, Driver::Ready(_)) {
             return Ok(());
         }
-        if self.is_blocking(&self.incref()?)? {
+        let flags = rustix::fs::fcntl_getfl(self.incref()?.as_fd())?;
+        if !flags.contains(rustix::fs::OFlags::NONBLOCK) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "descriptor is in blocking mode: on a readiness backend ringio::fd::Fd needs O_NONBLOCK \

@@ -4,6 +4,7 @@
 use crate::fd::{Fd, Interest};
 use rustix::event::EventfdFlags;
 use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
 
 /// An `eventfd(2)` counter: [`add`](EventFd::add) from anywhere, await
 /// [`read`](EventFd::read) on a runtime.
@@ -147,7 +148,7 @@ impl EventFd {
     /// ```
     pub fn try_read(&self) -> io::Result<Option<u64>> {
         let guard = self.fd.incref()?;
-        match read_counter(rustix::fd::AsFd::as_fd(&guard)) {
+        match read_counter(guard.as_fd()) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
             res => res.map(Some),
         }
@@ -190,7 +191,7 @@ impl EventFd {
 }
 
 /// One non-blocking `read(2)` of the 8-byte counter.
-fn read_counter(fd: rustix::fd::BorrowedFd<'_>) -> io::Result<u64> {
+fn read_counter(fd: BorrowedFd<'_>) -> io::Result<u64> {
     let mut value = [0u8; 8];
     let n = rustix::io::read(fd, &mut value)?;
     debug_assert_eq!(n, 8, "eventfd reads are all or nothing");
