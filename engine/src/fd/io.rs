@@ -39,11 +39,10 @@ impl Fd {
     ///
     /// # Errors
     ///
-    /// [`Error::Closed`] if the handle is or gets
-    /// closed; [`Error::NoRuntime`] outside a
-    /// runtime; `InvalidInput` on a readiness backend if the descriptor is
-    /// not a regular file and is in blocking mode (see [`Fd::new`]); any
-    /// error of `read(2)`.
+    /// [`Error::Closed`] if the handle is or gets closed;
+    /// [`Error::NoRuntime`] outside a runtime; `InvalidInput` on a readiness
+    /// backend if the descriptor is not a regular file and is in blocking
+    /// mode (see [`Fd::new`]); any error of `read(2)`.
     ///
     /// # Examples
     ///
@@ -71,8 +70,9 @@ impl Fd {
             buf = b;
             match self.handle.explain(res) {
                 // A non-blocking descriptor whose file lacks `FMODE_NOWAIT`
-                // makes io_uring answer EAGAIN instead of waiting.
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                // makes io_uring answer EAGAIN instead of waiting. (Regular
+                // files are always "ready": polling them would spin.)
+                Err(e) if self.pollable && e.kind() == io::ErrorKind::WouldBlock => {
                     try_buf!(self.poll(Interest::READABLE).await, buf);
                 }
                 res => return (res, buf),
@@ -111,7 +111,7 @@ impl Fd {
             let (res, b) = self.cancel_on_close(&driver, target, op).await;
             buf = b;
             match self.handle.explain(res) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                Err(e) if self.pollable && e.kind() == io::ErrorKind::WouldBlock => {
                     try_buf!(self.poll(Interest::WRITABLE).await, buf);
                 }
                 res => return (res, buf),
@@ -124,8 +124,7 @@ impl Fd {
     ///
     /// # Errors
     ///
-    /// [`Error::Closed`],
-    /// [`Error::NoRuntime`], any error of `pread(2)`.
+    /// [`Error::Closed`], [`Error::NoRuntime`], any error of `pread(2)`.
     ///
     /// # Examples
     ///
@@ -186,8 +185,8 @@ impl Fd {
     ///
     /// # Errors
     ///
-    /// [`Error::Closed`] if the handle is or gets
-    /// closed; [`Error::NoRuntime`] outside a runtime.
+    /// [`Error::Closed`] if the handle is or gets closed;
+    /// [`Error::NoRuntime`] outside a runtime.
     ///
     /// # Examples
     ///
@@ -263,8 +262,7 @@ impl Fd {
     ///
     /// # Errors
     ///
-    /// [`Error::Closed`],
-    /// [`Error::NoRuntime`], or what `f` returns.
+    /// [`Error::Closed`], [`Error::NoRuntime`], or what `f` returns.
     ///
     /// # Examples
     ///
