@@ -37,6 +37,10 @@
 //! Every operation takes its buffer by value and hands it back with the
 //! result ([`BufResult`]); dropping an operation's future cancels it, and the
 //! buffer stays owned by the engine until the kernel has let go of it.
+//!
+//! Descriptors ringio did not create go in a [`fd::Fd`], whose guards and
+//! waiting `close` follow the same fd-mutex rule; on Linux, `ringio::linux` has
+//! awaitable eventfd, timerfd, pidfd, signalfd and memfd handles.
 
 // Without io_uring, the ring-only parts of shared types (SQE targets, the
 // fixed-file allocator, multishot accept) are compiled but never used.
@@ -46,8 +50,10 @@ pub(crate) mod backend;
 pub mod buf;
 mod driver;
 mod error;
-pub(crate) mod fd;
+pub mod fd;
 pub mod fs;
+#[cfg(target_os = "linux")]
+pub mod linux;
 pub mod net;
 pub(crate) mod op;
 pub mod reactor;

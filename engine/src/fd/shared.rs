@@ -42,6 +42,9 @@ struct Inner {
     /// Where the descriptor is registered with a runtime's backend: set at
     /// adoption when a runtime is current, else by the first operation.
     registration: OnceLock<Registration>,
+    /// Whether the descriptor takes a fixed-file slot when it registers with
+    /// a ring (engine handles always; `ringio::fd::Fd` only on request).
+    fixed: bool,
     destroyed: Event,
 }
 
@@ -61,8 +64,9 @@ enum Registration {
 }
 
 impl Registration {
-    /// Registers `raw` with `driver`'s backend; `Plain` if that is not possible
-    /// (fixed-file table full, poller refused it).
+    /// Registers `raw` with `driver`'s backend: its ring (with a fixed slot
+    /// when one is free) or its poller (without a source if the poller
+    /// refuses this kind of descriptor).
     fn with(driver: &Driver, raw: RawFd) -> Registration {
         match driver {
             #[cfg(uring)]
@@ -76,16 +80,42 @@ impl Registration {
             },
         }
     }
+
+    /// Like [`Registration::with`], but never a fixed slot: for descriptors
+    /// that did not ask for one.
+    fn without_slot(driver: &Driver, raw: RawFd) -> Registration {
+        match driver {
+            #[cfg(uring)]
+            Driver::Ring(d) => Registration::Ring(d.clone(), None),
+            Driver::Ready(_) => Registration::with(driver, raw),
+        }
+    }
+
+    /// [`Registration::with`] or [`Registration::without_slot`].
+    fn for_policy(driver: &Driver, raw: RawFd, fixed: bool) -> Registration {
+        if fixed {
+            Registration::with(driver, raw)
+        } else {
+            Registration::without_slot(driver, raw)
+        }
+    }
 }
 
 impl SharedFd {
     /// Adopts `fd`, registering it with the current runtime's backend: a slot
     /// of the ring's fixed-file table when one is free, or the poller.
     pub(crate) fn new(fd: OwnedFd) -> SharedFd {
+        SharedFd::adopt(fd, true)
+    }
+
+    /// Adopts `fd`; with `fixed` false it never takes a fixed-file slot (its
+    /// operations name the plain number), but is still registered with a
+    /// readiness poller.
+    pub(crate) fn adopt(fd: OwnedFd, fixed: bool) -> SharedFd {
         let raw = fd.as_raw_fd();
         let registration = OnceLock::new();
         if let Ok(driver) = Driver::current() {
-            let _ = registration.set(Registration::with(&driver, raw));
+            let _ = registration.set(Registration::for_policy(&driver, raw, fixed));
         }
         SharedFd {
             inner: Arc::new(Inner {
@@ -93,6 +123,7 @@ impl SharedFd {
                 raw,
                 owned: Mutex::new(Some(fd)),
                 registration,
+                fixed,
                 destroyed: Event::new(),
             }),
         }
@@ -102,7 +133,7 @@ impl SharedFd {
     fn registration_for(&self, driver: &Driver) -> &Registration {
         self.inner
             .registration
-            .get_or_init(|| Registration::with(driver, self.inner.raw))
+            .get_or_init(|| Registration::for_policy(driver, self.inner.raw, self.inner.fixed))
     }
 
     /// The driver an operation on this descriptor is submitted to: the one it
@@ -332,6 +363,28 @@ impl FdHandle {
         FdHandle { fd: SharedFd::new(fd) }
     }
 
+    /// Adopts `fd`, with a fixed-file slot only if `fixed` (see [`SharedFd::adopt`]).
+    pub(crate) fn adopt(fd: OwnedFd, fixed: bool) -> FdHandle {
+        FdHandle {
+            fd: SharedFd::adopt(fd, fixed),
+        }
+    }
+
+    /// Starts the close protocol without waiting (steps 1-3).
+    pub(crate) fn start_close(&self) {
+        self.fd.start_close();
+    }
+
+    /// True once closing has begun.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.fd.inner.mutex.is_closed()
+    }
+
+    /// The fixed-file slot, if the descriptor has one.
+    pub(crate) fn fixed_slot(&self) -> Option<u32> {
+        self.fd.fixed_slot()
+    }
+
     pub(crate) fn incref(&self) -> io::Result<FdRef> {
         self.fd.incref()
     }
@@ -342,11 +395,6 @@ impl FdHandle {
 
     pub(crate) async fn close(&self) -> io::Result<()> {
         self.fd.close().await
-    }
-
-    /// Steps 1-3 of the close protocol, without waiting.
-    pub(crate) fn start_close(&self) {
-        self.fd.start_close();
     }
 
     pub(crate) fn try_lock(&self, access: Access) -> io::Result<Option<FdRef>> {

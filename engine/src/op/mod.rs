@@ -25,6 +25,8 @@ pub(crate) mod rw;
 pub(crate) mod rwv;
 pub(crate) mod sendrecv;
 pub(crate) mod statx;
+#[cfg(target_os = "linux")]
+pub(crate) mod waitid;
 
 pub(crate) use lifecycle::Completion;
 #[cfg(uring)]

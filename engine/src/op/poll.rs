@@ -16,6 +16,24 @@ use crate::fd::shared::FdHold;
 use io_uring::{opcode, squeue};
 use std::io;
 
+/// `POLLRDHUP` (the peer shut down its writing half) where the platform has
+/// it; elsewhere such a peer shows as `POLLIN` with a read of 0, which wakes
+/// a reader just the same.
+#[cfg(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "illumos"
+))]
+const RDHUP: libc::c_short = libc::POLLRDHUP;
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "illumos"
+)))]
+const RDHUP: libc::c_short = 0;
+
 /// Waits for `interest` on a descriptor; yields the directions that are ready
 /// (errors and hang-ups count as both, so the caller's next syscall sees them).
 pub(crate) struct PollReady {
@@ -37,7 +55,7 @@ impl PollReady {
     fn events(&self) -> libc::c_short {
         let mut events = 0;
         if self.interest.readable {
-            events |= libc::POLLIN | libc::POLLRDHUP;
+            events |= libc::POLLIN | RDHUP;
         }
         if self.interest.writable {
             events |= libc::POLLOUT;
@@ -51,7 +69,7 @@ fn ready_from(mask: i32) -> Interest {
     let mask = mask as libc::c_short;
     let failed = mask & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0;
     Interest {
-        readable: failed || mask & (libc::POLLIN | libc::POLLRDHUP | libc::POLLPRI) != 0,
+        readable: failed || mask & (libc::POLLIN | RDHUP | libc::POLLPRI) != 0,
         writable: failed || mask & libc::POLLOUT != 0,
     }
 }
@@ -111,7 +129,7 @@ mod tests {
         assert!(ready.readable && ready.writable);
         let ready = ready_from(libc::POLLOUT as i32);
         assert!(!ready.readable && ready.writable);
-        let ready = ready_from((libc::POLLIN | libc::POLLRDHUP) as i32);
+        let ready = ready_from((libc::POLLIN | RDHUP) as i32);
         assert!(ready.readable && !ready.writable);
     }
 }

@@ -1,7 +1,11 @@
-//! Positional `READ` / `WRITE` (files) into and from one owned buffer; on
-//! readiness backends, `pread`/`pwrite` on the blocking pool.
+//! `READ` / `WRITE` into and from one owned buffer: positional (files; on
+//! readiness backends `pread`/`pwrite` on the blocking pool), or at the file
+//! position (offset -1: pipes, character devices, eventfds; on readiness
+//! backends `read`/`write`, non-blocking and retried on readiness, or on the
+//! pool for regular files).
 
 use super::{syscall_retry, Completion, Operation, Plan, Target};
+use crate::backend::Interest;
 use crate::buf::{IoBuf, IoBufMut};
 use crate::driver::Driver;
 use crate::error::BufResult;
@@ -9,11 +13,26 @@ use crate::fd::shared::FdHold;
 #[cfg(uring)]
 use io_uring::{opcode, squeue};
 
+/// The offset that means "at the file position, advancing it" (`-1` to io_uring).
+const CURSOR: u64 = u64::MAX;
+
+/// How a readiness backend runs an operation at the file position: on the
+/// pool for regular files (never "not ready", may block on the disk), else
+/// non-blocking and retried when the descriptor is ready.
+fn cursor_plan(pollable: bool, interest: Interest) -> Plan {
+    if pollable {
+        Plan::Nonblocking(interest)
+    } else {
+        Plan::Blocking
+    }
+}
+
 pub(crate) struct Read<B> {
     fd: FdHold,
     target: Target,
     buf: B,
     offset: u64,
+    plan: Plan,
 }
 
 impl<B: IoBufMut> Read<B> {
@@ -23,6 +42,19 @@ impl<B: IoBufMut> Read<B> {
             fd,
             buf,
             offset,
+            plan: Plan::Blocking,
+        }
+    }
+
+    /// A read at the file position; `pollable` descriptors (anything but a
+    /// regular file or block device) wait for readiness on readiness backends.
+    pub(crate) fn at_cursor(fd: FdHold, buf: B, pollable: bool, driver: &Driver) -> Self {
+        Read {
+            target: fd.target(driver),
+            fd,
+            buf,
+            offset: CURSOR,
+            plan: cursor_plan(pollable, Interest::READ),
         }
     }
 }
@@ -44,11 +76,15 @@ unsafe impl<B: IoBufMut> Operation for Read<B> {
     }
 
     fn plan(&self) -> Plan {
-        Plan::Blocking
+        self.plan
     }
 
     fn syscall(&mut self) -> Option<Completion> {
         let (fd, ptr, len) = (self.fd.raw(), self.buf.stable_mut_ptr(), self.buf.bytes_total());
+        if self.offset == CURSOR {
+            // SAFETY: as below, without an offset.
+            return syscall_retry(|| unsafe { libc::read(fd, ptr.cast(), len) });
+        }
         // SAFETY: `ptr` is valid for writes of `len` bytes (IoBufMut) and owned
         // by `self` for the duration of the call; `fd` is held open.
         syscall_retry(|| unsafe { libc::pread(fd, ptr.cast(), len, self.offset as libc::off_t) })
@@ -74,6 +110,7 @@ pub(crate) struct Write<B> {
     target: Target,
     buf: B,
     offset: u64,
+    plan: Plan,
 }
 
 impl<B: IoBuf> Write<B> {
@@ -83,6 +120,18 @@ impl<B: IoBuf> Write<B> {
             fd,
             buf,
             offset,
+            plan: Plan::Blocking,
+        }
+    }
+
+    /// A write at the file position; see [`Read::at_cursor`].
+    pub(crate) fn at_cursor(fd: FdHold, buf: B, pollable: bool, driver: &Driver) -> Self {
+        Write {
+            target: fd.target(driver),
+            fd,
+            buf,
+            offset: CURSOR,
+            plan: cursor_plan(pollable, Interest::WRITE),
         }
     }
 }
@@ -103,11 +152,15 @@ unsafe impl<B: IoBuf> Operation for Write<B> {
     }
 
     fn plan(&self) -> Plan {
-        Plan::Blocking
+        self.plan
     }
 
     fn syscall(&mut self) -> Option<Completion> {
         let (fd, ptr, len) = (self.fd.raw(), self.buf.stable_ptr(), self.buf.bytes_init());
+        if self.offset == CURSOR {
+            // SAFETY: as below, without an offset.
+            return syscall_retry(|| unsafe { libc::write(fd, ptr.cast(), len) });
+        }
         // SAFETY: `ptr` is valid for reads of `len` initialized bytes, owned by
         // `self` for the call; `fd` is held open.
         syscall_retry(|| unsafe { libc::pwrite(fd, ptr.cast(), len, self.offset as libc::off_t) })

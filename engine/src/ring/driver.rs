@@ -199,6 +199,15 @@ impl Driver {
         self.inner.mode
     }
 
+    /// Whether this ring's kernel knows `opcode` (`IORING_REGISTER_PROBE`).
+    /// Owner thread only: a `SINGLE_ISSUER` ring refuses registrations from
+    /// other threads, which is reported as an error, not as "unsupported".
+    pub(crate) fn probe(&self, opcode: u8) -> io::Result<bool> {
+        let mut probe = io_uring::Probe::new();
+        self.inner.ring.submitter().register_probe(&mut probe)?;
+        Ok(probe.is_supported(opcode))
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock leaves the slab consistent (every
         // mutation is a single assignment), so poisoning is ignored.
