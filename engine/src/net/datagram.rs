@@ -42,9 +42,7 @@ impl Datagram {
     /// Closes: marks the descriptor closed (no new wait can start), drops
     /// the stored readiness waits, then waits for the close protocol.
     pub(crate) async fn close(&self) -> io::Result<()> {
-        self.fd.start_close();
-        self.ready.clear();
-        self.fd.close().await
+        self.ready.close(&self.fd).await
     }
 
     pub(crate) fn new(fd: OwnedFd) -> Datagram {

@@ -58,12 +58,15 @@ impl Readiness {
         Poll::Ready(fd.explain(result).map(drop))
     }
 
-    /// Drops both stored waits (cancelling them in the kernel), so that they
-    /// no longer hold the descriptor open; `close` calls it after marking the
-    /// descriptor closed, when no new wait can start.
-    pub(crate) fn clear(&self) {
+    /// Closes `fd`, the descriptor these waits are for. A stored wait holds a
+    /// reference to the descriptor, so close would wait for it forever: mark
+    /// the descriptor closed first (no new wait can start), then drop both
+    /// waits (cancelling them in the kernel), then wait for the close protocol.
+    pub(crate) async fn close(&self, fd: &FdHandle) -> io::Result<()> {
+        fd.start_close();
         drop(lock(&self.read).take());
         drop(lock(&self.write).take());
+        fd.close().await
     }
 }
 
