@@ -32,6 +32,10 @@ pub enum Error {
     NoRuntime,
     /// The runtime that owns this resource has shut down.
     RuntimeShutDown,
+    /// The runtime that owns this descriptor exists but is not running (no
+    /// thread is inside its `block_on`), so nothing would ever complete an
+    /// operation submitted to it from another thread or runtime.
+    HomeIdle,
     /// io_uring cannot be used on this machine; the string says why.
     Unsupported(String),
 }
@@ -64,7 +68,7 @@ impl Error {
         match self {
             Error::Closed => io::ErrorKind::NotConnected,
             Error::TooManyOperations => io::ErrorKind::ResourceBusy,
-            Error::NoRuntime | Error::RuntimeShutDown => io::ErrorKind::Other,
+            Error::NoRuntime | Error::RuntimeShutDown | Error::HomeIdle => io::ErrorKind::Other,
             Error::Unsupported(_) => io::ErrorKind::Unsupported,
         }
     }
@@ -77,6 +81,9 @@ impl fmt::Display for Error {
             Error::TooManyOperations => f.write_str("too many concurrent operations on one descriptor"),
             Error::NoRuntime => f.write_str("no ringio runtime on this thread"),
             Error::RuntimeShutDown => f.write_str("the ringio runtime has shut down"),
+            Error::HomeIdle => f.write_str(
+                "the ringio runtime this descriptor belongs to is not running (no thread is in its block_on)",
+            ),
             Error::Unsupported(why) => write!(f, "io_uring unavailable: {why}"),
         }
     }

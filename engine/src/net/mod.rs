@@ -19,6 +19,7 @@ pub(crate) mod stream_support {
     pub(crate) use super::stream::try_buf;
 }
 mod tcp;
+mod tcp_socket;
 mod udp;
 mod unix;
 mod unix_datagram;
@@ -29,6 +30,7 @@ pub(crate) use socket::prepare as prepare_socket;
 pub use datagram::RecvMsgMeta;
 pub use listener::Incoming;
 pub use tcp::{TcpListener, TcpStream};
+pub use tcp_socket::TcpSocket;
 pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixSocketAddr, UnixStream};
 pub use unix_datagram::UnixDatagram;

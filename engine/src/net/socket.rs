@@ -96,6 +96,11 @@ pub(crate) fn unix_addr(path: &Path) -> io::Result<SocketAddrUnix> {
     Ok(SocketAddrUnix::new(path)?)
 }
 
+/// The listen backlog ringio asks for by default: the platform's
+/// `SOMAXCONN`; Linux then caps it at `net.core.somaxconn` (4096 by default
+/// since 5.4). A small backlog makes a burst of clients see resets.
+pub(crate) const SOMAXCONN: i32 = libc::SOMAXCONN;
+
 /// A bound TCP or Unix stream listener.
 pub(crate) fn listener(
     family: AddressFamily,

@@ -1,7 +1,7 @@
 //! `TcpListener` and `TcpStream`.
 
 use super::listener::{Incoming, Listener};
-use super::socket::{each_addr, each_addr_async, family_of, inet_addr, listener, socket};
+use super::socket::{each_addr, each_addr_async, family_of, inet_addr, listener, socket, SOMAXCONN};
 use super::stream::Stream;
 use crate::backend::Interest;
 use crate::buf::{IoBuf, IoBufMut};
@@ -39,7 +39,8 @@ pub struct TcpListener {
 }
 
 impl TcpListener {
-    /// Binds and listens (backlog 1024, `SO_REUSEADDR`). Binding is synchronous.
+    /// Binds and listens (`SO_REUSEADDR`, backlog `SOMAXCONN`; see
+    /// [`crate::net::TcpSocket`] for another backlog). Binding is synchronous.
     ///
     /// # Errors
     ///
@@ -66,11 +67,17 @@ impl TcpListener {
 
     fn bind_with(addr: impl ToSocketAddrs, reuse_port: bool) -> io::Result<TcpListener> {
         each_addr(addr, |a| {
-            listener(family_of(&a), &SocketAddrAny::from(a), reuse_port, 1024)
+            listener(family_of(&a), &SocketAddrAny::from(a), reuse_port, SOMAXCONN)
         })
         .map(|fd| TcpListener {
             inner: Listener::new(fd),
         })
+    }
+
+    pub(crate) fn from_fd(fd: OwnedFd) -> TcpListener {
+        TcpListener {
+            inner: Listener::new(fd),
+        }
     }
 
     /// Adopts a listening std socket (made non-blocking).
@@ -166,6 +173,10 @@ impl TcpStream {
         })
         .await
         .map(|inner| TcpStream { inner })
+    }
+
+    pub(crate) fn from_stream(inner: Stream) -> TcpStream {
+        TcpStream { inner }
     }
 
     /// Adopts a connected std stream (made non-blocking).

@@ -1,7 +1,7 @@
 //! `UnixListener`, `UnixStream` and `UnixSocketAddr`.
 
 use super::listener::{Incoming, Listener};
-use super::socket::{listener, socket, unix_addr};
+use super::socket::{listener, socket, unix_addr, SOMAXCONN};
 use super::stream::Stream;
 use crate::backend::Interest;
 use crate::buf::{IoBuf, IoBufMut};
@@ -70,10 +70,10 @@ pub struct UnixListener {
 }
 
 impl UnixListener {
-    /// Binds to `path` and listens (backlog 1024).
+    /// Binds to `path` and listens (backlog `SOMAXCONN`).
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
         let addr = SocketAddrAny::from(unix_addr(path.as_ref())?);
-        let fd = listener(AddressFamily::UNIX, &addr, false, 1024)?;
+        let fd = listener(AddressFamily::UNIX, &addr, false, SOMAXCONN)?;
         Ok(UnixListener {
             inner: Listener::new(fd),
         })
