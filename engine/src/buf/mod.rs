@@ -9,8 +9,10 @@
 //! data), which is what lets a dropped operation keep it alive, untouched, until
 //! the kernel's completion arrives.
 
+mod aligned;
 mod slice;
 
+pub use aligned::AlignedBuf;
 pub use slice::Slice;
 
 use std::ops::RangeBounds;

@@ -1,17 +1,22 @@
-//! `File`: positional reads and writes with owned buffers, sync, statx, close.
+//! `File`: positional reads and writes with owned buffers (checked against
+//! the direct-I/O alignment on `O_DIRECT` files), sync, statx, length,
+//! allocation and cache hints, close.
 
-use super::{Metadata, OpenOptions};
+use super::{DioAlignment, Metadata, OpenOptions};
 use crate::buf::{IoBuf, IoBufMut};
 use crate::error::BufResult;
 use crate::fd::shared::FdHandle;
 use crate::net::stream_support::try_buf;
+use crate::op::fallback::submit_or_pool;
 use crate::op::fsync::Fsync;
+use crate::op::ftruncate::Ftruncate;
 use crate::op::rw::{Read, Write};
 use crate::op::rwv::{Readv, Writev};
 use crate::op::statx::Statx;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
+use std::sync::OnceLock;
 
 /// An open file. All I/O is positional (`pread`/`pwrite` style), so one file
 /// can serve many concurrent operations.
@@ -33,6 +38,10 @@ use std::path::Path;
 #[derive(Debug)]
 pub struct File {
     pub(crate) fd: FdHandle,
+    /// Opened with `O_DIRECT`: every transfer is checked against `align`.
+    direct: bool,
+    /// The direct-I/O alignment, once asked (at open for direct files).
+    align: OnceLock<DioAlignment>,
 }
 
 impl File {
@@ -51,19 +60,121 @@ impl File {
             .await
     }
 
-    /// Adopts a std file.
-    pub fn from_std(file: std::fs::File) -> File {
-        File {
-            fd: FdHandle::new(OwnedFd::from(file)),
-        }
-    }
-
-    /// Reads into `buf` (up to its capacity) at `offset`; `Ok(0)` at end of file.
+    /// Opens a directory (`O_RDONLY | O_DIRECTORY`), e.g. as the starting
+    /// point of [`OpenOptions::open_at`].
     ///
     /// # Errors
     ///
-    /// `EINVAL` for a misaligned buffer on an `O_DIRECT` file; [`crate::Error::Closed`].
+    /// `NotFound`; `NotADirectory` if `path` is something else.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// ringio::Runtime::new()?.block_on(async {
+    ///     let dir = ringio::fs::File::open_dir("/tmp").await?;
+    ///     assert!(dir.metadata().await?.is_dir());
+    ///     dir.close().await
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub async fn open_dir(path: impl AsRef<Path>) -> io::Result<File> {
+        OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY)
+            .open(path)
+            .await
+    }
+
+    /// Adopts a std file. A file opened with `O_DIRECT` is recognized (its
+    /// alignment is asked on its first transfer).
+    pub fn from_std(file: std::fs::File) -> File {
+        let direct = direct_flag(&file);
+        File {
+            fd: FdHandle::new(OwnedFd::from(file)),
+            direct,
+            align: OnceLock::new(),
+        }
+    }
+
+    /// Wraps a freshly opened descriptor; for a direct file, asks its
+    /// alignment now, so `open` reports a file without direct I/O at once.
+    pub(crate) async fn adopt(fd: FdHandle, direct: bool) -> io::Result<File> {
+        let file = File {
+            fd,
+            direct,
+            align: OnceLock::new(),
+        };
+        if direct {
+            if let Err(e) = file.direct_alignment().await {
+                let _ = file.close().await;
+                return Err(e);
+            }
+        }
+        Ok(file)
+    }
+
+    /// True if the file was opened with `O_DIRECT`.
+    pub fn is_direct(&self) -> bool {
+        self.direct
+    }
+
+    /// What direct I/O requires of buffers, lengths and offsets on this
+    /// file: `statx(STATX_DIOALIGN)` (Linux 6.1) where the kernel and
+    /// filesystem report it, else the logical block size of a block device
+    /// (`BLKSSZGET`) or the file's `st_blksize` (see [`DioAlignment`]).
+    ///
+    /// # Errors
+    ///
+    /// `Unsupported` if the file does not support direct I/O;
+    /// [`crate::Error::Closed`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// ringio::Runtime::new()?.block_on(async {
+    ///     let f = ringio::fs::File::open("/var/tmp/data").await?;
+    ///     let a = f.dio_alignment().await?;
+    ///     println!("memory {} offset {} (statx: {})", a.memory(), a.offset(), a.from_statx());
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub async fn dio_alignment(&self) -> io::Result<DioAlignment> {
+        if let Some(a) = self.align.get() {
+            return Ok(*a);
+        }
+        let meta = self.metadata().await?;
+        let a = DioAlignment::from_metadata(&meta, || {
+            let r = self.fd.incref().ok()?;
+            super::dio::logical_block_size(r.borrow())
+        })?;
+        Ok(*self.align.get_or_init(|| a))
+    }
+
+    /// The alignment every transfer must meet, for direct files.
+    async fn direct_alignment(&self) -> io::Result<Option<DioAlignment>> {
+        if !self.direct {
+            return Ok(None);
+        }
+        self.dio_alignment().await.map(Some)
+    }
+
+    /// Reads into `buf` (up to its capacity) at `offset`; `Ok(0)` at end of
+    /// file, fewer bytes than asked near it.
+    ///
+    /// # Errors
+    ///
+    /// On an `O_DIRECT` file, `InvalidInput` before anything is submitted
+    /// if the buffer's address, its capacity or `offset` is not aligned as
+    /// [`File::dio_alignment`] says (the message names which);
+    /// [`crate::Error::Closed`]; any error of `pread(2)`.
     pub async fn read_at<B: IoBufMut>(&self, buf: B, offset: u64) -> BufResult<usize, B> {
+        if let Some(a) = try_buf!(self.direct_alignment().await, buf) {
+            try_buf!(
+                a.check("read", buf.stable_ptr() as usize, buf.bytes_total(), offset),
+                buf
+            );
+        }
         let driver = try_buf!(self.fd.driver(), buf);
         let r = try_buf!(self.fd.incref(), buf);
         let (res, buf) = driver.submit(Read::new(r.into(), buf, offset, &driver)).await;
@@ -71,7 +182,19 @@ impl File {
     }
 
     /// Writes `buf`'s initialized bytes at `offset`; returns how many.
+    ///
+    /// # Errors
+    ///
+    /// On an `O_DIRECT` file, `InvalidInput` before anything is submitted
+    /// if the buffer's address, its initialized length or `offset` is
+    /// misaligned; [`crate::Error::Closed`]; any error of `pwrite(2)`.
     pub async fn write_at<B: IoBuf>(&self, buf: B, offset: u64) -> BufResult<usize, B> {
+        if let Some(a) = try_buf!(self.direct_alignment().await, buf) {
+            try_buf!(
+                a.check("write", buf.stable_ptr() as usize, buf.bytes_init(), offset),
+                buf
+            );
+        }
         let driver = try_buf!(self.fd.driver(), buf);
         let r = try_buf!(self.fd.incref(), buf);
         let (res, buf) = driver.submit(Write::new(r.into(), buf, offset, &driver)).await;
@@ -82,7 +205,9 @@ impl File {
     ///
     /// # Errors
     ///
-    /// `UnexpectedEof` if the file ends first.
+    /// `UnexpectedEof` if the file ends first (on a direct file, also when
+    /// a short read leaves the rest misaligned, which only happens at the
+    /// end of the file); the errors of [`File::read_at`].
     pub async fn read_exact_at<B: IoBufMut>(&self, buf: B, offset: u64) -> BufResult<(), B> {
         let total = buf.bytes_total();
         let mut done = buf.bytes_init().min(total);
@@ -92,7 +217,13 @@ impl File {
             let buf = s.into_inner();
             match res {
                 Ok(0) => return (Err(io::ErrorKind::UnexpectedEof.into()), buf),
-                Ok(n) => done += n,
+                Ok(n) => {
+                    done += n;
+                    let misaligned = self.align.get().is_some_and(|a| done % a.offset() != 0);
+                    if self.direct && done < total && misaligned {
+                        return (Err(io::ErrorKind::UnexpectedEof.into()), buf);
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return (Err(e), buf),
             }
@@ -120,15 +251,57 @@ impl File {
         (Ok(()), slice.into_inner())
     }
 
-    /// Vectored read at `offset` (`preadv`).
+    /// Vectored read at `offset`: fills `bufs` in order, each up to its
+    /// capacity (`IORING_OP_READV`; `preadv` on readiness backends). Returns
+    /// the total; fewer bytes than asked near the end of the file.
+    ///
+    /// # Errors
+    ///
+    /// On an `O_DIRECT` file, `InvalidInput` before submission if any
+    /// buffer's address or capacity, or `offset`, is misaligned; as for
+    /// [`File::read_at`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn f(file: &ringio::fs::File) -> std::io::Result<()> {
+    /// let (n, bufs) = file.readv_at(vec![Vec::with_capacity(16), Vec::with_capacity(4096)], 0).await;
+    /// println!("{} bytes; header {:?}", n?, bufs[0]);
+    /// # Ok(()) }
+    /// ```
     pub async fn readv_at<B: IoBufMut>(&self, bufs: Vec<B>, offset: u64) -> BufResult<usize, Vec<B>> {
+        if let Some(a) = try_buf!(self.direct_alignment().await, bufs) {
+            let segments = bufs.iter().map(|b| (b.stable_ptr() as usize, b.bytes_total()));
+            try_buf!(a.check_segments("read", segments, offset), bufs);
+        }
         let driver = try_buf!(self.fd.driver(), bufs);
         let r = try_buf!(self.fd.incref(), bufs);
         driver.submit(Readv::new(r.into(), bufs, offset, &driver)).await
     }
 
-    /// Vectored write at `offset` (`pwritev`).
+    /// Vectored write of every buffer's initialized bytes, in order, at
+    /// `offset` (`IORING_OP_WRITEV`; `pwritev` on readiness backends).
+    /// Returns how many bytes were written.
+    ///
+    /// # Errors
+    ///
+    /// On an `O_DIRECT` file, `InvalidInput` before submission if any
+    /// buffer's address or length, or `offset`, is misaligned; as for
+    /// [`File::write_at`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn f(file: &ringio::fs::File) -> std::io::Result<()> {
+    /// let (n, _bufs) = file.writev_at(vec![b"head ".to_vec(), b"body".to_vec()], 0).await;
+    /// assert_eq!(n?, 9);
+    /// # Ok(()) }
+    /// ```
     pub async fn writev_at<B: IoBuf>(&self, bufs: Vec<B>, offset: u64) -> BufResult<usize, Vec<B>> {
+        if let Some(a) = try_buf!(self.direct_alignment().await, bufs) {
+            let segments = bufs.iter().map(|b| (b.stable_ptr() as usize, b.bytes_init()));
+            try_buf!(a.check_segments("write", segments, offset), bufs);
+        }
         let driver = try_buf!(self.fd.driver(), bufs);
         let r = try_buf!(self.fd.incref(), bufs);
         driver.submit(Writev::new(r.into(), bufs, offset, &driver)).await
@@ -157,10 +330,9 @@ impl File {
         driver.submit(Statx::new(r.into())).await.map(Metadata::new)
     }
 
-    /// Truncates or extends the file to `size` bytes (`ftruncate`).
-    ///
-    /// The call runs on the calling thread: it only changes metadata, and
-    /// `IORING_OP_FTRUNCATE` needs Linux 6.9.
+    /// Truncates or extends the file to `size` bytes: `IORING_OP_FTRUNCATE`
+    /// (Linux 6.9) where the ring has it, else `ftruncate(2)` on the
+    /// blocking pool.
     ///
     /// # Errors
     ///
@@ -174,13 +346,114 @@ impl File {
     /// # Ok(()) }
     /// ```
     pub async fn set_len(&self, size: u64) -> io::Result<()> {
-        self.fd.with(|fd| rustix::fs::ftruncate(fd, size))
+        let driver = self.fd.driver()?;
+        let r = self.fd.incref()?;
+        let op = Ftruncate::new(r.into(), size, &driver);
+        let res = submit_or_pool(&driver, Ftruncate::CODE, op).await;
+        // ftruncate on a read-only descriptor says EINVAL (std reports the same kind).
+        self.fd.explain(res)
+    }
+
+    /// Allocates, deallocates or zeroes `len` bytes at `offset`
+    /// (`IORING_OP_FALLOCATE`, Linux 5.6; `fallocate(2)`). With empty flags
+    /// the range is allocated and the file grows to cover it.
+    ///
+    /// # Errors
+    ///
+    /// `Unsupported` (`EOPNOTSUPP`) where the filesystem lacks the mode;
+    /// `InvalidInput` for a zero length or a bad combination of flags
+    /// (`PUNCH_HOLE` needs `KEEP_SIZE`); `StorageFull`; [`crate::Error::Closed`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use ringio::fs::FallocateFlags;
+    /// # async fn f(file: &ringio::fs::File) -> std::io::Result<()> {
+    /// file.allocate(0, 1 << 20, FallocateFlags::empty()).await?; // reserve 1 MiB
+    /// file.allocate(0, 4096, FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE).await?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(target_os = "linux")]
+    pub async fn allocate(&self, offset: u64, len: u64, flags: super::FallocateFlags) -> io::Result<()> {
+        use crate::op::fallocate::Fallocate;
+        let driver = self.fd.driver()?;
+        let r = self.fd.incref()?;
+        let op = Fallocate::new(r.into(), offset, len, flags.bits(), &driver);
+        self.fd.explain(submit_or_pool(&driver, Fallocate::CODE, op).await)
+    }
+
+    /// Tells the kernel how `len` bytes at `offset` (0: to the end) will be
+    /// used (`IORING_OP_FADVISE`, Linux 5.6; `posix_fadvise(2)`).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for a negative range; [`crate::Error::Closed`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn f(file: &ringio::fs::File) -> std::io::Result<()> {
+    /// file.advise(0, 0, ringio::fs::Advice::Sequential).await?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(target_os = "linux")]
+    pub async fn advise(&self, offset: u64, len: u64, advice: super::Advice) -> io::Result<()> {
+        use crate::op::fadvise::Fadvise;
+        let driver = self.fd.driver()?;
+        let r = self.fd.incref()?;
+        let op = Fadvise::new(r.into(), offset, len, advice.raw(), &driver);
+        self.fd.explain(submit_or_pool(&driver, Fadvise::CODE, op).await)
+    }
+
+    /// Starts or waits for write-out of `len` bytes at `offset` (0: to the
+    /// end) (`IORING_OP_SYNC_FILE_RANGE`, Linux 5.2; `sync_file_range(2)`).
+    /// It flushes neither metadata nor the device's cache: it smooths
+    /// write-back, it does not make data durable (use
+    /// [`sync_data`](File::sync_data)).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for bad flags; [`crate::Error::Closed`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use ringio::fs::SyncRangeFlags;
+    /// # async fn f(file: &ringio::fs::File) -> std::io::Result<()> {
+    /// file.sync_range(0, 1 << 20, SyncRangeFlags::WRITE).await?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(target_os = "linux")]
+    pub async fn sync_range(&self, offset: u64, len: u64, flags: super::SyncRangeFlags) -> io::Result<()> {
+        use crate::op::fallback::Pooled;
+        use crate::op::sync_range::SyncFileRange;
+        let driver = self.fd.driver()?;
+        let r = self.fd.incref()?;
+        let op = SyncFileRange::new(r.into(), offset, len, flags.bits(), &driver);
+        let res = if len > u64::from(u32::MAX) {
+            // The SQE has 32 bits for the length; the syscall has 64.
+            Pooled::new(op).await
+        } else {
+            submit_or_pool(&driver, SyncFileRange::CODE, op).await
+        };
+        self.fd.explain(res)
     }
 
     /// Closes the file once in-flight operations are done. Idempotent.
     pub async fn close(&self) -> io::Result<()> {
         self.fd.close().await
     }
+}
+
+/// Whether a std file was opened with `O_DIRECT`.
+fn direct_flag(file: &std::fs::File) -> bool {
+    #[cfg(not(target_vendor = "apple"))]
+    return rustix::fs::fcntl_getfl(file).is_ok_and(|f| f.bits() as i32 & libc::O_DIRECT != 0);
+    #[cfg(target_vendor = "apple")]
+    return {
+        let _ = file;
+        false
+    };
 }
 
 impl AsRawFd for File {

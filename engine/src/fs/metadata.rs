@@ -36,10 +36,18 @@ const S_IFMT: u32 = libc::S_IFMT as u32;
 const S_IFREG: u32 = libc::S_IFREG as u32;
 #[allow(clippy::unnecessary_cast)]
 const S_IFDIR: u32 = libc::S_IFDIR as u32;
+#[allow(clippy::unnecessary_cast)]
+const S_IFLNK: u32 = libc::S_IFLNK as u32;
+#[allow(clippy::unnecessary_cast)]
+const S_IFBLK: u32 = libc::S_IFBLK as u32;
 
 impl Metadata {
     pub(crate) fn new(raw: crate::op::statx::RawStat) -> Self {
         Metadata { raw }
+    }
+
+    pub(crate) fn raw(&self) -> &crate::op::statx::RawStat {
+        &self.raw
     }
 
     /// Size in bytes.
@@ -65,6 +73,30 @@ impl Metadata {
     /// A directory.
     pub fn is_dir(&self) -> bool {
         self.mode() & S_IFMT == S_IFDIR
+    }
+
+    /// A symbolic link (only [`symlink_metadata`](super::symlink_metadata)
+    /// reports one; everything else follows links).
+    pub fn is_symlink(&self) -> bool {
+        self.mode() & S_IFMT == S_IFLNK
+    }
+
+    /// A block device.
+    pub fn is_block_device(&self) -> bool {
+        self.mode() & S_IFMT == S_IFBLK
+    }
+
+    /// Permission bits (`mode & 0o7777`).
+    pub fn permissions(&self) -> u32 {
+        self.mode() & 0o7777
+    }
+
+    /// Direct-I/O alignment as `statx(STATX_DIOALIGN)` (Linux 6.1) reports
+    /// it: `(memory, offset)`, `(0, 0)` for a file without direct I/O, `None`
+    /// where the kernel or filesystem does not say. See
+    /// [`File::dio_alignment`](super::File::dio_alignment) for the fallback.
+    pub fn dio_alignment(&self) -> Option<(u32, u32)> {
+        self.raw.dio_align
     }
 
     /// Inode number.

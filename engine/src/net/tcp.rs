@@ -179,6 +179,11 @@ impl TcpStream {
         TcpStream { inner }
     }
 
+    /// The socket's handle, for operations that live elsewhere (`File::splice_to`).
+    pub(crate) fn handle(&self) -> &crate::fd::shared::FdHandle {
+        &self.inner.fd
+    }
+
     /// Adopts a connected std stream (made non-blocking).
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
         stream.set_nonblocking(true)?;

@@ -16,15 +16,33 @@ mod target;
 
 pub(crate) mod accept;
 pub(crate) mod connect;
+#[cfg(target_os = "linux")]
+pub(crate) mod fadvise;
+pub(crate) mod fallback;
+#[cfg(target_os = "linux")]
+pub(crate) mod fallocate;
 pub(crate) mod fsync;
+pub(crate) mod ftruncate;
+pub(crate) mod link;
+pub(crate) mod mkdir;
 pub(crate) mod msg;
 pub(crate) mod nop;
 pub(crate) mod open;
+#[cfg(target_os = "linux")]
+pub(crate) mod openat2;
 pub(crate) mod poll;
+pub(crate) mod rename;
 pub(crate) mod rw;
 pub(crate) mod rwv;
 pub(crate) mod sendrecv;
+#[cfg(target_os = "linux")]
+pub(crate) mod splice;
 pub(crate) mod statx;
+pub(crate) mod statx_at;
+pub(crate) mod symlink;
+#[cfg(target_os = "linux")]
+pub(crate) mod sync_range;
+pub(crate) mod unlink;
 #[cfg(target_os = "linux")]
 pub(crate) mod waitid;
 

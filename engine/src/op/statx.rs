@@ -17,6 +17,45 @@ pub(crate) struct RawStat {
     pub blksize: u32,
     pub mtime_sec: i64,
     pub mtime_nsec: u32,
+    /// `stx_dio_mem_align` / `stx_dio_offset_align` (Linux 6.1,
+    /// `STATX_DIOALIGN`); `None` where the kernel or filesystem did not say.
+    pub dio_align: Option<(u32, u32)>,
+}
+
+/// The statx mask every ringio statx asks for.
+#[cfg(target_os = "linux")]
+pub(crate) const MASK: u32 = libc::STATX_BASIC_STATS | libc::STATX_BTIME | libc::STATX_DIOALIGN;
+
+/// What a filled `statx` says, in ringio's shape.
+#[cfg(target_os = "linux")]
+pub(crate) fn from_statx(st: &libc::statx) -> RawStat {
+    RawStat {
+        len: st.stx_size,
+        mode: u32::from(st.stx_mode),
+        ino: st.stx_ino,
+        blksize: st.stx_blksize,
+        mtime_sec: st.stx_mtime.tv_sec,
+        mtime_nsec: st.stx_mtime.tv_nsec,
+        dio_align: (st.stx_mask & libc::STATX_DIOALIGN != 0).then_some((st.stx_dio_mem_align, st.stx_dio_offset_align)),
+    }
+}
+
+/// What a filled `stat` says, in ringio's shape.
+#[cfg(not(target_os = "linux"))]
+#[allow(clippy::unnecessary_cast)] // field widths differ between platforms
+pub(crate) fn from_stat(st: &libc::stat) -> RawStat {
+    RawStat {
+        len: st.st_size as u64,
+        mode: st.st_mode as u32,
+        ino: st.st_ino as u64,
+        blksize: st.st_blksize as u32,
+        mtime_sec: st.st_mtime as i64,
+        #[cfg(not(target_os = "netbsd"))]
+        mtime_nsec: st.st_mtime_nsec as u32,
+        #[cfg(target_os = "netbsd")]
+        mtime_nsec: st.st_mtimensec as u32,
+        dio_align: None,
+    }
 }
 
 pub(crate) struct Statx {
@@ -54,7 +93,7 @@ unsafe impl Operation for Statx {
             self.buf.as_mut_ptr().cast(),
         )
         .flags(libc::AT_EMPTY_PATH)
-        .mask(libc::STATX_BASIC_STATS | libc::STATX_BTIME)
+        .mask(MASK)
         .build()
     }
 
@@ -67,15 +106,7 @@ unsafe impl Operation for Statx {
         let buf = self.buf.as_mut_ptr();
         #[cfg(target_os = "linux")]
         // SAFETY: `buf` is valid for a whole `statx`, owned by `self`; `fd` is held open.
-        let call = || unsafe {
-            libc::statx(
-                fd,
-                EMPTY_PATH.as_ptr(),
-                libc::AT_EMPTY_PATH,
-                libc::STATX_BASIC_STATS,
-                buf,
-            ) as isize
-        };
+        let call = || unsafe { libc::statx(fd, EMPTY_PATH.as_ptr(), libc::AT_EMPTY_PATH, MASK, buf) as isize };
         #[cfg(not(target_os = "linux"))]
         // SAFETY: `buf` is valid for a whole `stat`, owned by `self`; `fd` is held open.
         let call = || unsafe { libc::fstat(fd, buf) as isize };
@@ -91,26 +122,8 @@ unsafe impl Operation for Statx {
         // SAFETY: a successful statx/fstat filled the whole struct.
         let st = unsafe { self.buf.assume_init() };
         #[cfg(target_os = "linux")]
-        return Ok(RawStat {
-            len: st.stx_size,
-            mode: u32::from(st.stx_mode),
-            ino: st.stx_ino,
-            blksize: st.stx_blksize,
-            mtime_sec: st.stx_mtime.tv_sec,
-            mtime_nsec: st.stx_mtime.tv_nsec,
-        });
+        return Ok(from_statx(&st));
         #[cfg(not(target_os = "linux"))]
-        #[allow(clippy::unnecessary_cast)] // field widths differ between platforms
-        return Ok(RawStat {
-            len: st.st_size as u64,
-            mode: st.st_mode as u32,
-            ino: st.st_ino as u64,
-            blksize: st.st_blksize as u32,
-            mtime_sec: st.st_mtime as i64,
-            #[cfg(not(target_os = "netbsd"))]
-            mtime_nsec: st.st_mtime_nsec as u32,
-            #[cfg(target_os = "netbsd")]
-            mtime_nsec: st.st_mtimensec as u32,
-        });
+        return Ok(from_stat(&st));
     }
 }
