@@ -3,7 +3,7 @@
 //! [`OpenOptions`] (including `openat2` resolve rules), [`Metadata`] from
 //! `statx`, directory and name operations with the names `std::fs` uses
 //! ([`create_dir`], [`remove_file`], [`rename`], [`hard_link`], [`symlink`],
-//! [`metadata`], ...), whole-file [`read`] and [`write`], and, on Linux,
+//! [`metadata`], ...), whole-file [`read`] and [`write()`], and, on Linux,
 //! `splice` from a file to a socket ([`File::splice_to`]).
 //!
 //! Every operation is an io_uring opcode whose minimum kernel its docs state;

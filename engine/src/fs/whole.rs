@@ -1,5 +1,5 @@
 //! Whole-file helpers with std's names: [`read`], [`read_to_string`],
-//! [`write`], built on [`File`] and running on the ring.
+//! [`write()`], built on [`File`] and running on the ring.
 
 use super::{File, OpenOptions};
 use crate::buf::IoBuf;
