@@ -67,7 +67,7 @@ impl File {
         let driver = try_buf!(self.fd.driver(), buf);
         let r = try_buf!(self.fd.incref(), buf);
         let (res, buf) = driver.submit(Read::new(r.into(), buf, offset, &driver)).await;
-        (self.fd.explain(res), buf)
+        (res, buf)
     }
 
     /// Writes `buf`'s initialized bytes at `offset`; returns how many.
@@ -75,17 +75,18 @@ impl File {
         let driver = try_buf!(self.fd.driver(), buf);
         let r = try_buf!(self.fd.incref(), buf);
         let (res, buf) = driver.submit(Write::new(r.into(), buf, offset, &driver)).await;
-        (self.fd.explain(res), buf)
+        (res, buf)
     }
 
-    /// Fills `buf` to its capacity from `offset`.
+    /// Fills `buf` to its capacity, from its start, with the bytes at
+    /// `offset` (what it held before is overwritten, as `read_at` would).
     ///
     /// # Errors
     ///
     /// `UnexpectedEof` if the file ends first.
     pub async fn read_exact_at<B: IoBufMut>(&self, buf: B, offset: u64) -> BufResult<(), B> {
         let total = buf.bytes_total();
-        let mut done = buf.bytes_init().min(total);
+        let mut done = 0;
         let mut slice = buf.slice(done..total);
         while done < total {
             let (res, s) = self.read_at(slice, offset + done as u64).await;

@@ -117,6 +117,43 @@ impl TcpListener {
         Poll::Ready(Ok((TcpStream { inner: stream }, addr)))
     }
 
+    /// A connection if one is queued now (a non-blocking `accept4`).
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` if none is queued or another task is in
+    /// [`Self::accept`]; otherwise as [`Self::accept`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn f(listener: &ringio::net::TcpListener) -> std::io::Result<()> {
+    /// loop {
+    ///     match listener.try_accept() {
+    ///         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => listener.readable().await?,
+    ///         other => break drop(other?),
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn try_accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        let (stream, addr) = self.inner.try_accept()?;
+        let addr = addr
+            .ok_or_else(|| io::Error::other("accept returned no peer address"))
+            .and_then(inet_addr)?;
+        Ok((TcpStream { inner: stream }, addr))
+    }
+
+    /// Waits until a connection is queued. Every caller waits on its own,
+    /// so every waiting task is woken; nothing is accepted.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Closed`] if the listener is closed meanwhile.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.inner.readable().await
+    }
+
     /// Accepted connections from one multishot accept.
     pub fn incoming(&self) -> Incoming<'_, TcpStream> {
         self.inner.incoming(|inner| TcpStream { inner })

@@ -94,7 +94,10 @@ impl TcpSocket {
     ///
     /// `setsockopt(2)`'s errors.
     pub fn set_send_buffer_size(&self, size: u32) -> io::Result<()> {
-        Ok(rustix::net::sockopt::set_socket_send_buffer_size(&self.fd, size as usize)?)
+        Ok(rustix::net::sockopt::set_socket_send_buffer_size(
+            &self.fd,
+            size as usize,
+        )?)
     }
 
     /// Sets the size of the kernel's receive buffer (`SO_RCVBUF`).
@@ -103,7 +106,10 @@ impl TcpSocket {
     ///
     /// `setsockopt(2)`'s errors.
     pub fn set_recv_buffer_size(&self, size: u32) -> io::Result<()> {
-        Ok(rustix::net::sockopt::set_socket_recv_buffer_size(&self.fd, size as usize)?)
+        Ok(rustix::net::sockopt::set_socket_recv_buffer_size(
+            &self.fd,
+            size as usize,
+        )?)
     }
 
     /// Sets `TCP_NODELAY` (disables Nagle's algorithm) before connecting.

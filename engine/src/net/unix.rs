@@ -95,6 +95,27 @@ impl UnixListener {
         Poll::Ready(Ok((UnixStream { inner: stream }, UnixSocketAddr::from_any(addr))))
     }
 
+    /// A connection if one is queued now (a non-blocking `accept4`).
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` if none is queued or another task is in
+    /// [`Self::accept`]; otherwise as [`Self::accept`].
+    pub fn try_accept(&self) -> io::Result<(UnixStream, UnixSocketAddr)> {
+        let (inner, addr) = self.inner.try_accept()?;
+        Ok((UnixStream { inner }, UnixSocketAddr::from_any(addr)))
+    }
+
+    /// Waits until a connection is queued. Every caller waits on its own,
+    /// so every waiting task is woken; nothing is accepted.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Closed`] if the listener is closed meanwhile.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.inner.readable().await
+    }
+
     /// Accepted connections from one multishot accept.
     pub fn incoming(&self) -> Incoming<'_, UnixStream> {
         self.inner.incoming(|inner| UnixStream { inner })

@@ -1,12 +1,13 @@
 //! `ACCEPT`, single-shot (with the peer address) and multishot (Linux 5.19);
 //! on readiness backends, `accept4` retried on readability. Accepted sockets
-//! are close-on-exec and non-blocking; one accepted for a dropped future is
-//! closed, never leaked.
+//! are close-on-exec and non-blocking; one accepted for a dropped future
+//! waits on the listener's rescue queue for the next accept (and is closed
+//! with the listener), never lost or leaked.
 
-use super::open::close_orphan;
 use super::{Completion, Operation, Plan, Target};
 use crate::backend::Interest;
 use crate::driver::Driver;
+use crate::fd::rescue::Rescued;
 use crate::fd::shared::FdHold;
 #[cfg(uring)]
 use io_uring::{opcode, squeue};
@@ -109,7 +110,14 @@ unsafe impl Operation for Accept {
     }
 
     fn on_orphan_cqe(&mut self, c: &Completion) {
-        close_orphan(c);
+        rescue_conn(&self.fd, c, read_addr(&self.addr, self.len));
+    }
+}
+
+/// Keeps a connection accepted for a dropped future for the next accept.
+fn rescue_conn(listener: &FdHold, c: &Completion, peer: Option<SocketAddrAny>) {
+    if let Ok(fd) = accepted_fd(c) {
+        listener.rescue().push(Rescued::Conn { fd, peer });
     }
 }
 
@@ -153,7 +161,7 @@ unsafe impl Operation for AcceptMulti {
     fn complete(self: Box<Self>, _c: Completion) {}
 
     fn on_orphan_cqe(&mut self, c: &Completion) {
-        close_orphan(c);
+        rescue_conn(&self.fd, c, None);
     }
 }
 

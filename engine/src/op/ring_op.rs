@@ -35,9 +35,22 @@ impl<T: Operation> Future for RingOp<T> {
         match this.driver.poll_op(this.index, cx) {
             Poll::Ready(completion) => {
                 let data = this.data.take().expect("RingOp polled after completion");
+                let completion = completion.explained(data.fd());
                 Poll::Ready(data.complete(completion))
             }
             Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<T: Operation> RingOp<T> {
+    /// Lets the operation run to completion without its future: it is not
+    /// cancelled, and its data (and descriptor reference) is freed when the
+    /// kernel is done. For operations whose effect must not be cut short by
+    /// a drop (`write_all`).
+    pub(crate) fn detach(mut self) {
+        if let Some(data) = self.data.take() {
+            self.driver.detach(self.index, data);
         }
     }
 }

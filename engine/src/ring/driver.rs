@@ -14,7 +14,10 @@
 
 use super::setup::{build_ring, RingConfig, SetupMode};
 use super::stats::{Counters, Stats};
+use crate::error::Error;
 use crate::fd::fixed::FixedTable;
+use crate::fd::shared::SharedFd;
+use crate::op::background::{Background, Task};
 use crate::op::{Completion, Lifecycle, MultiOp, Operation, Orphan, RingOp, Target};
 use crate::runtime::park::Unparker;
 use crossbeam_queue::SegQueue;
@@ -43,8 +46,9 @@ thread_local! {
 
 /// Work a foreign thread asks the owner thread to do.
 pub(crate) enum Remote {
-    /// Push this SQE for the operation already in the slab at its `user_data`.
-    Submit(squeue::Entry),
+    /// Push this SQE for the operation already in the slab at its
+    /// `user_data`, unless its descriptor started closing meanwhile.
+    Submit(squeue::Entry, Option<SharedFd>),
     /// Cancel the operation at this slab index, if it is still abandoned.
     Cancel(usize),
     /// Cancel every operation on this descriptor.
@@ -63,6 +67,18 @@ pub(crate) struct Driver {
     inner: Arc<Inner>,
 }
 
+/// A handle that does not keep the ring alive (see [`Driver::downgrade`]).
+#[derive(Clone)]
+pub(crate) struct WeakDriver {
+    inner: std::sync::Weak<Inner>,
+}
+
+impl WeakDriver {
+    pub(crate) fn upgrade(&self) -> Option<Driver> {
+        self.inner.upgrade().map(|inner| Driver { inner })
+    }
+}
+
 struct Inner {
     id: usize,
     ring: IoUring,
@@ -78,20 +94,50 @@ struct Inner {
     /// Target of the eventfd read; the kernel writes it, nobody reads it. An
     /// atomic so writes through a pointer from `&self` are legal.
     wake_buf: Box<AtomicU64>,
+    /// Dropped operations that must still finish (`write_all`).
+    background: Background,
     counters: Counters,
 }
 
 struct State {
-    ops: slab::Slab<Lifecycle>,
+    ops: slab::Slab<Entry>,
     fixed: FixedTable,
     /// SQEs whose final CQE is not reaped yet (slab operations and the wake read).
     in_kernel: usize,
     wake_armed: bool,
+    /// A thread drives the ring: the owner is inside `block_on` (always, for
+    /// a hosted ring). Other threads' operations are refused while not.
+    driving: bool,
+    /// Foreign operations cancelled because the owner went idle whose last
+    /// completion is not reaped yet.
+    retiring: usize,
     stopping: bool,
     shut_down: bool,
     /// Wakers and orphaned data collected under the lock, run/dropped after it.
     woken: Vec<Waker>,
     dead: Vec<Box<dyn Orphan>>,
+}
+
+/// One slab entry: where the operation stands, and who waits for it.
+struct Entry {
+    life: Lifecycle,
+    /// Submitted, or last polled, from a thread other than the owner: its
+    /// future is not one of the owner's tasks, so it is cancelled when the
+    /// owner goes idle (nothing would reap its completion).
+    foreign: bool,
+    /// Why the driver cancelled the operation itself; its `ECANCELED`
+    /// reports this instead.
+    ended_by: Option<Error>,
+}
+
+impl Entry {
+    fn new(life: Lifecycle, foreign: bool) -> Entry {
+        Entry {
+            life,
+            foreign,
+            ended_by: None,
+        }
+    }
 }
 
 /// Deferred work taken out of the state so it runs without the lock held.
@@ -156,13 +202,16 @@ impl Driver {
                     fixed: FixedTable::new(capacity),
                     in_kernel: 0,
                     wake_armed: false,
+                    driving: hosted,
+                    retiring: 0,
                     stopping: false,
                     shut_down: false,
                     woken: Vec::new(),
                     dead: Vec::new(),
                 }),
                 remote: SegQueue::new(),
-                unparker,
+                unparker: unparker.clone(),
+                background: Background::new(unparker.clone()),
                 wake_fd,
                 wake_buf: Box::new(AtomicU64::new(0)),
                 counters: Counters::default(),
@@ -180,6 +229,13 @@ impl Driver {
 
     pub(crate) fn unparker(&self) -> &Arc<Unparker> {
         &self.inner.unparker
+    }
+
+    /// A handle that lets the ring go when every strong one is gone.
+    pub(crate) fn downgrade(&self) -> WeakDriver {
+        WeakDriver {
+            inner: Arc::downgrade(&self.inner),
+        }
     }
 
     /// Marks (or unmarks, with `None`) the calling thread as the owner of `driver`.
@@ -241,29 +297,36 @@ impl Driver {
     }
 
     fn push_op<T: Operation>(&self, mut data: Box<T>, initial: Lifecycle) -> (usize, Box<T>) {
+        let owner = self.is_owner_thread();
         let mut st = self.lock();
-        if st.stopping {
-            let failed = Completion::failed(&crate::error::Error::RuntimeShutDown.into());
-            let index = st.ops.insert(match initial {
-                Lifecycle::Streaming { waker, .. } => Lifecycle::Streaming {
-                    waker,
-                    queue: VecDeque::from([failed]),
-                    done: true,
-                },
-                _ => Lifecycle::Completed(failed),
-            });
+        let refusal = if st.stopping {
+            Some(Error::RuntimeShutDown)
+        } else if data.fd().is_some_and(|fd| fd.is_closed()) {
+            // Close may already have cancelled what was in flight: an SQE
+            // pushed now would escape that cancel and keep close waiting.
+            Some(Error::Closed)
+        } else if !owner && !st.driving {
+            Some(Error::HomeIdle)
+        } else {
+            None
+        };
+        if let Some(err) = refusal {
+            let index = st
+                .ops
+                .insert(Entry::new(Lifecycle::ended(initial, Completion::refused(err)), !owner));
             return (index, data);
         }
-        let index = st.ops.insert(initial);
+        let index = st.ops.insert(Entry::new(initial, !owner));
         let entry = data.entry().user_data(index as u64);
-        if !self.is_owner_thread() {
+        if !owner {
             // Another thread's operation on a descriptor that lives here: the
             // owner pushes the SQE on its next turn. The box is already owned
             // by the op (and, if it is dropped, by the slab), so the pointers
             // stay valid until then.
             Counters::bump(&self.inner.counters.submitted);
             drop(st);
-            self.post(Remote::Submit(entry));
+            let fd = data.fd().map(|fd| fd.shared().clone());
+            self.post(Remote::Submit(entry, fd));
             return (index, data);
         }
         // SAFETY: the entry's pointers refer to `*data` (contract of `Operation`),
@@ -278,7 +341,10 @@ impl Driver {
             }
             Err(err) => {
                 // The SQE never reached the kernel: complete it here with the error.
-                st.ops[index] = Lifecycle::Completed(Completion::failed(&err));
+                st.ops[index].life = Lifecycle::ended(
+                    std::mem::replace(&mut st.ops[index].life, Lifecycle::Pending(None)),
+                    Completion::failed(&err),
+                );
             }
         }
         let after = Self::aftermath(&mut st);
@@ -338,8 +404,11 @@ impl Driver {
 
     /// Polls the slab entry of a single-shot operation.
     pub(crate) fn poll_op(&self, index: usize, cx: &mut Context<'_>) -> Poll<Completion> {
+        let owner = self.is_owner_thread();
         let mut st = self.lock();
-        match &mut st.ops[index] {
+        let entry = &mut st.ops[index];
+        entry.foreign |= !owner;
+        match &mut entry.life {
             Lifecycle::Completed(completion) => {
                 let completion = *completion;
                 st.ops.remove(index);
@@ -358,8 +427,11 @@ impl Driver {
 
     /// Polls the slab entry of a multishot operation.
     pub(crate) fn poll_stream(&self, index: usize, cx: &mut Context<'_>) -> Poll<Option<Completion>> {
+        let owner = self.is_owner_thread();
         let mut st = self.lock();
-        match &mut st.ops[index] {
+        let entry = &mut st.ops[index];
+        entry.foreign |= !owner;
+        match &mut entry.life {
             Lifecycle::Streaming { waker, queue, done } => {
                 if let Some(c) = queue.pop_front() {
                     return Poll::Ready(Some(c));
@@ -380,10 +452,20 @@ impl Driver {
 
     /// The future of an operation was dropped: keep its data until the kernel
     /// is done with it, and ask the kernel to cancel.
-    pub(crate) fn abandon<T: Operation>(&self, index: usize, mut data: Box<T>) {
+    pub(crate) fn abandon<T: Operation>(&self, index: usize, data: Box<T>) {
+        self.orphan(index, data, true);
+    }
+
+    /// The future of an operation was dropped, but the operation must run to
+    /// its end: keep its data until the kernel is done, and do not cancel.
+    pub(crate) fn detach<T: Operation>(&self, index: usize, data: Box<T>) {
+        self.orphan(index, data, false);
+    }
+
+    fn orphan<T: Operation>(&self, index: usize, mut data: Box<T>, cancel: bool) {
         let mut st = self.lock();
         let mut leftovers = VecDeque::new();
-        let finished = match &mut st.ops[index] {
+        let finished = match &mut st.ops[index].life {
             Lifecycle::Completed(c) => {
                 leftovers.push_back(*c);
                 true
@@ -398,14 +480,18 @@ impl Driver {
         if finished {
             st.ops.remove(index);
             drop(st);
-            // Results nobody will consume (an accepted socket, an opened file)
-            // must still be released.
+            // Results nobody will consume (an accepted socket, received
+            // bytes) must still be released or rescued.
             leftovers.iter().for_each(|c| data.on_orphan_cqe(c));
             return;
         }
         leftovers.iter().for_each(|c| data.on_orphan_cqe(c));
-        st.ops[index] = Lifecycle::Ignored(data);
+        st.ops[index].life = Lifecycle::Ignored(data);
         Counters::bump(&self.inner.counters.abandoned);
+        // While stopping, shutdown cancels everything at once.
+        if !cancel || st.stopping {
+            return;
+        }
         if self.is_owner_thread() {
             if !self.inner.remote.is_empty() {
                 // The op's own SQE may still be queued: push it before its cancel.
@@ -441,6 +527,64 @@ impl Driver {
         let after = Self::aftermath(&mut st);
         drop(st);
         after.run();
+    }
+
+    /// Runs `task` on this ring's turns until it finishes (see [`Background`]).
+    /// Dropped at once if the ring is shutting down.
+    pub(crate) fn spawn_background(&self, task: Task) {
+        if !self.lock().stopping {
+            self.inner.background.spawn(task);
+        }
+    }
+
+    /// The owner enters (`true`) or leaves (`false`) `block_on`. While the
+    /// owner is away nothing reaps this ring, so operations of other threads
+    /// are refused with [`Error::HomeIdle`], and leaving cancels those in
+    /// flight (they complete with `HomeIdle`) and waits for the kernel to
+    /// release them. The owner's own tasks keep their operations: they
+    /// resume on the next `block_on`.
+    pub(crate) fn set_driving(&self, driving: bool) {
+        if self.inner.hosted {
+            return;
+        }
+        self.lock().driving = driving;
+        if !driving {
+            self.retire_foreign();
+        }
+    }
+
+    fn retire_foreign(&self) {
+        debug_assert!(self.is_owner_thread());
+        // Queued submissions are refused now that `driving` is false.
+        self.drain_remote();
+        {
+            let mut st = self.lock();
+            let foreign: Vec<usize> = st
+                .ops
+                .iter()
+                .filter(|(_, e)| e.foreign && e.ended_by.is_none() && e.life.in_kernel())
+                .map(|(i, _)| i)
+                .collect();
+            for index in foreign {
+                st.ops[index].ended_by = Some(Error::HomeIdle);
+                st.retiring += 1;
+                self.push_cancel(&mut st, opcode::AsyncCancel::new(index as u64).build());
+            }
+            if st.retiring == 0 {
+                return;
+            }
+        }
+        let started = Instant::now();
+        while self.lock().retiring > 0 {
+            if let Err(err) = self.enter_wait(Some(Duration::from_millis(10))) {
+                tracing::error!(%err, "io_uring_enter failed while going idle");
+            }
+            self.reap();
+            if started.elapsed() > Duration::from_secs(5) {
+                tracing::warn!("operations of other threads still in the kernel after going idle");
+                break;
+            }
+        }
     }
 
     fn post(&self, work: Remote) {
@@ -513,7 +657,7 @@ impl Driver {
 
     /// True when other threads have posted work for the owner.
     pub(crate) fn has_remote_work(&self) -> bool {
-        !self.inner.remote.is_empty()
+        !self.inner.remote.is_empty() || self.inner.background.has_ready()
     }
 
     /// One driver turn on the owner thread: run posted work, submit everything
@@ -523,6 +667,7 @@ impl Driver {
     /// an unpark; `Some(Some(d))` = block at most `d`.
     pub(crate) fn turn(&self, wait: Option<Option<Duration>>) -> io::Result<()> {
         debug_assert!(self.is_owner_thread());
+        self.inner.background.run();
         self.drain_remote();
         let (pending_sq, in_kernel) = {
             let mut st = self.lock();
@@ -560,6 +705,7 @@ impl Driver {
         // a level-triggered host spin.)
         let mut counter = [0u8; 8];
         let _ = rustix::io::read(&*self.inner.wake_fd, &mut counter);
+        self.inner.background.run();
         self.drain_remote();
         let queued = {
             let _st = self.lock();
@@ -638,18 +784,31 @@ impl Driver {
     fn drain_remote(&self) {
         while let Some(work) = self.inner.remote.pop() {
             match work {
-                Remote::Submit(entry) => {
+                Remote::Submit(entry, fd) => {
                     let mut st = self.lock();
-                    // SAFETY: the entry was built from its op's boxed data, which
-                    // the op or the slab keeps at that address until the CQE for
-                    // this index is reaped (see `push_op`).
-                    match unsafe { self.push_entry(&mut st, &entry) } {
-                        Ok(()) => st.in_kernel += 1,
-                        Err(err) => {
-                            // Completes the op with the error, as if the kernel had.
-                            st.in_kernel += 1;
-                            self.on_cqe(&mut st, entry.get_user_data(), Completion::failed(&err));
-                        }
+                    let refusal = if st.stopping {
+                        Some(Completion::refused(Error::RuntimeShutDown))
+                    } else if fd.is_some_and(|fd| fd.is_closed()) {
+                        // Close started after the op was queued, and its cancel
+                        // may be in the kernel already: the op must not follow it.
+                        Some(Completion::refused(Error::Closed))
+                    } else if !st.driving {
+                        Some(Completion::refused(Error::HomeIdle))
+                    } else {
+                        None
+                    };
+                    let pushed = match refusal {
+                        Some(c) => Err(c),
+                        // SAFETY: the entry was built from its op's boxed data,
+                        // which the op or the slab keeps at that address until
+                        // the CQE for this index is reaped (see `push_op`).
+                        None => unsafe { self.push_entry(&mut st, &entry) }.map_err(|e| Completion::failed(&e)),
+                    };
+                    // Counted in the kernel either way: a refusal completes it
+                    // here, as if the kernel had.
+                    st.in_kernel += 1;
+                    if let Err(c) = pushed {
+                        self.on_cqe(&mut st, entry.get_user_data(), c);
                     }
                     let after = Self::aftermath(&mut st);
                     drop(st);
@@ -659,7 +818,13 @@ impl Driver {
                     let mut st = self.lock();
                     // Only if that index still holds an abandoned op; if it was
                     // reaped and reused, the new op must not be cancelled.
-                    if matches!(st.ops.get(index), Some(Lifecycle::Ignored(_))) {
+                    if matches!(
+                        st.ops.get(index),
+                        Some(Entry {
+                            life: Lifecycle::Ignored(_),
+                            ..
+                        })
+                    ) {
                         self.push_cancel(&mut st, opcode::AsyncCancel::new(index as u64).build());
                     }
                 }
@@ -730,16 +895,29 @@ impl Driver {
             st.in_kernel -= 1;
             Counters::bump(&self.inner.counters.completed);
         }
+        let stopping = st.stopping;
         let Some(entry) = st.ops.get_mut(index) else {
             tracing::error!(index, "completion for an unknown operation");
             return;
         };
-        match entry {
+        // A cancellation the driver made itself reports why.
+        let mut c = c;
+        if c.is_cancelled() {
+            match &entry.ended_by {
+                Some(err) => c = Completion::refused(err.clone()),
+                None if stopping => c = Completion::refused(Error::RuntimeShutDown),
+                None => {}
+            }
+        }
+        if !more && entry.ended_by.is_some() {
+            st.retiring -= 1;
+        }
+        match &mut entry.life {
             Lifecycle::Pending(waker) => {
                 if let Some(w) = waker.take() {
                     st.woken.push(w);
                 }
-                *entry = Lifecycle::Completed(c);
+                entry.life = Lifecycle::Completed(c);
             }
             Lifecycle::Streaming { waker, queue, done } => {
                 queue.push_back(c);
@@ -751,7 +929,11 @@ impl Driver {
             Lifecycle::Ignored(orphan) => {
                 orphan.on_cqe(&c);
                 if !more {
-                    if let Lifecycle::Ignored(orphan) = st.ops.remove(index) {
+                    if let Entry {
+                        life: Lifecycle::Ignored(orphan),
+                        ..
+                    } = st.ops.remove(index)
+                    {
                         st.dead.push(orphan);
                     }
                 }
@@ -772,22 +954,25 @@ impl Driver {
         let previous = OWNED_DRIVER.with(|id| id.replace(self.inner.id));
         let started = Instant::now();
         let mut warned = false;
-        {
-            self.lock().stopping = true;
-        }
+        self.begin_shutdown();
+        // One cancel of everything, not one per operation: each cancel by
+        // `user_data` searches the ring's in-flight list, so cancelling n
+        // operations one by one costs n^2.
+        self.drain_remote();
+        self.cancel_everything();
         loop {
             self.drain_remote();
-            {
-                let mut st = self.lock();
-                if st.in_kernel == 0 {
-                    break;
-                }
-                self.push_cancel(&mut st, opcode::AsyncCancel2::new(CancelBuilder::any()).build());
+            if self.lock().in_kernel == 0 {
+                break;
             }
             if let Err(err) = self.enter_wait(Some(Duration::from_millis(100))) {
                 tracing::error!(%err, "io_uring_enter failed during shutdown");
             }
-            self.reap();
+            if self.reap() == 0 {
+                // Nothing finished for a while: operations submitted after
+                // the first cancel, or ones the kernel could not cancel yet.
+                self.cancel_everything();
+            }
             if !warned && started.elapsed() > Duration::from_secs(5) {
                 warned = true;
                 tracing::warn!("runtime shutdown still waiting for the kernel to finish operations");
@@ -810,6 +995,22 @@ impl Driver {
         }
         OWNED_DRIVER.with(|id| id.set(previous));
         tracing::debug!(id = self.inner.id, "io_uring driver shut down");
+    }
+
+    /// Stops taking work: operations submitted from now on fail with
+    /// [`Error::RuntimeShutDown`], dropped ones are not cancelled one by one
+    /// ([`Driver::shutdown`] cancels them all at once), and background tasks
+    /// are dropped. Called before a runtime drops its tasks.
+    pub(crate) fn begin_shutdown(&self) {
+        self.lock().stopping = true;
+        self.inner.background.clear();
+    }
+
+    fn cancel_everything(&self) {
+        let mut st = self.lock();
+        if st.in_kernel > 0 {
+            self.push_cancel(&mut st, opcode::AsyncCancel2::new(CancelBuilder::any().all()).build());
+        }
     }
 
     /// Counters and current occupancy.
