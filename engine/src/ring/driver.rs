@@ -955,9 +955,8 @@ impl Driver {
         let started = Instant::now();
         let mut warned = false;
         self.begin_shutdown();
-        // One cancel of everything, not one per operation: each cancel by
-        // `user_data` searches the ring's in-flight list, so cancelling n
-        // operations one by one costs n^2.
+        // Every cancel in one go (batched into as few enters as the SQ
+        // allows), then wait for the kernel to hand everything back.
         self.drain_remote();
         self.cancel_everything();
         loop {
@@ -1006,10 +1005,25 @@ impl Driver {
         self.inner.background.clear();
     }
 
+    /// Cancels every operation in the kernel, each by its `user_data`.
+    ///
+    /// Not one `ASYNC_CANCEL_ANY | ALL`: the kernel serves that by finding
+    /// the first match again from the start of its cancel table for every
+    /// request it cancels, skipping the ones it already marked, which is
+    /// quadratic (10^4 operations took 0.8 s here). A cancel by `user_data`
+    /// looks in one bucket of that table; with the 256 buckets a CQ of 8192
+    /// entries gets (the kernel's maximum), 10^4 cancels take a few ms.
     fn cancel_everything(&self) {
         let mut st = self.lock();
-        if st.in_kernel > 0 {
-            self.push_cancel(&mut st, opcode::AsyncCancel2::new(CancelBuilder::any().all()).build());
+        let in_kernel: Vec<u64> = st
+            .ops
+            .iter()
+            .filter(|(_, e)| e.life.in_kernel() || matches!(e.life, Lifecycle::Ignored(_)))
+            .map(|(index, _)| index as u64)
+            .chain(st.wake_armed.then_some(WAKE_TOKEN))
+            .collect();
+        for user_data in in_kernel {
+            self.push_cancel(&mut st, opcode::AsyncCancel::new(user_data).build());
         }
     }
 
