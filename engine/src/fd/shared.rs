@@ -161,6 +161,11 @@ impl SharedFd {
         self.inner.mutex.is_closed()
     }
 
+    /// Where this descriptor keeps what dropped reads received.
+    pub(crate) fn rescue(&self) -> &Rescue {
+        &self.inner.rescue
+    }
+
     /// The descriptor number, or -1 once closing has begun.
     pub(crate) fn raw_fd(&self) -> RawFd {
         if self.inner.mutex.is_closed() {

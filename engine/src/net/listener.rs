@@ -7,8 +7,6 @@ use crate::driver::Driver;
 use crate::fd::mutex::Access;
 use crate::fd::shared::FdHandle;
 #[cfg(uring)]
-use crate::fd::shared::FdRef;
-#[cfg(uring)]
 use crate::op::accept::AcceptMulti;
 use crate::op::accept::{accept_nonblocking, accepted_fd, Accept};
 #[cfg(uring)]
@@ -19,8 +17,6 @@ use std::future::poll_fn;
 use std::io;
 use std::marker::PhantomData;
 use std::os::fd::OwnedFd;
-#[cfg(uring)]
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 #[derive(Debug)]
@@ -63,7 +59,12 @@ impl Listener {
         let (fd, peer) = ready::try_read(
             &self.fd,
             &mut none,
-            |rescue, _| rescue.take_conn().map(Ok),
+            |rescue, _| {
+                rescue.take_conn().map(|(fd, peer)| {
+                    let peer = peer.or_else(|| peer_of(&fd));
+                    Ok((fd, peer))
+                })
+            },
             |fd, _| {
                 let (completion, peer) = accept_nonblocking(fd);
                 let completion = completion.ok_or(rustix::io::Errno::AGAIN)?;
@@ -87,8 +88,8 @@ impl Listener {
     pub(crate) async fn accept(&self) -> io::Result<(Stream, Option<SocketAddrAny>)> {
         let driver = self.fd.driver()?;
         let r = self.fd.lock(Access::Read).await?;
-        if let Some((fd, addr)) = r.rescue().take_conn() {
-            return Ok((Stream::from_fd(fd), addr));
+        if let Some(conn) = r.rescue().take_conn() {
+            return Ok(rescued(conn));
         }
         let (fd, addr) = driver.submit(Accept::new(r.into(), &driver)).await?;
         Ok((Stream::from_fd(fd), addr))
@@ -98,8 +99,6 @@ impl Listener {
         Incoming {
             listener: self,
             #[cfg(uring)]
-            lock: None,
-            #[cfg(uring)]
             op: None,
             wrap,
             _marker: PhantomData,
@@ -107,8 +106,24 @@ impl Listener {
     }
 }
 
+/// A rescued connection as `accept` returns it. A multishot accept does not
+/// report peers, so one it accepted is asked for its own.
+fn rescued((fd, peer): (OwnedFd, Option<SocketAddrAny>)) -> (Stream, Option<SocketAddrAny>) {
+    let peer = peer.or_else(|| peer_of(&fd));
+    (Stream::from_fd(fd), peer)
+}
+
+fn peer_of(fd: &OwnedFd) -> Option<SocketAddrAny> {
+    rustix::net::getpeername(fd).ok().flatten()
+}
+
 /// A stream of accepted connections, on one multishot `ACCEPT` (Linux 5.19)
 /// that is re-armed whenever the kernel ends it.
+///
+/// While its multishot accept is armed, the stream holds the listener's
+/// read lock, so an `accept` elsewhere waits; connections accepted but not
+/// taken when the stream is dropped go to the next accept. Closing the
+/// listener ends the stream (`next` returns `None`) even while it is kept.
 ///
 /// # Examples
 ///
@@ -125,11 +140,9 @@ impl Listener {
 /// ```
 pub struct Incoming<'a, S> {
     listener: &'a Listener,
-    /// The listener's read lock, held for the stream's life so its
+    /// The armed multishot accept. It holds the listener's read lock (so
     /// connections come in order and a dropped stream's last ones are
-    /// rescued for the next accept.
-    #[cfg(uring)]
-    lock: Option<Arc<FdRef>>,
+    /// rescued for the next accept) until the kernel ends it.
     #[cfg(uring)]
     op: Option<MultiOp<AcceptMulti>>,
     wrap: fn(Stream) -> S,
@@ -157,22 +170,17 @@ impl<S> Incoming<'_, S> {
 
     #[cfg(uring)]
     async fn next_multishot(&mut self, driver: &Driver, ring: &crate::ring::Driver) -> io::Result<Stream> {
-        let lock = match &self.lock {
-            Some(lock) => lock.clone(),
-            None => self
-                .lock
-                .insert(Arc::new(self.listener.fd.lock(Access::Read).await?))
-                .clone(),
-        };
         loop {
-            if let Some((fd, _)) = lock.rescue().take_conn() {
-                return Ok(Stream::from_fd(fd));
-            }
             let op = match &mut self.op {
                 Some(op) => op,
-                None => self
-                    .op
-                    .insert(ring.submit_multishot(AcceptMulti::new(lock.clone().into(), driver))),
+                None => {
+                    let lock = self.listener.fd.lock(Access::Read).await?;
+                    if let Some((fd, _)) = lock.rescue().take_conn() {
+                        return Ok(Stream::from_fd(fd));
+                    }
+                    self.op
+                        .insert(ring.submit_multishot(AcceptMulti::new(lock.into(), driver)))
+                }
             };
             match poll_fn(|cx| op.poll_next(cx)).await {
                 Some(c) => {
@@ -181,7 +189,9 @@ impl<S> Incoming<'_, S> {
                         // EMFILE, or a cancel): re-armed on the next call.
                         self.op = None;
                     }
-                    let c = c.explained(Some(&lock.clone().into()));
+                    if c.is_cancelled() && self.listener.fd.is_closed() {
+                        return Err(crate::Error::Closed.into());
+                    }
                     return accepted_fd(&c).map(Stream::from_fd);
                 }
                 None => self.op = None,

@@ -121,9 +121,13 @@ fn rescue_conn(listener: &FdHold, c: &Completion, peer: Option<SocketAddrAny>) {
     }
 }
 
-/// Multishot accept: one CQE per connection until cancelled or failed.
+/// Multishot accept: one CQE per connection until cancelled or failed. Its
+/// data stays in the driver; the listener reference (`fd`, usually its read
+/// lock) goes when the last CQE is reaped, while `listener` still reaches
+/// the rescue queue for connections nobody took.
 pub(crate) struct AcceptMulti {
-    fd: FdHold,
+    fd: Option<FdHold>,
+    listener: crate::fd::shared::SharedFd,
     target: Target,
 }
 
@@ -131,7 +135,8 @@ impl AcceptMulti {
     pub(crate) fn new(fd: FdHold, driver: &Driver) -> Self {
         AcceptMulti {
             target: fd.target(driver),
-            fd,
+            listener: fd.shared().clone(),
+            fd: Some(fd),
         }
     }
 }
@@ -151,17 +156,26 @@ unsafe impl Operation for AcceptMulti {
     }
 
     fn syscall(&mut self) -> Option<Completion> {
-        accept_nonblocking(self.fd.borrow()).0
+        match &self.fd {
+            Some(fd) => accept_nonblocking(fd.borrow()).0,
+            None => Some(Completion::errno(libc::EBADF)),
+        }
     }
 
     fn fd(&self) -> Option<&FdHold> {
-        Some(&self.fd)
+        self.fd.as_ref()
+    }
+
+    fn take_fd(&mut self) -> Option<FdHold> {
+        self.fd.take()
     }
 
     fn complete(self: Box<Self>, _c: Completion) {}
 
     fn on_orphan_cqe(&mut self, c: &Completion) {
-        rescue_conn(&self.fd, c, None);
+        if let Ok(fd) = accepted_fd(c) {
+            self.listener.rescue().push(Rescued::Conn { fd, peer: None });
+        }
     }
 }
 

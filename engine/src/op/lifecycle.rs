@@ -104,15 +104,25 @@ impl Completion {
 }
 
 #[cfg(uring)]
-/// Operation data orphaned by a dropped future, kept until its last CQE.
+/// Operation data the driver keeps: a dropped future's, until its last CQE,
+/// or a multishot operation's, for its whole life.
 pub(crate) trait Orphan: Send {
+    /// A completion nobody will consume (see `Operation::on_orphan_cqe`).
     fn on_cqe(&mut self, completion: &Completion);
+    /// The last completion was reaped: the kernel is done with the
+    /// descriptor, so the reference that kept it open can go (the caller
+    /// drops it once the driver's lock is released).
+    fn take_reference(&mut self) -> Option<FdHold>;
 }
 
 #[cfg(uring)]
 impl<T: super::Operation> Orphan for T {
     fn on_cqe(&mut self, completion: &Completion) {
         self.on_orphan_cqe(completion)
+    }
+
+    fn take_reference(&mut self) -> Option<FdHold> {
+        self.take_fd()
     }
 }
 
@@ -126,29 +136,20 @@ pub(crate) enum Lifecycle {
     /// The CQE arrived and waits for the future to take it.
     Completed(Completion),
     /// A multishot operation: completions queue up; `done` after the last.
+    /// Its data lives here, not with its future (which only takes the
+    /// completions), so its descriptor reference goes with the last
+    /// completion even if nobody polls the stream again: a listener whose
+    /// `Incoming` sits idle can still be closed.
     Streaming {
         waker: Option<Waker>,
         queue: VecDeque<Completion>,
         done: bool,
+        data: Box<dyn Orphan>,
     },
 }
 
 #[cfg(uring)]
 impl Lifecycle {
-    /// The state of an operation that `completion` ends before it reached
-    /// the kernel (refused, or its SQE could not be pushed), shaped like
-    /// `initial`: a single-shot completed, or a stream with one last item.
-    pub(crate) fn ended(initial: Lifecycle, completion: Completion) -> Lifecycle {
-        match initial {
-            Lifecycle::Streaming { waker, .. } => Lifecycle::Streaming {
-                waker,
-                queue: VecDeque::from([completion]),
-                done: true,
-            },
-            _ => Lifecycle::Completed(completion),
-        }
-    }
-
     /// Whether the kernel still owns the operation (a completion will come).
     pub(crate) fn in_kernel(&self) -> bool {
         match self {

@@ -81,6 +81,14 @@ pub(crate) unsafe trait Operation: Send + 'static {
         None
     }
 
+    /// Gives up the descriptor reference once the kernel is done with the
+    /// descriptor, for operations whose data outlives their last completion
+    /// in the driver (multishot streams). Single-shot operations keep theirs
+    /// until their future takes the result.
+    fn take_fd(&mut self) -> Option<FdHold> {
+        None
+    }
+
     /// Turns the (last) completion into the output, handing buffers back.
     fn complete(self: Box<Self>, completion: Completion) -> Self::Output;
 

@@ -16,7 +16,7 @@ use super::setup::{build_ring, RingConfig, SetupMode};
 use super::stats::{Counters, Stats};
 use crate::error::Error;
 use crate::fd::fixed::FixedTable;
-use crate::fd::shared::SharedFd;
+use crate::fd::shared::{FdHold, SharedFd};
 use crate::op::background::{Background, Task};
 use crate::op::{Completion, Lifecycle, MultiOp, Operation, Orphan, RingOp, Target};
 use crate::runtime::park::Unparker;
@@ -24,7 +24,6 @@ use crossbeam_queue::SegQueue;
 use io_uring::types::{CancelBuilder, SubmitArgs, Timespec};
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
 use std::cell::Cell;
-use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -113,9 +112,11 @@ struct State {
     retiring: usize,
     stopping: bool,
     shut_down: bool,
-    /// Wakers and orphaned data collected under the lock, run/dropped after it.
+    /// Wakers, orphaned data and released references collected under the
+    /// lock, run/dropped after it (dropping either may re-enter the driver).
     woken: Vec<Waker>,
     dead: Vec<Box<dyn Orphan>>,
+    released: Vec<FdHold>,
 }
 
 /// One slab entry: where the operation stands, and who waits for it.
@@ -144,6 +145,7 @@ impl Entry {
 struct Aftermath {
     woken: Vec<Waker>,
     dead: Vec<Box<dyn Orphan>>,
+    released: Vec<FdHold>,
 }
 
 impl Aftermath {
@@ -152,6 +154,7 @@ impl Aftermath {
             waker.wake();
         }
         drop(self.dead);
+        drop(self.released);
     }
 }
 
@@ -208,6 +211,7 @@ impl Driver {
                     shut_down: false,
                     woken: Vec::new(),
                     dead: Vec::new(),
+                    released: Vec::new(),
                 }),
                 remote: SegQueue::new(),
                 unparker: unparker.clone(),
@@ -274,6 +278,7 @@ impl Driver {
         Aftermath {
             woken: std::mem::take(&mut st.woken),
             dead: std::mem::take(&mut st.dead),
+            released: std::mem::take(&mut st.released),
         }
     }
 
@@ -281,76 +286,113 @@ impl Driver {
 
     /// Pushes a single-shot operation; never makes a syscall unless the SQ is full.
     pub(crate) fn submit<T: Operation>(&self, data: T) -> RingOp<T> {
-        let (index, data) = self.push_op(Box::new(data), Lifecycle::Pending(None));
+        let mut data = Box::new(data);
+        let owner = self.is_owner_thread();
+        let mut st = self.lock();
+        let index = match self.refusal(&st, data.fd(), owner) {
+            Some(c) => st.ops.insert(Entry::new(Lifecycle::Completed(c), !owner)),
+            None => {
+                let index = st.ops.insert(Entry::new(Lifecycle::Pending(None), !owner));
+                let entry = data.entry().user_data(index as u64);
+                let fd = (!owner).then(|| data.fd().map(|fd| fd.shared().clone())).flatten();
+                // SAFETY: the entry's pointers refer to `*data` (contract of
+                // `Operation`), which stays boxed at this address until the
+                // last CQE for `index` is reaped: the `RingOp` owns the box
+                // and, if dropped first, moves the same box into the slab
+                // (`abandon`). Its descriptor is held open by the fd-mutex
+                // reference inside `data`.
+                unsafe { self.enqueue(st, index, entry, fd, owner) };
+                index
+            }
+        };
         RingOp::new(self.clone(), index, data)
     }
 
-    /// Pushes a multishot operation.
+    /// Pushes a multishot operation. Its data moves into the slab for the
+    /// operation's whole life (see `Lifecycle::Streaming`).
     pub(crate) fn submit_multishot<T: Operation>(&self, data: T) -> MultiOp<T> {
-        let initial = Lifecycle::Streaming {
-            waker: None,
-            queue: VecDeque::new(),
-            done: false,
-        };
-        let (index, data) = self.push_op(Box::new(data), initial);
-        MultiOp::new(self.clone(), index, data)
-    }
-
-    fn push_op<T: Operation>(&self, mut data: Box<T>, initial: Lifecycle) -> (usize, Box<T>) {
+        let mut data = Box::new(data);
         let owner = self.is_owner_thread();
         let mut st = self.lock();
-        let refusal = if st.stopping {
-            Some(Error::RuntimeShutDown)
-        } else if data.fd().is_some_and(|fd| fd.is_closed()) {
+        let refusal = self.refusal(&st, data.fd(), owner);
+        let entry = refusal.is_none().then(|| data.entry());
+        if refusal.is_some() {
+            // Never in the kernel: the reference can go at once.
+            st.released.extend(data.take_fd());
+        }
+        let fd = (!owner).then(|| data.fd().map(|fd| fd.shared().clone())).flatten();
+        let index = st.ops.insert(Entry::new(
+            Lifecycle::Streaming {
+                waker: None,
+                queue: refusal.into_iter().collect(),
+                done: refusal.is_some(),
+                data,
+            },
+            !owner,
+        ));
+        match entry {
+            // SAFETY: the entry's pointers refer to the boxed data, which the
+            // slab entry at `index` now owns at the same heap address until
+            // the stream's last CQE is reaped (`Lifecycle::Streaming`, then
+            // `Ignored` if the stream is dropped first).
+            Some(entry) => unsafe { self.enqueue(st, index, entry.user_data(index as u64), fd, owner) },
+            None => {
+                let after = Self::aftermath(&mut st);
+                drop(st);
+                after.run();
+            }
+        }
+        MultiOp::new(self.clone(), index)
+    }
+
+    /// Why an operation on `fd` submitted now must not reach the kernel, as
+    /// the completion it gets instead.
+    fn refusal(&self, st: &State, fd: Option<&FdHold>, owner: bool) -> Option<Completion> {
+        let err = if st.stopping {
+            Error::RuntimeShutDown
+        } else if fd.is_some_and(|fd| fd.is_closed()) {
             // Close may already have cancelled what was in flight: an SQE
             // pushed now would escape that cancel and keep close waiting.
-            Some(Error::Closed)
+            Error::Closed
         } else if !owner && !st.driving {
-            Some(Error::HomeIdle)
+            Error::HomeIdle
         } else {
-            None
+            return None;
         };
-        if let Some(err) = refusal {
-            let index = st
-                .ops
-                .insert(Entry::new(Lifecycle::ended(initial, Completion::refused(err)), !owner));
-            return (index, data);
-        }
-        let index = st.ops.insert(Entry::new(initial, !owner));
-        let entry = data.entry().user_data(index as u64);
+        Some(Completion::refused(err))
+    }
+
+    /// Pushes the SQE of the operation at `index` (on the owner thread), or
+    /// hands it to the owner (elsewhere: `fd` lets the owner see a close
+    /// that started meanwhile). A push that fails completes the operation
+    /// with the error, as if the kernel had.
+    ///
+    /// # Safety
+    ///
+    /// Every pointer in `entry` must stay valid until the CQE for `index` is
+    /// reaped.
+    unsafe fn enqueue<'a>(
+        &'a self,
+        mut st: MutexGuard<'a, State>,
+        index: usize,
+        entry: squeue::Entry,
+        fd: Option<SharedFd>,
+        owner: bool,
+    ) {
+        Counters::bump(&self.inner.counters.submitted);
         if !owner {
-            // Another thread's operation on a descriptor that lives here: the
-            // owner pushes the SQE on its next turn. The box is already owned
-            // by the op (and, if it is dropped, by the slab), so the pointers
-            // stay valid until then.
-            Counters::bump(&self.inner.counters.submitted);
+            // The owner pushes the SQE on its next turn.
             drop(st);
-            let fd = data.fd().map(|fd| fd.shared().clone());
-            self.post(Remote::Submit(entry, fd));
-            return (index, data);
+            return self.post(Remote::Submit(entry, fd));
         }
-        // SAFETY: the entry's pointers refer to `*data` (contract of `Operation`),
-        // which stays boxed at this address until the last CQE for `index` is
-        // reaped: the `Op` owns the box and, if dropped first, moves the same box
-        // into the slab (`abandon`). Its descriptor is held open by the fd-mutex
-        // reference inside `data`.
-        match unsafe { self.push_entry(&mut st, &entry) } {
-            Ok(()) => {
-                st.in_kernel += 1;
-                Counters::bump(&self.inner.counters.submitted);
-            }
-            Err(err) => {
-                // The SQE never reached the kernel: complete it here with the error.
-                st.ops[index].life = Lifecycle::ended(
-                    std::mem::replace(&mut st.ops[index].life, Lifecycle::Pending(None)),
-                    Completion::failed(&err),
-                );
-            }
+        st.in_kernel += 1;
+        // SAFETY: the caller vouches for the entry's pointers.
+        if let Err(err) = unsafe { self.push_entry(&mut st, &entry) } {
+            self.on_cqe(&mut st, index as u64, Completion::failed(&err));
         }
         let after = Self::aftermath(&mut st);
         drop(st);
         after.run();
-        (index, data)
     }
 
     /// Pushes `entry`, draining a full SQ by submitting.
@@ -432,12 +474,18 @@ impl Driver {
         let entry = &mut st.ops[index];
         entry.foreign |= !owner;
         match &mut entry.life {
-            Lifecycle::Streaming { waker, queue, done } => {
+            Lifecycle::Streaming { waker, queue, done, .. } => {
                 if let Some(c) = queue.pop_front() {
                     return Poll::Ready(Some(c));
                 }
                 if *done {
-                    st.ops.remove(index);
+                    // The data may hold references: drop it after the lock.
+                    if let Lifecycle::Streaming { data, .. } = st.ops.remove(index).life {
+                        st.dead.push(data);
+                    }
+                    let after = Self::aftermath(&mut st);
+                    drop(st);
+                    after.run();
                     return Poll::Ready(None);
                 }
                 match waker {
@@ -464,29 +512,49 @@ impl Driver {
 
     fn orphan<T: Operation>(&self, index: usize, mut data: Box<T>, cancel: bool) {
         let mut st = self.lock();
-        let mut leftovers = VecDeque::new();
-        let finished = match &mut st.ops[index].life {
+        match st.ops[index].life {
             Lifecycle::Completed(c) => {
-                leftovers.push_back(*c);
-                true
+                st.ops.remove(index);
+                drop(st);
+                // A result nobody will consume (an accepted socket, received
+                // bytes) must still be released or rescued.
+                data.on_orphan_cqe(&c);
+                return;
             }
-            Lifecycle::Streaming { queue, done, .. } => {
-                leftovers = std::mem::take(queue);
-                *done
-            }
-            Lifecycle::Pending(_) => false,
-            Lifecycle::Ignored(_) => unreachable!("operation abandoned twice"),
-        };
-        if finished {
-            st.ops.remove(index);
-            drop(st);
-            // Results nobody will consume (an accepted socket, received
-            // bytes) must still be released or rescued.
-            leftovers.iter().for_each(|c| data.on_orphan_cqe(c));
-            return;
+            Lifecycle::Pending(_) => {}
+            _ => unreachable!("single-shot operation abandoned twice, or in a multishot state"),
         }
-        leftovers.iter().for_each(|c| data.on_orphan_cqe(c));
         st.ops[index].life = Lifecycle::Ignored(data);
+        self.cancel_abandoned(st, index, cancel);
+    }
+
+    /// The future of a multishot operation was dropped: completions it did
+    /// not take go to the operation's orphan handler; if the kernel is not
+    /// done, the data waits (`Ignored`) for the last CQE and a cancel goes in.
+    pub(crate) fn abandon_stream(&self, index: usize) {
+        let mut st = self.lock();
+        let life = std::mem::replace(&mut st.ops[index].life, Lifecycle::Pending(None));
+        let Lifecycle::Streaming {
+            queue, done, mut data, ..
+        } = life
+        else {
+            unreachable!("multishot op in a single-shot state")
+        };
+        queue.iter().for_each(|c| data.on_cqe(c));
+        if done {
+            st.ops.remove(index);
+            st.dead.push(data);
+            let after = Self::aftermath(&mut st);
+            drop(st);
+            return after.run();
+        }
+        st.ops[index].life = Lifecycle::Ignored(data);
+        self.cancel_abandoned(st, index, true);
+    }
+
+    /// Counts an abandoned operation and, unless told otherwise or shutting
+    /// down (which cancels everything at once), asks the kernel to cancel it.
+    fn cancel_abandoned<'a>(&'a self, mut st: MutexGuard<'a, State>, index: usize, cancel: bool) {
         Counters::bump(&self.inner.counters.abandoned);
         // While stopping, shutdown cancels everything at once.
         if !cancel || st.stopping {
@@ -919,9 +987,19 @@ impl Driver {
                 }
                 entry.life = Lifecycle::Completed(c);
             }
-            Lifecycle::Streaming { waker, queue, done } => {
+            Lifecycle::Streaming {
+                waker,
+                queue,
+                done,
+                data,
+            } => {
                 queue.push_back(c);
                 *done = !more;
+                if !more {
+                    // The kernel is done with the descriptor: let it go now,
+                    // not when (if ever) the stream is polled again.
+                    st.released.extend(data.take_reference());
+                }
                 if let Some(w) = waker.take() {
                     st.woken.push(w);
                 }
@@ -929,6 +1007,7 @@ impl Driver {
             Lifecycle::Ignored(orphan) => {
                 orphan.on_cqe(&c);
                 if !more {
+                    st.released.extend(orphan.take_reference());
                     if let Entry {
                         life: Lifecycle::Ignored(orphan),
                         ..
