@@ -48,6 +48,13 @@ impl<T: Operation> Future for RingReadyOp<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T::Output> {
         let this = self.get_mut();
+        if this.wait.is_none() {
+            if let Err(refusal) = this.driver.accepts() {
+                // The home runtime is idle or gone, as a ring submission
+                // would be told.
+                return this.finish(Completion::refused(refusal));
+            }
+        }
         loop {
             if let Some(wait) = &mut this.wait {
                 match Pin::new(wait).poll(cx) {

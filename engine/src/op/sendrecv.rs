@@ -141,7 +141,9 @@ unsafe impl<B: IoBufMut> Operation for Recv<B> {
             }
             Flow::Datagram if c.result >= 0 => rescue.push(Rescued::Datagram(Datagram {
                 data: bytes.to_vec(),
-                addr: None,
+                // A connected socket's datagrams come from its peer; a later
+                // `recv_from` reports that sender.
+                addr: rustix::net::getpeername(self.fd.borrow()).ok().flatten(),
                 control: Vec::new(),
                 flags: 0,
             })),

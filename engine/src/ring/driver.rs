@@ -345,6 +345,23 @@ impl Driver {
         MultiOp::new(self.clone(), index)
     }
 
+    /// Whether an operation started on this thread can be served: refused
+    /// while the ring shuts down, and from other threads while nobody
+    /// drives it (see [`Driver::set_driving`]). For operations that run a
+    /// syscall of their own before they need the ring (`RingReadyOp`), so
+    /// they are refused exactly when a submission would be.
+    pub(crate) fn accepts(&self) -> Result<(), Error> {
+        let owner = self.is_owner_thread();
+        let st = self.lock();
+        if st.stopping {
+            Err(Error::RuntimeShutDown)
+        } else if !owner && !st.driving {
+            Err(Error::HomeIdle)
+        } else {
+            Ok(())
+        }
+    }
+
     /// Why an operation on `fd` submitted now must not reach the kernel, as
     /// the completion it gets instead.
     fn refusal(&self, st: &State, fd: Option<&FdHold>, owner: bool) -> Option<Completion> {
