@@ -9,7 +9,7 @@
 //! which shuts its reactor down (cancelling whatever is still in flight and
 //! waiting for the kernel to release the buffers).
 
-use ringio::reactor::Reactor;
+use ringio::reactor::{Reactor, WeakReactor};
 use std::cell::RefCell;
 use std::future::{poll_fn, Future};
 use std::io;
@@ -23,9 +23,12 @@ use tokio::runtime::{Handle, Id};
 /// Turns per wakeup of the driving task before it yields to other tasks.
 const TURNS_PER_POLL: usize = 32;
 
+/// What a thread remembers of one runtime's reactor. Weak: once the runtime
+/// and every socket registered with the reactor are gone, so are its ring
+/// and descriptors, even if this thread never uses compat again.
 struct Local {
     runtime: Id,
-    reactor: Reactor,
+    reactor: WeakReactor,
     alive: Arc<AtomicBool>,
 }
 
@@ -43,8 +46,12 @@ pub(crate) fn current() -> io::Result<Reactor> {
         let mut local = local.borrow_mut();
         // Acquire: pairs with the Release in `Driving::drop`.
         local.retain(|l| l.alive.load(Ordering::Acquire));
-        if let Some(l) = local.iter().find(|l| l.runtime == runtime) {
-            return Ok(l.reactor.clone());
+        if let Some(reactor) = local
+            .iter()
+            .find(|l| l.runtime == runtime)
+            .and_then(|l| l.reactor.upgrade())
+        {
+            return Ok(reactor);
         }
         let reactor = Reactor::new()?;
         let alive = Arc::new(AtomicBool::new(true));
@@ -54,9 +61,10 @@ pub(crate) fn current() -> io::Result<Reactor> {
         };
         handle.spawn(drive(driving));
         tracing::debug!(backend = %reactor.backend(), "ringio-compat reactor started");
+        local.retain(|l| l.runtime != runtime);
         local.push(Local {
             runtime,
-            reactor: reactor.clone(),
+            reactor: reactor.downgrade(),
             alive,
         });
         Ok(reactor)

@@ -3,6 +3,7 @@
 //! above it (operations, handles, the runtime) goes through this one type.
 
 use crate::backend::readiness;
+use crate::backend::Interest;
 use crate::error::Error;
 use crate::op::{Op, Operation};
 #[cfg(uring)]
@@ -86,7 +87,35 @@ pub(crate) enum Driver {
     Ready(readiness::Driver),
 }
 
+/// A [`Driver`] that does not keep the backend alive.
+#[derive(Clone)]
+pub(crate) enum WeakDriver {
+    #[cfg(uring)]
+    Ring(ring::WeakDriver),
+    Ready(readiness::WeakDriver),
+}
+
+impl WeakDriver {
+    pub(crate) fn upgrade(&self) -> Option<Driver> {
+        match self {
+            #[cfg(uring)]
+            WeakDriver::Ring(d) => d.upgrade().map(Driver::Ring),
+            WeakDriver::Ready(d) => d.upgrade().map(Driver::Ready),
+        }
+    }
+}
+
 impl Driver {
+    /// A handle that lets the backend (its ring or poller and their
+    /// descriptors) go once every strong handle is gone.
+    pub(crate) fn downgrade(&self) -> WeakDriver {
+        match self {
+            #[cfg(uring)]
+            Driver::Ring(d) => WeakDriver::Ring(d.downgrade()),
+            Driver::Ready(d) => WeakDriver::Ready(d.downgrade()),
+        }
+    }
+
     /// Picks and builds the backend: the forced one (builder, then
     /// `RINGIO_BACKEND`), else io_uring with a fallback to readiness.
     pub(crate) fn new(config: &RingConfig, forced: Option<Backend>) -> io::Result<Driver> {
@@ -103,6 +132,10 @@ impl Driver {
                     log_choice(Backend::IoUring, "available");
                     Ok(d)
                 }
+                // Out of descriptors or memory: epoll would not be better off,
+                // and a runtime silently on the fallback for good is worse
+                // than the error.
+                Err(err) if err.kind() != io::ErrorKind::Unsupported => Err(err),
                 Err(err) => {
                     let d = Driver::Ready(readiness::Driver::new(config.hosted)?);
                     log_choice(Backend::NATIVE_READINESS, &err.to_string());
@@ -151,6 +184,31 @@ impl Driver {
         }
     }
 
+    /// Submits `data` to run the readiness way on every backend: its own
+    /// non-blocking syscall inside `poll`, and a wait for `interest` when it
+    /// would block. A future dropped at any point has done nothing beyond
+    /// what it returned (tokio's rule for writes and sends).
+    pub(crate) fn submit_nonblocking<T: Operation>(&self, data: T, interest: Interest) -> Op<T> {
+        match self {
+            #[cfg(uring)]
+            Driver::Ring(d) => Op::RingReady(crate::op::RingReadyOp::new(d.clone(), Box::new(data), interest)),
+            Driver::Ready(d) => {
+                let _ = interest; // the operation's `plan` says it
+                d.submit(data)
+            }
+        }
+    }
+
+    /// Runs `task`, the remainder of an operation whose future was dropped
+    /// but which must finish (`write_all`), on this driver's turns.
+    pub(crate) fn spawn_background(&self, task: crate::op::background::Task) {
+        match self {
+            #[cfg(uring)]
+            Driver::Ring(d) => d.spawn_background(task),
+            Driver::Ready(d) => d.spawn_background(task),
+        }
+    }
+
     /// Marks (or unmarks) the calling thread as this driver's owner.
     pub(crate) fn set_owner_thread(driver: Option<&Driver>) {
         #[cfg(uring)]
@@ -158,15 +216,28 @@ impl Driver {
             Some(Driver::Ring(d)) => Some(d),
             _ => None,
         });
-        #[cfg(not(uring))]
-        let _ = driver;
+        readiness::Driver::set_owner_thread(match driver {
+            Some(Driver::Ready(d)) => Some(d),
+            _ => None,
+        });
+    }
+
+    /// The owner thread enters (`true`) or leaves (`false`) `block_on`; see
+    /// the backends' `set_driving`. Other threads' operations are served
+    /// only while it is inside.
+    pub(crate) fn set_driving(&self, driving: bool) {
+        match self {
+            #[cfg(uring)]
+            Driver::Ring(d) => d.set_driving(driving),
+            Driver::Ready(d) => d.set_driving(driving),
+        }
     }
 
     pub(crate) fn has_remote_work(&self) -> bool {
         match self {
             #[cfg(uring)]
             Driver::Ring(d) => d.has_remote_work(),
-            Driver::Ready(_) => false,
+            Driver::Ready(d) => d.has_background_work(),
         }
     }
 
@@ -205,11 +276,24 @@ impl Driver {
         }
     }
 
+    /// Stops taking work, before a runtime drops its tasks (see
+    /// [`Driver::shutdown`]).
+    pub(crate) fn begin_shutdown(&self) {
+        match self {
+            #[cfg(uring)]
+            Driver::Ring(d) => d.begin_shutdown(),
+            Driver::Ready(d) => d.shutdown(),
+        }
+    }
+
+    /// Cancels what is in flight and waits for the kernel to let go of it;
+    /// afterwards operations on this driver's descriptors fail with
+    /// [`Error::RuntimeShutDown`].
     pub(crate) fn shutdown(&self) {
         match self {
             #[cfg(uring)]
             Driver::Ring(d) => d.shutdown(),
-            Driver::Ready(_) => {}
+            Driver::Ready(d) => d.shutdown(),
         }
     }
 

@@ -123,6 +123,49 @@ impl Reactor {
     }
 }
 
+impl Reactor {
+    /// A handle that does not keep the reactor alive: once every [`Reactor`]
+    /// (and every descriptor registered with it) is gone, its ring or poller
+    /// and their descriptors are freed, and [`WeakReactor::upgrade`] returns
+    /// `None`. For hosts that remember a reactor per thread.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let reactor = ringio::reactor::Reactor::new()?;
+    /// let weak = reactor.downgrade();
+    /// assert!(weak.upgrade().is_some());
+    /// reactor.shutdown();
+    /// drop(reactor);
+    /// assert!(weak.upgrade().is_none());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn downgrade(&self) -> WeakReactor {
+        WeakReactor {
+            driver: self.driver.downgrade(),
+        }
+    }
+}
+
+/// A [`Reactor`] handle that does not keep it alive; see [`Reactor::downgrade`].
+#[derive(Clone)]
+pub struct WeakReactor {
+    driver: crate::driver::WeakDriver,
+}
+
+impl WeakReactor {
+    /// The reactor, if it is still alive.
+    pub fn upgrade(&self) -> Option<Reactor> {
+        self.driver.upgrade().map(|driver| Reactor { driver })
+    }
+}
+
+impl std::fmt::Debug for WeakReactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WeakReactor")
+    }
+}
+
 impl AsFd for Reactor {
     /// Readable when the reactor has completions or events to process.
     fn as_fd(&self) -> BorrowedFd<'_> {

@@ -54,6 +54,23 @@ macro_rules! raw_stream {
 raw_stream!(ringio::net::TcpStream);
 raw_stream!(ringio::net::UnixStream);
 
+/// The async methods' loop (`accept`, `recv_from`, `send_to`, ...): retries
+/// `op` until it stops saying `WouldBlock`, waiting with `ready` in between.
+/// `ready` makes a wait of this call's own (unlike the stored wait behind
+/// the `poll_*` methods, which wakes only the task that polled last), so
+/// every task waiting on the same socket is woken, as with tokio.
+pub(crate) async fn until_done<R, F>(mut op: impl FnMut() -> io::Result<R>, ready: impl Fn() -> F) -> io::Result<R>
+where
+    F: std::future::Future<Output = io::Result<()>>,
+{
+    loop {
+        match op() {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => ready().await?,
+            other => return other,
+        }
+    }
+}
+
 /// Retries `op` until it stops saying `WouldBlock`, waiting with `ready` in between.
 pub(crate) fn retry<R>(
     cx: &mut Context<'_>,

@@ -92,7 +92,14 @@ impl TcpListener {
     ///
     /// `EMFILE`/`ENFILE` when out of descriptors (the listener stays usable).
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        std::future::poll_fn(|cx| self.poll_accept(cx)).await
+        let accepted = super::poll_io::until_done(
+            // Entered, so the accepted socket registers with this thread's reactor.
+            || reactor::with_entered(|| self.inner.try_accept()),
+            || self.inner.readable(),
+        )
+        .await?;
+        let (inner, addr) = accepted;
+        Ok((TcpStream { inner }, addr))
     }
 
     /// Poll-style accept; only the task that polled last is woken.

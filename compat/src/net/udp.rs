@@ -3,10 +3,9 @@
 //! the futures are cancel safe (a datagram leaves the kernel only when it is
 //! returned).
 
-use super::poll_io::retry;
+use super::poll_io::until_done;
 use super::tcp::each_addr;
 use crate::reactor;
-use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
 use tokio::net::{lookup_host, ToSocketAddrs};
@@ -57,7 +56,7 @@ impl UdpSocket {
     ///
     /// `NotConnected`; `ConnectionRefused` reported by an earlier ICMP error.
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        poll_fn(|cx| retry(cx, |cx| self.inner.poll_send_ready(cx), || self.inner.try_send(buf))).await
+        until_done(|| self.inner.try_send(buf), || self.inner.writable()).await
     }
 
     /// Receives one datagram from the connected peer. Cancel safe.
@@ -66,7 +65,7 @@ impl UdpSocket {
     ///
     /// `ConnectionRefused` reported by an earlier ICMP error.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        poll_fn(|cx| retry(cx, |cx| self.inner.poll_recv_ready(cx), || self.inner.try_recv(buf))).await
+        until_done(|| self.inner.try_recv(buf), || self.inner.readable()).await
     }
 
     /// Sends one datagram to `target` (its first resolved address).
@@ -79,14 +78,7 @@ impl UdpSocket {
             .await?
             .next()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no addresses to send data to"))?;
-        poll_fn(|cx| {
-            retry(
-                cx,
-                |cx| self.inner.poll_send_ready(cx),
-                || self.inner.try_send_to(buf, addr),
-            )
-        })
-        .await
+        until_done(|| self.inner.try_send_to(buf, addr), || self.inner.writable()).await
     }
 
     /// Receives one datagram and its sender. Cancel safe.
@@ -95,14 +87,7 @@ impl UdpSocket {
     ///
     /// If the socket was closed.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        poll_fn(|cx| {
-            retry(
-                cx,
-                |cx| self.inner.poll_recv_ready(cx),
-                || self.inner.try_recv_from(buf),
-            )
-        })
-        .await
+        until_done(|| self.inner.try_recv_from(buf), || self.inner.readable()).await
     }
 
     /// Waits until a datagram is pending.

@@ -7,12 +7,18 @@
 //! are thread-safe and the source table sits behind a mutex.
 
 use super::{Event, Interest, Poller, MIN_WAIT_BATCH};
+use crate::error::Error;
+use crate::op::background::Background;
 use crate::op::{Op, Operation, ReadyOp};
 use crate::ring::Stats;
 use crate::runtime::park::Unparker;
+use std::cell::Cell;
 use std::io;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicBool, AtomicU64, AtomicUsize,
+    Ordering::{Relaxed, SeqCst},
+};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -23,6 +29,13 @@ pub(crate) type Platform = super::epoll::Epoll;
 pub(crate) type Platform = super::kqueue::Kqueue;
 #[cfg(evport)]
 pub(crate) type Platform = super::port::EventPort;
+
+static NEXT_DRIVER_ID: AtomicUsize = AtomicUsize::new(1);
+
+thread_local! {
+    /// Id of the readiness driver this thread drives (0: none).
+    static OWNED_DRIVER: Cell<usize> = const { Cell::new(0) };
+}
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -45,8 +58,14 @@ struct SourceState {
 
 impl Source {
     /// Consumes readiness for `interest`, or registers `cx`'s waker for it.
+    /// Ready at once if the source was cancelled (close started): the check
+    /// and the registration happen under one lock, so a cancel is never
+    /// lost between them.
     pub(crate) fn poll_ready(&self, interest: Interest, cx: &mut Context<'_>) -> Poll<()> {
         let mut st = lock(&self.state);
+        if st.cancelled {
+            return Poll::Ready(());
+        }
         let hit = Interest {
             readable: interest.readable && st.ready.readable,
             writable: interest.writable && st.ready.writable,
@@ -94,6 +113,17 @@ impl Source {
     pub(crate) fn is_cancelled(&self) -> bool {
         lock(&self.state).cancelled
     }
+
+    /// Wakes every waiter without marking anything ready: they poll again
+    /// and find out why (their home runtime went idle or shut down).
+    fn wake_all(&self) {
+        let woken: Vec<Waker> = {
+            let mut st = lock(&self.state);
+            let st = &mut *st;
+            st.readers.drain(..).chain(st.writers.drain(..)).collect()
+        };
+        woken.into_iter().for_each(Waker::wake);
+    }
 }
 
 /// Buffers one turn fills and empties.
@@ -109,8 +139,28 @@ pub(crate) struct Driver {
     inner: Arc<Inner>,
 }
 
+/// A handle that does not keep the driver alive (see [`Driver::downgrade`]).
+#[derive(Clone)]
+pub(crate) struct WeakDriver {
+    inner: std::sync::Weak<Inner>,
+}
+
+impl WeakDriver {
+    pub(crate) fn upgrade(&self) -> Option<Driver> {
+        self.inner.upgrade().map(|inner| Driver { inner })
+    }
+}
+
 struct Inner {
+    id: usize,
+    /// Whether a thread drives this driver (a runtime inside `block_on`, or
+    /// a host turning a hosted reactor); see [`Driver::accepts`].
+    driving: AtomicBool,
+    shut_down: AtomicBool,
     poller: Arc<Platform>,
+    /// Operations whose futures were dropped but which must finish
+    /// (`write_all`), polled on each turn.
+    background: Background,
     sources: Mutex<slab::Slab<Arc<Source>>>,
     unparker: Arc<Unparker>,
     /// Per-turn buffers, kept across turns (only the runtime thread turns).
@@ -136,8 +186,13 @@ impl Driver {
                 }
             })))
         };
+        let background = Background::new(unparker.clone());
         Ok(Driver {
             inner: Arc::new(Inner {
+                id: NEXT_DRIVER_ID.fetch_add(1, Relaxed),
+                driving: AtomicBool::new(hosted),
+                shut_down: AtomicBool::new(false),
+                background,
                 poller,
                 sources: Mutex::new(slab::Slab::new()),
                 unparker,
@@ -152,6 +207,74 @@ impl Driver {
 
     pub(crate) fn unparker(&self) -> &Arc<Unparker> {
         &self.inner.unparker
+    }
+
+    /// A handle that lets the driver go when every strong one is gone.
+    pub(crate) fn downgrade(&self) -> WeakDriver {
+        WeakDriver {
+            inner: Arc::downgrade(&self.inner),
+        }
+    }
+
+    /// Marks (or unmarks, with `None`) the calling thread as the one that
+    /// drives `driver`.
+    pub(crate) fn set_owner_thread(driver: Option<&Driver>) {
+        OWNED_DRIVER.with(|id| id.set(driver.map_or(0, |d| d.inner.id)));
+    }
+
+    fn is_owner_thread(&self) -> bool {
+        OWNED_DRIVER.with(|id| id.get()) == self.inner.id
+    }
+
+    /// Whether an operation polled on this thread can be served: on the
+    /// driving thread always; from any other thread only while someone
+    /// drives the driver, else nothing would ever wake it.
+    pub(crate) fn accepts(&self) -> Result<(), Error> {
+        if self.inner.shut_down.load(SeqCst) {
+            Err(Error::RuntimeShutDown)
+        } else if self.is_owner_thread() || self.inner.driving.load(SeqCst) {
+            Ok(())
+        } else {
+            Err(Error::HomeIdle)
+        }
+    }
+
+    /// The runtime enters (`true`) or leaves (`false`) `block_on`. Leaving
+    /// wakes every waiter, so that operations of other threads, which
+    /// nothing would wake any more, fail with [`Error::HomeIdle`].
+    pub(crate) fn set_driving(&self, driving: bool) {
+        // SeqCst: a foreign poll that registered a waker before this store
+        // is woken below; one that polls after it sees `false`.
+        self.inner.driving.store(driving, SeqCst);
+        if !driving {
+            self.wake_all_sources();
+        }
+    }
+
+    fn wake_all_sources(&self) {
+        let sources: Vec<Arc<Source>> = lock(&self.inner.sources).iter().map(|(_, s)| s.clone()).collect();
+        sources.iter().for_each(|s| s.wake_all());
+    }
+
+    /// The runtime is being dropped: background operations are dropped, and
+    /// every waiter of another thread fails with [`Error::RuntimeShutDown`].
+    pub(crate) fn shutdown(&self) {
+        self.inner.shut_down.store(true, SeqCst);
+        self.inner.driving.store(false, SeqCst);
+        self.inner.background.clear();
+        self.wake_all_sources();
+    }
+
+    /// True when a background task waits to be polled.
+    pub(crate) fn has_background_work(&self) -> bool {
+        self.inner.background.has_ready()
+    }
+
+    /// Runs `task` to completion in the background (see [`Background`]).
+    pub(crate) fn spawn_background(&self, task: crate::op::background::Task) {
+        if !self.inner.shut_down.load(SeqCst) {
+            self.inner.background.spawn(task);
+        }
     }
 
     pub(crate) fn submit<T: Operation>(&self, data: T) -> Op<T> {
@@ -211,6 +334,7 @@ impl Driver {
             None => Some(Duration::ZERO),
             Some(t) => t,
         };
+        self.inner.background.run();
         let mut scratch = lock(&self.inner.scratch);
         let Scratch { events, ready } = &mut *scratch;
         events.clear();

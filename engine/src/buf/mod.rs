@@ -162,3 +162,33 @@ unsafe impl IoBuf for &'static str {
         self.len()
     }
 }
+
+/// Copies `src` into `buf` at offset `at`, as much as fits before its
+/// capacity, and marks everything up to the copy's end initialized; returns
+/// how many bytes it copied. For handing out bytes a dropped read received
+/// ([`crate::fd::rescue`]), so `at` is at most what is initialized already.
+pub(crate) fn fill_at<B: IoBufMut>(buf: &mut B, at: usize, src: &[u8]) -> usize {
+    let at = at.min(buf.bytes_init()).min(buf.bytes_total());
+    let n = src.len().min(buf.bytes_total() - at);
+    // SAFETY: `stable_mut_ptr` is valid for writes of `bytes_total` bytes
+    // (`IoBufMut`), and `at + n <= bytes_total`; `src` is a distinct slice
+    // (we hold `&mut buf`, so it cannot point into it).
+    unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), buf.stable_mut_ptr().add(at), n) };
+    // SAFETY: bytes `..at` were initialized (`at <= bytes_init`), and the
+    // copy above initialized `at..at + n`.
+    unsafe { buf.set_init(at + n) };
+    n
+}
+
+/// The first `len` bytes of `buf`.
+///
+/// # Safety
+///
+/// `len <= buf.bytes_total()`, and those bytes are initialized (the kernel
+/// wrote them, or `bytes_init` covers them), though `bytes_init` need not
+/// say so yet.
+pub(crate) unsafe fn written<B: IoBuf>(buf: &B, len: usize) -> &[u8] {
+    // SAFETY: the caller vouches that `len` bytes from the stable pointer are
+    // allocated and initialized; the slice borrows `buf`, which owns them.
+    unsafe { std::slice::from_raw_parts(buf.stable_ptr(), len) }
+}

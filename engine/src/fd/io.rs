@@ -68,12 +68,19 @@ impl Fd {
         let lock = Arc::new(try_buf!(self.handle.lock(Access::Read).await, buf));
         try_buf!(self.check_mode(&driver), buf);
         let mut buf = buf;
+        // Bytes a dropped read took off a pipe come first.
+        if let Some(res) = lock
+            .rescue()
+            .take_bytes(buf.bytes_total(), |at, src| crate::buf::fill_at(&mut buf, at, src))
+        {
+            return (res, buf);
+        }
         loop {
             let target = lock.target(&driver);
             let op = driver.submit(Read::at_cursor(lock.clone().into(), buf, self.pollable, &driver));
             let (res, b) = self.cancel_on_close(&driver, target, op).await;
             buf = b;
-            match self.handle.explain(res) {
+            match res {
                 // A non-blocking descriptor whose file lacks `FMODE_NOWAIT`
                 // makes io_uring answer EAGAIN instead of waiting. (Regular
                 // files are always "ready": polling them would spin.)
@@ -115,7 +122,7 @@ impl Fd {
             let op = driver.submit(Write::at_cursor(lock.clone().into(), buf, self.pollable, &driver));
             let (res, b) = self.cancel_on_close(&driver, target, op).await;
             buf = b;
-            match self.handle.explain(res) {
+            match res {
                 Err(e) if self.pollable && e.kind() == io::ErrorKind::WouldBlock => {
                     try_buf!(self.poll(Interest::WRITABLE).await, buf);
                 }
@@ -148,7 +155,7 @@ impl Fd {
         let target = r.target(&driver);
         let op = driver.submit(Read::new(r.into(), buf, offset, &driver));
         let (res, buf) = self.cancel_on_close(&driver, target, op).await;
-        (self.handle.explain(res), buf)
+        (res, buf)
     }
 
     /// Writes `buf`'s initialized bytes at `offset` (`pwrite`), leaving the
@@ -174,7 +181,7 @@ impl Fd {
         let target = r.target(&driver);
         let op = driver.submit(Write::new(r.into(), buf, offset, &driver));
         let (res, buf) = self.cancel_on_close(&driver, target, op).await;
-        (self.handle.explain(res), buf)
+        (res, buf)
     }
 
     /// Waits until the descriptor is ready for `interest`, and returns the
@@ -212,7 +219,7 @@ impl Fd {
         let target = r.target(&driver);
         let op = driver.submit(PollReady::new(r.into(), interest.into(), &driver));
         let res = self.cancel_on_close(&driver, target, op).await;
-        self.handle.explain(res).map(Interest::from)
+        res.map(Interest::from)
     }
 
     /// Waits until the descriptor is readable; see [`Fd::poll`].
@@ -317,7 +324,7 @@ impl Fd {
         let op = driver.submit(make(self.handle.incref()?.into()));
         let mut op = pin!(op);
         let mut closing = pin!(self.closing.wait());
-        let res = poll_fn(|cx| {
+        poll_fn(|cx| {
             if let Poll::Ready(out) = op.as_mut().poll(cx) {
                 return Poll::Ready(out);
             }
@@ -326,8 +333,7 @@ impl Fd {
             }
             Poll::Pending
         })
-        .await;
-        self.handle.explain(res)
+        .await
     }
 
     /// Readiness backends run reads and writes at the file position of a

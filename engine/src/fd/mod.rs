@@ -34,6 +34,7 @@ mod handle;
 mod interest;
 mod io;
 pub(crate) mod mutex;
+pub(crate) mod rescue;
 pub(crate) mod shared;
 
 pub use guard::FdGuard;

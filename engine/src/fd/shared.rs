@@ -17,8 +17,8 @@
 
 use crate::backend::readiness::{self, Source};
 use crate::driver::Driver;
-use crate::error::Error;
 use crate::fd::mutex::{Access, FdMutex};
+use crate::fd::rescue::Rescue;
 use crate::op::Target;
 #[cfg(uring)]
 use crate::ring;
@@ -45,6 +45,9 @@ struct Inner {
     /// Whether the descriptor takes a fixed-file slot when it registers with
     /// a ring (engine handles always; `ringio::fd::Fd` only on request).
     fixed: bool,
+    /// What read-side operations whose futures were dropped received; the
+    /// next read takes from here first (see [`crate::fd::rescue`]).
+    rescue: Rescue,
     destroyed: Event,
 }
 
@@ -124,6 +127,7 @@ impl SharedFd {
                 owned: Mutex::new(Some(fd)),
                 registration,
                 fixed,
+                rescue: Rescue::default(),
                 destroyed: Event::new(),
             }),
         }
@@ -150,6 +154,16 @@ impl SharedFd {
             Registration::Source(driver, _) => Ok(Driver::Ready(driver.clone())),
             Registration::Plain => Driver::current(),
         }
+    }
+
+    /// True once closing has begun.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.inner.mutex.is_closed()
+    }
+
+    /// Where this descriptor keeps what dropped reads received.
+    pub(crate) fn rescue(&self) -> &Rescue {
+        &self.inner.rescue
     }
 
     /// The descriptor number, or -1 once closing has begun.
@@ -235,6 +249,8 @@ impl SharedFd {
         let Some(fd) = self.inner.owned.lock().unwrap_or_else(|p| p.into_inner()).take() else {
             return;
         };
+        // Connections accepted for dropped futures go with their listener.
+        self.inner.rescue.clear();
         match self.inner.registration.get().unwrap_or(&Registration::Plain) {
             #[cfg(uring)]
             Registration::Ring(home, Some(slot)) => {
@@ -284,6 +300,21 @@ impl FdRef {
     /// The number; valid for synchronous syscalls while `self` lives.
     pub(crate) fn raw(&self) -> RawFd {
         self.fd.inner.raw
+    }
+
+    /// Where this descriptor keeps what dropped reads received.
+    pub(crate) fn rescue(&self) -> &Rescue {
+        &self.fd.inner.rescue
+    }
+
+    /// True once closing has begun.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.fd.inner.mutex.is_closed()
+    }
+
+    /// The shared descriptor this reference is to.
+    pub(crate) fn shared(&self) -> &SharedFd {
+        &self.fd
     }
 
     /// A borrowed view of the descriptor for rustix calls.
@@ -337,6 +368,18 @@ impl FdHold {
 
     pub(crate) fn borrow(&self) -> std::os::fd::BorrowedFd<'_> {
         self.get().borrow()
+    }
+
+    pub(crate) fn rescue(&self) -> &Rescue {
+        self.get().rescue()
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.get().is_closed()
+    }
+
+    pub(crate) fn shared(&self) -> &SharedFd {
+        self.get().shared()
     }
 }
 
@@ -410,15 +453,9 @@ impl FdHandle {
         self.fd.driver()
     }
 
-    /// An operation cancelled because this handle was closed reports
-    /// [`Error::Closed`], not a bare `ECANCELED`.
-    pub(crate) fn explain<T>(&self, res: io::Result<T>) -> io::Result<T> {
-        match res {
-            Err(e) if e.raw_os_error() == Some(libc::ECANCELED) && self.fd.inner.mutex.is_closed() => {
-                Err(Error::Closed.into())
-            }
-            other => other,
-        }
+    /// The shared descriptor (for operations that outlive a borrow of the handle).
+    pub(crate) fn shared(&self) -> &SharedFd {
+        &self.fd
     }
 
     /// Runs `f` on the descriptor under a reference (for synchronous syscalls

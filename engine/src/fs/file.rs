@@ -178,7 +178,7 @@ impl File {
         let driver = try_buf!(self.fd.driver(), buf);
         let r = try_buf!(self.fd.incref(), buf);
         let (res, buf) = driver.submit(Read::new(r.into(), buf, offset, &driver)).await;
-        (self.fd.explain(res), buf)
+        (res, buf)
     }
 
     /// Writes `buf`'s initialized bytes at `offset`; returns how many.
@@ -198,10 +198,11 @@ impl File {
         let driver = try_buf!(self.fd.driver(), buf);
         let r = try_buf!(self.fd.incref(), buf);
         let (res, buf) = driver.submit(Write::new(r.into(), buf, offset, &driver)).await;
-        (self.fd.explain(res), buf)
+        (res, buf)
     }
 
-    /// Fills `buf` to its capacity from `offset`.
+    /// Fills `buf` to its capacity, from its start, with the bytes at
+    /// `offset` (what it held before is overwritten, as `read_at` would).
     ///
     /// # Errors
     ///
@@ -210,7 +211,7 @@ impl File {
     /// end of the file); the errors of [`File::read_at`].
     pub async fn read_exact_at<B: IoBufMut>(&self, buf: B, offset: u64) -> BufResult<(), B> {
         let total = buf.bytes_total();
-        let mut done = buf.bytes_init().min(total);
+        let mut done = 0;
         let mut slice = buf.slice(done..total);
         while done < total {
             let (res, s) = self.read_at(slice, offset + done as u64).await;
@@ -349,9 +350,8 @@ impl File {
         let driver = self.fd.driver()?;
         let r = self.fd.incref()?;
         let op = Ftruncate::new(r.into(), size, &driver);
-        let res = submit_or_pool(&driver, Ftruncate::CODE, op).await;
         // ftruncate on a read-only descriptor says EINVAL (std reports the same kind).
-        self.fd.explain(res)
+        submit_or_pool(&driver, Ftruncate::CODE, op).await
     }
 
     /// Allocates, deallocates or zeroes `len` bytes at `offset`
@@ -379,7 +379,7 @@ impl File {
         let driver = self.fd.driver()?;
         let r = self.fd.incref()?;
         let op = Fallocate::new(r.into(), offset, len, flags.bits(), &driver);
-        self.fd.explain(submit_or_pool(&driver, Fallocate::CODE, op).await)
+        submit_or_pool(&driver, Fallocate::CODE, op).await
     }
 
     /// Tells the kernel how `len` bytes at `offset` (0: to the end) will be
@@ -402,7 +402,7 @@ impl File {
         let driver = self.fd.driver()?;
         let r = self.fd.incref()?;
         let op = Fadvise::new(r.into(), offset, len, advice.raw(), &driver);
-        self.fd.explain(submit_or_pool(&driver, Fadvise::CODE, op).await)
+        submit_or_pool(&driver, Fadvise::CODE, op).await
     }
 
     /// Starts or waits for write-out of `len` bytes at `offset` (0: to the
@@ -430,13 +430,12 @@ impl File {
         let driver = self.fd.driver()?;
         let r = self.fd.incref()?;
         let op = SyncFileRange::new(r.into(), offset, len, flags.bits(), &driver);
-        let res = if len > u64::from(u32::MAX) {
+        if len > u64::from(u32::MAX) {
             // The SQE has 32 bits for the length; the syscall has 64.
             Pooled::new(op).await
         } else {
             submit_or_pool(&driver, SyncFileRange::CODE, op).await
-        };
-        self.fd.explain(res)
+        }
     }
 
     /// Closes the file once in-flight operations are done. Idempotent.

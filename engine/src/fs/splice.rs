@@ -63,9 +63,7 @@ impl File {
             let want = (len - sent).min(pipe.capacity() as u64) as u32;
             let r = self.fd.incref()?;
             let fill = Splice::into_pipe(r.into(), pipe.clone(), offset + sent, want, &file_driver);
-            let filled = self
-                .fd
-                .explain(submit_or_pool(&file_driver, Splice::CODE, fill).await)?;
+            let filled = submit_or_pool(&file_driver, Splice::CODE, fill).await?;
             if filled == 0 {
                 break; // end of file
             }
@@ -80,9 +78,9 @@ impl File {
                     // for a socket inside SPLICE): wait until it drains.
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         let wait = PollReady::new(lock.clone().into(), Interest::WRITE, &socket_driver);
-                        socket.explain(socket_driver.submit(wait).await)?;
+                        socket_driver.submit(wait).await?;
                     }
-                    Err(e) => return socket.explain(Err(e)),
+                    Err(e) => return Err(e),
                 }
             }
             sent += filled as u64;

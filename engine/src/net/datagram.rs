@@ -2,11 +2,12 @@
 //! addresses, and `sendmsg`/`recvmsg` with ancillary data.
 
 use super::ready::{self, Readiness};
-use super::stream::send_flags;
+use super::stream::{copy_to, send_flags};
 use crate::backend::Interest;
 use crate::buf::{IoBuf, IoBufMut};
 use crate::error::BufResult;
 use crate::fd::mutex::Access;
+use crate::fd::rescue::Datagram as Rescued;
 use crate::fd::shared::FdHandle;
 use crate::op::msg::{RecvMeta, RecvMsg, SendMsg};
 use crate::op::sendrecv::{Recv, Send};
@@ -60,11 +61,19 @@ impl Datagram {
         ready::ready(&self.fd, interest).await
     }
 
-    /// One non-blocking `recvfrom` (a datagram is taken whole or not at all).
+    /// One non-blocking `recvfrom` (a datagram is taken whole or not at all);
+    /// a datagram a dropped receive got comes first.
     pub(crate) fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, Option<SocketAddrAny>)> {
-        ready::try_io(&self.fd, Some(Access::Read), |fd| {
-            rustix::net::recvfrom(fd, &mut *buf, RecvFlags::DONTWAIT).map(|(n, _, addr)| (n, addr))
-        })
+        ready::try_read(
+            &self.fd,
+            buf,
+            |rescue, buf| {
+                rescue
+                    .take_datagram()
+                    .map(|d| d.map(|d| (copy_to(buf, &d.data), d.addr.clone())))
+            },
+            |fd, buf| rustix::net::recvfrom(fd, buf, RecvFlags::DONTWAIT).map(|(n, _, addr)| (n, addr)),
+        )
     }
 
     /// One non-blocking `sendto` (or `send` on a connected socket, `addr = None`).
@@ -75,20 +84,30 @@ impl Datagram {
         })
     }
 
+    /// Sends one datagram to the connected peer; a dropped send has sent
+    /// nothing (the send runs inside a poll).
     pub(crate) async fn send<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
         let driver = try_buf!(self.fd.driver(), buf);
         let r = try_buf!(self.fd.incref(), buf);
-        let (res, buf) = driver.submit(Send::new(r.into(), buf, &driver)).await;
-        (self.fd.explain(res), buf)
+        driver
+            .submit_nonblocking(Send::new(r.into(), buf, false, &driver), Interest::WRITE)
+            .await
     }
 
-    pub(crate) async fn recv<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
+    /// Receives one datagram from the connected peer. Receives are ordered by
+    /// the read lock, and a datagram a dropped receive got comes first.
+    pub(crate) async fn recv<B: IoBufMut>(&self, mut buf: B) -> BufResult<usize, B> {
         let driver = try_buf!(self.fd.driver(), buf);
-        let r = try_buf!(self.fd.incref(), buf);
-        let (res, buf) = driver.submit(Recv::new(r.into(), buf, &driver)).await;
-        (self.fd.explain(res), buf)
+        let r = try_buf!(self.fd.lock(Access::Read).await, buf);
+        match r.rescue().take_datagram() {
+            Some(Ok(d)) => return (Ok(crate::buf::fill_at(&mut buf, 0, &d.data)), buf),
+            Some(Err(e)) => return (Err(e), buf),
+            None => {}
+        }
+        driver.submit(Recv::datagram(r.into(), buf, &driver)).await
     }
 
+    /// `sendmsg`; a dropped send has sent nothing.
     pub(crate) async fn send_msg<B: IoBuf>(
         &self,
         bufs: Vec<B>,
@@ -103,26 +122,31 @@ impl Datagram {
             Ok(r) => r,
             Err(e) => return (Err(e), bufs, control),
         };
-        driver
-            .submit(SendMsg::new(r.into(), bufs, control, addr, &driver))
-            .await
+        let op = SendMsg::new(r.into(), bufs, control, addr, &driver);
+        driver.submit_nonblocking(op, Interest::WRITE).await
     }
 
+    /// `recvmsg`, ordered by the read lock; a datagram a dropped receive got
+    /// comes first, ancillary data included.
     pub(crate) async fn recv_msg<B: IoBufMut>(
         &self,
-        bufs: Vec<B>,
-        control: Vec<u8>,
+        mut bufs: Vec<B>,
+        mut control: Vec<u8>,
     ) -> (io::Result<RecvMeta>, Vec<B>, Vec<u8>) {
         let driver = match self.fd.driver() {
             Ok(d) => d,
             Err(e) => return (Err(e), bufs, control),
         };
-        let r = match self.fd.incref() {
+        let r = match self.fd.lock(Access::Read).await {
             Ok(r) => r,
             Err(e) => return (Err(e), bufs, control),
         };
-        let (res, bufs, control) = driver.submit(RecvMsg::new(r.into(), bufs, control, &driver)).await;
-        (self.fd.explain(res), bufs, control)
+        match r.rescue().take_datagram() {
+            Some(Ok(d)) => return (Ok(deliver(d, &mut bufs, &mut control)), bufs, control),
+            Some(Err(e)) => return (Err(e), bufs, control),
+            None => {}
+        }
+        driver.submit(RecvMsg::new(r.into(), bufs, control, &driver)).await
     }
 
     pub(crate) fn connect(&self, addr: &SocketAddrAny) -> io::Result<()> {
@@ -137,5 +161,36 @@ pub(crate) fn meta<A>(m: RecvMeta, conv: impl FnOnce(SocketAddrAny) -> Option<A>
         addr: m.addr.and_then(conv),
         control_len: m.control_len,
         flags: m.flags,
+    }
+}
+
+/// Hands a rescued datagram to a receive: its payload scattered over `bufs`,
+/// its ancillary data into `control`'s capacity, truncating (and flagging
+/// `MSG_TRUNC`/`MSG_CTRUNC`) as the kernel would for a smaller buffer.
+fn deliver<B: IoBufMut>(mut d: Rescued, bufs: &mut [B], control: &mut Vec<u8>) -> RecvMeta {
+    let mut copied = 0;
+    for b in bufs.iter_mut() {
+        copied += crate::buf::fill_at(b, 0, &d.data[copied..]);
+    }
+    let mut flags = d.flags;
+    if copied < d.data.len() {
+        flags |= libc::MSG_TRUNC;
+    }
+    control.clear();
+    let room = control.capacity();
+    let passed = std::mem::take(&mut d.control);
+    if passed.len() > room {
+        // The descriptors in what does not fit are closed, as the kernel
+        // would close them.
+        flags |= libc::MSG_CTRUNC;
+        crate::op::msg::close_passed_fds(&passed);
+    } else {
+        control.extend_from_slice(&passed);
+    }
+    RecvMeta {
+        bytes: copied,
+        addr: d.addr.take(),
+        control_len: control.len(),
+        flags,
     }
 }

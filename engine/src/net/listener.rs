@@ -4,6 +4,7 @@ use super::ready::{self, Readiness};
 use super::stream::Stream;
 use crate::backend::Interest;
 use crate::driver::Driver;
+use crate::fd::mutex::Access;
 use crate::fd::shared::FdHandle;
 #[cfg(uring)]
 use crate::op::accept::AcceptMulti;
@@ -50,19 +51,47 @@ impl Listener {
         }
     }
 
-    fn try_accept(&self) -> io::Result<(Stream, Option<SocketAddrAny>)> {
-        let (completion, peer) = ready::try_io(&self.fd, None, |fd| Ok(accept_nonblocking(fd)))?;
-        let completion = completion.ok_or(io::ErrorKind::WouldBlock)?;
-        Ok((Stream::from_fd(accepted_fd(&completion)?), peer))
+    /// A connection if one is queued: one that a dropped accept got first,
+    /// else a non-blocking `accept4`. `WouldBlock` if none is, or if another
+    /// accept holds the listener's read lock.
+    pub(crate) fn try_accept(&self) -> io::Result<(Stream, Option<SocketAddrAny>)> {
+        let mut none = ();
+        let (fd, peer) = ready::try_read(
+            &self.fd,
+            &mut none,
+            |rescue, _| {
+                rescue.take_conn().map(|(fd, peer)| {
+                    let peer = peer.or_else(|| peer_of(&fd));
+                    Ok((fd, peer))
+                })
+            },
+            |fd, _| {
+                let (completion, peer) = accept_nonblocking(fd);
+                let completion = completion.ok_or(rustix::io::Errno::AGAIN)?;
+                let fd = accepted_fd(&completion)
+                    .map_err(|e| rustix::io::Errno::from_io_error(&e).unwrap_or(rustix::io::Errno::IO))?;
+                Ok((fd, peer))
+            },
+        )?;
+        Ok((Stream::from_fd(fd), peer))
     }
 
-    /// Accepts one connection. Concurrent accepts on one listener are allowed
-    /// (each holds a plain fd-mutex reference). `EMFILE`/`ENFILE` come back as
-    /// errors; the listener stays usable.
+    /// Waits until a connection is queued (each caller has its own wait).
+    pub(crate) async fn readable(&self) -> io::Result<()> {
+        ready::ready(&self.fd, Interest::READ).await
+    }
+
+    /// Accepts one connection. Accepts on one listener take its read lock in
+    /// turn, so any number of tasks may wait in `accept` and each gets its
+    /// own connection; one a dropped accept got waits for the next accept.
+    /// `EMFILE`/`ENFILE` come back as errors; the listener stays usable.
     pub(crate) async fn accept(&self) -> io::Result<(Stream, Option<SocketAddrAny>)> {
         let driver = self.fd.driver()?;
-        let r = self.fd.incref()?;
-        let (fd, addr) = self.fd.explain(driver.submit(Accept::new(r.into(), &driver)).await)?;
+        let r = self.fd.lock(Access::Read).await?;
+        if let Some(conn) = r.rescue().take_conn() {
+            return Ok(rescued(conn));
+        }
+        let (fd, addr) = driver.submit(Accept::new(r.into(), &driver)).await?;
         Ok((Stream::from_fd(fd), addr))
     }
 
@@ -77,8 +106,24 @@ impl Listener {
     }
 }
 
+/// A rescued connection as `accept` returns it. A multishot accept does not
+/// report peers, so one it accepted is asked for its own.
+fn rescued((fd, peer): (OwnedFd, Option<SocketAddrAny>)) -> (Stream, Option<SocketAddrAny>) {
+    let peer = peer.or_else(|| peer_of(&fd));
+    (Stream::from_fd(fd), peer)
+}
+
+fn peer_of(fd: &OwnedFd) -> Option<SocketAddrAny> {
+    rustix::net::getpeername(fd).ok().flatten()
+}
+
 /// A stream of accepted connections, on one multishot `ACCEPT` (Linux 5.19)
 /// that is re-armed whenever the kernel ends it.
+///
+/// While its multishot accept is armed, the stream holds the listener's
+/// read lock, so an `accept` elsewhere waits; connections accepted but not
+/// taken when the stream is dropped go to the next accept. Closing the
+/// listener ends the stream (`next` returns `None`) even while it is kept.
 ///
 /// # Examples
 ///
@@ -95,6 +140,9 @@ impl Listener {
 /// ```
 pub struct Incoming<'a, S> {
     listener: &'a Listener,
+    /// The armed multishot accept. It holds the listener's read lock (so
+    /// connections come in order and a dropped stream's last ones are
+    /// rescued for the next accept) until the kernel ends it.
     #[cfg(uring)]
     op: Option<MultiOp<AcceptMulti>>,
     wrap: fn(Stream) -> S,
@@ -102,42 +150,49 @@ pub struct Incoming<'a, S> {
 }
 
 impl<S> Incoming<'_, S> {
-    /// The next connection; `None` only if the listener was closed.
+    /// The next connection; `None` once the listener is closed.
     pub async fn next(&mut self) -> Option<io::Result<S>> {
         let driver = match self.listener.fd.driver() {
             Ok(d) => d,
             Err(e) => return Some(Err(e)),
         };
-        match &driver {
+        let res = match &driver {
             #[cfg(uring)]
             Driver::Ring(ring) => self.next_multishot(&driver, ring).await,
             // Readiness backends: one non-blocking accept per connection.
-            Driver::Ready(_) => match self.listener.accept().await {
-                Ok((stream, _)) => Some(Ok((self.wrap)(stream))),
-                Err(e) if crate::Error::is_closed(&e) => None,
-                Err(e) => Some(Err(e)),
-            },
+            Driver::Ready(_) => self.listener.accept().await.map(|(stream, _)| stream),
+        };
+        match res {
+            Err(e) if crate::Error::is_closed(&e) => None,
+            other => Some(other.map(self.wrap)),
         }
     }
 
     #[cfg(uring)]
-    async fn next_multishot(&mut self, driver: &Driver, ring: &crate::ring::Driver) -> Option<io::Result<S>> {
+    async fn next_multishot(&mut self, driver: &Driver, ring: &crate::ring::Driver) -> io::Result<Stream> {
         loop {
-            if self.op.is_none() {
-                let r = match self.listener.fd.incref() {
-                    Ok(r) => r,
-                    Err(_) => return None,
-                };
-                self.op = Some(ring.submit_multishot(AcceptMulti::new(r.into(), driver)));
-            }
-            let op = self.op.as_mut().expect("armed above");
+            let op = match &mut self.op {
+                Some(op) => op,
+                None => {
+                    let lock = self.listener.fd.lock(Access::Read).await?;
+                    if let Some((fd, _)) = lock.rescue().take_conn() {
+                        return Ok(Stream::from_fd(fd));
+                    }
+                    self.op
+                        .insert(ring.submit_multishot(AcceptMulti::new(lock.into(), driver)))
+                }
+            };
             match poll_fn(|cx| op.poll_next(cx)).await {
                 Some(c) => {
-                    let res = accepted_fd(&c).map(|fd| (self.wrap)(Stream::from_fd(fd)));
                     if !io_uring::cqueue::more(c.flags) {
+                        // The kernel ended the stream (an error such as
+                        // EMFILE, or a cancel): re-armed on the next call.
                         self.op = None;
                     }
-                    return Some(res);
+                    if c.is_cancelled() && self.listener.fd.is_closed() {
+                        return Err(crate::Error::Closed.into());
+                    }
+                    return accepted_fd(&c).map(Stream::from_fd);
                 }
                 None => self.op = None,
             }

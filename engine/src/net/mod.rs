@@ -23,6 +23,7 @@ mod tcp_socket;
 mod udp;
 mod unix;
 mod unix_datagram;
+mod write_all;
 
 #[cfg(target_vendor = "apple")]
 pub(crate) use socket::prepare as prepare_socket;

@@ -9,6 +9,7 @@
 
 use crate::backend::Interest;
 use crate::fd::mutex::Access;
+use crate::fd::rescue::Rescue;
 use crate::fd::shared::{FdHandle, FdRef};
 use crate::op::poll::PollReady;
 use crate::op::Op;
@@ -55,7 +56,7 @@ impl Readiness {
         };
         let result = std::task::ready!(Pin::new(op).poll(cx));
         *slot = None;
-        Poll::Ready(fd.explain(result).map(drop))
+        Poll::Ready(result.map(drop))
     }
 
     /// Closes `fd`, the descriptor these waits are for. A stored wait holds a
@@ -78,8 +79,29 @@ fn submit(fd: &FdHandle, interest: Interest) -> io::Result<Op<PollReady>> {
 
 /// Waits until `fd` is ready for `interest`; each caller has its own wait.
 pub(crate) async fn ready(fd: &FdHandle, interest: Interest) -> io::Result<()> {
-    let result = submit(fd, interest)?.await;
-    fd.explain(result).map(drop)
+    submit(fd, interest)?.await.map(drop)
+}
+
+/// A non-blocking read-side call under the read lock: what dropped reads
+/// left on the descriptor comes first (`from_rescue`, `None` if nothing
+/// fits), then the syscall `f`. A lock held by another reader is
+/// `WouldBlock`, as from a socket with nothing to give.
+pub(crate) fn try_read<T: ?Sized, R>(
+    fd: &FdHandle,
+    buf: &mut T,
+    from_rescue: impl FnOnce(&Rescue, &mut T) -> Option<io::Result<R>>,
+    mut f: impl FnMut(BorrowedFd<'_>, &mut T) -> rustix::io::Result<R>,
+) -> io::Result<R> {
+    let guard = fd.try_lock(Access::Read)?.ok_or(io::ErrorKind::WouldBlock)?;
+    if let Some(res) = from_rescue(guard.rescue(), buf) {
+        return res;
+    }
+    loop {
+        match f(guard.borrow(), buf) {
+            Err(rustix::io::Errno::INTR) => continue,
+            other => return Ok(other?),
+        }
+    }
 }
 
 /// Runs the non-blocking syscall `f` under `access`'s lock, or a plain

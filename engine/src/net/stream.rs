@@ -2,11 +2,12 @@
 //! the fd mutex's locks, `write_all`/`read_exact`, shutdown and close.
 
 use super::ready::{self, Readiness};
+pub(crate) use super::write_all::WriteAll;
 use crate::backend::Interest;
 use crate::buf::{IoBuf, IoBufMut};
 use crate::error::BufResult;
 use crate::fd::mutex::Access;
-use crate::fd::shared::FdHandle;
+use crate::fd::shared::{FdHandle, FdRef};
 use crate::op::connect::Connect;
 use crate::op::sendrecv::{Recv, Send};
 use rustix::net::SocketAddrAny;
@@ -52,67 +53,69 @@ impl Stream {
         let stream = Stream::from_fd(fd);
         let driver = stream.fd.driver()?;
         let r = stream.fd.incref()?;
-        stream
-            .fd
-            .explain(driver.submit(Connect::new(r.into(), addr, &driver)).await)?;
+        driver.submit(Connect::new(r.into(), addr, &driver)).await?;
         Ok(stream)
     }
 
-    pub(crate) async fn read<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
+    /// Receives into `buf` (up to its capacity); `Ok(0)` is end of stream,
+    /// or an empty buffer. Bytes a dropped read received come first.
+    pub(crate) async fn read<B: IoBufMut>(&self, mut buf: B) -> BufResult<usize, B> {
+        if buf.bytes_total() == 0 {
+            return (Ok(0), buf);
+        }
         let driver = try_buf!(self.fd.driver(), buf);
         let r = try_buf!(self.fd.lock(Access::Read).await, buf);
-        let (res, buf) = driver.submit(Recv::new(r.into(), buf, &driver)).await;
-        (self.fd.explain(res), buf)
+        if let Some(res) = take_rescued(&r, &mut buf, 0) {
+            return (res, buf);
+        }
+        driver.submit(Recv::stream(r.into(), buf, 0, false, &driver)).await
     }
 
+    /// Sends some of `buf`'s initialized bytes, by tokio's rule: the send
+    /// happens inside a poll, so a dropped future has sent nothing.
     pub(crate) async fn write<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
         let driver = try_buf!(self.fd.driver(), buf);
         let r = try_buf!(self.fd.lock(Access::Write).await, buf);
-        let (res, buf) = driver.submit(Send::new(r.into(), buf, &driver)).await;
-        (self.fd.explain(res), buf)
+        driver
+            .submit_nonblocking(Send::new(r.into(), buf, false, &driver), Interest::WRITE)
+            .await
     }
 
     /// Writes every initialized byte of `buf`, holding the write lock
-    /// throughout so no other writer's bytes land in between.
-    pub(crate) async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
-        let driver = try_buf!(self.fd.driver(), buf);
-        let lock = Arc::new(try_buf!(self.fd.lock(Access::Write).await, buf));
-        let total = buf.bytes_init();
-        let mut slice = buf.slice(0..total);
-        let mut done = 0;
-        while done < total {
-            let (res, s) = driver.submit(Send::new(lock.clone().into(), slice, &driver)).await;
-            let buf = s.into_inner();
-            match res {
-                Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), buf),
-                Ok(n) => done += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return (self.fd.explain(Err(e)), buf),
-            }
-            slice = buf.slice(done..total);
-        }
-        (Ok(()), slice.into_inner())
+    /// throughout; once polled it finishes even if dropped (see
+    /// [`WriteAll`]).
+    pub(crate) fn write_all<B: IoBuf>(&self, buf: B) -> WriteAll<B> {
+        WriteAll::new(self.fd.shared().clone(), buf)
     }
 
-    /// Fills `buf` up to its capacity, holding the read lock throughout.
-    pub(crate) async fn read_exact<B: IoBufMut>(&self, buf: B) -> BufResult<(), B> {
+    /// Fills `buf` to its capacity (from its start), holding the read lock
+    /// throughout. A dropped `read_exact` loses nothing: what it received
+    /// goes back to the stream for the next read.
+    pub(crate) async fn read_exact<B: IoBufMut>(&self, mut buf: B) -> BufResult<(), B> {
+        let total = buf.bytes_total();
+        if total == 0 {
+            return (Ok(()), buf);
+        }
         let driver = try_buf!(self.fd.driver(), buf);
         let lock = Arc::new(try_buf!(self.fd.lock(Access::Read).await, buf));
-        let total = buf.bytes_total();
-        let mut done = buf.bytes_init().min(total);
-        let mut slice = buf.slice(done..total);
+        let mut done = match take_rescued(&lock, &mut buf, 0) {
+            None => 0,
+            Some(Ok(n)) => n,
+            Some(Err(e)) => return (Err(e), buf),
+        };
         while done < total {
-            let (res, s) = driver.submit(Recv::new(lock.clone().into(), slice, &driver)).await;
-            let buf = s.into_inner();
+            // `MSG_WAITALL`: on a ring one receive usually fills it all.
+            let recv = Recv::stream(lock.clone().into(), buf, done, true, &driver);
+            let (res, b) = driver.submit(recv).await;
+            buf = b;
             match res {
                 Ok(0) => return (Err(io::ErrorKind::UnexpectedEof.into()), buf),
                 Ok(n) => done += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return (self.fd.explain(Err(e)), buf),
+                Err(e) => return (Err(e), buf),
             }
-            slice = buf.slice(done..total);
         }
-        (Ok(()), slice.into_inner())
+        (Ok(()), buf)
     }
 
     pub(crate) fn poll_ready(&self, interest: Interest, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -123,18 +126,33 @@ impl Stream {
         ready::ready(&self.fd, interest).await
     }
 
-    /// One non-blocking `recv` into `buf` under the read lock.
+    /// One non-blocking `recv` into `buf` under the read lock (rescued
+    /// bytes first).
     pub(crate) fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        ready::try_io(&self.fd, Some(Access::Read), |fd| {
-            rustix::net::recv(fd, &mut *buf, RecvFlags::DONTWAIT).map(|(n, _)| n)
-        })
+        ready::try_read(
+            &self.fd,
+            buf,
+            |rescue, buf| rescue.take_bytes(buf.len(), |at, src| copy_to(&mut buf[at..], src)),
+            |fd, buf| rustix::net::recv(fd, buf, RecvFlags::DONTWAIT).map(|(n, _)| n),
+        )
     }
 
     /// [`Stream::try_read`] into memory that need not be initialized.
     pub(crate) fn try_read_uninit(&self, buf: &mut [std::mem::MaybeUninit<u8>]) -> io::Result<usize> {
-        ready::try_io(&self.fd, Some(Access::Read), |fd| {
-            rustix::net::recv(fd, &mut *buf, RecvFlags::DONTWAIT).map(|((filled, _), _)| filled.len())
-        })
+        ready::try_read(
+            &self.fd,
+            buf,
+            |rescue, buf| {
+                rescue.take_bytes(buf.len(), |at, src| {
+                    let n = src.len().min(buf.len() - at);
+                    for (dst, byte) in buf[at..at + n].iter_mut().zip(src) {
+                        dst.write(*byte);
+                    }
+                    n
+                })
+            },
+            |fd, buf| rustix::net::recv(fd, buf, RecvFlags::DONTWAIT).map(|((filled, _), _)| filled.len()),
+        )
     }
 
     /// One non-blocking `send` of `buf` under the write lock (no `SIGPIPE`).
@@ -173,4 +191,19 @@ pub(crate) fn send_flags() -> SendFlags {
     return SendFlags::DONTWAIT | SendFlags::NOSIGNAL;
     #[cfg(target_vendor = "apple")]
     return SendFlags::DONTWAIT;
+}
+
+/// Copies bytes dropped reads received into `buf` from `at`; `None` if
+/// there are none.
+fn take_rescued<B: IoBufMut>(r: &FdRef, buf: &mut B, at: usize) -> Option<io::Result<usize>> {
+    let room = buf.bytes_total() - at;
+    r.rescue()
+        .take_bytes(room, |off, src| crate::buf::fill_at(buf, at + off, src))
+}
+
+/// Copies as much of `src` as fits into `dst`; returns how much.
+pub(crate) fn copy_to(dst: &mut [u8], src: &[u8]) -> usize {
+    let n = src.len().min(dst.len());
+    dst[..n].copy_from_slice(&src[..n]);
+    n
 }

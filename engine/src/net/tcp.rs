@@ -90,6 +90,11 @@ impl TcpListener {
 
     /// Waits for a connection.
     ///
+    /// Cancel safe: a connection the kernel accepted for an `accept` that was
+    /// dropped waits on the listener for the next `accept` (and is closed
+    /// only with the listener). Any number of tasks may wait in `accept`;
+    /// they take connections in turn.
+    ///
     /// # Errors
     ///
     /// `EMFILE`/`ENFILE` when out of descriptors (the listener stays usable),
@@ -115,6 +120,43 @@ impl TcpListener {
             .ok_or_else(|| io::Error::other("accept returned no peer address"))
             .and_then(inet_addr)?;
         Poll::Ready(Ok((TcpStream { inner: stream }, addr)))
+    }
+
+    /// A connection if one is queued now (a non-blocking `accept4`).
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` if none is queued or another task is in
+    /// [`Self::accept`]; otherwise as [`Self::accept`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn f(listener: &ringio::net::TcpListener) -> std::io::Result<()> {
+    /// loop {
+    ///     match listener.try_accept() {
+    ///         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => listener.readable().await?,
+    ///         other => break drop(other?),
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn try_accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        let (stream, addr) = self.inner.try_accept()?;
+        let addr = addr
+            .ok_or_else(|| io::Error::other("accept returned no peer address"))
+            .and_then(inet_addr)?;
+        Ok((TcpStream { inner: stream }, addr))
+    }
+
+    /// Waits until a connection is queued. Every caller waits on its own,
+    /// so every waiting task is woken; nothing is accepted.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Closed`] if the listener is closed meanwhile.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.inner.readable().await
     }
 
     /// Accepted connections from one multishot accept.
@@ -192,26 +234,47 @@ impl TcpStream {
         })
     }
 
-    /// Receives into `buf` (up to its capacity); `Ok(0)` is end of stream.
+    /// Receives into `buf` (up to its capacity); `Ok(0)` is end of stream,
+    /// or `buf` has no room (then at once, without waiting).
+    ///
+    /// Cancel safe: a read dropped at any point loses nothing. Bytes the
+    /// kernel received for it stay with the stream and come first from the
+    /// next read. Reads of one stream are serialized, in order.
     pub async fn read<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
         self.inner.read(buf).await
     }
 
-    /// Receives until `buf` is full.
+    /// Fills `buf` to its capacity, from its start.
+    ///
+    /// Cancel safe like [`Self::read`]: if dropped, the bytes it received
+    /// come first from the next read.
     ///
     /// # Errors
     ///
-    /// `UnexpectedEof` if the peer closes first.
+    /// `UnexpectedEof` if the peer closes first (the buffer holds what came).
     pub async fn read_exact<B: IoBufMut>(&self, buf: B) -> BufResult<(), B> {
         self.inner.read_exact(buf).await
     }
 
     /// Sends some of `buf`'s initialized bytes; returns how many.
+    ///
+    /// Follows tokio's rule: a `write` dropped before it returns has sent
+    /// nothing (the send happens inside a poll; while the socket is full the
+    /// future waits for readiness, which moves no data).
+    ///
+    /// # Errors
+    ///
+    /// `BrokenPipe`/`ConnectionReset` when the peer is gone (never SIGPIPE).
     pub async fn write<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
         self.inner.write(buf).await
     }
 
     /// Sends all of `buf`'s initialized bytes.
+    ///
+    /// Once polled, a `write_all` sends every byte even if its future is
+    /// dropped: the rest goes out in the background, before any later write
+    /// on this stream (unless the stream fails or is closed). So a dropped
+    /// `write_all` has sent all of its buffer, never an unknown part.
     ///
     /// # Errors
     ///

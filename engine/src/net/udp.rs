@@ -47,13 +47,16 @@ impl UdpSocket {
         each_addr(addr, |a| self.inner.connect(&SocketAddrAny::from(a)))
     }
 
-    /// Sends a datagram to `addr`.
+    /// Sends a datagram to `addr`. A `send_to` dropped before it returns
+    /// has sent nothing (tokio's rule: the send happens inside a poll).
     pub async fn send_to<B: IoBuf>(&self, buf: B, addr: SocketAddr) -> BufResult<usize, B> {
         let (res, mut bufs, _) = self.inner.send_msg(vec![buf], Vec::new(), Some(addr.into())).await;
         (res, bufs.pop().expect("one buffer in, one out"))
     }
 
-    /// Receives a datagram and its sender.
+    /// Receives a datagram and its sender. Cancel safe: a datagram the
+    /// kernel delivered to a dropped receive goes to the next one; receives
+    /// of one socket are served in turn.
     pub async fn recv_from<B: IoBufMut>(&self, buf: B) -> BufResult<(usize, SocketAddr), B> {
         let (res, mut bufs, _) = self.inner.recv_msg(vec![buf], Vec::new()).await;
         let buf = bufs.pop().expect("one buffer in, one out");
@@ -66,19 +69,19 @@ impl UdpSocket {
         (res, buf)
     }
 
-    /// Sends to the connected peer.
+    /// Sends to the connected peer; dropped, it has sent nothing.
     pub async fn send<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
         self.inner.send(buf).await
     }
 
-    /// Receives from the connected peer.
+    /// Receives from the connected peer; cancel safe like [`Self::recv_from`].
     pub async fn recv<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
         self.inner.recv(buf).await
     }
 
     /// `sendmsg`: gathers `bufs`, attaches `control` (ancillary data, already
     /// encoded as `cmsghdr`s; empty for none), to `addr` or the connected peer.
-    /// Returns the bytes sent and both buffers.
+    /// Returns the bytes sent and both buffers. Dropped, it has sent nothing.
     pub async fn send_msg<B: IoBuf>(
         &self,
         bufs: Vec<B>,
@@ -89,7 +92,9 @@ impl UdpSocket {
     }
 
     /// `recvmsg`: scatters into `bufs` and receives ancillary data into
-    /// `control`'s capacity (its length is set to what arrived).
+    /// `control`'s capacity (its length is set to what arrived). Cancel safe:
+    /// a dropped receive's datagram, ancillary data included, goes to the
+    /// next receive.
     pub async fn recv_msg<B: IoBufMut>(
         &self,
         bufs: Vec<B>,

@@ -79,7 +79,13 @@ impl UnixListener {
         })
     }
 
-    /// Waits for a connection.
+    /// Waits for a connection. Cancel safe, and any number of tasks may
+    /// wait; see [`crate::net::TcpListener::accept`].
+    ///
+    /// # Errors
+    ///
+    /// `EMFILE`/`ENFILE` when out of descriptors, [`crate::Error::Closed`]
+    /// after close.
     pub async fn accept(&self) -> io::Result<(UnixStream, UnixSocketAddr)> {
         let (stream, addr) = self.inner.accept().await?;
         Ok((UnixStream { inner: stream }, UnixSocketAddr::from_any(addr)))
@@ -93,6 +99,27 @@ impl UnixListener {
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, UnixSocketAddr)>> {
         let (stream, addr) = std::task::ready!(self.inner.poll_accept(cx))?;
         Poll::Ready(Ok((UnixStream { inner: stream }, UnixSocketAddr::from_any(addr))))
+    }
+
+    /// A connection if one is queued now (a non-blocking `accept4`).
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` if none is queued or another task is in
+    /// [`Self::accept`]; otherwise as [`Self::accept`].
+    pub fn try_accept(&self) -> io::Result<(UnixStream, UnixSocketAddr)> {
+        let (inner, addr) = self.inner.try_accept()?;
+        Ok((UnixStream { inner }, UnixSocketAddr::from_any(addr)))
+    }
+
+    /// Waits until a connection is queued. Every caller waits on its own,
+    /// so every waiting task is woken; nothing is accepted.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Closed`] if the listener is closed meanwhile.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.inner.readable().await
     }
 
     /// Accepted connections from one multishot accept.
@@ -170,22 +197,51 @@ impl UnixStream {
         })
     }
 
-    /// Receives into `buf`; `Ok(0)` is end of stream.
+    /// Receives into `buf` (up to its capacity); `Ok(0)` is end of stream,
+    /// or `buf` has no room (then at once, without waiting).
+    ///
+    /// Cancel safe: a read dropped at any point loses nothing. Bytes the
+    /// kernel received for it stay with the stream and come first from the
+    /// next read. Reads of one stream are serialized, in order.
     pub async fn read<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
         self.inner.read(buf).await
     }
 
-    /// Receives until `buf` is full.
+    /// Fills `buf` to its capacity, from its start.
+    ///
+    /// Cancel safe like [`Self::read`]: if dropped, the bytes it received
+    /// come first from the next read.
+    ///
+    /// # Errors
+    ///
+    /// `UnexpectedEof` if the peer closes first (the buffer holds what came).
     pub async fn read_exact<B: IoBufMut>(&self, buf: B) -> BufResult<(), B> {
         self.inner.read_exact(buf).await
     }
 
-    /// Sends some of `buf`.
+    /// Sends some of `buf`'s initialized bytes; returns how many.
+    ///
+    /// Follows tokio's rule: a `write` dropped before it returns has sent
+    /// nothing (the send happens inside a poll; while the socket is full the
+    /// future waits for readiness, which moves no data).
+    ///
+    /// # Errors
+    ///
+    /// `BrokenPipe`/`ConnectionReset` when the peer is gone (never SIGPIPE).
     pub async fn write<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
         self.inner.write(buf).await
     }
 
-    /// Sends all of `buf`.
+    /// Sends all of `buf`'s initialized bytes.
+    ///
+    /// Once polled, a `write_all` sends every byte even if its future is
+    /// dropped: the rest goes out in the background, before any later write
+    /// on this stream (unless the stream fails or is closed). So a dropped
+    /// `write_all` has sent all of its buffer, never an unknown part.
+    ///
+    /// # Errors
+    ///
+    /// `BrokenPipe`/`ConnectionReset` when the peer is gone (never SIGPIPE).
     pub async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
         self.inner.write_all(buf).await
     }

@@ -61,7 +61,8 @@ impl UnixDatagram {
         self.inner.connect(&SocketAddrAny::from(unix_addr(path.as_ref())?))
     }
 
-    /// Sends a datagram to `path`.
+    /// Sends a datagram to `path`; dropped, it has sent nothing (see
+    /// [`crate::net::UdpSocket::send_to`]).
     pub async fn send_to<B: IoBuf>(&self, buf: B, path: impl AsRef<Path>) -> BufResult<usize, B> {
         let addr = match unix_addr(path.as_ref()) {
             Ok(a) => SocketAddrAny::from(a),
@@ -71,7 +72,8 @@ impl UnixDatagram {
         (res, bufs.pop().expect("one buffer in, one out"))
     }
 
-    /// Receives a datagram and its sender.
+    /// Receives a datagram and its sender; cancel safe (see
+    /// [`crate::net::UdpSocket::recv_from`]).
     pub async fn recv_from<B: IoBufMut>(&self, buf: B) -> BufResult<(usize, UnixSocketAddr), B> {
         let (res, mut bufs, _) = self.inner.recv_msg(vec![buf], Vec::new()).await;
         (
@@ -80,12 +82,12 @@ impl UnixDatagram {
         )
     }
 
-    /// Sends to the connected peer.
+    /// Sends to the connected peer; dropped, it has sent nothing.
     pub async fn send<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
         self.inner.send(buf).await
     }
 
-    /// Receives from the connected peer.
+    /// Receives from the connected peer; cancel safe.
     pub async fn recv<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
         self.inner.recv(buf).await
     }

@@ -1,12 +1,13 @@
 //! `ACCEPT`, single-shot (with the peer address) and multishot (Linux 5.19);
 //! on readiness backends, `accept4` retried on readability. Accepted sockets
-//! are close-on-exec and non-blocking; one accepted for a dropped future is
-//! closed, never leaked.
+//! are close-on-exec and non-blocking; one accepted for a dropped future
+//! waits on the listener's rescue queue for the next accept (and is closed
+//! with the listener), never lost or leaked.
 
-use super::open::close_orphan;
 use super::{Completion, Operation, Plan, Target};
 use crate::backend::Interest;
 use crate::driver::Driver;
+use crate::fd::rescue::Rescued;
 use crate::fd::shared::FdHold;
 #[cfg(uring)]
 use io_uring::{opcode, squeue};
@@ -109,13 +110,24 @@ unsafe impl Operation for Accept {
     }
 
     fn on_orphan_cqe(&mut self, c: &Completion) {
-        close_orphan(c);
+        rescue_conn(&self.fd, c, read_addr(&self.addr, self.len));
     }
 }
 
-/// Multishot accept: one CQE per connection until cancelled or failed.
+/// Keeps a connection accepted for a dropped future for the next accept.
+fn rescue_conn(listener: &FdHold, c: &Completion, peer: Option<SocketAddrAny>) {
+    if let Ok(fd) = accepted_fd(c) {
+        listener.rescue().push(Rescued::Conn { fd, peer });
+    }
+}
+
+/// Multishot accept: one CQE per connection until cancelled or failed. Its
+/// data stays in the driver; the listener reference (`fd`, usually its read
+/// lock) goes when the last CQE is reaped, while `listener` still reaches
+/// the rescue queue for connections nobody took.
 pub(crate) struct AcceptMulti {
-    fd: FdHold,
+    fd: Option<FdHold>,
+    listener: crate::fd::shared::SharedFd,
     target: Target,
 }
 
@@ -123,7 +135,8 @@ impl AcceptMulti {
     pub(crate) fn new(fd: FdHold, driver: &Driver) -> Self {
         AcceptMulti {
             target: fd.target(driver),
-            fd,
+            listener: fd.shared().clone(),
+            fd: Some(fd),
         }
     }
 }
@@ -143,17 +156,26 @@ unsafe impl Operation for AcceptMulti {
     }
 
     fn syscall(&mut self) -> Option<Completion> {
-        accept_nonblocking(self.fd.borrow()).0
+        match &self.fd {
+            Some(fd) => accept_nonblocking(fd.borrow()).0,
+            None => Some(Completion::errno(libc::EBADF)),
+        }
     }
 
     fn fd(&self) -> Option<&FdHold> {
-        Some(&self.fd)
+        self.fd.as_ref()
+    }
+
+    fn take_fd(&mut self) -> Option<FdHold> {
+        self.fd.take()
     }
 
     fn complete(self: Box<Self>, _c: Completion) {}
 
     fn on_orphan_cqe(&mut self, c: &Completion) {
-        close_orphan(c);
+        if let Ok(fd) = accepted_fd(c) {
+            self.listener.rescue().push(Rescued::Conn { fd, peer: None });
+        }
     }
 }
 

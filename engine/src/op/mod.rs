@@ -8,10 +8,13 @@
 //! an async cancel is submitted; the box is freed only when the kernel reports
 //! it is done with the memory.
 
+pub(crate) mod background;
 mod lifecycle;
 mod ready_op;
 #[cfg(uring)]
 mod ring_op;
+#[cfg(uring)]
+mod ring_ready;
 mod target;
 
 pub(crate) mod accept;
@@ -52,6 +55,8 @@ pub(crate) use lifecycle::{Lifecycle, Orphan};
 pub(crate) use ready_op::ReadyOp;
 #[cfg(uring)]
 pub(crate) use ring_op::{MultiOp, RingOp};
+#[cfg(uring)]
+pub(crate) use ring_ready::RingReadyOp;
 pub(crate) use target::Target;
 
 use crate::backend::Interest;
@@ -94,11 +99,22 @@ pub(crate) unsafe trait Operation: Send + 'static {
         None
     }
 
+    /// Gives up the descriptor reference once the kernel is done with the
+    /// descriptor, for operations whose data outlives their last completion
+    /// in the driver (multishot streams). Single-shot operations keep theirs
+    /// until their future takes the result.
+    fn take_fd(&mut self) -> Option<FdHold> {
+        None
+    }
+
     /// Turns the (last) completion into the output, handing buffers back.
     fn complete(self: Box<Self>, completion: Completion) -> Self::Output;
 
-    /// A completion arrived after the future was dropped: release what the
-    /// kernel created for nobody (an accepted or opened descriptor).
+    /// The operation's future was dropped: `completion` is what the kernel
+    /// (or, for an operation that never ran, the engine: `ECANCELED`) made of
+    /// it. Release what the kernel created for nobody (an opened
+    /// descriptor), or keep what a reader must not lose on the descriptor's
+    /// rescue queue (received bytes, a datagram, an accepted connection).
     fn on_orphan_cqe(&mut self, _completion: &Completion) {}
 }
 
@@ -118,6 +134,9 @@ pub(crate) enum Plan {
 pub(crate) enum Op<T: Operation> {
     #[cfg(uring)]
     Ring(RingOp<T>),
+    /// On a ring, but run the readiness way (see [`RingReadyOp`]).
+    #[cfg(uring)]
+    RingReady(RingReadyOp<T>),
     Ready(ReadyOp<T>),
 }
 
@@ -128,6 +147,8 @@ impl<T: Operation> Future for Op<T> {
         match self.get_mut() {
             #[cfg(uring)]
             Op::Ring(op) => Pin::new(op).poll(cx),
+            #[cfg(uring)]
+            Op::RingReady(op) => Pin::new(op).poll(cx),
             Op::Ready(op) => Pin::new(op).poll(cx),
         }
     }

@@ -1,5 +1,6 @@
 //! `SENDMSG` / `RECVMSG`: scatter/gather, an optional peer address and
-//! ancillary (control) data, for datagram sockets.
+//! ancillary (control) data, for datagram sockets. A datagram received for a
+//! dropped future is rescued whole, ancillary data included.
 
 use super::accept::read_addr;
 use super::sendrecv::NOSIGNAL;
@@ -7,6 +8,7 @@ use super::{syscall_retry, Completion, Operation, Plan, Target};
 use crate::backend::Interest;
 use crate::buf::{IoBuf, IoBufMut};
 use crate::driver::Driver;
+use crate::fd::rescue::{Datagram, Rescued};
 use crate::fd::shared::FdHold;
 #[cfg(uring)]
 use io_uring::{opcode, squeue};
@@ -180,6 +182,36 @@ unsafe impl<B: IoBufMut> Operation for RecvMsg<B> {
         Some(&self.fd)
     }
 
+    fn on_orphan_cqe(&mut self, c: &Completion) {
+        let rescue = self.fd.rescue();
+        if c.result < 0 {
+            if let Some(errno) = c.lasting_errno() {
+                rescue.push(Rescued::Error(errno));
+            }
+            return;
+        }
+        let mut left = c.result as usize;
+        let mut data = Vec::with_capacity(left);
+        for b in &self.bufs {
+            let filled = left.min(b.bytes_total());
+            // SAFETY: the kernel filled the iovecs in order, `filled` bytes of
+            // this one, within its capacity.
+            data.extend_from_slice(unsafe { crate::buf::written(b, filled) });
+            left -= filled;
+        }
+        #[allow(clippy::unnecessary_cast)] // `size_t` on glibc, `socklen_t` on musl
+        let control_len = (self.msg.msg_controllen as usize).min(self.control.capacity());
+        // SAFETY: the kernel wrote `msg_controllen` bytes of control data into
+        // the vector's capacity (clamped above).
+        let control = unsafe { std::slice::from_raw_parts(self.control.as_ptr(), control_len) }.to_vec();
+        rescue.push(Rescued::Datagram(Datagram {
+            data,
+            addr: read_addr(&self.addr, self.msg.msg_namelen),
+            control,
+            flags: self.msg.msg_flags,
+        }));
+    }
+
     fn complete(self: Box<Self>, c: Completion) -> (io::Result<RecvMeta>, Vec<B>, Vec<u8>) {
         let mut this = *self;
         let res = c.io_result().map(|n| {
@@ -220,5 +252,40 @@ impl<B: IoBufMut> RecvMsg<B> {
         }
         self.msg.msg_name = self.addr.as_mut_ptr().cast();
         self.msg.msg_namelen = size_of::<SocketAddrStorage>() as _;
+    }
+}
+
+/// Closes the descriptors an `SCM_RIGHTS` message in `control` carries: they
+/// were installed in this process when the datagram was received, and nobody
+/// will ever take them.
+pub(crate) fn close_passed_fds(control: &[u8]) {
+    // SAFETY: msghdr is plain old data; all-zero is a valid empty header.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_control = control.as_ptr() as *mut _;
+    msg.msg_controllen = control.len() as _;
+    // SAFETY: `msg` describes `control`, which outlives the walk; the CMSG
+    // macros only read the headers inside `msg_controllen` bytes.
+    let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
+    while !cmsg.is_null() {
+        // SAFETY: CMSG_FIRSTHDR/NXTHDR return headers wholly inside `control`.
+        let (level, kind, len) = unsafe { ((*cmsg).cmsg_level, (*cmsg).cmsg_type, (*cmsg).cmsg_len as usize) };
+        if level == libc::SOL_SOCKET && kind == libc::SCM_RIGHTS {
+            // SAFETY: as above; the data follows the header within `cmsg_len`.
+            let data = unsafe { libc::CMSG_DATA(cmsg) };
+            // The data runs to the header's `cmsg_len`, clamped to the buffer
+            // (a truncated message, MSG_CTRUNC, may claim more).
+            let end = (cmsg as usize)
+                .saturating_add(len)
+                .min(control.as_ptr() as usize + control.len());
+            let count = end.saturating_sub(data as usize) / size_of::<libc::c_int>();
+            for i in 0..count {
+                // SAFETY: `i < count` descriptors lie in the data; it may be unaligned.
+                let fd = unsafe { data.cast::<libc::c_int>().add(i).read_unaligned() };
+                // SAFETY: the kernel installed `fd` for this message; nothing else owns it.
+                drop(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) });
+            }
+        }
+        // SAFETY: `cmsg` is a valid header inside `msg`'s control buffer.
+        cmsg = unsafe { libc::CMSG_NXTHDR(&msg, cmsg) };
     }
 }

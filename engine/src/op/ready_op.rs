@@ -1,10 +1,15 @@
 //! The readiness side of an operation: `ReadyOp<T>` runs the operation's
 //! own syscall, non-blocking and retried on readiness (sockets), or on the
 //! blocking pool (files), keeping the fd-mutex reference the whole time.
+//!
+//! A non-blocking syscall moves data only inside `poll`, so a `ReadyOp`
+//! dropped while it waits has done nothing; one dropped while its job runs
+//! on the pool leaves the job's result to the operation's orphan handler.
 
 use super::{Completion, Operation, Plan};
 use crate::backend::pool::{self, Slot};
-use crate::backend::readiness;
+use crate::backend::readiness::{self, Source};
+use crate::backend::Interest;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -33,56 +38,36 @@ impl<T: Operation> ReadyOp<T> {
     fn finish(&mut self, data: Box<T>, c: Completion) -> Poll<T::Output> {
         self.state = State::Done;
         self.driver.op_completed();
+        let c = c.explained(data.fd());
         Poll::Ready(data.complete(c))
     }
 
-    fn poll_nonblocking(&mut self, interest: crate::backend::Interest, cx: &mut Context<'_>) -> Poll<T::Output> {
-        let State::Idle(data) = &mut self.state else {
-            unreachable!("nonblocking op is always Idle")
-        };
+    /// Runs the syscall until it stops saying "would block", waiting for
+    /// `interest` on the descriptor's poller registration in between.
+    fn poll_nonblocking(&mut self, mut data: Box<T>, interest: Interest, cx: &mut Context<'_>) -> Poll<T::Output> {
         let driver = crate::driver::Driver::Ready(self.driver.clone());
-        let source = data.fd().and_then(|f| f.source(&driver).cloned());
+        let source: Option<Arc<Source>> = data.fd().and_then(|f| f.source(&driver).cloned());
         loop {
             if source.as_ref().is_some_and(|s| s.is_cancelled()) {
-                let State::Idle(data) = std::mem::replace(&mut self.state, State::Done) else {
-                    unreachable!()
-                };
-                return self.finish(
-                    data,
-                    Completion {
-                        result: -libc::ECANCELED,
-                        flags: 0,
-                    },
-                );
+                return self.finish(data, Completion::cancelled());
             }
             if let Some(c) = data.syscall() {
-                let State::Idle(data) = std::mem::replace(&mut self.state, State::Done) else {
-                    unreachable!()
-                };
                 return self.finish(data, c);
             }
             let Some(source) = &source else {
                 // Not registered with this driver: nothing can wake us.
-                let State::Idle(data) = std::mem::replace(&mut self.state, State::Done) else {
-                    unreachable!()
-                };
-                return self.finish(
-                    data,
-                    Completion {
-                        result: -libc::EWOULDBLOCK,
-                        flags: 0,
-                    },
-                );
+                return self.finish(data, Completion::errno(libc::EWOULDBLOCK));
             };
-            if source.poll_ready(interest, cx).is_ready() {
-                continue; // readiness arrived since the attempt: try again
+            // Checks for a cancel under the same lock as it registers the
+            // waker, so a close cannot slip in between and go unseen.
+            match source.poll_ready(interest, cx) {
+                Poll::Ready(_) => continue, // ready since the attempt, or cancelled
+                Poll::Pending => {}
             }
             if let Err(err) = self.driver.arm(source, interest) {
-                let State::Idle(data) = std::mem::replace(&mut self.state, State::Done) else {
-                    unreachable!()
-                };
                 return self.finish(data, Completion::failed(&err));
             }
+            self.state = State::Idle(data);
             return Poll::Pending;
         }
     }
@@ -94,27 +79,30 @@ impl<T: Operation> Future for ReadyOp<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T::Output> {
         let this = self.get_mut();
         match std::mem::replace(&mut this.state, State::Done) {
-            State::Idle(mut data) => match data.plan() {
-                Plan::Immediate => {
-                    let c = data.syscall().unwrap_or(Completion { result: 0, flags: 0 });
-                    this.finish(data, c)
+            State::Idle(mut data) => {
+                if let Err(refusal) = this.driver.accepts() {
+                    // The home runtime is idle or gone: nothing would wake us.
+                    return this.finish(data, Completion::refused(refusal));
                 }
-                Plan::Nonblocking(interest) => {
-                    this.state = State::Idle(data);
-                    this.poll_nonblocking(interest, cx)
+                match data.plan() {
+                    Plan::Immediate => {
+                        let c = data.syscall().unwrap_or(Completion { result: 0, flags: 0 });
+                        this.finish(data, c)
+                    }
+                    Plan::Nonblocking(interest) => this.poll_nonblocking(data, interest, cx),
+                    Plan::Blocking => match pool::submit(data, cx) {
+                        Ok(slot) => {
+                            this.state = State::Pooled(slot);
+                            Poll::Pending
+                        }
+                        Err(data) => {
+                            // The pool's queue is full; we are woken when it has room.
+                            this.state = State::Idle(data);
+                            Poll::Pending
+                        }
+                    },
                 }
-                Plan::Blocking => match pool::submit(data, cx) {
-                    Ok(slot) => {
-                        this.state = State::Pooled(slot);
-                        Poll::Pending
-                    }
-                    Err(data) => {
-                        // The pool's queue is full; we are woken when it has room.
-                        this.state = State::Idle(data);
-                        Poll::Pending
-                    }
-                },
-            },
+            }
             State::Pooled(slot) => match slot.poll_result(cx) {
                 Poll::Ready((data, c)) => this.finish(data, c),
                 Poll::Pending => {
@@ -130,9 +118,16 @@ impl<T: Operation> Future for ReadyOp<T> {
 impl<T: Operation> Drop for ReadyOp<T> {
     fn drop(&mut self) {
         match std::mem::replace(&mut self.state, State::Done) {
+            // Never ran to completion: whatever it holds for its reader (a
+            // read-side prefix) goes back.
+            State::Idle(mut data) => {
+                data.on_orphan_cqe(&Completion::cancelled());
+                self.driver.op_abandoned();
+            }
             // A pooled job still owns the data (and its fd reference) until
-            // the syscall returns; the slot drops it then.
-            State::Pooled(_) | State::Idle(_) => self.driver.op_abandoned(),
+            // the syscall returns; the slot hands its result to the orphan
+            // handler then.
+            State::Pooled(_) => self.driver.op_abandoned(),
             State::Done => {}
         }
     }

@@ -4,6 +4,7 @@
 use super::{Completion, Operation};
 use crate::ring;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -35,9 +36,22 @@ impl<T: Operation> Future for RingOp<T> {
         match this.driver.poll_op(this.index, cx) {
             Poll::Ready(completion) => {
                 let data = this.data.take().expect("RingOp polled after completion");
+                let completion = completion.explained(data.fd());
                 Poll::Ready(data.complete(completion))
             }
             Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<T: Operation> RingOp<T> {
+    /// Lets the operation run to completion without its future: it is not
+    /// cancelled, and its data (and descriptor reference) is freed when the
+    /// kernel is done. For operations whose effect must not be cut short by
+    /// a drop (`write_all`).
+    pub(crate) fn detach(mut self) {
+        if let Some(data) = self.data.take() {
+            self.driver.detach(self.index, data);
         }
     }
 }
@@ -51,22 +65,24 @@ impl<T: Operation> Drop for RingOp<T> {
 }
 
 /// A submitted multishot operation: each CQE flagged `IORING_CQE_F_MORE` is one
-/// item; the stream ends with the CQE that lacks the flag.
+/// item; the stream ends with the CQE that lacks the flag. The operation's
+/// data lives in the driver (see `Lifecycle::Streaming`); this only takes the
+/// completions.
 #[must_use = "a multishot operation is cancelled when dropped"]
 pub(crate) struct MultiOp<T: Operation> {
     driver: Driver,
     index: usize,
-    data: Option<Box<T>>,
     finished: bool,
+    _data: PhantomData<fn() -> T>,
 }
 
 impl<T: Operation> MultiOp<T> {
-    pub(crate) fn new(driver: Driver, index: usize, data: Box<T>) -> Self {
+    pub(crate) fn new(driver: Driver, index: usize) -> Self {
         MultiOp {
             driver,
             index,
-            data: Some(data),
             finished: false,
+            _data: PhantomData,
         }
     }
 
@@ -86,8 +102,8 @@ impl<T: Operation> MultiOp<T> {
 impl<T: Operation> Drop for MultiOp<T> {
     fn drop(&mut self) {
         // A stream that returned `None` already left the slab.
-        if let Some(data) = self.data.take().filter(|_| !self.finished) {
-            self.driver.abandon(self.index, data);
+        if !self.finished {
+            self.driver.abandon_stream(self.index);
         }
     }
 }

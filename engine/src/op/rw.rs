@@ -103,6 +103,18 @@ unsafe impl<B: IoBufMut> Operation for Read<B> {
         });
         (res, buf)
     }
+
+    /// A read at the file position of a pipe or other stream consumed its
+    /// bytes: keep them for the next read. (A positional read consumes
+    /// nothing; reading again gets the same bytes.)
+    fn on_orphan_cqe(&mut self, c: &Completion) {
+        if self.offset != CURSOR || c.result <= 0 {
+            return;
+        }
+        // SAFETY: the kernel wrote `c.result` bytes at the start of the buffer.
+        let bytes = unsafe { crate::buf::written(&self.buf, c.result as usize) };
+        self.fd.rescue().push_bytes(bytes);
+    }
 }
 
 pub(crate) struct Write<B> {

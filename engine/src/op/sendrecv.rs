@@ -1,13 +1,16 @@
 //! `SEND` / `RECV` on a connected socket; on readiness backends, non-blocking
-//! `send`/`recv` retried on readiness. Sends never raise SIGPIPE: a peer that
-//! reset the connection yields `EPIPE`/`ECONNRESET` (`MSG_NOSIGNAL`, or
-//! `SO_NOSIGPIPE` set at socket creation on Apple platforms).
+//! `send`/`recv` retried on readiness. A receive whose future was dropped
+//! leaves what it got on the descriptor's rescue queue for the next one.
+//! Sends never raise SIGPIPE: a peer that reset the connection yields
+//! `EPIPE`/`ECONNRESET` (`MSG_NOSIGNAL`, or `SO_NOSIGPIPE` set at socket
+//! creation on Apple platforms).
 
 use super::{syscall_retry, Completion, Operation, Plan, Target};
 use crate::backend::Interest;
 use crate::buf::{IoBuf, IoBufMut};
 use crate::driver::Driver;
 use crate::error::BufResult;
+use crate::fd::rescue::{Datagram, Rescued};
 use crate::fd::shared::FdHold;
 #[cfg(uring)]
 use io_uring::{opcode, squeue};
@@ -19,32 +22,76 @@ pub(crate) const NOSIGNAL: i32 = libc::MSG_NOSIGNAL;
 #[cfg(target_vendor = "apple")]
 pub(crate) const NOSIGNAL: i32 = 0;
 
+/// What a receive reads: a byte stream or one datagram. It decides what a
+/// receive whose future was dropped leaves for the next one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flow {
+    /// Stream bytes; the receive fills the buffer from `at` and the bytes
+    /// before `at` belong to the same read (`read_exact` keeps going).
+    Stream { at: usize, waitall: bool },
+    /// One datagram per receive (connected datagram sockets).
+    Datagram,
+}
+
 pub(crate) struct Recv<B> {
     fd: FdHold,
     target: Target,
     buf: B,
+    flow: Flow,
 }
 
 impl<B: IoBufMut> Recv<B> {
-    pub(crate) fn new(fd: FdHold, buf: B, driver: &Driver) -> Self {
+    /// Receives stream bytes into `buf[at..]`; with `waitall` the kernel
+    /// keeps receiving until the buffer is full, the peer closes or an error
+    /// (`MSG_WAITALL`; a cancelled receive still reports what it got).
+    pub(crate) fn stream(fd: FdHold, buf: B, at: usize, waitall: bool, driver: &Driver) -> Self {
+        let at = at.min(buf.bytes_total());
         Recv {
             target: fd.target(driver),
             fd,
             buf,
+            flow: Flow::Stream { at, waitall },
+        }
+    }
+
+    /// Receives one datagram into `buf`.
+    pub(crate) fn datagram(fd: FdHold, buf: B, driver: &Driver) -> Self {
+        Recv {
+            target: fd.target(driver),
+            fd,
+            buf,
+            flow: Flow::Datagram,
+        }
+    }
+
+    fn at(&self) -> usize {
+        match self.flow {
+            Flow::Stream { at, .. } => at,
+            Flow::Datagram => 0,
+        }
+    }
+
+    fn flags(&self) -> i32 {
+        match self.flow {
+            Flow::Stream { waitall: true, .. } => libc::MSG_WAITALL,
+            _ => 0,
         }
     }
 }
 
-// SAFETY: the SQE and the syscall point at `buf`'s stable memory, owned by
-// `self`; `fd` keeps the socket open.
+// SAFETY: the SQE and the syscall point at `buf`'s stable memory from `at`
+// on, owned by `self`; `fd` keeps the socket open.
 unsafe impl<B: IoBufMut> Operation for Recv<B> {
     type Output = BufResult<usize, B>;
 
     #[cfg(uring)]
     fn entry(&mut self) -> squeue::Entry {
-        let len = self.buf.bytes_total().min(u32::MAX as usize) as u32;
-        self.target
-            .apply(opcode::Recv::new(self.target.raw(), self.buf.stable_mut_ptr(), len).build())
+        let at = self.at();
+        let len = (self.buf.bytes_total() - at).min(u32::MAX as usize) as u32;
+        // SAFETY: `at <= bytes_total`, so the pointer stays inside the buffer.
+        let ptr = unsafe { self.buf.stable_mut_ptr().add(at) };
+        let e = opcode::Recv::new(self.target.raw(), ptr, len).flags(self.flags());
+        self.target.apply(e.build())
     }
 
     fn plan(&self) -> Plan {
@@ -52,23 +99,56 @@ unsafe impl<B: IoBufMut> Operation for Recv<B> {
     }
 
     fn syscall(&mut self) -> Option<Completion> {
-        let (fd, ptr, len) = (self.fd.raw(), self.buf.stable_mut_ptr(), self.buf.bytes_total());
+        let at = self.at();
+        let (fd, len, flags) = (self.fd.raw(), self.buf.bytes_total() - at, self.flags());
+        // SAFETY: `at <= bytes_total`, so the pointer stays inside the buffer.
+        let ptr = unsafe { self.buf.stable_mut_ptr().add(at) };
         // SAFETY: `ptr` is valid for writes of `len` bytes, owned by `self`.
-        syscall_retry(|| unsafe { libc::recv(fd, ptr.cast(), len, 0) })
+        // (A non-blocking socket returns what is there even with WAITALL.)
+        syscall_retry(|| unsafe { libc::recv(fd, ptr.cast(), len, flags) })
     }
 
     fn fd(&self) -> Option<&FdHold> {
         Some(&self.fd)
     }
 
+    /// Yields the bytes received by this operation (not counting `at`).
     fn complete(self: Box<Self>, c: Completion) -> BufResult<usize, B> {
+        let at = self.at();
         let mut buf = self.buf;
         let res = c.io_result().map(|n| {
-            // SAFETY: the kernel initialized `n` bytes.
-            unsafe { buf.set_init(n as usize) };
+            // SAFETY: the kernel initialized `n` bytes from `at`, and the
+            // caller had `..at` initialized.
+            unsafe { buf.set_init(at + n as usize) };
             n as usize
         });
         (res, buf)
+    }
+
+    fn on_orphan_cqe(&mut self, c: &Completion) {
+        let at = self.at();
+        let got = c.result.max(0) as usize;
+        // SAFETY: the kernel wrote `got` bytes from `at` (none on error) and
+        // the read this belongs to had filled `..at`; all within the buffer.
+        let bytes = unsafe { crate::buf::written(&self.buf, at + got) };
+        let rescue = self.fd.rescue();
+        match self.flow {
+            Flow::Stream { .. } => {
+                rescue.push_bytes(bytes);
+                if let Some(errno) = c.lasting_errno() {
+                    rescue.push(Rescued::Error(errno));
+                }
+            }
+            Flow::Datagram if c.result >= 0 => rescue.push(Rescued::Datagram(Datagram {
+                data: bytes.to_vec(),
+                // A connected socket's datagrams come from its peer; a later
+                // `recv_from` reports that sender.
+                addr: rustix::net::getpeername(self.fd.borrow()).ok().flatten(),
+                control: Vec::new(),
+                flags: 0,
+            })),
+            Flow::Datagram => {}
+        }
     }
 }
 
@@ -76,14 +156,20 @@ pub(crate) struct Send<B> {
     fd: FdHold,
     target: Target,
     buf: B,
+    waitall: bool,
 }
 
 impl<B: IoBuf> Send<B> {
-    pub(crate) fn new(fd: FdHold, buf: B, driver: &Driver) -> Self {
+    /// Sends `buf`'s initialized bytes; with `waitall` an io_uring `SEND`
+    /// keeps sending until all are out (`MSG_WAITALL`, Linux 5.19: the
+    /// kernel retries short sends itself). Readiness backends send what
+    /// the socket takes and leave the loop to the caller.
+    pub(crate) fn new(fd: FdHold, buf: B, waitall: bool, driver: &Driver) -> Self {
         Send {
             target: fd.target(driver),
             fd,
             buf,
+            waitall,
         }
     }
 }
@@ -96,7 +182,12 @@ unsafe impl<B: IoBuf> Operation for Send<B> {
     #[cfg(uring)]
     fn entry(&mut self) -> squeue::Entry {
         let len = self.buf.bytes_init().min(u32::MAX as usize) as u32;
-        let e = opcode::Send::new(self.target.raw(), self.buf.stable_ptr(), len).flags(NOSIGNAL);
+        let flags = if self.waitall {
+            NOSIGNAL | libc::MSG_WAITALL
+        } else {
+            NOSIGNAL
+        };
+        let e = opcode::Send::new(self.target.raw(), self.buf.stable_ptr(), len).flags(flags);
         self.target.apply(e.build())
     }
 

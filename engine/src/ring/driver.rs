@@ -14,14 +14,16 @@
 
 use super::setup::{build_ring, RingConfig, SetupMode};
 use super::stats::{Counters, Stats};
+use crate::error::Error;
 use crate::fd::fixed::FixedTable;
+use crate::fd::shared::{FdHold, SharedFd};
+use crate::op::background::{Background, Task};
 use crate::op::{Completion, Lifecycle, MultiOp, Operation, Orphan, RingOp, Target};
 use crate::runtime::park::Unparker;
 use crossbeam_queue::SegQueue;
 use io_uring::types::{CancelBuilder, SubmitArgs, Timespec};
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
 use std::cell::Cell;
-use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -43,8 +45,9 @@ thread_local! {
 
 /// Work a foreign thread asks the owner thread to do.
 pub(crate) enum Remote {
-    /// Push this SQE for the operation already in the slab at its `user_data`.
-    Submit(squeue::Entry),
+    /// Push this SQE for the operation already in the slab at its
+    /// `user_data`, unless its descriptor started closing meanwhile.
+    Submit(squeue::Entry, Option<SharedFd>),
     /// Cancel the operation at this slab index, if it is still abandoned.
     Cancel(usize),
     /// Cancel every operation on this descriptor.
@@ -63,6 +66,18 @@ pub(crate) struct Driver {
     inner: Arc<Inner>,
 }
 
+/// A handle that does not keep the ring alive (see [`Driver::downgrade`]).
+#[derive(Clone)]
+pub(crate) struct WeakDriver {
+    inner: std::sync::Weak<Inner>,
+}
+
+impl WeakDriver {
+    pub(crate) fn upgrade(&self) -> Option<Driver> {
+        self.inner.upgrade().map(|inner| Driver { inner })
+    }
+}
+
 struct Inner {
     id: usize,
     ring: IoUring,
@@ -78,26 +93,59 @@ struct Inner {
     /// Target of the eventfd read; the kernel writes it, nobody reads it. An
     /// atomic so writes through a pointer from `&self` are legal.
     wake_buf: Box<AtomicU64>,
+    /// Dropped operations that must still finish (`write_all`).
+    background: Background,
     counters: Counters,
 }
 
 struct State {
-    ops: slab::Slab<Lifecycle>,
+    ops: slab::Slab<Entry>,
     fixed: FixedTable,
     /// SQEs whose final CQE is not reaped yet (slab operations and the wake read).
     in_kernel: usize,
     wake_armed: bool,
+    /// A thread drives the ring: the owner is inside `block_on` (always, for
+    /// a hosted ring). Other threads' operations are refused while not.
+    driving: bool,
+    /// Foreign operations cancelled because the owner went idle whose last
+    /// completion is not reaped yet.
+    retiring: usize,
     stopping: bool,
     shut_down: bool,
-    /// Wakers and orphaned data collected under the lock, run/dropped after it.
+    /// Wakers, orphaned data and released references collected under the
+    /// lock, run/dropped after it (dropping either may re-enter the driver).
     woken: Vec<Waker>,
     dead: Vec<Box<dyn Orphan>>,
+    released: Vec<FdHold>,
+}
+
+/// One slab entry: where the operation stands, and who waits for it.
+struct Entry {
+    life: Lifecycle,
+    /// Submitted, or last polled, from a thread other than the owner: its
+    /// future is not one of the owner's tasks, so it is cancelled when the
+    /// owner goes idle (nothing would reap its completion).
+    foreign: bool,
+    /// Why the driver cancelled the operation itself; its `ECANCELED`
+    /// reports this instead.
+    ended_by: Option<Error>,
+}
+
+impl Entry {
+    fn new(life: Lifecycle, foreign: bool) -> Entry {
+        Entry {
+            life,
+            foreign,
+            ended_by: None,
+        }
+    }
 }
 
 /// Deferred work taken out of the state so it runs without the lock held.
 struct Aftermath {
     woken: Vec<Waker>,
     dead: Vec<Box<dyn Orphan>>,
+    released: Vec<FdHold>,
 }
 
 impl Aftermath {
@@ -106,6 +154,7 @@ impl Aftermath {
             waker.wake();
         }
         drop(self.dead);
+        drop(self.released);
     }
 }
 
@@ -156,13 +205,17 @@ impl Driver {
                     fixed: FixedTable::new(capacity),
                     in_kernel: 0,
                     wake_armed: false,
+                    driving: hosted,
+                    retiring: 0,
                     stopping: false,
                     shut_down: false,
                     woken: Vec::new(),
                     dead: Vec::new(),
+                    released: Vec::new(),
                 }),
                 remote: SegQueue::new(),
-                unparker,
+                unparker: unparker.clone(),
+                background: Background::new(unparker.clone()),
                 wake_fd,
                 wake_buf: Box::new(AtomicU64::new(0)),
                 counters: Counters::default(),
@@ -180,6 +233,13 @@ impl Driver {
 
     pub(crate) fn unparker(&self) -> &Arc<Unparker> {
         &self.inner.unparker
+    }
+
+    /// A handle that lets the ring go when every strong one is gone.
+    pub(crate) fn downgrade(&self) -> WeakDriver {
+        WeakDriver {
+            inner: Arc::downgrade(&self.inner),
+        }
     }
 
     /// Marks (or unmarks, with `None`) the calling thread as the owner of `driver`.
@@ -218,6 +278,7 @@ impl Driver {
         Aftermath {
             woken: std::mem::take(&mut st.woken),
             dead: std::mem::take(&mut st.dead),
+            released: std::mem::take(&mut st.released),
         }
     }
 
@@ -225,66 +286,130 @@ impl Driver {
 
     /// Pushes a single-shot operation; never makes a syscall unless the SQ is full.
     pub(crate) fn submit<T: Operation>(&self, data: T) -> RingOp<T> {
-        let (index, data) = self.push_op(Box::new(data), Lifecycle::Pending(None));
+        let mut data = Box::new(data);
+        let owner = self.is_owner_thread();
+        let mut st = self.lock();
+        let index = match self.refusal(&st, data.fd(), owner) {
+            Some(c) => st.ops.insert(Entry::new(Lifecycle::Completed(c), !owner)),
+            None => {
+                let index = st.ops.insert(Entry::new(Lifecycle::Pending(None), !owner));
+                let entry = data.entry().user_data(index as u64);
+                let fd = (!owner).then(|| data.fd().map(|fd| fd.shared().clone())).flatten();
+                // SAFETY: the entry's pointers refer to `*data` (contract of
+                // `Operation`), which stays boxed at this address until the
+                // last CQE for `index` is reaped: the `RingOp` owns the box
+                // and, if dropped first, moves the same box into the slab
+                // (`abandon`). Its descriptor is held open by the fd-mutex
+                // reference inside `data`.
+                unsafe { self.enqueue(st, index, entry, fd, owner) };
+                index
+            }
+        };
         RingOp::new(self.clone(), index, data)
     }
 
-    /// Pushes a multishot operation.
+    /// Pushes a multishot operation. Its data moves into the slab for the
+    /// operation's whole life (see `Lifecycle::Streaming`).
     pub(crate) fn submit_multishot<T: Operation>(&self, data: T) -> MultiOp<T> {
-        let initial = Lifecycle::Streaming {
-            waker: None,
-            queue: VecDeque::new(),
-            done: false,
-        };
-        let (index, data) = self.push_op(Box::new(data), initial);
-        MultiOp::new(self.clone(), index, data)
+        let mut data = Box::new(data);
+        let owner = self.is_owner_thread();
+        let mut st = self.lock();
+        let refusal = self.refusal(&st, data.fd(), owner);
+        let entry = refusal.is_none().then(|| data.entry());
+        if refusal.is_some() {
+            // Never in the kernel: the reference can go at once.
+            st.released.extend(data.take_fd());
+        }
+        let fd = (!owner).then(|| data.fd().map(|fd| fd.shared().clone())).flatten();
+        let index = st.ops.insert(Entry::new(
+            Lifecycle::Streaming {
+                waker: None,
+                queue: refusal.into_iter().collect(),
+                done: refusal.is_some(),
+                data,
+            },
+            !owner,
+        ));
+        match entry {
+            // SAFETY: the entry's pointers refer to the boxed data, which the
+            // slab entry at `index` now owns at the same heap address until
+            // the stream's last CQE is reaped (`Lifecycle::Streaming`, then
+            // `Ignored` if the stream is dropped first).
+            Some(entry) => unsafe { self.enqueue(st, index, entry.user_data(index as u64), fd, owner) },
+            None => {
+                let after = Self::aftermath(&mut st);
+                drop(st);
+                after.run();
+            }
+        }
+        MultiOp::new(self.clone(), index)
     }
 
-    fn push_op<T: Operation>(&self, mut data: Box<T>, initial: Lifecycle) -> (usize, Box<T>) {
-        let mut st = self.lock();
+    /// Whether an operation started on this thread can be served: refused
+    /// while the ring shuts down, and from other threads while nobody
+    /// drives it (see [`Driver::set_driving`]). For operations that run a
+    /// syscall of their own before they need the ring (`RingReadyOp`), so
+    /// they are refused exactly when a submission would be.
+    pub(crate) fn accepts(&self) -> Result<(), Error> {
+        let owner = self.is_owner_thread();
+        let st = self.lock();
         if st.stopping {
-            let failed = Completion::failed(&crate::error::Error::RuntimeShutDown.into());
-            let index = st.ops.insert(match initial {
-                Lifecycle::Streaming { waker, .. } => Lifecycle::Streaming {
-                    waker,
-                    queue: VecDeque::from([failed]),
-                    done: true,
-                },
-                _ => Lifecycle::Completed(failed),
-            });
-            return (index, data);
+            Err(Error::RuntimeShutDown)
+        } else if !owner && !st.driving {
+            Err(Error::HomeIdle)
+        } else {
+            Ok(())
         }
-        let index = st.ops.insert(initial);
-        let entry = data.entry().user_data(index as u64);
-        if !self.is_owner_thread() {
-            // Another thread's operation on a descriptor that lives here: the
-            // owner pushes the SQE on its next turn. The box is already owned
-            // by the op (and, if it is dropped, by the slab), so the pointers
-            // stay valid until then.
-            Counters::bump(&self.inner.counters.submitted);
+    }
+
+    /// Why an operation on `fd` submitted now must not reach the kernel, as
+    /// the completion it gets instead.
+    fn refusal(&self, st: &State, fd: Option<&FdHold>, owner: bool) -> Option<Completion> {
+        let err = if st.stopping {
+            Error::RuntimeShutDown
+        } else if fd.is_some_and(|fd| fd.is_closed()) {
+            // Close may already have cancelled what was in flight: an SQE
+            // pushed now would escape that cancel and keep close waiting.
+            Error::Closed
+        } else if !owner && !st.driving {
+            Error::HomeIdle
+        } else {
+            return None;
+        };
+        Some(Completion::refused(err))
+    }
+
+    /// Pushes the SQE of the operation at `index` (on the owner thread), or
+    /// hands it to the owner (elsewhere: `fd` lets the owner see a close
+    /// that started meanwhile). A push that fails completes the operation
+    /// with the error, as if the kernel had.
+    ///
+    /// # Safety
+    ///
+    /// Every pointer in `entry` must stay valid until the CQE for `index` is
+    /// reaped.
+    unsafe fn enqueue<'a>(
+        &'a self,
+        mut st: MutexGuard<'a, State>,
+        index: usize,
+        entry: squeue::Entry,
+        fd: Option<SharedFd>,
+        owner: bool,
+    ) {
+        Counters::bump(&self.inner.counters.submitted);
+        if !owner {
+            // The owner pushes the SQE on its next turn.
             drop(st);
-            self.post(Remote::Submit(entry));
-            return (index, data);
+            return self.post(Remote::Submit(entry, fd));
         }
-        // SAFETY: the entry's pointers refer to `*data` (contract of `Operation`),
-        // which stays boxed at this address until the last CQE for `index` is
-        // reaped: the `Op` owns the box and, if dropped first, moves the same box
-        // into the slab (`abandon`). Its descriptor is held open by the fd-mutex
-        // reference inside `data`.
-        match unsafe { self.push_entry(&mut st, &entry) } {
-            Ok(()) => {
-                st.in_kernel += 1;
-                Counters::bump(&self.inner.counters.submitted);
-            }
-            Err(err) => {
-                // The SQE never reached the kernel: complete it here with the error.
-                st.ops[index] = Lifecycle::Completed(Completion::failed(&err));
-            }
+        st.in_kernel += 1;
+        // SAFETY: the caller vouches for the entry's pointers.
+        if let Err(err) = unsafe { self.push_entry(&mut st, &entry) } {
+            self.on_cqe(&mut st, index as u64, Completion::failed(&err));
         }
         let after = Self::aftermath(&mut st);
         drop(st);
         after.run();
-        (index, data)
     }
 
     /// Pushes `entry`, draining a full SQ by submitting.
@@ -338,8 +463,11 @@ impl Driver {
 
     /// Polls the slab entry of a single-shot operation.
     pub(crate) fn poll_op(&self, index: usize, cx: &mut Context<'_>) -> Poll<Completion> {
+        let owner = self.is_owner_thread();
         let mut st = self.lock();
-        match &mut st.ops[index] {
+        let entry = &mut st.ops[index];
+        entry.foreign |= !owner;
+        match &mut entry.life {
             Lifecycle::Completed(completion) => {
                 let completion = *completion;
                 st.ops.remove(index);
@@ -358,14 +486,23 @@ impl Driver {
 
     /// Polls the slab entry of a multishot operation.
     pub(crate) fn poll_stream(&self, index: usize, cx: &mut Context<'_>) -> Poll<Option<Completion>> {
+        let owner = self.is_owner_thread();
         let mut st = self.lock();
-        match &mut st.ops[index] {
-            Lifecycle::Streaming { waker, queue, done } => {
+        let entry = &mut st.ops[index];
+        entry.foreign |= !owner;
+        match &mut entry.life {
+            Lifecycle::Streaming { waker, queue, done, .. } => {
                 if let Some(c) = queue.pop_front() {
                     return Poll::Ready(Some(c));
                 }
                 if *done {
-                    st.ops.remove(index);
+                    // The data may hold references: drop it after the lock.
+                    if let Lifecycle::Streaming { data, .. } = st.ops.remove(index).life {
+                        st.dead.push(data);
+                    }
+                    let after = Self::aftermath(&mut st);
+                    drop(st);
+                    after.run();
                     return Poll::Ready(None);
                 }
                 match waker {
@@ -380,32 +517,66 @@ impl Driver {
 
     /// The future of an operation was dropped: keep its data until the kernel
     /// is done with it, and ask the kernel to cancel.
-    pub(crate) fn abandon<T: Operation>(&self, index: usize, mut data: Box<T>) {
+    pub(crate) fn abandon<T: Operation>(&self, index: usize, data: Box<T>) {
+        self.orphan(index, data, true);
+    }
+
+    /// The future of an operation was dropped, but the operation must run to
+    /// its end: keep its data until the kernel is done, and do not cancel.
+    pub(crate) fn detach<T: Operation>(&self, index: usize, data: Box<T>) {
+        self.orphan(index, data, false);
+    }
+
+    fn orphan<T: Operation>(&self, index: usize, mut data: Box<T>, cancel: bool) {
         let mut st = self.lock();
-        let mut leftovers = VecDeque::new();
-        let finished = match &mut st.ops[index] {
+        match st.ops[index].life {
             Lifecycle::Completed(c) => {
-                leftovers.push_back(*c);
-                true
+                st.ops.remove(index);
+                drop(st);
+                // A result nobody will consume (an accepted socket, received
+                // bytes) must still be released or rescued.
+                data.on_orphan_cqe(&c);
+                return;
             }
-            Lifecycle::Streaming { queue, done, .. } => {
-                leftovers = std::mem::take(queue);
-                *done
-            }
-            Lifecycle::Pending(_) => false,
-            Lifecycle::Ignored(_) => unreachable!("operation abandoned twice"),
+            Lifecycle::Pending(_) => {}
+            _ => unreachable!("single-shot operation abandoned twice, or in a multishot state"),
+        }
+        st.ops[index].life = Lifecycle::Ignored(data);
+        self.cancel_abandoned(st, index, cancel);
+    }
+
+    /// The future of a multishot operation was dropped: completions it did
+    /// not take go to the operation's orphan handler; if the kernel is not
+    /// done, the data waits (`Ignored`) for the last CQE and a cancel goes in.
+    pub(crate) fn abandon_stream(&self, index: usize) {
+        let mut st = self.lock();
+        let life = std::mem::replace(&mut st.ops[index].life, Lifecycle::Pending(None));
+        let Lifecycle::Streaming {
+            queue, done, mut data, ..
+        } = life
+        else {
+            unreachable!("multishot op in a single-shot state")
         };
-        if finished {
+        queue.iter().for_each(|c| data.on_cqe(c));
+        if done {
             st.ops.remove(index);
+            st.dead.push(data);
+            let after = Self::aftermath(&mut st);
             drop(st);
-            // Results nobody will consume (an accepted socket, an opened file)
-            // must still be released.
-            leftovers.iter().for_each(|c| data.on_orphan_cqe(c));
+            return after.run();
+        }
+        st.ops[index].life = Lifecycle::Ignored(data);
+        self.cancel_abandoned(st, index, true);
+    }
+
+    /// Counts an abandoned operation and, unless told otherwise or shutting
+    /// down (which cancels everything at once), asks the kernel to cancel it.
+    fn cancel_abandoned<'a>(&'a self, mut st: MutexGuard<'a, State>, index: usize, cancel: bool) {
+        Counters::bump(&self.inner.counters.abandoned);
+        // While stopping, shutdown cancels everything at once.
+        if !cancel || st.stopping {
             return;
         }
-        leftovers.iter().for_each(|c| data.on_orphan_cqe(c));
-        st.ops[index] = Lifecycle::Ignored(data);
-        Counters::bump(&self.inner.counters.abandoned);
         if self.is_owner_thread() {
             if !self.inner.remote.is_empty() {
                 // The op's own SQE may still be queued: push it before its cancel.
@@ -441,6 +612,64 @@ impl Driver {
         let after = Self::aftermath(&mut st);
         drop(st);
         after.run();
+    }
+
+    /// Runs `task` on this ring's turns until it finishes (see [`Background`]).
+    /// Dropped at once if the ring is shutting down.
+    pub(crate) fn spawn_background(&self, task: Task) {
+        if !self.lock().stopping {
+            self.inner.background.spawn(task);
+        }
+    }
+
+    /// The owner enters (`true`) or leaves (`false`) `block_on`. While the
+    /// owner is away nothing reaps this ring, so operations of other threads
+    /// are refused with [`Error::HomeIdle`], and leaving cancels those in
+    /// flight (they complete with `HomeIdle`) and waits for the kernel to
+    /// release them. The owner's own tasks keep their operations: they
+    /// resume on the next `block_on`.
+    pub(crate) fn set_driving(&self, driving: bool) {
+        if self.inner.hosted {
+            return;
+        }
+        self.lock().driving = driving;
+        if !driving {
+            self.retire_foreign();
+        }
+    }
+
+    fn retire_foreign(&self) {
+        debug_assert!(self.is_owner_thread());
+        // Queued submissions are refused now that `driving` is false.
+        self.drain_remote();
+        {
+            let mut st = self.lock();
+            let foreign: Vec<usize> = st
+                .ops
+                .iter()
+                .filter(|(_, e)| e.foreign && e.ended_by.is_none() && e.life.in_kernel())
+                .map(|(i, _)| i)
+                .collect();
+            for index in foreign {
+                st.ops[index].ended_by = Some(Error::HomeIdle);
+                st.retiring += 1;
+                self.push_cancel(&mut st, opcode::AsyncCancel::new(index as u64).build());
+            }
+            if st.retiring == 0 {
+                return;
+            }
+        }
+        let started = Instant::now();
+        while self.lock().retiring > 0 {
+            if let Err(err) = self.enter_wait(Some(Duration::from_millis(10))) {
+                tracing::error!(%err, "io_uring_enter failed while going idle");
+            }
+            self.reap();
+            if started.elapsed() > Duration::from_secs(5) {
+                tracing::warn!("operations of other threads still in the kernel after going idle");
+                break;
+            }
+        }
     }
 
     fn post(&self, work: Remote) {
@@ -513,7 +742,7 @@ impl Driver {
 
     /// True when other threads have posted work for the owner.
     pub(crate) fn has_remote_work(&self) -> bool {
-        !self.inner.remote.is_empty()
+        !self.inner.remote.is_empty() || self.inner.background.has_ready()
     }
 
     /// One driver turn on the owner thread: run posted work, submit everything
@@ -523,6 +752,7 @@ impl Driver {
     /// an unpark; `Some(Some(d))` = block at most `d`.
     pub(crate) fn turn(&self, wait: Option<Option<Duration>>) -> io::Result<()> {
         debug_assert!(self.is_owner_thread());
+        self.inner.background.run();
         self.drain_remote();
         let (pending_sq, in_kernel) = {
             let mut st = self.lock();
@@ -560,6 +790,7 @@ impl Driver {
         // a level-triggered host spin.)
         let mut counter = [0u8; 8];
         let _ = rustix::io::read(&*self.inner.wake_fd, &mut counter);
+        self.inner.background.run();
         self.drain_remote();
         let queued = {
             let _st = self.lock();
@@ -638,18 +869,31 @@ impl Driver {
     fn drain_remote(&self) {
         while let Some(work) = self.inner.remote.pop() {
             match work {
-                Remote::Submit(entry) => {
+                Remote::Submit(entry, fd) => {
                     let mut st = self.lock();
-                    // SAFETY: the entry was built from its op's boxed data, which
-                    // the op or the slab keeps at that address until the CQE for
-                    // this index is reaped (see `push_op`).
-                    match unsafe { self.push_entry(&mut st, &entry) } {
-                        Ok(()) => st.in_kernel += 1,
-                        Err(err) => {
-                            // Completes the op with the error, as if the kernel had.
-                            st.in_kernel += 1;
-                            self.on_cqe(&mut st, entry.get_user_data(), Completion::failed(&err));
-                        }
+                    let refusal = if st.stopping {
+                        Some(Completion::refused(Error::RuntimeShutDown))
+                    } else if fd.is_some_and(|fd| fd.is_closed()) {
+                        // Close started after the op was queued, and its cancel
+                        // may be in the kernel already: the op must not follow it.
+                        Some(Completion::refused(Error::Closed))
+                    } else if !st.driving {
+                        Some(Completion::refused(Error::HomeIdle))
+                    } else {
+                        None
+                    };
+                    let pushed = match refusal {
+                        Some(c) => Err(c),
+                        // SAFETY: the entry was built from its op's boxed data,
+                        // which the op or the slab keeps at that address until
+                        // the CQE for this index is reaped (see `push_op`).
+                        None => unsafe { self.push_entry(&mut st, &entry) }.map_err(|e| Completion::failed(&e)),
+                    };
+                    // Counted in the kernel either way: a refusal completes it
+                    // here, as if the kernel had.
+                    st.in_kernel += 1;
+                    if let Err(c) = pushed {
+                        self.on_cqe(&mut st, entry.get_user_data(), c);
                     }
                     let after = Self::aftermath(&mut st);
                     drop(st);
@@ -659,7 +903,13 @@ impl Driver {
                     let mut st = self.lock();
                     // Only if that index still holds an abandoned op; if it was
                     // reaped and reused, the new op must not be cancelled.
-                    if matches!(st.ops.get(index), Some(Lifecycle::Ignored(_))) {
+                    if matches!(
+                        st.ops.get(index),
+                        Some(Entry {
+                            life: Lifecycle::Ignored(_),
+                            ..
+                        })
+                    ) {
                         self.push_cancel(&mut st, opcode::AsyncCancel::new(index as u64).build());
                     }
                 }
@@ -730,20 +980,43 @@ impl Driver {
             st.in_kernel -= 1;
             Counters::bump(&self.inner.counters.completed);
         }
+        let stopping = st.stopping;
         let Some(entry) = st.ops.get_mut(index) else {
             tracing::error!(index, "completion for an unknown operation");
             return;
         };
-        match entry {
+        // A cancellation the driver made itself reports why.
+        let mut c = c;
+        if c.is_cancelled() {
+            match &entry.ended_by {
+                Some(err) => c = Completion::refused(err.clone()),
+                None if stopping => c = Completion::refused(Error::RuntimeShutDown),
+                None => {}
+            }
+        }
+        if !more && entry.ended_by.is_some() {
+            st.retiring -= 1;
+        }
+        match &mut entry.life {
             Lifecycle::Pending(waker) => {
                 if let Some(w) = waker.take() {
                     st.woken.push(w);
                 }
-                *entry = Lifecycle::Completed(c);
+                entry.life = Lifecycle::Completed(c);
             }
-            Lifecycle::Streaming { waker, queue, done } => {
+            Lifecycle::Streaming {
+                waker,
+                queue,
+                done,
+                data,
+            } => {
                 queue.push_back(c);
                 *done = !more;
+                if !more {
+                    // The kernel is done with the descriptor: let it go now,
+                    // not when (if ever) the stream is polled again.
+                    st.released.extend(data.take_reference());
+                }
                 if let Some(w) = waker.take() {
                     st.woken.push(w);
                 }
@@ -751,7 +1024,12 @@ impl Driver {
             Lifecycle::Ignored(orphan) => {
                 orphan.on_cqe(&c);
                 if !more {
-                    if let Lifecycle::Ignored(orphan) = st.ops.remove(index) {
+                    st.released.extend(orphan.take_reference());
+                    if let Entry {
+                        life: Lifecycle::Ignored(orphan),
+                        ..
+                    } = st.ops.remove(index)
+                    {
                         st.dead.push(orphan);
                     }
                 }
@@ -772,22 +1050,24 @@ impl Driver {
         let previous = OWNED_DRIVER.with(|id| id.replace(self.inner.id));
         let started = Instant::now();
         let mut warned = false;
-        {
-            self.lock().stopping = true;
-        }
+        self.begin_shutdown();
+        // Every cancel in one go (batched into as few enters as the SQ
+        // allows), then wait for the kernel to hand everything back.
+        self.drain_remote();
+        self.cancel_everything();
         loop {
             self.drain_remote();
-            {
-                let mut st = self.lock();
-                if st.in_kernel == 0 {
-                    break;
-                }
-                self.push_cancel(&mut st, opcode::AsyncCancel2::new(CancelBuilder::any()).build());
+            if self.lock().in_kernel == 0 {
+                break;
             }
             if let Err(err) = self.enter_wait(Some(Duration::from_millis(100))) {
                 tracing::error!(%err, "io_uring_enter failed during shutdown");
             }
-            self.reap();
+            if self.reap() == 0 {
+                // Nothing finished for a while: operations submitted after
+                // the first cancel, or ones the kernel could not cancel yet.
+                self.cancel_everything();
+            }
             if !warned && started.elapsed() > Duration::from_secs(5) {
                 warned = true;
                 tracing::warn!("runtime shutdown still waiting for the kernel to finish operations");
@@ -810,6 +1090,37 @@ impl Driver {
         }
         OWNED_DRIVER.with(|id| id.set(previous));
         tracing::debug!(id = self.inner.id, "io_uring driver shut down");
+    }
+
+    /// Stops taking work: operations submitted from now on fail with
+    /// [`Error::RuntimeShutDown`], dropped ones are not cancelled one by one
+    /// ([`Driver::shutdown`] cancels them all at once), and background tasks
+    /// are dropped. Called before a runtime drops its tasks.
+    pub(crate) fn begin_shutdown(&self) {
+        self.lock().stopping = true;
+        self.inner.background.clear();
+    }
+
+    /// Cancels every operation in the kernel, each by its `user_data`.
+    ///
+    /// Not one `ASYNC_CANCEL_ANY | ALL`: the kernel serves that by finding
+    /// the first match again from the start of its cancel table for every
+    /// request it cancels, skipping the ones it already marked, which is
+    /// quadratic (10^4 operations took 0.8 s here). A cancel by `user_data`
+    /// looks in one bucket of that table; with the 256 buckets a CQ of 8192
+    /// entries gets (the kernel's maximum), 10^4 cancels take a few ms.
+    fn cancel_everything(&self) {
+        let mut st = self.lock();
+        let in_kernel: Vec<u64> = st
+            .ops
+            .iter()
+            .filter(|(_, e)| e.life.in_kernel() || matches!(e.life, Lifecycle::Ignored(_)))
+            .map(|(index, _)| index as u64)
+            .chain(st.wake_armed.then_some(WAKE_TOKEN))
+            .collect();
+        for user_data in in_kernel {
+            self.push_cancel(&mut st, opcode::AsyncCancel::new(user_data).build());
+        }
     }
 
     /// Counters and current occupancy.

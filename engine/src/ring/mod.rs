@@ -12,7 +12,7 @@ mod setup;
 mod stats;
 
 #[cfg(uring)]
-pub(crate) use driver::Driver;
+pub(crate) use driver::{Driver, WeakDriver};
 pub(crate) use setup::RingConfig;
 pub use setup::SetupMode;
 pub use stats::Stats;

@@ -96,7 +96,8 @@ const REQUIRED: &[(u8, &str)] = &[
 /// # Errors
 ///
 /// [`Error::Unsupported`] when `io_uring_setup` is denied (`EPERM` from seccomp or
-/// `kernel.io_uring_disabled`, `ENOSYS`) or a required feature or opcode is missing.
+/// `kernel.io_uring_disabled`, `ENOSYS`) or a required feature or opcode is
+/// missing; other failures (`EMFILE`, `ENOMEM`) as the kernel reported them.
 pub(crate) fn build_ring(config: &RingConfig) -> io::Result<(IoUring, SetupMode)> {
     let mut mode = if config.hosted { SetupMode::Plain } else { config.mode };
     let ring = loop {
@@ -128,7 +129,9 @@ pub(crate) fn build_ring(config: &RingConfig) -> io::Result<(IoUring, SetupMode)
                     tracing::debug!(?mode, ?weaker, "io_uring setup flags rejected, stepping down");
                     mode = weaker;
                 }
-                None => return Err(e),
+                None => {
+                    return Err(Error::Unsupported(format!("io_uring_setup rejects even plain flags ({e})")).into())
+                }
             },
             Err(e) => return Err(unsupported(&e)),
         }
@@ -151,13 +154,18 @@ pub(crate) fn build_ring(config: &RingConfig) -> io::Result<(IoUring, SetupMode)
 }
 
 #[cfg(uring)]
+/// `io_uring_setup`'s error as the caller should see it: a denial (seccomp,
+/// `kernel.io_uring_disabled`, no such syscall) is [`Error::Unsupported`],
+/// which lets a runtime fall back to readiness; anything else (`EMFILE`,
+/// `ENOMEM`, ...) is a resource problem reported as it is, since the
+/// readiness backend would not be better off.
 fn unsupported(err: &io::Error) -> io::Error {
     let why = match err.raw_os_error() {
-        Some(libc::EPERM) => {
+        Some(libc::EPERM | libc::EACCES) => {
             format!("io_uring_setup denied ({err}): seccomp or kernel.io_uring_disabled")
         }
         Some(libc::ENOSYS) => format!("io_uring_setup not implemented by this kernel ({err})"),
-        _ => format!("io_uring_setup failed: {err}"),
+        _ => return io::Error::from_raw_os_error(err.raw_os_error().unwrap_or(libc::EIO)),
     };
     Error::Unsupported(why).into()
 }

@@ -5,6 +5,9 @@ use crate::driver::Backend;
 use crate::ring::{RingConfig, SetupMode};
 use std::io;
 
+/// The default completion queue size; see [`Builder::new`].
+const DEFAULT_CQ_ENTRIES: u32 = 8192;
+
 /// Configures a [`Runtime`].
 ///
 /// # Examples
@@ -33,8 +36,11 @@ impl Default for Builder {
 }
 
 impl Builder {
-    /// Defaults: 256 SQ entries, CQ twice that, 1024 fixed-file slots, setup
-    /// mode from `RINGIO_URING_SETUP` or [`SetupMode::Defer`].
+    /// Defaults: 256 SQ entries, 8192 CQ entries (the CQ size also sets how
+    /// many buckets the kernel's cancel table gets, and 8192 gets its
+    /// maximum, 256: cancelling one of n operations then searches n/256 of
+    /// them), 1024 fixed-file slots, setup mode from `RINGIO_URING_SETUP` or
+    /// [`SetupMode::Defer`].
     pub fn new() -> Builder {
         Builder {
             entries: 256,
@@ -51,7 +57,9 @@ impl Builder {
         self
     }
 
-    /// Completion queue size (default: twice `entries`).
+    /// Completion queue size (default 8192; at least `entries`). Completions
+    /// that do not fit wait in the kernel (`IORING_FEAT_NODROP`), so a small
+    /// CQ is never lossy, only slower.
     pub fn cq_entries(&mut self, entries: u32) -> &mut Builder {
         self.cq_entries = Some(entries);
         self
@@ -84,7 +92,7 @@ impl Builder {
     pub(crate) fn ring_config(&self) -> RingConfig {
         RingConfig {
             entries: self.entries,
-            cq_entries: self.cq_entries,
+            cq_entries: Some(self.cq_entries.unwrap_or(DEFAULT_CQ_ENTRIES).max(self.entries)),
             fixed_files: self.fixed_files,
             mode: self.mode.or_else(SetupMode::from_env).unwrap_or(SetupMode::Defer),
             hosted: false,

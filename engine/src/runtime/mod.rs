@@ -121,6 +121,7 @@ impl Runtime {
     /// ```
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let _enter = context::enter(&self.core);
+        let _driving = Driving::start(&self.core.driver);
         let core = &self.core;
         let main = TaskHeader::new(MAIN_KEY, core.sched.clone());
         let waker = Waker::from(main.clone());
@@ -211,9 +212,30 @@ impl Runtime {
     }
 }
 
+/// While it lives, the runtime's thread drives its driver (it is inside
+/// `block_on`): other threads' operations on its descriptors are served.
+/// Dropping it (also when `block_on` unwinds) ends that.
+struct Driving<'a>(&'a Driver);
+
+impl<'a> Driving<'a> {
+    fn start(driver: &'a Driver) -> Driving<'a> {
+        driver.set_driving(true);
+        Driving(driver)
+    }
+}
+
+impl Drop for Driving<'_> {
+    fn drop(&mut self) {
+        self.0.set_driving(false);
+    }
+}
+
 impl Drop for Runtime {
     fn drop(&mut self) {
         let _enter = context::enter(&self.core);
+        // Stop taking work first: the tasks dropped next abandon their
+        // operations, which shutdown then cancels all at once.
+        self.core.driver.begin_shutdown();
         self.core.tasks.drop_all();
         self.core.driver.shutdown();
         // Break header -> scheduler -> queue -> header cycles.

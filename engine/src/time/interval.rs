@@ -1,7 +1,7 @@
 //! `Interval`: ticks at a fixed period, with a choice of what to do about
 //! ticks missed while the task was busy.
 
-use super::sleep::{sleep_until, Sleep};
+use super::sleep::{deadline_after, sleep_until, Sleep};
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -82,14 +82,16 @@ impl Interval {
         }
         let scheduled = self.sleep.deadline();
         let now = Instant::now();
-        let mut next = scheduled + self.period;
+        let after = |t: Instant, d: Duration| t.checked_add(d).unwrap_or_else(|| deadline_after(Duration::MAX));
+        let mut next = after(scheduled, self.period);
         if next <= now {
             next = match self.missed {
                 MissedTickBehavior::Burst => next,
-                MissedTickBehavior::Delay => now + self.period,
+                MissedTickBehavior::Delay => after(now, self.period),
                 MissedTickBehavior::Skip => {
                     let behind = (now - scheduled).as_nanos() / self.period.as_nanos();
-                    scheduled + self.period * (behind as u32 + 1)
+                    let ticks = u32::try_from(behind + 1).unwrap_or(u32::MAX);
+                    after(scheduled, self.period.saturating_mul(ticks))
                 }
             };
         }
@@ -109,6 +111,6 @@ impl Interval {
 
     /// Restarts the schedule: the next tick is one period from now.
     pub fn reset(&mut self) {
-        self.sleep.reset(Instant::now() + self.period);
+        self.sleep.reset(deadline_after(self.period));
     }
 }

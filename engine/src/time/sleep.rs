@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-/// Waits until `duration` has elapsed.
+/// Waits until `duration` has elapsed. A duration too large to add to the
+/// clock (`Duration::MAX`) saturates to a deadline decades away.
 ///
 /// # Panics
 ///
@@ -21,7 +22,19 @@ use std::time::{Duration, Instant};
 /// });
 /// ```
 pub fn sleep(duration: Duration) -> Sleep {
-    sleep_until(Instant::now() + duration)
+    sleep_until(deadline_after(duration))
+}
+
+/// `now + duration`, saturating at a deadline about 30 years away (as tokio
+/// does): `sleep(Duration::MAX)` waits "forever" instead of panicking.
+pub(crate) fn deadline_after(duration: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(duration).unwrap_or_else(|| far_future(now))
+}
+
+fn far_future(now: Instant) -> Instant {
+    const THIRTY_YEARS: Duration = Duration::from_secs(86_400 * 365 * 30);
+    now.checked_add(THIRTY_YEARS).unwrap_or(now)
 }
 
 /// Waits until `deadline`.
