@@ -263,7 +263,7 @@ impl Driver {
         match self {
             #[cfg(uring)]
             Driver::Ring(d) => d.park_hosted(waker),
-            Driver::Ready(_) => true,
+            Driver::Ready(d) => d.park_hosted(waker),
         }
     }
 

@@ -318,6 +318,19 @@ impl Driver {
         Ok(())
     }
 
+    /// A hosted driver's host is about to wait: `waker` is woken when a
+    /// background task becomes ready (the poller's descriptor announces
+    /// everything else). `false` if one is ready already: turn again.
+    pub(crate) fn park_hosted(&self, waker: &std::task::Waker) -> bool {
+        self.inner.unparker.set_waker(waker);
+        self.inner.unparker.park_begin();
+        if self.has_background_work() {
+            self.inner.unparker.park_end();
+            return false;
+        }
+        true
+    }
+
     /// The descriptor a host watches: readable while events are pending.
     pub(crate) fn notify_fd(&self) -> std::os::fd::BorrowedFd<'_> {
         self.inner.poller.as_fd()

@@ -224,14 +224,11 @@ mod tests {
     #[test]
     fn connections_and_datagrams_are_taken_whole() {
         let r = Rescue::default();
-        let (a, _b) = rustix::net::socketpair(
-            rustix::net::AddressFamily::UNIX,
-            rustix::net::SocketType::STREAM,
-            rustix::net::SocketFlags::CLOEXEC,
-            None,
-        )
-        .unwrap();
-        r.push(Rescued::Conn { fd: a, peer: None });
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        r.push(Rescued::Conn {
+            fd: a.into(),
+            peer: None,
+        });
         assert!(r.take_datagram().is_none(), "a connection is not a datagram");
         assert!(r.take_conn().is_some());
         assert!(r.take_conn().is_none());

@@ -14,7 +14,9 @@
 //! Either way the stream's write lock stays held until the last byte is
 //! sent, which is what queues later writes behind it.
 
-use crate::buf::{IoBuf, Slice};
+use crate::buf::IoBuf;
+#[cfg(uring)]
+use crate::buf::Slice;
 use crate::driver::Driver;
 use crate::error::BufResult;
 use crate::fd::mutex::Access;
