@@ -132,7 +132,7 @@ fn emfile_child(forced: bool) {
         )
         .unwrap();
         let built = build();
-        setrlimit(Resource::Nofile, saved.clone()).unwrap();
+        setrlimit(Resource::Nofile, saved).unwrap();
         match built {
             Ok(rt) => {
                 let backend = rt.backend();
