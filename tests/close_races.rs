@@ -13,7 +13,8 @@
 //! `/dev/null` at once ([`Reused`]), waits for the cancelled operations'
 //! results, and checks that `fstat` still names that `/dev/null`: a late
 //! release of the old descriptor would close it. A cancelled read that
-//! returned `Ok(0)` would have read the reuser.
+//! returned `Ok(0)` would have read the reuser. (These tests take turns:
+//! descriptor numbers are shared by the whole process.)
 //!
 //! Last, 10^4 connect/accept/close rounds with random drops, in which no
 //! close may hang (514 of 10^5 did on io_uring).
@@ -22,7 +23,8 @@
 
 use ringio::net::{TcpListener, TcpStream};
 use ringio_tests::{
-    interrupt, poll_once_output, runtime, scaled, until, watchdog, Foreign, Reused, Seed, StdStream, Transport, STEP,
+    fd_serial, interrupt, poll_once_output, runtime, scaled, until, watchdog, Foreign, Reused, Seed, StdStream,
+    Transport, STEP,
 };
 use std::future::Future;
 use std::io::Read;
@@ -37,7 +39,7 @@ const ROUNDS: usize = 1_000;
 /// Connect/accept/close rounds at the CI size.
 const CONNECT_ROUNDS: usize = 10_000;
 /// A round that takes longer than this is a hang.
-const ROUND: Duration = Duration::from_secs(10);
+const ROUND: Duration = Duration::from_secs(20);
 
 /// Asserts that `err` is `Error::Closed` (not a bare `ECANCELED`, not a
 /// result from the descriptor that reused the number).
@@ -85,6 +87,7 @@ fn read_to_end(mut peer: StdStream) -> usize {
 /// got every byte) or `Error::Closed` (the peer got a prefix).
 #[test]
 fn close_while_another_task_is_in_write_all() {
+    let _serial = fd_serial(); // the number must come back to this test
     let seed = Seed::new("close during write_all");
     let mut rng = seed.rng();
     watchdog("close during write_all", ROUND, move |progress| {
@@ -108,9 +111,13 @@ fn close_while_another_task_is_in_write_all() {
                 if rng.one_in(2) {
                     ringio::time::sleep(Duration::from_micros(rng.range(0, 300) as u64)).await;
                 }
+                progress.doing("close() with write_all blocked");
                 stream.close().await.unwrap();
+                progress.doing("reusing the number");
                 let reused = Reused::take(old).await;
+                progress.doing("waiting for write_all to end");
                 let (res, b) = writer.await.unwrap();
+                progress.doing("reading what the peer got");
                 buf = b;
                 let received = read_to_end(peer);
                 match res {
@@ -137,6 +144,7 @@ fn close_while_another_task_is_in_write_all() {
 /// reads). It can only end with `Error::Closed`.
 #[test]
 fn close_while_another_task_is_in_read_exact() {
+    let _serial = fd_serial(); // the number must come back to this test
     let seed = Seed::new("close during read_exact");
     let mut rng = seed.rng();
     watchdog("close during read_exact", ROUND, move |progress| {
@@ -169,8 +177,11 @@ fn close_while_another_task_is_in_read_exact() {
                 } else {
                     ringio::time::sleep(Duration::from_micros(rng.range(0, 100) as u64)).await;
                 }
+                progress.doing("close() with read_exact between partial reads");
                 stream.close().await.unwrap();
+                progress.doing("reusing the number");
                 let reused = Reused::take(old).await;
+                progress.doing("waiting for read_exact to end");
                 let err = reader
                     .await
                     .unwrap()
@@ -195,6 +206,7 @@ fn close_while_another_task_is_in_read_exact() {
 /// no data comes).
 #[test]
 fn close_on_the_home_thread_while_a_foreign_op_is_queued() {
+    let _serial = fd_serial(); // the number must come back to this test
     let seed = Seed::new("close with a foreign op queued");
     let mut rng = seed.rng();
     watchdog("close with a foreign op queued", ROUND, move |progress| {
@@ -225,6 +237,7 @@ fn close_on_the_home_thread_while_a_foreign_op_is_queued() {
                         .0
                     }
                 });
+                progress.doing("starting the foreign job");
                 until(|| ready.load(Ordering::Acquire)).await;
                 go.store(true, Ordering::Release);
                 if !rng.one_in(4) {
@@ -239,8 +252,11 @@ fn close_on_the_home_thread_while_a_foreign_op_is_queued() {
                     queued += 1;
                 }
                 spin(rng.range(0, 50));
+                progress.doing("close() with a foreign read queued");
                 stream.close().await.unwrap();
+                progress.doing("reusing the number");
                 let reused = Reused::take(old).await;
+                progress.doing("waiting for the foreign read to end (close returned)");
                 let res = result
                     .recv()
                     .await
@@ -264,6 +280,7 @@ fn close_on_the_home_thread_while_a_foreign_op_is_queued() {
 /// waker registration would be lost).
 #[test]
 fn close_against_a_foreign_reader() {
+    let _serial = fd_serial(); // the number must come back to this test
     let seed = Seed::new("close against a foreign reader");
     let mut rng = seed.rng();
     watchdog("close against a foreign reader", ROUND, move |progress| {
@@ -289,6 +306,7 @@ fn close_against_a_foreign_reader() {
                         }
                     }
                 });
+                progress.doing("starting the foreign reader");
                 until(|| reading.load(Ordering::Acquire)).await;
                 for _ in 0..rng.range(0, 20) {
                     let _ = std::io::Write::write(&mut peer, b"x");
@@ -327,6 +345,7 @@ fn connect_accept_close_rounds_with_random_drops_never_hang_a_close() {
             let (mut pairs, mut closes) = (0, 0);
             for round in 0..scaled(CONNECT_ROUNDS) {
                 progress.step(round);
+                progress.doing("connect and accept");
                 let client = if rng.one_in(4) {
                     interrupt(&mut rng, TcpStream::connect(addr)).await
                 } else {
@@ -360,13 +379,16 @@ fn connect_accept_close_rounds_with_random_drops_never_hang_a_close() {
                 if rng.one_in(2) {
                     ends.reverse();
                 }
+                progress.doing("close()");
                 for end in ends {
                     end.close().await.unwrap();
                     closes += 1;
                 }
+                progress.doing("waiting for the tasks of the closed streams");
                 for t in tasks {
                     t.await.unwrap();
                 }
+                progress.doing("closing queued connections");
                 while let Some(Ok((s, _))) = poll_once_output(std::future::poll_fn(|cx| listener.poll_accept(cx))).await
                 {
                     s.close().await.unwrap();

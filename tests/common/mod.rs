@@ -217,16 +217,25 @@ struct ProgressInner {
     /// Nanoseconds after `start` of the last [`Progress::step`].
     last: AtomicU64,
     step: AtomicU64,
+    /// What the body is doing within its step, for the hang message.
+    doing: Mutex<&'static str>,
 }
 
 impl Progress {
     /// Records that the body reached step `n` (a round number): the
     /// watchdog's bound restarts from now.
     pub fn step(&self, n: usize) {
+        self.doing("");
         self.inner.step.store(n as u64, Ordering::Relaxed);
         let now = self.inner.start.elapsed().as_nanos() as u64;
         // Relaxed: the watchdog only needs an approximately fresh value.
         self.inner.last.store(now, Ordering::Relaxed);
+    }
+
+    /// Records what the body is about to wait for within its step (named in
+    /// the hang message; does not restart the bound).
+    pub fn doing(&self, what: &'static str) {
+        *self.inner.doing.lock().unwrap_or_else(|p| p.into_inner()) = what;
     }
 
     fn idle_for(&self) -> Duration {
@@ -253,6 +262,7 @@ where
             start: Instant::now(),
             last: AtomicU64::new(0),
             step: AtomicU64::new(0),
+            doing: Mutex::new(""),
         }),
     };
     let (tx, rx) = std::sync::mpsc::channel();
@@ -275,9 +285,11 @@ where
             },
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                 if progress.idle_for() > limit {
+                    let doing = *progress.inner.doing.lock().unwrap_or_else(|p| p.into_inner());
                     panic!(
-                        "hung: {what} at step {}: no progress for {limit:?}",
-                        progress.inner.step.load(Ordering::Relaxed)
+                        "hung: {what} at step {}{}{doing}: no progress for {limit:?}",
+                        progress.inner.step.load(Ordering::Relaxed),
+                        if doing.is_empty() { "" } else { ", " },
                     );
                 }
             }
