@@ -312,8 +312,11 @@ fn close_against_a_foreign_reader() {
                     let _ = std::io::Write::write(&mut peer, b"x");
                     spin(rng.range(0, 20));
                 }
+                progress.doing("close() against the foreign reader");
                 stream.close().await.unwrap();
+                progress.doing("reusing the number");
                 let reused = Reused::take(old).await;
+                progress.doing("waiting for the foreign reader to end (close returned)");
                 let res = result
                     .recv()
                     .await
