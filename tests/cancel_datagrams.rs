@@ -162,7 +162,7 @@ fn sender(
         let mut rng = Rng::new(seed ^ 0x5e4d);
         let mut seq = 0u64;
         while !stop.load(Ordering::Relaxed) {
-            if seq - received.load(Ordering::Acquire) >= WINDOW {
+            if seq.saturating_sub(received.load(Ordering::Acquire)) >= WINDOW {
                 std::thread::sleep(Duration::from_micros(20));
                 continue;
             }
@@ -268,7 +268,7 @@ async fn send_phase(
     received: Arc<AtomicU64>,
 ) -> u64 {
     for _ in 0..n {
-        until(|| seq - received.load(Ordering::Acquire).min(seq) < WINDOW).await;
+        until(|| seq.saturating_sub(received.load(Ordering::Acquire)) < WINDOW).await;
         let d = datagram(seq);
         let len = d.len();
         let sent = match op {

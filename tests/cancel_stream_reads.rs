@@ -48,6 +48,7 @@ impl Source {
     /// dropped at a random point; the bytes it returned if it completed.
     async fn interrupted(&self, rng: &mut Rng, op: ReadOp, cap: usize) -> Option<Vec<u8>> {
         let buf = Vec::with_capacity(cap);
+        let cap = buf.capacity(); // what read_exact fills
         match (self, op) {
             (Source::Stream(s), ReadOp::Read) => interrupt(rng, s.read(buf)).await.map(|(res, buf)| {
                 let n = res.expect("read failed");

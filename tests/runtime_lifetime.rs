@@ -20,6 +20,7 @@
 
 use ringio::net::{UdpSocket, UnixStream};
 use ringio_tests::{poll_once, runtime, until, watchdog, Transport, STEP};
+use std::future::Future;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
@@ -154,8 +155,14 @@ fn a_foreign_read_in_flight_when_the_home_goes_idle_ends_with_home_idle() {
                 let rt = runtime();
                 rt.block_on(async {
                     tx.send(UnixStream::pair().unwrap()).unwrap();
-                    // Turn until told to leave and the foreign read is here.
-                    until(|| leave.load(Ordering::Acquire) && ringio::runtime::stats().unwrap().in_flight >= 1).await;
+                    // Turn until the foreign read has been submitted, and
+                    // (if the stats show it) has arrived here.
+                    until(|| leave.load(Ordering::Acquire)).await;
+                    let since = Instant::now();
+                    until(|| {
+                        ringio::runtime::stats().unwrap().in_flight >= 1 || since.elapsed() > Duration::from_secs(1)
+                    })
+                    .await;
                 });
                 left.store(true, Ordering::Release);
                 let _ = released.recv();
@@ -165,11 +172,21 @@ fn a_foreign_read_in_flight_when_the_home_goes_idle_ends_with_home_idle() {
         let (a, b) = rx.recv().unwrap();
         let a = Rc::new(a);
         runtime().block_on(async {
+            let polled = Arc::new(AtomicBool::new(false));
             let reader = ringio::spawn({
-                let a = a.clone();
-                async move { a.read(Vec::with_capacity(16)).await.0 }
+                let (a, polled) = (a.clone(), polled.clone());
+                async move {
+                    let mut read = std::pin::pin!(a.read(Vec::with_capacity(16)));
+                    std::future::poll_fn(|cx| {
+                        let r = read.as_mut().poll(cx);
+                        polled.store(true, Ordering::Release);
+                        r
+                    })
+                    .await
+                    .0
+                }
             });
-            ringio::runtime::yield_now().await;
+            until(|| polled.load(Ordering::Acquire)).await;
             leave.store(true, Ordering::Release);
             until(|| left.load(Ordering::Acquire)).await;
             let res = ringio::time::timeout(STEP, reader)
