@@ -403,11 +403,6 @@ impl<T> Mailbox<T> {
         })
         .await
     }
-
-    /// The next value if one is queued.
-    pub fn try_recv(&self) -> Option<T> {
-        self.state().queue.pop_front()
-    }
 }
 
 type Job = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()>>> + Send>;
@@ -730,11 +725,6 @@ impl AnyStream {
         both!(self, s => s.close().await)
     }
 
-    /// Shuts down the write half (the peer reads end of stream).
-    pub fn shutdown_write(&self) -> std::io::Result<()> {
-        both!(self, s => s.shutdown(std::net::Shutdown::Write))
-    }
-
     /// The descriptor number, -1 once closed.
     pub fn raw_fd(&self) -> RawFd {
         both!(self, s => s.as_raw_fd())
@@ -764,14 +754,6 @@ impl std::io::Write for StdStream {
 }
 
 impl StdStream {
-    /// Shuts down the write half.
-    pub fn shutdown_write(&self) -> std::io::Result<()> {
-        match self {
-            StdStream::Tcp(s) => s.shutdown(std::net::Shutdown::Write),
-            StdStream::Unix(s) => s.shutdown(std::net::Shutdown::Write),
-        }
-    }
-
     /// Sets a read timeout (so a peer thread cannot block forever).
     pub fn set_read_timeout(&self, d: Option<Duration>) -> std::io::Result<()> {
         match self {
@@ -867,7 +849,8 @@ pub fn drain_and_check<R: std::io::Read + Send + 'static>(
 
 /// `(st_dev, st_ino)` of an open descriptor.
 pub fn identity(fd: RawFd) -> std::io::Result<(u64, u64)> {
-    // SAFETY: `fstat` only reads the number; an invalid one is EBADF.
+    // SAFETY: the borrow lives for this one `fstat`; a number that is not
+    // open only makes it fail with EBADF.
     let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
     let st = rustix::fs::fstat(fd)?;
     Ok((st.st_dev, st.st_ino))
@@ -878,7 +861,8 @@ pub fn identity(fd: RawFd) -> std::io::Result<(u64, u64)> {
 /// now act on (or close) this file.
 pub struct Reused {
     file: File,
-    fillers: Vec<File>,
+    /// Lower numbers taken on the way, kept open while the reuser is checked.
+    _fillers: Vec<File>,
     identity: (u64, u64),
 }
 
@@ -898,7 +882,7 @@ impl Reused {
                 let identity = identity(n).unwrap();
                 return Reused {
                     file: f,
-                    fillers,
+                    _fillers: fillers,
                     identity,
                 };
             }
@@ -924,7 +908,6 @@ impl Reused {
             Ok(id) if id == self.identity => {}
             other => panic!("{what}: descriptor {fd}, reused after close, was touched: fstat says {other:?}"),
         }
-        let _ = &self.fillers;
     }
 }
 
