@@ -277,7 +277,8 @@ fn close_on_the_home_thread_while_a_foreign_op_is_queued() {
 /// Close against a reader on a foreign thread that keeps reading (the peer
 /// keeps sending now and then, so the reader is often between reads: where
 /// a cancel that lands between an operation's cancelled-check and its
-/// waker registration would be lost).
+/// waker registration would be lost, or where its next read waits in the
+/// home runtime's queue).
 #[test]
 fn close_against_a_foreign_reader() {
     let _serial = fd_serial(); // the number must come back to this test
@@ -308,10 +309,17 @@ fn close_against_a_foreign_reader() {
                 });
                 progress.doing("starting the foreign reader");
                 until(|| reading.load(Ordering::Acquire)).await;
+                // Bytes now and then; between them the home sometimes turns
+                // (the reader's read completes and it submits the next one)
+                // and sometimes spins (the next one waits in its queue).
                 for _ in 0..rng.range(0, 20) {
                     let _ = std::io::Write::write(&mut peer, b"x");
+                    for _ in 0..rng.range(0, 2) {
+                        ringio::runtime::yield_now().await;
+                    }
                     spin(rng.range(0, 20));
                 }
+                spin(rng.range(0, 50));
                 progress.doing("close() against the foreign reader");
                 stream.close().await.unwrap();
                 progress.doing("reusing the number");
