@@ -110,22 +110,79 @@ fn interval_ticks_on_schedule() {
     });
 }
 
+/// Two runtimes, one per core, each with its own `SO_REUSEPORT` listener on
+/// one port, serving clients that both runtimes connect to that port. The
+/// kernel decides which listener gets each connection, and it may give all
+/// of them to one (which made the old version of this test, one accept per
+/// runtime, hang now and then). So each runtime accepts in a loop until
+/// the runtimes together have served every client, counted in a shared
+/// atomic; only then do they close their listeners, which ends the loops.
+/// Both binds must succeed (that needs `SO_REUSEPORT`), every client is
+/// served once, and the outcome never depends on the kernel's spread.
 #[test]
 fn one_runtime_per_core_with_reuseport() {
+    use ringio::net::{TcpListener, TcpStream};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Barrier};
+    const CORES: usize = 2;
+    const CLIENTS_PER_CORE: usize = 4;
+    const CLIENTS: usize = CORES * CLIENTS_PER_CORE;
     let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = probe.local_addr().unwrap();
     drop(probe);
-    let cores = ringio::runtime::spawn_per_core(&ringio::Runtime::builder(), 2, move |i| async move {
-        let l = ringio::net::TcpListener::bind_reuseport(addr)?;
-        // Each runtime serves connections until it has seen one.
-        let client = ringio::spawn(async move { ringio::net::TcpStream::connect(addr).await });
-        let (_s, _) = ringio::time::timeout(ringio_tests::STEP, l.accept()).await??;
-        client.await.map_err(std::io::Error::other)??;
-        Ok::<usize, std::io::Error>(i)
-    })
-    .unwrap();
-    let results: Vec<usize> = cores.join().into_iter().map(|r| r.unwrap().unwrap()).collect();
-    assert_eq!(results, vec![0, 1]);
+    let served = Arc::new(AtomicUsize::new(0));
+    let bound = Arc::new(Barrier::new(CORES));
+    let results = ringio_tests::watchdog(
+        "one runtime per core with reuseport",
+        Duration::from_secs(60),
+        move |_| {
+            let cores = ringio::runtime::spawn_per_core(&ringio::Runtime::builder(), CORES, move |i| {
+                let (served, bound) = (served.clone(), bound.clone());
+                async move {
+                    let listener = Rc::new(TcpListener::bind_reuseport(addr)?);
+                    // Both listeners exist before any client connects.
+                    bound.wait();
+                    let server = ringio::spawn({
+                        let (listener, served) = (listener.clone(), served.clone());
+                        async move {
+                            let mut mine = 0;
+                            // Ends when the listener is closed below.
+                            while let Ok((s, _)) = listener.accept().await {
+                                let (res, buf) = s.read_exact(Vec::with_capacity(1)).await;
+                                res?;
+                                s.write_all(buf).await.0?;
+                                served.fetch_add(1, Ordering::SeqCst);
+                                mine += 1;
+                            }
+                            Ok::<usize, std::io::Error>(mine)
+                        }
+                    });
+                    for k in 0..CLIENTS_PER_CORE {
+                        let byte = (i * CLIENTS_PER_CORE + k) as u8;
+                        let c = TcpStream::connect(addr).await?;
+                        c.write_all(vec![byte]).await.0?;
+                        let (res, echo) = c.read_exact(Vec::with_capacity(1)).await;
+                        res?;
+                        assert_eq!(echo, [byte]);
+                    }
+                    ringio_tests::until(|| served.load(Ordering::SeqCst) == CLIENTS).await;
+                    listener.close().await?;
+                    let mine = server.await.map_err(std::io::Error::other)??;
+                    Ok::<(usize, usize, std::thread::ThreadId), std::io::Error>((i, mine, std::thread::current().id()))
+                }
+            })
+            .unwrap();
+            cores.join()
+        },
+    );
+    let results: Vec<_> = results.into_iter().map(|r| r.unwrap().unwrap()).collect();
+    assert_eq!(results.iter().map(|r| r.0).collect::<Vec<_>>(), vec![0, 1]);
+    assert_ne!(results[0].2, results[1].2, "the runtimes share a thread");
+    assert_eq!(
+        results.iter().map(|r| r.1).sum::<usize>(),
+        CLIENTS,
+        "served {results:?}"
+    );
 }
 
 #[test]
