@@ -600,7 +600,11 @@ impl Driver {
             return self.post(Remote::CancelFd(target));
         }
         let mut st = self.lock();
-        if st.shut_down {
+        // While stopping, shutdown cancels every operation by its user_data.
+        // (A cancel by descriptor makes the kernel scan its whole cancel
+        // table, once per operation it finds: descriptors closed while
+        // tasks are dropped at runtime drop would make that quadratic.)
+        if st.shut_down || st.stopping {
             return;
         }
         let builder = if target.is_fixed() {
