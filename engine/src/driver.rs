@@ -5,15 +5,49 @@
 use crate::backend::readiness;
 use crate::backend::Interest;
 use crate::error::Error;
-use crate::op::{Op, Operation};
+use crate::op::{Operation, ReadyOp};
 #[cfg(uring)]
 use crate::ring;
 use crate::ring::{RingConfig, Stats};
-use crate::runtime::park::Unparker;
+use crate::runtime::park::{Unparker, Wait};
 use std::fmt;
+use std::future::Future;
 use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::task::{Context, Poll};
+
+/// A submitted operation on whichever backend its descriptor's driver uses.
+#[must_use = "an operation is cancelled when its future is dropped"]
+pub(crate) enum Op<T: Operation> {
+    #[cfg(uring)]
+    Ring(ring::RingOp<T>),
+    /// On a ring, but run the readiness way (see [`ring::RingReadyOp`]).
+    #[cfg(uring)]
+    RingReady(ring::RingReadyOp<T>),
+    Ready(ReadyOp<T>),
+}
+
+impl<T: Operation> Future for Op<T> {
+    type Output = T::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T::Output> {
+        match self.get_mut() {
+            #[cfg(uring)]
+            Op::Ring(op) => Pin::new(op).poll(cx),
+            #[cfg(uring)]
+            Op::RingReady(op) => Pin::new(op).poll(cx),
+            Op::Ready(op) => Pin::new(op).poll(cx),
+        }
+    }
+}
+
+/// Marks the calling thread as the one that drives a driver, until dropped.
+pub(crate) struct OwnerToken {
+    #[cfg(uring)]
+    _ring: ring::OwnerGuard,
+    _ready: readiness::OwnerGuard,
+}
 
 /// The kernel interface a runtime uses.
 ///
@@ -191,7 +225,7 @@ impl Driver {
     pub(crate) fn submit_nonblocking<T: Operation>(&self, data: T, interest: Interest) -> Op<T> {
         match self {
             #[cfg(uring)]
-            Driver::Ring(d) => Op::RingReady(crate::op::RingReadyOp::new(d.clone(), Box::new(data), interest)),
+            Driver::Ring(d) => Op::RingReady(ring::RingReadyOp::new(d.clone(), data, interest)),
             Driver::Ready(d) => {
                 let _ = interest; // the operation's `plan` says it
                 d.submit(data)
@@ -209,17 +243,20 @@ impl Driver {
         }
     }
 
-    /// Marks (or unmarks) the calling thread as this driver's owner.
-    pub(crate) fn set_owner_thread(driver: Option<&Driver>) {
-        #[cfg(uring)]
-        ring::Driver::set_owner_thread(match driver {
-            Some(Driver::Ring(d)) => Some(d),
-            _ => None,
-        });
-        readiness::Driver::set_owner_thread(match driver {
-            Some(Driver::Ready(d)) => Some(d),
-            _ => None,
-        });
+    /// Makes the calling thread the one that drives `driver` (or, with
+    /// `None`, no driver) until the token drops.
+    pub(crate) fn enter_owner(driver: Option<&Driver>) -> OwnerToken {
+        OwnerToken {
+            #[cfg(uring)]
+            _ring: match driver {
+                Some(Driver::Ring(d)) => ring::OwnerGuard::enter(d.id()),
+                _ => ring::OwnerGuard::leave(),
+            },
+            _ready: readiness::OwnerGuard::enter(match driver {
+                Some(Driver::Ready(d)) => Some(d),
+                _ => None,
+            }),
+        }
     }
 
     /// The owner thread enters (`true`) or leaves (`false`) `block_on`; see
@@ -241,7 +278,7 @@ impl Driver {
         }
     }
 
-    pub(crate) fn turn(&self, wait: Option<Option<Duration>>) -> io::Result<()> {
+    pub(crate) fn turn(&self, wait: Wait) -> io::Result<()> {
         match self {
             #[cfg(uring)]
             Driver::Ring(d) => d.turn(wait),

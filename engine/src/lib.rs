@@ -81,5 +81,5 @@ pub use runtime::{spawn, Builder, JoinError, JoinHandle, Runtime};
 /// ringio::Runtime::new().unwrap().block_on(async { ringio::nop().await.unwrap() });
 /// ```
 pub async fn nop() -> std::io::Result<()> {
-    op::submit(op::nop::Nop)?.await
+    driver::Driver::current()?.submit(op::nop::Nop).await
 }

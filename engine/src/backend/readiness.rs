@@ -7,11 +7,12 @@
 //! are thread-safe and the source table sits behind a mutex.
 
 use super::{Event, Interest, Poller, MIN_WAIT_BATCH};
+use crate::driver::Op;
 use crate::error::Error;
 use crate::op::background::Background;
-use crate::op::{Op, Operation, ReadyOp};
+use crate::op::{Operation, ReadyOp};
 use crate::ring::Stats;
-use crate::runtime::park::Unparker;
+use crate::runtime::park::{Unparker, Wait};
 use std::cell::Cell;
 use std::io;
 use std::os::fd::RawFd;
@@ -133,6 +134,27 @@ struct Scratch {
     ready: Vec<(Arc<Source>, Interest)>,
 }
 
+/// Makes the calling thread the one that drives a readiness driver (or
+/// none) until dropped, then restores what it replaced.
+pub(crate) struct OwnerGuard {
+    previous: usize,
+}
+
+impl OwnerGuard {
+    pub(crate) fn enter(driver: Option<&Driver>) -> OwnerGuard {
+        let id = driver.map_or(0, |d| d.inner.id);
+        OwnerGuard {
+            previous: OWNED_DRIVER.with(|d| d.replace(id)),
+        }
+    }
+}
+
+impl Drop for OwnerGuard {
+    fn drop(&mut self) {
+        OWNED_DRIVER.with(|d| d.set(self.previous));
+    }
+}
+
 /// Handle to one runtime's readiness driver.
 #[derive(Clone)]
 pub(crate) struct Driver {
@@ -214,12 +236,6 @@ impl Driver {
         WeakDriver {
             inner: Arc::downgrade(&self.inner),
         }
-    }
-
-    /// Marks (or unmarks, with `None`) the calling thread as the one that
-    /// drives `driver`.
-    pub(crate) fn set_owner_thread(driver: Option<&Driver>) {
-        OWNED_DRIVER.with(|id| id.set(driver.map_or(0, |d| d.inner.id)));
     }
 
     fn is_owner_thread(&self) -> bool {
@@ -314,7 +330,7 @@ impl Driver {
     /// blocking and wake the waiters. The host's edge-triggered watch of
     /// [`Driver::notify_fd`] fires again only for new events, so this drains.
     pub(crate) fn turn_hosted(&self) -> io::Result<()> {
-        while self.turn_counted(None)? >= MIN_WAIT_BATCH {}
+        while self.turn_counted(Wait::No)? >= MIN_WAIT_BATCH {}
         Ok(())
     }
 
@@ -336,16 +352,17 @@ impl Driver {
         self.inner.poller.as_fd()
     }
 
-    /// One runtime turn: wait for events (`None`: don't block) and wake waiters.
-    pub(crate) fn turn(&self, wait: Option<Option<Duration>>) -> io::Result<()> {
+    /// One runtime turn: wait for events (as `wait` allows) and wake waiters.
+    pub(crate) fn turn(&self, wait: Wait) -> io::Result<()> {
         self.turn_counted(wait).map(drop)
     }
 
     /// [`Driver::turn`], returning how many events the wait delivered.
-    fn turn_counted(&self, wait: Option<Option<Duration>>) -> io::Result<usize> {
+    fn turn_counted(&self, wait: Wait) -> io::Result<usize> {
         let timeout = match wait {
-            None => Some(Duration::ZERO),
-            Some(t) => t,
+            Wait::No => Some(Duration::ZERO),
+            Wait::Forever => None,
+            Wait::For(t) => Some(t),
         };
         self.inner.background.run();
         let mut scratch = lock(&self.inner.scratch);

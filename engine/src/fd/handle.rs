@@ -97,11 +97,14 @@ impl Fd {
     /// runtime that uses it first (at once, if called inside one): its ring
     /// operations then name the slot, which spares the kernel a file-table
     /// lookup per operation (`IOSQE_FIXED_FILE`, Linux 5.1; sparse tables
-    /// 5.19).
+    /// 5.19). The ring fills the slot with a `FILES_UPDATE` in the next batch
+    /// it submits anyway (no syscall of its own); operations submitted before
+    /// that completed name the plain number.
     ///
     /// Slots are a per-runtime resource ([`Builder::fixed_files`](crate::Builder::fixed_files)).
     /// Where the table is full, or on a readiness backend, this is the same
-    /// as [`Fd::new`]; [`fixed_slot`](Fd::fixed_slot) tells which happened.
+    /// as [`Fd::new`]; [`fixed_slot`](Fd::fixed_slot) tells which happened,
+    /// once the ring has run.
     ///
     /// A slot can only be released by its ring's own thread, so when the
     /// last guard or operation goes on another thread, the number is closed

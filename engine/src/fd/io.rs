@@ -76,8 +76,8 @@ impl Fd {
             return (res, buf);
         }
         loop {
-            let target = lock.target(&driver);
-            let op = driver.submit(Read::at_cursor(lock.clone().into(), buf, self.pollable, &driver));
+            let target = lock.target();
+            let op = driver.submit(Read::at_cursor(lock.clone().into(), buf, self.pollable));
             let (res, b) = self.cancel_on_close(&driver, target, op).await;
             buf = b;
             match res {
@@ -118,8 +118,8 @@ impl Fd {
         try_buf!(self.check_mode(&driver), buf);
         let mut buf = buf;
         loop {
-            let target = lock.target(&driver);
-            let op = driver.submit(Write::at_cursor(lock.clone().into(), buf, self.pollable, &driver));
+            let target = lock.target();
+            let op = driver.submit(Write::at_cursor(lock.clone().into(), buf, self.pollable));
             let (res, b) = self.cancel_on_close(&driver, target, op).await;
             buf = b;
             match res {
@@ -152,8 +152,8 @@ impl Fd {
     pub async fn read_at<B: IoBufMut>(&self, buf: B, offset: u64) -> BufResult<usize, B> {
         let driver = try_buf!(self.handle.driver(), buf);
         let r = try_buf!(self.handle.incref(), buf);
-        let target = r.target(&driver);
-        let op = driver.submit(Read::new(r.into(), buf, offset, &driver));
+        let target = r.target();
+        let op = driver.submit(Read::new(r.into(), buf, offset));
         let (res, buf) = self.cancel_on_close(&driver, target, op).await;
         (res, buf)
     }
@@ -178,8 +178,8 @@ impl Fd {
     pub async fn write_at<B: IoBuf>(&self, buf: B, offset: u64) -> BufResult<usize, B> {
         let driver = try_buf!(self.handle.driver(), buf);
         let r = try_buf!(self.handle.incref(), buf);
-        let target = r.target(&driver);
-        let op = driver.submit(Write::new(r.into(), buf, offset, &driver));
+        let target = r.target();
+        let op = driver.submit(Write::new(r.into(), buf, offset));
         let (res, buf) = self.cancel_on_close(&driver, target, op).await;
         (res, buf)
     }
@@ -216,8 +216,8 @@ impl Fd {
     pub async fn poll(&self, interest: Interest) -> io::Result<Interest> {
         let driver = self.handle.driver()?;
         let r = self.handle.incref()?;
-        let target = r.target(&driver);
-        let op = driver.submit(PollReady::new(r.into(), interest.into(), &driver));
+        let target = r.target();
+        let op = driver.submit(PollReady::new(r.into(), interest.into()));
         let res = self.cancel_on_close(&driver, target, op).await;
         res.map(Interest::from)
     }

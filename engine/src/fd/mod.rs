@@ -28,7 +28,6 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
-pub(crate) mod fixed;
 mod guard;
 mod handle;
 mod interest;

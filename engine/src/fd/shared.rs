@@ -22,6 +22,8 @@ use crate::fd::rescue::Rescue;
 use crate::op::Target;
 #[cfg(uring)]
 use crate::ring;
+#[cfg(uring)]
+use crate::ring::fixed::{FixedSlot, Registered};
 use crate::sync::event::Event;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -55,11 +57,11 @@ struct Inner {
 enum Registration {
     /// Not registered (no driver was current): nothing was ever in flight.
     Plain,
-    /// Its home ring, and a slot in that ring's fixed-file table if one was
-    /// free. Operations from any thread are submitted to the home ring, so
-    /// close can cancel them all there.
+    /// Its home ring, and where its fixed-file slot stands (none, being
+    /// registered by the ring, or a slot). Operations from any thread are
+    /// submitted to the home ring, so close can cancel them all there.
     #[cfg(uring)]
-    Ring(ring::Driver, Option<u32>),
+    Ring(ring::Driver, FixedSlot),
     /// Registered with a readiness poller.
     /// (`None`: the poller refuses this kind of descriptor, e.g. a regular
     /// file on epoll; its operations run on the blocking pool.)
@@ -67,13 +69,15 @@ enum Registration {
 }
 
 impl Registration {
-    /// Registers `raw` with `driver`'s backend: its ring (with a fixed slot
-    /// when one is free) or its poller (without a source if the poller
-    /// refuses this kind of descriptor).
-    fn with(driver: &Driver, raw: RawFd) -> Registration {
+    /// Registers `raw` with `driver`'s backend: its ring (asking for a fixed
+    /// slot if `fixed`; see [`SharedFd::register`]) or its poller (without a
+    /// source if the poller refuses this kind of descriptor).
+    fn new(driver: &Driver, raw: RawFd, fixed: bool) -> Registration {
         match driver {
             #[cfg(uring)]
-            Driver::Ring(d) => Registration::Ring(d.clone(), d.register_fixed(raw)),
+            Driver::Ring(d) => {
+                Registration::Ring(d.clone(), if fixed { FixedSlot::pending() } else { FixedSlot::none() })
+            }
             Driver::Ready(d) => match d.register(raw) {
                 Ok(source) => Registration::Source(d.clone(), Some(source)),
                 Err(err) => {
@@ -81,25 +85,6 @@ impl Registration {
                     Registration::Source(d.clone(), None)
                 }
             },
-        }
-    }
-
-    /// Like [`Registration::with`], but never a fixed slot: for descriptors
-    /// that did not ask for one.
-    fn without_slot(driver: &Driver, raw: RawFd) -> Registration {
-        match driver {
-            #[cfg(uring)]
-            Driver::Ring(d) => Registration::Ring(d.clone(), None),
-            Driver::Ready(_) => Registration::with(driver, raw),
-        }
-    }
-
-    /// [`Registration::with`] or [`Registration::without_slot`].
-    fn for_policy(driver: &Driver, raw: RawFd, fixed: bool) -> Registration {
-        if fixed {
-            Registration::with(driver, raw)
-        } else {
-            Registration::without_slot(driver, raw)
         }
     }
 }
@@ -115,29 +100,74 @@ impl SharedFd {
     /// operations name the plain number), but is still registered with a
     /// readiness poller.
     pub(crate) fn adopt(fd: OwnedFd, fixed: bool) -> SharedFd {
-        let raw = fd.as_raw_fd();
-        let registration = OnceLock::new();
-        if let Ok(driver) = Driver::current() {
-            let _ = registration.set(Registration::for_policy(&driver, raw, fixed));
-        }
-        SharedFd {
+        let shared = SharedFd {
             inner: Arc::new(Inner {
                 mutex: FdMutex::new(),
-                raw,
+                raw: fd.as_raw_fd(),
                 owned: Mutex::new(Some(fd)),
-                registration,
+                registration: OnceLock::new(),
                 fixed,
                 rescue: Rescue::default(),
                 destroyed: Event::new(),
             }),
+        };
+        if let Ok(driver) = Driver::current() {
+            shared.register(&driver);
+        }
+        shared
+    }
+
+    /// Registers the descriptor with `driver` unless it is registered
+    /// already. A ring then fills a fixed slot for it (with a `FILES_UPDATE`
+    /// in its next batch); operations use the plain number until it has.
+    fn register(&self, driver: &Driver) -> &Registration {
+        if let Some(r) = self.inner.registration.get() {
+            return r;
+        }
+        let fresh = Registration::new(driver, self.inner.raw, self.inner.fixed);
+        let won = self.inner.registration.set(fresh).is_ok();
+        let registration = self.inner.registration.get().expect("set above");
+        #[cfg(uring)]
+        if let (true, Registration::Ring(home, fixed)) = (won, registration) {
+            if fixed.get().is_none() && self.inner.fixed && !home.register_fixed(self.inner.raw, self.clone()) {
+                fixed.registered(None);
+            }
+        }
+        let _ = won;
+        registration
+    }
+
+    /// The ring's registration of this descriptor ended, in `slot` or not
+    /// at all (called by the ring once its `FILES_UPDATE` completed). If the
+    /// last reference went meanwhile, the close continues here.
+    #[cfg(uring)]
+    pub(crate) fn registered(&self, slot: Option<u32>) {
+        let Some(Registration::Ring(home, fixed)) = self.inner.registration.get() else {
+            return;
+        };
+        if !fixed.registered(slot) {
+            return; // still referenced: operations now name the slot
+        }
+        let Some(fd) = self.take_owned() else { return };
+        match slot {
+            Some(slot) => {
+                let this = self.clone();
+                home.release_fixed(slot, fd, Box::new(move || this.inner.destroyed.set()));
+            }
+            None => {
+                drop(fd);
+                self.inner.destroyed.set();
+            }
         }
     }
 
-    /// The registration, made now with `driver` if there is none yet.
-    fn registration_for(&self, driver: &Driver) -> &Registration {
-        self.inner
-            .registration
-            .get_or_init(|| Registration::for_policy(driver, self.inner.raw, self.inner.fixed))
+    /// The number itself (for a registration to put in a fixed slot).
+    pub(crate) fn raw(&self) -> RawFd {
+        self.inner.raw
+    }
+
+    fn take_owned(&self) -> Option<OwnedFd> {
+        self.inner.owned.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
     /// The driver an operation on this descriptor is submitted to: the one it
@@ -146,7 +176,7 @@ impl SharedFd {
     pub(crate) fn driver(&self) -> io::Result<Driver> {
         let registration = match self.inner.registration.get() {
             Some(r) => r,
-            None => self.registration_for(&Driver::current()?),
+            None => self.register(&Driver::current()?),
         };
         match registration {
             #[cfg(uring)]
@@ -175,11 +205,11 @@ impl SharedFd {
         }
     }
 
-    /// The fixed slot, if registered (for `Debug`).
+    /// The fixed slot, once registered.
     pub(crate) fn fixed_slot(&self) -> Option<u32> {
         match self.inner.registration.get().unwrap_or(&Registration::Plain) {
             #[cfg(uring)]
-            Registration::Ring(_, slot) => *slot,
+            Registration::Ring(_, fixed) => fixed.get(),
             _ => None,
         }
     }
@@ -237,7 +267,10 @@ impl SharedFd {
     fn cancel_in_flight(&self) {
         match self.inner.registration.get().unwrap_or(&Registration::Plain) {
             #[cfg(uring)]
-            Registration::Ring(home, slot) => home.cancel_fd(slot.map_or(Target::fd(self.inner.raw), Target::fixed)),
+            // By number: the kernel matches operations by the file they
+            // resolved to, so this reaches those that name the fixed slot
+            // too (and ones submitted before the slot was filled).
+            Registration::Ring(home, _) => home.cancel_fd(Target::fd(self.inner.raw)),
             Registration::Source(_, source) => source.iter().for_each(|s| s.cancel()),
             // Never used with a driver: nothing can be in flight.
             Registration::Plain => {}
@@ -246,27 +279,31 @@ impl SharedFd {
 
     /// Runs when the last reference of a closed descriptor goes.
     fn destroy(&self) {
-        let Some(fd) = self.inner.owned.lock().unwrap_or_else(|p| p.into_inner()).take() else {
-            return;
-        };
         // Connections accepted for dropped futures go with their listener.
         self.inner.rescue.clear();
         match self.inner.registration.get().unwrap_or(&Registration::Plain) {
             #[cfg(uring)]
-            Registration::Ring(home, Some(slot)) => {
-                let this = self.clone();
-                home.release_fixed(*slot, fd, Box::new(move || this.inner.destroyed.set()));
-            }
+            Registration::Ring(home, fixed) => match fixed.release() {
+                // The ring's registration finishes the close (`registered`).
+                Registered::Pending => {}
+                Registered::Slot(slot) => {
+                    let Some(fd) = self.take_owned() else { return };
+                    let this = self.clone();
+                    home.release_fixed(slot, fd, Box::new(move || this.inner.destroyed.set()));
+                }
+                Registered::No => self.close_now(),
+            },
             Registration::Source(driver, Some(source)) => {
                 driver.deregister(source);
-                drop(fd);
-                self.inner.destroyed.set();
+                self.close_now();
             }
-            _ => {
-                drop(fd);
-                self.inner.destroyed.set();
-            }
+            _ => self.close_now(),
         }
+    }
+
+    fn close_now(&self) {
+        drop(self.take_owned());
+        self.inner.destroyed.set();
     }
 }
 
@@ -279,19 +316,20 @@ pub(crate) struct FdRef {
 }
 
 impl FdRef {
-    /// The descriptor as the given ring should name it: the fixed slot on its
-    /// home ring, the plain number anywhere else.
-    pub(crate) fn target(&self, driver: &Driver) -> Target {
-        match (self.fd.registration_for(driver), driver) {
+    /// The descriptor as an SQE names it: its fixed slot once its home ring
+    /// registered it (every operation goes to the home ring), else its
+    /// plain number, which this reference keeps open.
+    pub(crate) fn target(&self) -> Target {
+        match self.fd.fixed_slot() {
             #[cfg(uring)]
-            (Registration::Ring(home, Some(slot)), Driver::Ring(d)) if home.same(d) => Target::fixed(*slot),
+            Some(slot) => Target::fixed(slot),
             _ => Target::fd(self.fd.inner.raw),
         }
     }
 
     /// The poller registration, on readiness backends.
-    pub(crate) fn source(&self, driver: &Driver) -> Option<&Arc<Source>> {
-        match self.fd.registration_for(driver) {
+    pub(crate) fn source(&self) -> Option<&Arc<Source>> {
+        match self.fd.inner.registration.get()? {
             Registration::Source(_, source) => source.as_ref(),
             _ => None,
         }
@@ -354,16 +392,16 @@ impl FdHold {
         }
     }
 
-    pub(crate) fn target(&self, driver: &Driver) -> Target {
-        self.get().target(driver)
+    pub(crate) fn target(&self) -> Target {
+        self.get().target()
     }
 
     pub(crate) fn raw(&self) -> RawFd {
         self.get().raw()
     }
 
-    pub(crate) fn source(&self, driver: &Driver) -> Option<&Arc<Source>> {
-        self.get().source(driver)
+    pub(crate) fn source(&self) -> Option<&Arc<Source>> {
+        self.get().source()
     }
 
     pub(crate) fn borrow(&self) -> std::os::fd::BorrowedFd<'_> {

@@ -177,7 +177,7 @@ impl File {
         }
         let driver = try_buf!(self.fd.driver(), buf);
         let r = try_buf!(self.fd.incref(), buf);
-        let (res, buf) = driver.submit(Read::new(r.into(), buf, offset, &driver)).await;
+        let (res, buf) = driver.submit(Read::new(r.into(), buf, offset)).await;
         (res, buf)
     }
 
@@ -197,7 +197,7 @@ impl File {
         }
         let driver = try_buf!(self.fd.driver(), buf);
         let r = try_buf!(self.fd.incref(), buf);
-        let (res, buf) = driver.submit(Write::new(r.into(), buf, offset, &driver)).await;
+        let (res, buf) = driver.submit(Write::new(r.into(), buf, offset)).await;
         (res, buf)
     }
 
@@ -277,7 +277,7 @@ impl File {
         }
         let driver = try_buf!(self.fd.driver(), bufs);
         let r = try_buf!(self.fd.incref(), bufs);
-        driver.submit(Readv::new(r.into(), bufs, offset, &driver)).await
+        driver.submit(Readv::new(r.into(), bufs, offset)).await
     }
 
     /// Vectored write of every buffer's initialized bytes, in order, at
@@ -305,7 +305,7 @@ impl File {
         }
         let driver = try_buf!(self.fd.driver(), bufs);
         let r = try_buf!(self.fd.incref(), bufs);
-        driver.submit(Writev::new(r.into(), bufs, offset, &driver)).await
+        driver.submit(Writev::new(r.into(), bufs, offset)).await
     }
 
     /// Flushes data and metadata to the device (`fsync`).
@@ -321,7 +321,7 @@ impl File {
     async fn sync(&self, data_only: bool) -> io::Result<()> {
         let driver = self.fd.driver()?;
         let r = self.fd.incref()?;
-        driver.submit(Fsync::new(r.into(), data_only, &driver)).await
+        driver.submit(Fsync::new(r.into(), data_only)).await
     }
 
     /// Metadata via `statx`.
@@ -349,7 +349,7 @@ impl File {
     pub async fn set_len(&self, size: u64) -> io::Result<()> {
         let driver = self.fd.driver()?;
         let r = self.fd.incref()?;
-        let op = Ftruncate::new(r.into(), size, &driver);
+        let op = Ftruncate::new(r.into(), size);
         // ftruncate on a read-only descriptor says EINVAL (std reports the same kind).
         submit_or_pool(&driver, Ftruncate::CODE, op).await
     }
@@ -378,7 +378,7 @@ impl File {
         use crate::op::fallocate::Fallocate;
         let driver = self.fd.driver()?;
         let r = self.fd.incref()?;
-        let op = Fallocate::new(r.into(), offset, len, flags.bits(), &driver);
+        let op = Fallocate::new(r.into(), offset, len, flags.bits());
         submit_or_pool(&driver, Fallocate::CODE, op).await
     }
 
@@ -401,7 +401,7 @@ impl File {
         use crate::op::fadvise::Fadvise;
         let driver = self.fd.driver()?;
         let r = self.fd.incref()?;
-        let op = Fadvise::new(r.into(), offset, len, advice.raw(), &driver);
+        let op = Fadvise::new(r.into(), offset, len, advice.raw());
         submit_or_pool(&driver, Fadvise::CODE, op).await
     }
 
@@ -429,7 +429,7 @@ impl File {
         use crate::op::sync_range::SyncFileRange;
         let driver = self.fd.driver()?;
         let r = self.fd.incref()?;
-        let op = SyncFileRange::new(r.into(), offset, len, flags.bits(), &driver);
+        let op = SyncFileRange::new(r.into(), offset, len, flags.bits());
         if len > u64::from(u32::MAX) {
             // The SQE has 32 bits for the length; the syscall has 64.
             Pooled::new(op).await

@@ -62,14 +62,14 @@ impl File {
         while sent < len {
             let want = (len - sent).min(pipe.capacity() as u64) as u32;
             let r = self.fd.incref()?;
-            let fill = Splice::into_pipe(r.into(), pipe.clone(), offset + sent, want, &file_driver);
+            let fill = Splice::into_pipe(r.into(), pipe.clone(), offset + sent, want);
             let filled = submit_or_pool(&file_driver, Splice::CODE, fill).await?;
             if filled == 0 {
                 break; // end of file
             }
             let mut left = filled;
             while left > 0 {
-                let drain = Splice::out_of_pipe(lock.clone().into(), pipe.clone(), left as u32, &socket_driver);
+                let drain = Splice::out_of_pipe(lock.clone().into(), pipe.clone(), left as u32);
                 match submit_or_pool(&socket_driver, Splice::CODE, drain).await {
                     Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                     Ok(n) => left -= n,
@@ -77,7 +77,7 @@ impl File {
                     // The socket buffer is full (io_uring does not wait
                     // for a socket inside SPLICE): wait until it drains.
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        let wait = PollReady::new(lock.clone().into(), Interest::WRITE, &socket_driver);
+                        let wait = PollReady::new(lock.clone().into(), Interest::WRITE);
                         socket_driver.submit(wait).await?;
                     }
                     Err(e) => return Err(e),

@@ -90,7 +90,7 @@ impl Datagram {
         let driver = try_buf!(self.fd.driver(), buf);
         let r = try_buf!(self.fd.incref(), buf);
         driver
-            .submit_nonblocking(Send::new(r.into(), buf, false, &driver), Interest::WRITE)
+            .submit_nonblocking(Send::new(r.into(), buf, false), Interest::WRITE)
             .await
     }
 
@@ -104,7 +104,7 @@ impl Datagram {
             Some(Err(e)) => return (Err(e), buf),
             None => {}
         }
-        driver.submit(Recv::datagram(r.into(), buf, &driver)).await
+        driver.submit(Recv::datagram(r.into(), buf)).await
     }
 
     /// `sendmsg`; a dropped send has sent nothing.
@@ -122,7 +122,7 @@ impl Datagram {
             Ok(r) => r,
             Err(e) => return (Err(e), bufs, control),
         };
-        let op = SendMsg::new(r.into(), bufs, control, addr, &driver);
+        let op = SendMsg::new(r.into(), bufs, control, addr);
         driver.submit_nonblocking(op, Interest::WRITE).await
     }
 
@@ -146,7 +146,7 @@ impl Datagram {
             Some(Err(e)) => return (Err(e), bufs, control),
             None => {}
         }
-        driver.submit(RecvMsg::new(r.into(), bufs, control, &driver)).await
+        driver.submit(RecvMsg::new(r.into(), bufs, control)).await
     }
 
     pub(crate) fn connect(&self, addr: &SocketAddrAny) -> io::Result<()> {

@@ -10,7 +10,7 @@ use crate::fd::shared::FdHandle;
 use crate::op::accept::AcceptMulti;
 use crate::op::accept::{accept_nonblocking, accepted_fd, Accept};
 #[cfg(uring)]
-use crate::op::MultiOp;
+use crate::ring::MultiOp;
 use rustix::net::SocketAddrAny;
 #[cfg(uring)]
 use std::future::poll_fn;
@@ -91,7 +91,7 @@ impl Listener {
         if let Some(conn) = r.rescue().take_conn() {
             return Ok(rescued(conn));
         }
-        let (fd, addr) = driver.submit(Accept::new(r.into(), &driver)).await?;
+        let (fd, addr) = driver.submit(Accept::new(r.into())).await?;
         Ok((Stream::from_fd(fd), addr))
     }
 
@@ -169,7 +169,7 @@ impl<S> Incoming<'_, S> {
     }
 
     #[cfg(uring)]
-    async fn next_multishot(&mut self, driver: &Driver, ring: &crate::ring::Driver) -> io::Result<Stream> {
+    async fn next_multishot(&mut self, _driver: &Driver, ring: &crate::ring::Driver) -> io::Result<Stream> {
         loop {
             let op = match &mut self.op {
                 Some(op) => op,
@@ -178,8 +178,7 @@ impl<S> Incoming<'_, S> {
                     if let Some((fd, _)) = lock.rescue().take_conn() {
                         return Ok(Stream::from_fd(fd));
                     }
-                    self.op
-                        .insert(ring.submit_multishot(AcceptMulti::new(lock.into(), driver)))
+                    self.op.insert(ring.submit_multishot(AcceptMulti::new(lock.into())))
                 }
             };
             match poll_fn(|cx| op.poll_next(cx)).await {

@@ -8,11 +8,11 @@
 //! future cannot lose bytes and `Ok(n)` means the kernel took (or gave) `n`.
 
 use crate::backend::Interest;
+use crate::driver::Op;
 use crate::fd::mutex::Access;
 use crate::fd::rescue::Rescue;
 use crate::fd::shared::{FdHandle, FdRef};
 use crate::op::poll::PollReady;
-use crate::op::Op;
 use std::future::Future;
 use std::io;
 use std::os::fd::BorrowedFd;
@@ -74,7 +74,7 @@ impl Readiness {
 fn submit(fd: &FdHandle, interest: Interest) -> io::Result<Op<PollReady>> {
     let driver = fd.driver()?;
     let r = fd.incref()?;
-    Ok(driver.submit(PollReady::new(r.into(), interest, &driver)))
+    Ok(driver.submit(PollReady::new(r.into(), interest)))
 }
 
 /// Waits until `fd` is ready for `interest`; each caller has its own wait.

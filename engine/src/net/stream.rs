@@ -53,7 +53,7 @@ impl Stream {
         let stream = Stream::from_fd(fd);
         let driver = stream.fd.driver()?;
         let r = stream.fd.incref()?;
-        driver.submit(Connect::new(r.into(), addr, &driver)).await?;
+        driver.submit(Connect::new(r.into(), addr)).await?;
         Ok(stream)
     }
 
@@ -68,7 +68,7 @@ impl Stream {
         if let Some(res) = take_rescued(&r, &mut buf, 0) {
             return (res, buf);
         }
-        driver.submit(Recv::stream(r.into(), buf, 0, false, &driver)).await
+        driver.submit(Recv::stream(r.into(), buf, 0, false)).await
     }
 
     /// Sends some of `buf`'s initialized bytes, by tokio's rule: the send
@@ -77,7 +77,7 @@ impl Stream {
         let driver = try_buf!(self.fd.driver(), buf);
         let r = try_buf!(self.fd.lock(Access::Write).await, buf);
         driver
-            .submit_nonblocking(Send::new(r.into(), buf, false, &driver), Interest::WRITE)
+            .submit_nonblocking(Send::new(r.into(), buf, false), Interest::WRITE)
             .await
     }
 
@@ -105,7 +105,7 @@ impl Stream {
         };
         while done < total {
             // `MSG_WAITALL`: on a ring one receive usually fills it all.
-            let recv = Recv::stream(lock.clone().into(), buf, done, true, &driver);
+            let recv = Recv::stream(lock.clone().into(), buf, done, true);
             let (res, b) = driver.submit(recv).await;
             buf = b;
             match res {

@@ -23,7 +23,7 @@ use crate::fd::mutex::Access;
 use crate::fd::shared::{FdRef, SharedFd};
 use crate::op::sendrecv::Send;
 #[cfg(uring)]
-use crate::op::RingOp;
+use crate::ring::RingOp;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
@@ -171,7 +171,7 @@ async fn send_all<B: IoBuf>(driver: &Driver, lock: &Arc<FdRef>, buf: B) -> BufRe
     let mut buf = buf;
     while done < total {
         let (res, slice) = driver
-            .submit(Send::new(lock.clone().into(), buf.slice(done..total), true, driver))
+            .submit(Send::new(lock.clone().into(), buf.slice(done..total), true))
             .await;
         buf = slice.into_inner();
         match sent(res, done) {
@@ -188,7 +188,7 @@ fn send_rest<B: IoBuf>(driver: &Driver, lock: &Arc<FdRef>, buf: B, done: usize) 
         unreachable!("the ring path runs on a ring")
     };
     let total = buf.bytes_init();
-    ring.submit(Send::new(lock.clone().into(), buf.slice(done..total), true, driver))
+    ring.submit(Send::new(lock.clone().into(), buf.slice(done..total), true))
 }
 
 /// Adds one send's count to `done`; a send of nothing is `WriteZero`.

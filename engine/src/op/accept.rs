@@ -6,7 +6,6 @@
 
 use super::{Completion, Operation, Plan, Target};
 use crate::backend::Interest;
-use crate::driver::Driver;
 use crate::fd::rescue::Rescued;
 use crate::fd::shared::FdHold;
 #[cfg(uring)]
@@ -24,20 +23,37 @@ const FLAGS: i32 = libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK;
 
 pub(crate) struct Accept {
     fd: FdHold,
-    target: Target,
-    addr: MaybeUninit<SocketAddrStorage>,
-    len: libc::socklen_t,
+    /// Where the kernel writes the peer's address and its length: boxed, so
+    /// it stays put when the operation moves (into the driver, if dropped).
+    addr: Box<PeerAddr>,
     /// The peer address when the readiness path accepted.
     peer: Option<SocketAddrAny>,
 }
 
-impl Accept {
-    pub(crate) fn new(fd: FdHold, driver: &Driver) -> Self {
-        Accept {
-            target: fd.target(driver),
-            fd,
-            addr: MaybeUninit::uninit(),
+/// A socket address buffer and its length, as `accept4` fills them.
+pub(crate) struct PeerAddr {
+    storage: MaybeUninit<SocketAddrStorage>,
+    len: libc::socklen_t,
+}
+
+impl PeerAddr {
+    fn new() -> Box<PeerAddr> {
+        Box::new(PeerAddr {
+            storage: MaybeUninit::uninit(),
             len: size_of::<SocketAddrStorage>() as libc::socklen_t,
+        })
+    }
+
+    fn read(&self) -> Option<SocketAddrAny> {
+        read_addr(&self.storage, self.len)
+    }
+}
+
+impl Accept {
+    pub(crate) fn new(fd: FdHold) -> Self {
+        Accept {
+            fd,
+            addr: PeerAddr::new(),
             peer: None,
         }
     }
@@ -75,15 +91,18 @@ pub(crate) fn accept_nonblocking(listener: BorrowedFd<'_>) -> (Option<Completion
     }
 }
 
-// SAFETY: the SQE points at `addr` and `len`, inside `self` (kept boxed by the
-// driver); `fd` keeps the listener open.
+// SAFETY: the SQE points at the address buffer and its length in `addr`, a
+// box `self` owns (it stays put when `self` moves); `fd` keeps the listener
+// open.
 unsafe impl Operation for Accept {
     type Output = io::Result<(OwnedFd, Option<SocketAddrAny>)>;
 
     #[cfg(uring)]
     fn entry(&mut self) -> squeue::Entry {
-        let e = opcode::Accept::new(self.target.raw(), self.addr.as_mut_ptr().cast(), &mut self.len).flags(FLAGS);
-        self.target.apply(e.build())
+        let target = self.fd.target();
+        let PeerAddr { storage, len } = &mut *self.addr;
+        let e = opcode::Accept::new(target.raw(), storage.as_mut_ptr().cast(), len).flags(FLAGS);
+        target.apply(e.build())
     }
 
     fn plan(&self) -> Plan {
@@ -100,17 +119,17 @@ unsafe impl Operation for Accept {
         Some(&self.fd)
     }
 
-    fn complete(self: Box<Self>, c: Completion) -> io::Result<(OwnedFd, Option<SocketAddrAny>)> {
+    fn complete(self, c: Completion) -> io::Result<(OwnedFd, Option<SocketAddrAny>)> {
         let fd = accepted_fd(&c)?;
         let peer = match self.peer {
             Some(peer) => Some(peer),
-            None => read_addr(&self.addr, self.len),
+            None => self.addr.read(),
         };
         Ok((fd, peer))
     }
 
     fn on_orphan_cqe(&mut self, c: &Completion) {
-        rescue_conn(&self.fd, c, read_addr(&self.addr, self.len));
+        rescue_conn(&self.fd, c, self.addr.read());
     }
 }
 
@@ -128,13 +147,11 @@ fn rescue_conn(listener: &FdHold, c: &Completion, peer: Option<SocketAddrAny>) {
 pub(crate) struct AcceptMulti {
     fd: Option<FdHold>,
     listener: crate::fd::shared::SharedFd,
-    target: Target,
 }
 
 impl AcceptMulti {
-    pub(crate) fn new(fd: FdHold, driver: &Driver) -> Self {
+    pub(crate) fn new(fd: FdHold) -> Self {
         AcceptMulti {
-            target: fd.target(driver),
             listener: fd.shared().clone(),
             fd: Some(fd),
         }
@@ -147,8 +164,9 @@ unsafe impl Operation for AcceptMulti {
 
     #[cfg(uring)]
     fn entry(&mut self) -> squeue::Entry {
-        self.target
-            .apply(opcode::AcceptMulti::new(self.target.raw()).flags(FLAGS).build())
+        // Armed while `fd` is held: it goes only with the last CQE.
+        let target = self.fd.as_ref().map_or(Target::fd(-1), FdHold::target);
+        target.apply(opcode::AcceptMulti::new(target.raw()).flags(FLAGS).build())
     }
 
     fn plan(&self) -> Plan {
@@ -170,7 +188,7 @@ unsafe impl Operation for AcceptMulti {
         self.fd.take()
     }
 
-    fn complete(self: Box<Self>, _c: Completion) {}
+    fn complete(self, _c: Completion) {}
 
     fn on_orphan_cqe(&mut self, c: &Completion) {
         if let Ok(fd) = accepted_fd(c) {

@@ -1,9 +1,8 @@
 //! `CONNECT` a socket to an address held in the operation; on readiness
 //! backends, a non-blocking `connect`, then `SO_ERROR` once writable.
 
-use super::{Completion, Operation, Plan, Target};
+use super::{Completion, Operation, Plan};
 use crate::backend::Interest;
-use crate::driver::Driver;
 use crate::fd::shared::FdHold;
 #[cfg(uring)]
 use io_uring::{opcode, squeue};
@@ -14,17 +13,16 @@ use std::io;
 
 pub(crate) struct Connect {
     fd: FdHold,
-    target: Target,
-    addr: SocketAddrAny,
+    /// Boxed: the SQE points at it, and the operation may move.
+    addr: Box<SocketAddrAny>,
     in_progress: bool,
 }
 
 impl Connect {
-    pub(crate) fn new(fd: FdHold, addr: SocketAddrAny, driver: &Driver) -> Self {
+    pub(crate) fn new(fd: FdHold, addr: SocketAddrAny) -> Self {
         Connect {
-            target: fd.target(driver),
             fd,
-            addr,
+            addr: Box::new(addr),
             in_progress: false,
         }
     }
@@ -37,15 +35,16 @@ fn done(res: Result<(), Errno>) -> Option<Completion> {
     })
 }
 
-// SAFETY: the SQE points at `addr`, inside `self` (kept boxed by the driver);
-// `fd` keeps the socket open.
+// SAFETY: the SQE points at `addr`, a box `self` owns (it stays put when
+// `self` moves); `fd` keeps the socket open.
 unsafe impl Operation for Connect {
     type Output = io::Result<()>;
 
     #[cfg(uring)]
     fn entry(&mut self) -> squeue::Entry {
-        let e = opcode::Connect::new(self.target.raw(), self.addr.as_ptr().cast(), self.addr.addr_len());
-        self.target.apply(e.build())
+        let target = self.fd.target();
+        let e = opcode::Connect::new(target.raw(), self.addr.as_ptr().cast(), self.addr.addr_len());
+        target.apply(e.build())
     }
 
     fn plan(&self) -> Plan {
@@ -69,7 +68,7 @@ unsafe impl Operation for Connect {
             };
         }
         loop {
-            return match rustix::net::connect(sock, &self.addr) {
+            return match rustix::net::connect(sock, &*self.addr) {
                 Ok(()) => done(Ok(())),
                 Err(Errno::INTR) => continue,
                 Err(Errno::INPROGRESS) | Err(Errno::AGAIN) => {
@@ -85,7 +84,7 @@ unsafe impl Operation for Connect {
         Some(&self.fd)
     }
 
-    fn complete(self: Box<Self>, c: Completion) -> io::Result<()> {
+    fn complete(self, c: Completion) -> io::Result<()> {
         c.io_result().map(drop)
     }
 }

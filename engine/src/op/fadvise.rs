@@ -2,8 +2,7 @@
 //! read; on readiness backends (and rings without the opcode),
 //! `posix_fadvise(2)` on the blocking pool.
 
-use super::{Completion, Operation, Plan, Target};
-use crate::driver::Driver;
+use super::{Completion, Operation, Plan};
 use crate::fd::shared::FdHold;
 #[cfg(uring)]
 use io_uring::{opcode, squeue};
@@ -11,16 +10,14 @@ use std::io;
 
 pub(crate) struct Fadvise {
     fd: FdHold,
-    target: Target,
     offset: u64,
     len: u64,
     advice: i32,
 }
 
 impl Fadvise {
-    pub(crate) fn new(fd: FdHold, offset: u64, len: u64, advice: i32, driver: &Driver) -> Self {
+    pub(crate) fn new(fd: FdHold, offset: u64, len: u64, advice: i32) -> Self {
         Fadvise {
-            target: fd.target(driver),
             fd,
             offset,
             len,
@@ -40,8 +37,9 @@ unsafe impl Operation for Fadvise {
 
     #[cfg(uring)]
     fn entry(&mut self) -> squeue::Entry {
-        let e = opcode::Fadvise::new(self.target.raw(), self.len as libc::off_t, self.advice).offset(self.offset);
-        self.target.apply(e.build())
+        let target = self.fd.target();
+        let e = opcode::Fadvise::new(target.raw(), self.len as libc::off_t, self.advice).offset(self.offset);
+        target.apply(e.build())
     }
 
     fn plan(&self) -> Plan {
@@ -60,7 +58,7 @@ unsafe impl Operation for Fadvise {
         Some(&self.fd)
     }
 
-    fn complete(self: Box<Self>, c: Completion) -> io::Result<()> {
+    fn complete(self, c: Completion) -> io::Result<()> {
         c.io_result().map(drop)
     }
 }

@@ -68,7 +68,7 @@ impl<T: Operation> Future for Pooled<T> {
                 }
             },
             State::Queued(slot) => match slot.poll_result(cx) {
-                Poll::Ready((data, c)) => Poll::Ready(finish(data, c)),
+                Poll::Ready((data, c)) => Poll::Ready(finish(*data, c)),
                 Poll::Pending => {
                     this.state = State::Queued(slot);
                     Poll::Pending
@@ -79,7 +79,7 @@ impl<T: Operation> Future for Pooled<T> {
     }
 }
 
-fn finish<T: Operation>(data: Box<T>, c: Completion) -> T::Output {
+fn finish<T: Operation>(data: T, c: Completion) -> T::Output {
     data.complete(c)
 }
 

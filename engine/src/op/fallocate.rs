@@ -2,8 +2,7 @@
 //! a file; on readiness backends (and rings without the opcode),
 //! `fallocate(2)` on the blocking pool.
 
-use super::{syscall_retry, Completion, Operation, Plan, Target};
-use crate::driver::Driver;
+use super::{syscall_retry, Completion, Operation, Plan};
 use crate::fd::shared::FdHold;
 #[cfg(uring)]
 use io_uring::{opcode, squeue};
@@ -11,21 +10,14 @@ use std::io;
 
 pub(crate) struct Fallocate {
     fd: FdHold,
-    target: Target,
     offset: u64,
     len: u64,
     mode: i32,
 }
 
 impl Fallocate {
-    pub(crate) fn new(fd: FdHold, offset: u64, len: u64, mode: i32, driver: &Driver) -> Self {
-        Fallocate {
-            target: fd.target(driver),
-            fd,
-            offset,
-            len,
-            mode,
-        }
+    pub(crate) fn new(fd: FdHold, offset: u64, len: u64, mode: i32) -> Self {
+        Fallocate { fd, offset, len, mode }
     }
 
     #[cfg(uring)]
@@ -40,10 +32,11 @@ unsafe impl Operation for Fallocate {
 
     #[cfg(uring)]
     fn entry(&mut self) -> squeue::Entry {
-        let e = opcode::Fallocate::new(self.target.raw(), self.len)
+        let target = self.fd.target();
+        let e = opcode::Fallocate::new(target.raw(), self.len)
             .offset(self.offset)
             .mode(self.mode);
-        self.target.apply(e.build())
+        target.apply(e.build())
     }
 
     fn plan(&self) -> Plan {
@@ -61,7 +54,7 @@ unsafe impl Operation for Fallocate {
         Some(&self.fd)
     }
 
-    fn complete(self: Box<Self>, c: Completion) -> io::Result<()> {
+    fn complete(self, c: Completion) -> io::Result<()> {
         c.io_result().map(drop)
     }
 }

@@ -1,8 +1,7 @@
 //! `FSYNC`, with or without `IORING_FSYNC_DATASYNC`; on readiness backends,
 //! `fsync`/`fdatasync` on the blocking pool.
 
-use super::{syscall_retry, Completion, Operation, Plan, Target};
-use crate::driver::Driver;
+use super::{syscall_retry, Completion, Operation, Plan};
 use crate::fd::shared::FdHold;
 #[cfg(uring)]
 use io_uring::{opcode, squeue, types::FsyncFlags};
@@ -10,17 +9,12 @@ use std::io;
 
 pub(crate) struct Fsync {
     fd: FdHold,
-    target: Target,
     data_only: bool,
 }
 
 impl Fsync {
-    pub(crate) fn new(fd: FdHold, data_only: bool, driver: &Driver) -> Self {
-        Fsync {
-            target: fd.target(driver),
-            fd,
-            data_only,
-        }
+    pub(crate) fn new(fd: FdHold, data_only: bool) -> Self {
+        Fsync { fd, data_only }
     }
 }
 
@@ -30,13 +24,13 @@ unsafe impl Operation for Fsync {
 
     #[cfg(uring)]
     fn entry(&mut self) -> squeue::Entry {
+        let target = self.fd.target();
         let flags = if self.data_only {
             FsyncFlags::DATASYNC
         } else {
             FsyncFlags::empty()
         };
-        self.target
-            .apply(opcode::Fsync::new(self.target.raw()).flags(flags).build())
+        target.apply(opcode::Fsync::new(target.raw()).flags(flags).build())
     }
 
     fn plan(&self) -> Plan {
@@ -54,7 +48,7 @@ unsafe impl Operation for Fsync {
         Some(&self.fd)
     }
 
-    fn complete(self: Box<Self>, c: Completion) -> io::Result<()> {
+    fn complete(self, c: Completion) -> io::Result<()> {
         c.io_result().map(drop)
     }
 }

@@ -2,8 +2,7 @@
 //! backends and on rings whose kernel lacks the opcode, `ftruncate(2)` on the
 //! blocking pool.
 
-use super::{syscall_retry, Completion, Operation, Plan, Target};
-use crate::driver::Driver;
+use super::{syscall_retry, Completion, Operation, Plan};
 use crate::fd::shared::FdHold;
 #[cfg(uring)]
 use io_uring::{opcode, squeue};
@@ -11,17 +10,12 @@ use std::io;
 
 pub(crate) struct Ftruncate {
     fd: FdHold,
-    target: Target,
     len: u64,
 }
 
 impl Ftruncate {
-    pub(crate) fn new(fd: FdHold, len: u64, driver: &Driver) -> Self {
-        Ftruncate {
-            target: fd.target(driver),
-            fd,
-            len,
-        }
+    pub(crate) fn new(fd: FdHold, len: u64) -> Self {
+        Ftruncate { fd, len }
     }
 
     #[cfg(uring)]
@@ -36,8 +30,8 @@ unsafe impl Operation for Ftruncate {
 
     #[cfg(uring)]
     fn entry(&mut self) -> squeue::Entry {
-        self.target
-            .apply(opcode::Ftruncate::new(self.target.raw(), self.len).build())
+        let target = self.fd.target();
+        target.apply(opcode::Ftruncate::new(target.raw(), self.len).build())
     }
 
     fn plan(&self) -> Plan {
@@ -54,7 +48,7 @@ unsafe impl Operation for Ftruncate {
         Some(&self.fd)
     }
 
-    fn complete(self: Box<Self>, c: Completion) -> io::Result<()> {
+    fn complete(self, c: Completion) -> io::Result<()> {
         c.io_result().map(drop)
     }
 }

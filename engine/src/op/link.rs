@@ -46,7 +46,7 @@ unsafe impl Operation for LinkAt {
         syscall_retry(|| unsafe { libc::linkat(cwd, original, cwd, link, 0) } as isize)
     }
 
-    fn complete(self: Box<Self>, c: Completion) -> io::Result<()> {
+    fn complete(self, c: Completion) -> io::Result<()> {
         c.io_result().map(drop)
     }
 }

@@ -45,7 +45,7 @@ unsafe impl Operation for MkDirAt {
         syscall_retry(|| unsafe { libc::mkdirat(libc::AT_FDCWD, path, mode) } as isize)
     }
 
-    fn complete(self: Box<Self>, c: Completion) -> io::Result<()> {
+    fn complete(self, c: Completion) -> io::Result<()> {
         c.io_result().map(drop)
     }
 }

@@ -1,20 +1,16 @@
-//! Operations: the `Op<T>` future, the lifecycle each in-flight operation goes
-//! through in the driver's slab, and one small file per kind of operation.
+//! Operations: the [`Operation`] trait, one small file per kind of
+//! operation, and the `Op<T>` future that runs one on whichever backend.
 //!
-//! An operation's data (`T`: its buffers, iovecs, socket addresses, paths and the
-//! fd-mutex reference that keeps its descriptor open) lives in one `Box<T>` from
-//! the moment its SQE is built until its last CQE is reaped. If the future is
-//! dropped first, the same box moves into the slab ([`Lifecycle::Ignored`]) and
-//! an async cancel is submitted; the box is freed only when the kernel reports
-//! it is done with the memory.
+//! An operation's data (`T`: its buffers, iovecs, socket addresses, paths and
+//! the fd-mutex reference that keeps its descriptor open) lives inline in its
+//! future, and every pointer its SQE carries points into heap memory the data
+//! owns. So the data may move (into the driver, when the future is dropped
+//! before the kernel is done with it) while the kernel uses that memory; the
+//! driver frees it only once the last CQE is reaped.
 
 pub(crate) mod background;
-mod lifecycle;
+mod completion;
 mod ready_op;
-#[cfg(uring)]
-mod ring_op;
-#[cfg(uring)]
-mod ring_ready;
 mod target;
 
 pub(crate) mod accept;
@@ -49,40 +45,36 @@ pub(crate) mod unlink;
 #[cfg(target_os = "linux")]
 pub(crate) mod waitid;
 
-pub(crate) use lifecycle::Completion;
+pub(crate) use completion::Completion;
 #[cfg(uring)]
-pub(crate) use lifecycle::{Lifecycle, Orphan};
+pub(crate) use completion::Orphan;
 pub(crate) use ready_op::ReadyOp;
-#[cfg(uring)]
-pub(crate) use ring_op::{MultiOp, RingOp};
-#[cfg(uring)]
-pub(crate) use ring_ready::RingReadyOp;
 pub(crate) use target::Target;
 
 use crate::backend::Interest;
-use crate::driver::Driver;
 use crate::fd::shared::FdHold;
 #[cfg(uring)]
 use io_uring::squeue;
-use std::future::Future;
 use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 /// The driver-facing side of one kind of operation.
 ///
 /// # Safety
 ///
 /// Every pointer in the SQE that [`Operation::entry`] returns must point into
-/// memory owned by `self` (the driver keeps `self` boxed at a fixed address
-/// until the operation's last CQE is reaped, even if its future is dropped) or
-/// into memory valid for `'static`. Its descriptor must be kept open by an
-/// fd-mutex reference that `self` holds.
-pub(crate) unsafe trait Operation: Send + 'static {
+/// heap memory owned by `self` that stays where it is when `self` is moved
+/// (a `Vec`'s or `Box`'s allocation, never a field of `self` itself), or
+/// into memory valid for `'static`: the driver moves the operation (out of
+/// its future into its own keeping, when the future is dropped first) while
+/// the kernel may still use that memory, and frees it only after the last
+/// CQE. Its descriptor must be kept open by an fd-mutex reference that
+/// `self` holds.
+pub(crate) unsafe trait Operation: Send + Unpin + 'static {
     /// What awaiting the operation yields.
     type Output;
 
-    /// Builds the SQE; `user_data` is set by the driver.
+    /// Builds the SQE; `user_data` is set by the driver. The descriptor is
+    /// named as [`FdHold::target`] says: its fixed slot, once registered.
     #[cfg(uring)]
     fn entry(&mut self) -> squeue::Entry;
 
@@ -108,7 +100,9 @@ pub(crate) unsafe trait Operation: Send + 'static {
     }
 
     /// Turns the (last) completion into the output, handing buffers back.
-    fn complete(self: Box<Self>, completion: Completion) -> Self::Output;
+    fn complete(self, completion: Completion) -> Self::Output
+    where
+        Self: Sized;
 
     /// The operation's future was dropped: `completion` is what the kernel
     /// (or, for an operation that never ran, the engine: `ECANCELED`) made of
@@ -127,36 +121,6 @@ pub(crate) enum Plan {
     Nonblocking(Interest),
     /// A syscall that may block (files): run it on the blocking pool.
     Blocking,
-}
-
-/// A submitted operation on whichever backend the runtime uses.
-#[must_use = "an operation is cancelled when its future is dropped"]
-pub(crate) enum Op<T: Operation> {
-    #[cfg(uring)]
-    Ring(RingOp<T>),
-    /// On a ring, but run the readiness way (see [`RingReadyOp`]).
-    #[cfg(uring)]
-    RingReady(RingReadyOp<T>),
-    Ready(ReadyOp<T>),
-}
-
-impl<T: Operation> Future for Op<T> {
-    type Output = T::Output;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T::Output> {
-        match self.get_mut() {
-            #[cfg(uring)]
-            Op::Ring(op) => Pin::new(op).poll(cx),
-            #[cfg(uring)]
-            Op::RingReady(op) => Pin::new(op).poll(cx),
-            Op::Ready(op) => Pin::new(op).poll(cx),
-        }
-    }
-}
-
-/// Submits `data` on the calling thread's driver.
-pub(crate) fn submit<T: Operation>(data: T) -> io::Result<Op<T>> {
-    Ok(Driver::current()?.submit(data))
 }
 
 /// Maps a libc return value (`-1` + `errno` on failure) to a completion;

@@ -4,10 +4,9 @@
 
 use super::accept::read_addr;
 use super::sendrecv::NOSIGNAL;
-use super::{syscall_retry, Completion, Operation, Plan, Target};
+use super::{syscall_retry, Completion, Operation, Plan};
 use crate::backend::Interest;
 use crate::buf::{IoBuf, IoBufMut};
-use crate::driver::Driver;
 use crate::fd::rescue::{Datagram, Rescued};
 use crate::fd::shared::FdHold;
 #[cfg(uring)]
@@ -28,22 +27,16 @@ pub(crate) struct RecvMeta {
 
 pub(crate) struct SendMsg<B> {
     fd: FdHold,
-    target: Target,
     bufs: Vec<B>,
     control: Vec<u8>,
-    addr: Option<SocketAddrAny>,
+    /// Boxed, like `msg`: the SQE points at both, and the operation may move.
+    addr: Option<Box<SocketAddrAny>>,
     iovecs: Vec<libc::iovec>,
-    msg: libc::msghdr,
+    msg: Box<libc::msghdr>,
 }
 
 impl<B: IoBuf> SendMsg<B> {
-    pub(crate) fn new(
-        fd: FdHold,
-        bufs: Vec<B>,
-        control: Vec<u8>,
-        addr: Option<SocketAddrAny>,
-        driver: &Driver,
-    ) -> Self {
+    pub(crate) fn new(fd: FdHold, bufs: Vec<B>, control: Vec<u8>, addr: Option<SocketAddrAny>) -> Self {
         let iovecs = bufs
             .iter()
             .map(|b| libc::iovec {
@@ -52,13 +45,12 @@ impl<B: IoBuf> SendMsg<B> {
             })
             .collect();
         // SAFETY: msghdr is plain old data; all-zero is a valid empty header.
-        let msg = unsafe { std::mem::zeroed() };
+        let msg = Box::new(unsafe { std::mem::zeroed() });
         SendMsg {
-            target: fd.target(driver),
             fd,
             bufs,
             control,
-            addr,
+            addr: addr.map(Box::new),
             iovecs,
             msg,
         }
@@ -72,17 +64,19 @@ unsafe impl<B: Send> Send for SendMsg<B> {}
 // SAFETY: as for `SendMsg`.
 unsafe impl<B: Send> Send for RecvMsg<B> {}
 
-// SAFETY: `msg` (inside `self`, kept boxed by the driver) points at `iovecs`,
-// `control` and `addr`, all owned by `self` and unchanged after `entry`; the
-// iovecs point at the buffers' stable memory. `_fd` keeps the socket open.
+// SAFETY: the SQE points at `msg`, a box `self` owns, which points at the
+// heap memory of `iovecs`, `control` and the boxed `addr`, all owned by
+// `self`, unchanged after `entry`, and staying put when `self` moves; the
+// iovecs point at the buffers' stable memory. `fd` keeps the socket open.
 unsafe impl<B: IoBuf> Operation for SendMsg<B> {
     type Output = (io::Result<usize>, Vec<B>, Vec<u8>);
 
     #[cfg(uring)]
     fn entry(&mut self) -> squeue::Entry {
+        let target = self.fd.target();
         self.prepare();
-        let e = opcode::SendMsg::new(self.target.raw(), &self.msg).flags(NOSIGNAL as u32);
-        self.target.apply(e.build())
+        let e = opcode::SendMsg::new(target.raw(), &*self.msg).flags(NOSIGNAL as u32);
+        target.apply(e.build())
     }
 
     fn plan(&self) -> Plan {
@@ -91,7 +85,7 @@ unsafe impl<B: IoBuf> Operation for SendMsg<B> {
 
     fn syscall(&mut self) -> Option<Completion> {
         self.prepare();
-        let (fd, msg) = (self.fd.raw(), &self.msg as *const libc::msghdr);
+        let (fd, msg) = (self.fd.raw(), &*self.msg as *const libc::msghdr);
         // SAFETY: `msg` and everything it points to are owned by `self`.
         syscall_retry(|| unsafe { libc::sendmsg(fd, msg, NOSIGNAL) })
     }
@@ -100,7 +94,7 @@ unsafe impl<B: IoBuf> Operation for SendMsg<B> {
         Some(&self.fd)
     }
 
-    fn complete(self: Box<Self>, c: Completion) -> (io::Result<usize>, Vec<B>, Vec<u8>) {
+    fn complete(self, c: Completion) -> (io::Result<usize>, Vec<B>, Vec<u8>) {
         (c.io_result().map(|n| n as usize), self.bufs, self.control)
     }
 }
@@ -123,17 +117,17 @@ impl<B: IoBuf> SendMsg<B> {
 
 pub(crate) struct RecvMsg<B> {
     fd: FdHold,
-    target: Target,
     bufs: Vec<B>,
     control: Vec<u8>,
-    addr: MaybeUninit<SocketAddrStorage>,
+    /// Boxed, like `msg`: the kernel writes into both, and the operation may move.
+    addr: Box<MaybeUninit<SocketAddrStorage>>,
     iovecs: Vec<libc::iovec>,
-    msg: libc::msghdr,
+    msg: Box<libc::msghdr>,
 }
 
 impl<B: IoBufMut> RecvMsg<B> {
     /// `control` is received into up to its capacity.
-    pub(crate) fn new(fd: FdHold, mut bufs: Vec<B>, control: Vec<u8>, driver: &Driver) -> Self {
+    pub(crate) fn new(fd: FdHold, mut bufs: Vec<B>, control: Vec<u8>) -> Self {
         let iovecs = bufs
             .iter_mut()
             .map(|b| libc::iovec {
@@ -142,13 +136,12 @@ impl<B: IoBufMut> RecvMsg<B> {
             })
             .collect();
         // SAFETY: msghdr is plain old data; all-zero is a valid empty header.
-        let msg = unsafe { std::mem::zeroed() };
+        let msg = Box::new(unsafe { std::mem::zeroed() });
         RecvMsg {
-            target: fd.target(driver),
             fd,
             bufs,
             control,
-            addr: MaybeUninit::uninit(),
+            addr: Box::new(MaybeUninit::uninit()),
             iovecs,
             msg,
         }
@@ -156,15 +149,15 @@ impl<B: IoBufMut> RecvMsg<B> {
 }
 
 // SAFETY: as for `SendMsg`; the kernel writes into the buffers, `control`'s
-// spare capacity and `addr`, all owned by `self`.
+// spare capacity and the boxed `addr`, all heap memory owned by `self`.
 unsafe impl<B: IoBufMut> Operation for RecvMsg<B> {
     type Output = (io::Result<RecvMeta>, Vec<B>, Vec<u8>);
 
     #[cfg(uring)]
     fn entry(&mut self) -> squeue::Entry {
+        let target = self.fd.target();
         self.prepare();
-        self.target
-            .apply(opcode::RecvMsg::new(self.target.raw(), &mut self.msg).build())
+        target.apply(opcode::RecvMsg::new(target.raw(), &mut *self.msg).build())
     }
 
     fn plan(&self) -> Plan {
@@ -173,7 +166,7 @@ unsafe impl<B: IoBufMut> Operation for RecvMsg<B> {
 
     fn syscall(&mut self) -> Option<Completion> {
         self.prepare();
-        let (fd, msg) = (self.fd.raw(), &mut self.msg as *mut libc::msghdr);
+        let (fd, msg) = (self.fd.raw(), &mut *self.msg as *mut libc::msghdr);
         // SAFETY: `msg` and the memory it points to are owned by `self`.
         syscall_retry(|| unsafe { libc::recvmsg(fd, msg, 0) })
     }
@@ -212,8 +205,8 @@ unsafe impl<B: IoBufMut> Operation for RecvMsg<B> {
         }));
     }
 
-    fn complete(self: Box<Self>, c: Completion) -> (io::Result<RecvMeta>, Vec<B>, Vec<u8>) {
-        let mut this = *self;
+    fn complete(self, c: Completion) -> (io::Result<RecvMeta>, Vec<B>, Vec<u8>) {
+        let mut this = self;
         let res = c.io_result().map(|n| {
             let mut left = n as usize;
             for b in this.bufs.iter_mut() {

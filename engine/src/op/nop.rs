@@ -24,7 +24,7 @@ unsafe impl Operation for Nop {
         Some(Completion { result: 0, flags: 0 })
     }
 
-    fn complete(self: Box<Self>, c: Completion) -> io::Result<()> {
+    fn complete(self, c: Completion) -> io::Result<()> {
         c.io_result().map(drop)
     }
 }

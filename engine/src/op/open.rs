@@ -46,7 +46,7 @@ unsafe impl Operation for OpenAt {
         syscall_retry(|| unsafe { libc::openat(libc::AT_FDCWD, path, flags, mode) as isize })
     }
 
-    fn complete(self: Box<Self>, c: Completion) -> io::Result<OwnedFd> {
+    fn complete(self, c: Completion) -> io::Result<OwnedFd> {
         let fd = c.io_result()? as i32;
         // SAFETY: the kernel just opened `fd` for us; nothing else owns it.
         Ok(unsafe { OwnedFd::from_raw_fd(fd) })

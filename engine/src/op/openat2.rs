@@ -20,7 +20,8 @@ pub(crate) struct OpenAt2 {
     path: CString,
     how: libc::open_how,
     #[cfg(uring)]
-    ring_how: types::OpenHow,
+    /// Boxed: the SQE points at it, and the operation may move.
+    ring_how: Box<types::OpenHow>,
 }
 
 impl OpenAt2 {
@@ -39,7 +40,7 @@ impl OpenAt2 {
             path,
             how,
             #[cfg(uring)]
-            ring_how: types::OpenHow::new().flags(flags).mode(mode).resolve(resolve),
+            ring_how: Box::new(types::OpenHow::new().flags(flags).mode(mode).resolve(resolve)),
         }
     }
 
@@ -51,14 +52,15 @@ impl OpenAt2 {
     pub(crate) const CODE: u8 = opcode::OpenAt2::CODE;
 }
 
-// SAFETY: the SQE and the syscall point at `path`'s heap bytes and at the
-// `open_how` inside `self` (boxed by the driver); `dir` keeps the directory open.
+// SAFETY: the SQE points at `path`'s heap bytes and at `ring_how`'s box (heap
+// memory `self` owns, staying put when `self` moves), the syscall at `path`
+// and `how` during the call; `dir` keeps the directory open.
 unsafe impl Operation for OpenAt2 {
     type Output = io::Result<OwnedFd>;
 
     #[cfg(uring)]
     fn entry(&mut self) -> squeue::Entry {
-        opcode::OpenAt2::new(types::Fd(self.dirfd()), self.path.as_ptr(), &self.ring_how).build()
+        opcode::OpenAt2::new(types::Fd(self.dirfd()), self.path.as_ptr(), &*self.ring_how).build()
     }
 
     fn plan(&self) -> Plan {
@@ -78,7 +80,7 @@ unsafe impl Operation for OpenAt2 {
         self.dir.as_ref()
     }
 
-    fn complete(self: Box<Self>, c: Completion) -> io::Result<OwnedFd> {
+    fn complete(self, c: Completion) -> io::Result<OwnedFd> {
         let fd = c.io_result()? as i32;
         // SAFETY: the kernel just opened `fd` for us; nothing else owns it.
         Ok(unsafe { OwnedFd::from_raw_fd(fd) })

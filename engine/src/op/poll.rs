@@ -8,9 +8,8 @@
 //! straight between the caller's buffer and the socket, so a dropped future
 //! never strands bytes in a buffer the caller cannot see.
 
-use super::{Completion, Operation, Plan, Target};
+use super::{Completion, Operation, Plan};
 use crate::backend::Interest;
-use crate::driver::Driver;
 use crate::fd::shared::FdHold;
 #[cfg(uring)]
 use io_uring::{opcode, squeue};
@@ -38,18 +37,12 @@ const RDHUP: libc::c_short = 0;
 /// (errors and hang-ups count as both, so the caller's next syscall sees them).
 pub(crate) struct PollReady {
     fd: FdHold,
-    #[cfg_attr(not(uring), allow(dead_code))]
-    target: Target,
     interest: Interest,
 }
 
 impl PollReady {
-    pub(crate) fn new(fd: FdHold, interest: Interest, driver: &Driver) -> Self {
-        PollReady {
-            target: fd.target(driver),
-            fd,
-            interest,
-        }
+    pub(crate) fn new(fd: FdHold, interest: Interest) -> Self {
+        PollReady { fd, interest }
     }
 
     fn events(&self) -> libc::c_short {
@@ -81,9 +74,9 @@ unsafe impl Operation for PollReady {
 
     #[cfg(uring)]
     fn entry(&mut self) -> squeue::Entry {
+        let target = self.fd.target();
         let events = self.events() as u16 as u32;
-        self.target
-            .apply(opcode::PollAdd::new(self.target.raw(), events).build())
+        target.apply(opcode::PollAdd::new(target.raw(), events).build())
     }
 
     fn plan(&self) -> Plan {
@@ -113,7 +106,7 @@ unsafe impl Operation for PollReady {
         Some(&self.fd)
     }
 
-    fn complete(self: Box<Self>, c: Completion) -> io::Result<Interest> {
+    fn complete(self, c: Completion) -> io::Result<Interest> {
         let mask = c.io_result()?;
         Ok(ready_from(mask as i32))
     }

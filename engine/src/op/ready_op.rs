@@ -35,7 +35,7 @@ impl<T: Operation> ReadyOp<T> {
         }
     }
 
-    fn finish(&mut self, data: Box<T>, c: Completion) -> Poll<T::Output> {
+    fn finish(&mut self, data: T, c: Completion) -> Poll<T::Output> {
         self.state = State::Done;
         self.driver.op_completed();
         let c = c.explained(data.fd());
@@ -45,18 +45,18 @@ impl<T: Operation> ReadyOp<T> {
     /// Runs the syscall until it stops saying "would block", waiting for
     /// `interest` on the descriptor's poller registration in between.
     fn poll_nonblocking(&mut self, mut data: Box<T>, interest: Interest, cx: &mut Context<'_>) -> Poll<T::Output> {
-        let driver = crate::driver::Driver::Ready(self.driver.clone());
-        let source: Option<Arc<Source>> = data.fd().and_then(|f| f.source(&driver).cloned());
+        let _driver = crate::driver::Driver::Ready(self.driver.clone());
+        let source: Option<Arc<Source>> = data.fd().and_then(|f| f.source().cloned());
         loop {
             if source.as_ref().is_some_and(|s| s.is_cancelled()) {
-                return self.finish(data, Completion::cancelled());
+                return self.finish(*data, Completion::cancelled());
             }
             if let Some(c) = data.syscall() {
-                return self.finish(data, c);
+                return self.finish(*data, c);
             }
             let Some(source) = &source else {
                 // Not registered with this driver: nothing can wake us.
-                return self.finish(data, Completion::errno(libc::EWOULDBLOCK));
+                return self.finish(*data, Completion::errno(libc::EWOULDBLOCK));
             };
             // Checks for a cancel under the same lock as it registers the
             // waker, so a close cannot slip in between and go unseen.
@@ -65,7 +65,7 @@ impl<T: Operation> ReadyOp<T> {
                 Poll::Pending => {}
             }
             if let Err(err) = self.driver.arm(source, interest) {
-                return self.finish(data, Completion::failed(&err));
+                return self.finish(*data, Completion::failed(&err));
             }
             self.state = State::Idle(data);
             return Poll::Pending;
@@ -82,12 +82,12 @@ impl<T: Operation> Future for ReadyOp<T> {
             State::Idle(mut data) => {
                 if let Err(refusal) = this.driver.accepts() {
                     // The home runtime is idle or gone: nothing would wake us.
-                    return this.finish(data, Completion::refused(refusal));
+                    return this.finish(*data, Completion::refused(refusal));
                 }
                 match data.plan() {
                     Plan::Immediate => {
                         let c = data.syscall().unwrap_or(Completion { result: 0, flags: 0 });
-                        this.finish(data, c)
+                        this.finish(*data, c)
                     }
                     Plan::Nonblocking(interest) => this.poll_nonblocking(data, interest, cx),
                     Plan::Blocking => match pool::submit(data, cx) {
@@ -104,7 +104,7 @@ impl<T: Operation> Future for ReadyOp<T> {
                 }
             }
             State::Pooled(slot) => match slot.poll_result(cx) {
-                Poll::Ready((data, c)) => this.finish(data, c),
+                Poll::Ready((data, c)) => this.finish(*data, c),
                 Poll::Pending => {
                     this.state = State::Pooled(slot);
                     Poll::Pending

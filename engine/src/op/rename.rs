@@ -59,7 +59,7 @@ unsafe impl Operation for RenameAt {
         }
     }
 
-    fn complete(self: Box<Self>, c: Completion) -> io::Result<()> {
+    fn complete(self, c: Completion) -> io::Result<()> {
         c.io_result().map(drop)
     }
 }

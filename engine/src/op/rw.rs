@@ -4,10 +4,9 @@
 //! backends `read`/`write`, non-blocking and retried on readiness, or on the
 //! pool for regular files).
 
-use super::{syscall_retry, Completion, Operation, Plan, Target};
+use super::{syscall_retry, Completion, Operation, Plan};
 use crate::backend::Interest;
 use crate::buf::{IoBuf, IoBufMut};
-use crate::driver::Driver;
 use crate::error::BufResult;
 use crate::fd::shared::FdHold;
 #[cfg(uring)]
@@ -29,16 +28,14 @@ fn cursor_plan(pollable: bool, interest: Interest) -> Plan {
 
 pub(crate) struct Read<B> {
     fd: FdHold,
-    target: Target,
     buf: B,
     offset: u64,
     plan: Plan,
 }
 
 impl<B: IoBufMut> Read<B> {
-    pub(crate) fn new(fd: FdHold, buf: B, offset: u64, driver: &Driver) -> Self {
+    pub(crate) fn new(fd: FdHold, buf: B, offset: u64) -> Self {
         Read {
-            target: fd.target(driver),
             fd,
             buf,
             offset,
@@ -48,9 +45,8 @@ impl<B: IoBufMut> Read<B> {
 
     /// A read at the file position; `pollable` descriptors (anything but a
     /// regular file or block device) wait for readiness on readiness backends.
-    pub(crate) fn at_cursor(fd: FdHold, buf: B, pollable: bool, driver: &Driver) -> Self {
+    pub(crate) fn at_cursor(fd: FdHold, buf: B, pollable: bool) -> Self {
         Read {
-            target: fd.target(driver),
             fd,
             buf,
             offset: CURSOR,
@@ -66,13 +62,10 @@ unsafe impl<B: IoBufMut> Operation for Read<B> {
 
     #[cfg(uring)]
     fn entry(&mut self) -> squeue::Entry {
+        let target = self.fd.target();
         let ptr = self.buf.stable_mut_ptr();
         let len = self.buf.bytes_total().min(u32::MAX as usize) as u32;
-        self.target.apply(
-            opcode::Read::new(self.target.raw(), ptr, len)
-                .offset(self.offset)
-                .build(),
-        )
+        target.apply(opcode::Read::new(target.raw(), ptr, len).offset(self.offset).build())
     }
 
     fn plan(&self) -> Plan {
@@ -94,7 +87,7 @@ unsafe impl<B: IoBufMut> Operation for Read<B> {
         Some(&self.fd)
     }
 
-    fn complete(self: Box<Self>, c: Completion) -> BufResult<usize, B> {
+    fn complete(self, c: Completion) -> BufResult<usize, B> {
         let mut buf = self.buf;
         let res = c.io_result().map(|n| {
             // SAFETY: the kernel initialized `n` bytes at the start of the buffer.
@@ -119,16 +112,14 @@ unsafe impl<B: IoBufMut> Operation for Read<B> {
 
 pub(crate) struct Write<B> {
     fd: FdHold,
-    target: Target,
     buf: B,
     offset: u64,
     plan: Plan,
 }
 
 impl<B: IoBuf> Write<B> {
-    pub(crate) fn new(fd: FdHold, buf: B, offset: u64, driver: &Driver) -> Self {
+    pub(crate) fn new(fd: FdHold, buf: B, offset: u64) -> Self {
         Write {
-            target: fd.target(driver),
             fd,
             buf,
             offset,
@@ -137,9 +128,8 @@ impl<B: IoBuf> Write<B> {
     }
 
     /// A write at the file position; see [`Read::at_cursor`].
-    pub(crate) fn at_cursor(fd: FdHold, buf: B, pollable: bool, driver: &Driver) -> Self {
+    pub(crate) fn at_cursor(fd: FdHold, buf: B, pollable: bool) -> Self {
         Write {
-            target: fd.target(driver),
             fd,
             buf,
             offset: CURSOR,
@@ -155,9 +145,10 @@ unsafe impl<B: IoBuf> Operation for Write<B> {
 
     #[cfg(uring)]
     fn entry(&mut self) -> squeue::Entry {
+        let target = self.fd.target();
         let len = self.buf.bytes_init().min(u32::MAX as usize) as u32;
-        self.target.apply(
-            opcode::Write::new(self.target.raw(), self.buf.stable_ptr(), len)
+        target.apply(
+            opcode::Write::new(target.raw(), self.buf.stable_ptr(), len)
                 .offset(self.offset)
                 .build(),
         )
@@ -182,7 +173,7 @@ unsafe impl<B: IoBuf> Operation for Write<B> {
         Some(&self.fd)
     }
 
-    fn complete(self: Box<Self>, c: Completion) -> BufResult<usize, B> {
+    fn complete(self, c: Completion) -> BufResult<usize, B> {
         (c.io_result().map(|n| n as usize), self.buf)
     }
 }

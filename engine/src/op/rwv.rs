@@ -2,9 +2,8 @@
 //! readiness backends, `preadv`/`pwritev` (or a loop where the platform has
 //! none) on the blocking pool.
 
-use super::{syscall_retry, Completion, Operation, Plan, Target};
+use super::{syscall_retry, Completion, Operation, Plan};
 use crate::buf::{IoBuf, IoBufMut};
-use crate::driver::Driver;
 use crate::error::BufResult;
 use crate::fd::shared::FdHold;
 #[cfg(uring)]
@@ -12,14 +11,13 @@ use io_uring::{opcode, squeue};
 
 pub(crate) struct Readv<B> {
     fd: FdHold,
-    target: Target,
     bufs: Vec<B>,
     iovecs: Vec<libc::iovec>,
     offset: u64,
 }
 
 impl<B: IoBufMut> Readv<B> {
-    pub(crate) fn new(fd: FdHold, mut bufs: Vec<B>, offset: u64, driver: &Driver) -> Self {
+    pub(crate) fn new(fd: FdHold, mut bufs: Vec<B>, offset: u64) -> Self {
         let iovecs = bufs
             .iter_mut()
             .map(|b| libc::iovec {
@@ -28,7 +26,6 @@ impl<B: IoBufMut> Readv<B> {
             })
             .collect();
         Readv {
-            target: fd.target(driver),
             fd,
             bufs,
             iovecs,
@@ -51,8 +48,9 @@ unsafe impl<B: IoBufMut> Operation for Readv<B> {
 
     #[cfg(uring)]
     fn entry(&mut self) -> squeue::Entry {
-        let e = opcode::Readv::new(self.target.raw(), self.iovecs.as_ptr(), self.iovecs.len() as u32);
-        self.target.apply(e.offset(self.offset).build())
+        let target = self.fd.target();
+        let e = opcode::Readv::new(target.raw(), self.iovecs.as_ptr(), self.iovecs.len() as u32);
+        target.apply(e.offset(self.offset).build())
     }
 
     fn plan(&self) -> Plan {
@@ -71,7 +69,7 @@ unsafe impl<B: IoBufMut> Operation for Readv<B> {
         Some(&self.fd)
     }
 
-    fn complete(self: Box<Self>, c: Completion) -> BufResult<usize, Vec<B>> {
+    fn complete(self, c: Completion) -> BufResult<usize, Vec<B>> {
         let mut bufs = self.bufs;
         let res = c.io_result().map(|n| {
             let mut left = n as usize;
@@ -89,14 +87,13 @@ unsafe impl<B: IoBufMut> Operation for Readv<B> {
 
 pub(crate) struct Writev<B> {
     fd: FdHold,
-    target: Target,
     bufs: Vec<B>,
     iovecs: Vec<libc::iovec>,
     offset: u64,
 }
 
 impl<B: IoBuf> Writev<B> {
-    pub(crate) fn new(fd: FdHold, bufs: Vec<B>, offset: u64, driver: &Driver) -> Self {
+    pub(crate) fn new(fd: FdHold, bufs: Vec<B>, offset: u64) -> Self {
         let iovecs = bufs
             .iter()
             .map(|b| libc::iovec {
@@ -105,7 +102,6 @@ impl<B: IoBuf> Writev<B> {
             })
             .collect();
         Writev {
-            target: fd.target(driver),
             fd,
             bufs,
             iovecs,
@@ -120,8 +116,9 @@ unsafe impl<B: IoBuf> Operation for Writev<B> {
 
     #[cfg(uring)]
     fn entry(&mut self) -> squeue::Entry {
-        let e = opcode::Writev::new(self.target.raw(), self.iovecs.as_ptr(), self.iovecs.len() as u32);
-        self.target.apply(e.offset(self.offset).build())
+        let target = self.fd.target();
+        let e = opcode::Writev::new(target.raw(), self.iovecs.as_ptr(), self.iovecs.len() as u32);
+        target.apply(e.offset(self.offset).build())
     }
 
     fn plan(&self) -> Plan {
@@ -140,7 +137,7 @@ unsafe impl<B: IoBuf> Operation for Writev<B> {
         Some(&self.fd)
     }
 
-    fn complete(self: Box<Self>, c: Completion) -> BufResult<usize, Vec<B>> {
+    fn complete(self, c: Completion) -> BufResult<usize, Vec<B>> {
         (c.io_result().map(|n| n as usize), self.bufs)
     }
 }

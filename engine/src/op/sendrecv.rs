@@ -5,10 +5,9 @@
 //! `EPIPE`/`ECONNRESET` (`MSG_NOSIGNAL`, or `SO_NOSIGPIPE` set at socket
 //! creation on Apple platforms).
 
-use super::{syscall_retry, Completion, Operation, Plan, Target};
+use super::{syscall_retry, Completion, Operation, Plan};
 use crate::backend::Interest;
 use crate::buf::{IoBuf, IoBufMut};
-use crate::driver::Driver;
 use crate::error::BufResult;
 use crate::fd::rescue::{Datagram, Rescued};
 use crate::fd::shared::FdHold;
@@ -35,7 +34,6 @@ pub(crate) enum Flow {
 
 pub(crate) struct Recv<B> {
     fd: FdHold,
-    target: Target,
     buf: B,
     flow: Flow,
 }
@@ -44,10 +42,9 @@ impl<B: IoBufMut> Recv<B> {
     /// Receives stream bytes into `buf[at..]`; with `waitall` the kernel
     /// keeps receiving until the buffer is full, the peer closes or an error
     /// (`MSG_WAITALL`; a cancelled receive still reports what it got).
-    pub(crate) fn stream(fd: FdHold, buf: B, at: usize, waitall: bool, driver: &Driver) -> Self {
+    pub(crate) fn stream(fd: FdHold, buf: B, at: usize, waitall: bool) -> Self {
         let at = at.min(buf.bytes_total());
         Recv {
-            target: fd.target(driver),
             fd,
             buf,
             flow: Flow::Stream { at, waitall },
@@ -55,9 +52,8 @@ impl<B: IoBufMut> Recv<B> {
     }
 
     /// Receives one datagram into `buf`.
-    pub(crate) fn datagram(fd: FdHold, buf: B, driver: &Driver) -> Self {
+    pub(crate) fn datagram(fd: FdHold, buf: B) -> Self {
         Recv {
-            target: fd.target(driver),
             fd,
             buf,
             flow: Flow::Datagram,
@@ -86,12 +82,13 @@ unsafe impl<B: IoBufMut> Operation for Recv<B> {
 
     #[cfg(uring)]
     fn entry(&mut self) -> squeue::Entry {
+        let target = self.fd.target();
         let at = self.at();
         let len = (self.buf.bytes_total() - at).min(u32::MAX as usize) as u32;
         // SAFETY: `at <= bytes_total`, so the pointer stays inside the buffer.
         let ptr = unsafe { self.buf.stable_mut_ptr().add(at) };
-        let e = opcode::Recv::new(self.target.raw(), ptr, len).flags(self.flags());
-        self.target.apply(e.build())
+        let e = opcode::Recv::new(target.raw(), ptr, len).flags(self.flags());
+        target.apply(e.build())
     }
 
     fn plan(&self) -> Plan {
@@ -113,7 +110,7 @@ unsafe impl<B: IoBufMut> Operation for Recv<B> {
     }
 
     /// Yields the bytes received by this operation (not counting `at`).
-    fn complete(self: Box<Self>, c: Completion) -> BufResult<usize, B> {
+    fn complete(self, c: Completion) -> BufResult<usize, B> {
         let at = self.at();
         let mut buf = self.buf;
         let res = c.io_result().map(|n| {
@@ -154,7 +151,6 @@ unsafe impl<B: IoBufMut> Operation for Recv<B> {
 
 pub(crate) struct Send<B> {
     fd: FdHold,
-    target: Target,
     buf: B,
     waitall: bool,
 }
@@ -164,13 +160,8 @@ impl<B: IoBuf> Send<B> {
     /// keeps sending until all are out (`MSG_WAITALL`, Linux 5.19: the
     /// kernel retries short sends itself). Readiness backends send what
     /// the socket takes and leave the loop to the caller.
-    pub(crate) fn new(fd: FdHold, buf: B, waitall: bool, driver: &Driver) -> Self {
-        Send {
-            target: fd.target(driver),
-            fd,
-            buf,
-            waitall,
-        }
+    pub(crate) fn new(fd: FdHold, buf: B, waitall: bool) -> Self {
+        Send { fd, buf, waitall }
     }
 }
 
@@ -181,14 +172,15 @@ unsafe impl<B: IoBuf> Operation for Send<B> {
 
     #[cfg(uring)]
     fn entry(&mut self) -> squeue::Entry {
+        let target = self.fd.target();
         let len = self.buf.bytes_init().min(u32::MAX as usize) as u32;
         let flags = if self.waitall {
             NOSIGNAL | libc::MSG_WAITALL
         } else {
             NOSIGNAL
         };
-        let e = opcode::Send::new(self.target.raw(), self.buf.stable_ptr(), len).flags(flags);
-        self.target.apply(e.build())
+        let e = opcode::Send::new(target.raw(), self.buf.stable_ptr(), len).flags(flags);
+        target.apply(e.build())
     }
 
     fn plan(&self) -> Plan {
@@ -205,7 +197,7 @@ unsafe impl<B: IoBuf> Operation for Send<B> {
         Some(&self.fd)
     }
 
-    fn complete(self: Box<Self>, c: Completion) -> BufResult<usize, B> {
+    fn complete(self, c: Completion) -> BufResult<usize, B> {
         (c.io_result().map(|n| n as usize), self.buf)
     }
 }

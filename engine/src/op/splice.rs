@@ -5,9 +5,8 @@
 //! opcode), `splice(2)`: on the blocking pool for the file side, and
 //! non-blocking, retried on the socket's readiness, for the socket side.
 
-use super::{syscall_retry, Completion, Operation, Plan, Target};
+use super::{syscall_retry, Completion, Operation, Plan};
 use crate::backend::Interest;
-use crate::driver::Driver;
 use crate::fd::shared::FdHold;
 #[cfg(uring)]
 use io_uring::{opcode, squeue, types};
@@ -55,7 +54,6 @@ pub(crate) enum Direction {
 pub(crate) struct Splice {
     /// The file (into the pipe) or the socket (out of it).
     fd: FdHold,
-    target: Target,
     pipe: Arc<Pipe>,
     direction: Direction,
     /// File offset for [`Direction::IntoPipe`]; unused (-1) otherwise.
@@ -65,9 +63,8 @@ pub(crate) struct Splice {
 
 impl Splice {
     /// Moves up to `len` bytes at `offset` of the file `fd` into `pipe`.
-    pub(crate) fn into_pipe(fd: FdHold, pipe: Arc<Pipe>, offset: u64, len: u32, driver: &Driver) -> Self {
+    pub(crate) fn into_pipe(fd: FdHold, pipe: Arc<Pipe>, offset: u64, len: u32) -> Self {
         Splice {
-            target: fd.target(driver),
             fd,
             pipe,
             direction: Direction::IntoPipe,
@@ -77,9 +74,8 @@ impl Splice {
     }
 
     /// Moves up to `len` bytes out of `pipe` into the socket `fd`.
-    pub(crate) fn out_of_pipe(fd: FdHold, pipe: Arc<Pipe>, len: u32, driver: &Driver) -> Self {
+    pub(crate) fn out_of_pipe(fd: FdHold, pipe: Arc<Pipe>, len: u32) -> Self {
         Splice {
-            target: fd.target(driver),
             fd,
             pipe,
             direction: Direction::OutOfPipe,
@@ -98,28 +94,29 @@ impl Splice {
 const FLAGS: u32 = libc::SPLICE_F_MOVE | libc::SPLICE_F_NONBLOCK;
 
 // SAFETY: no memory pointers; `fd` keeps the file or socket open and the
-// `Arc<Pipe>` inside `self` (boxed by the driver until the last CQE) keeps both
+// `Arc<Pipe>` in `self` (kept by the driver until the last CQE) keeps both
 // pipe descriptors open.
 unsafe impl Operation for Splice {
     type Output = io::Result<usize>;
 
     #[cfg(uring)]
     fn entry(&mut self) -> squeue::Entry {
+        let target = self.fd.target();
         match self.direction {
             Direction::IntoPipe => {
                 let out = types::Fd(self.pipe.write.as_raw_fd());
-                let e = if self.target.is_fixed() {
-                    let slot = types::Fixed(self.target.raw().0 as u32);
+                let e = if target.is_fixed() {
+                    let slot = types::Fixed(target.raw().0 as u32);
                     opcode::Splice::new(slot, self.offset, out, -1, self.len)
                 } else {
-                    opcode::Splice::new(self.target.raw(), self.offset, out, -1, self.len)
+                    opcode::Splice::new(target.raw(), self.offset, out, -1, self.len)
                 };
                 e.flags(FLAGS).build()
             }
             Direction::OutOfPipe => {
                 let input = types::Fd(self.pipe.read.as_raw_fd());
-                let e = opcode::Splice::new(input, -1, self.target.raw(), -1, self.len).flags(FLAGS);
-                self.target.apply(e.build())
+                let e = opcode::Splice::new(input, -1, target.raw(), -1, self.len).flags(FLAGS);
+                target.apply(e.build())
             }
         }
     }
@@ -161,7 +158,7 @@ unsafe impl Operation for Splice {
         Some(&self.fd)
     }
 
-    fn complete(self: Box<Self>, c: Completion) -> io::Result<usize> {
+    fn complete(self, c: Completion) -> io::Result<usize> {
         c.io_result().map(|n| n as usize)
     }
 }

@@ -61,16 +61,16 @@ pub(crate) fn from_stat(st: &libc::stat) -> RawStat {
 pub(crate) struct Statx {
     fd: FdHold,
     #[cfg(target_os = "linux")]
-    buf: MaybeUninit<libc::statx>,
+    buf: Box<MaybeUninit<libc::statx>>,
     #[cfg(not(target_os = "linux"))]
-    buf: MaybeUninit<libc::stat>,
+    buf: Box<MaybeUninit<libc::stat>>,
 }
 
 impl Statx {
     pub(crate) fn new(fd: FdHold) -> Self {
         Statx {
             fd,
-            buf: MaybeUninit::uninit(),
+            buf: Box::new(MaybeUninit::uninit()),
         }
     }
 }
@@ -79,8 +79,8 @@ impl Statx {
 #[cfg(target_os = "linux")]
 const EMPTY_PATH: &std::ffi::CStr = c"";
 
-// SAFETY: the SQE and the syscall point at `buf` (inside `self`, which the
-// driver keeps boxed) and at a `'static` C string. STATX takes no fixed files,
+// SAFETY: the SQE and the syscall point at `buf`, a box `self` owns (it stays
+// put when `self` moves), and at a `'static` C string. STATX takes no fixed files,
 // so it names the plain number, which `fd` keeps open.
 unsafe impl Operation for Statx {
     type Output = io::Result<RawStat>;
@@ -117,10 +117,10 @@ unsafe impl Operation for Statx {
         Some(&self.fd)
     }
 
-    fn complete(self: Box<Self>, c: Completion) -> io::Result<RawStat> {
+    fn complete(self, c: Completion) -> io::Result<RawStat> {
         c.io_result()?;
         // SAFETY: a successful statx/fstat filled the whole struct.
-        let st = unsafe { self.buf.assume_init() };
+        let st = unsafe { self.buf.assume_init_read() };
         #[cfg(target_os = "linux")]
         return Ok(from_statx(&st));
         #[cfg(not(target_os = "linux"))]

@@ -15,9 +15,9 @@ pub(crate) struct StatxAt {
     /// `AT_SYMLINK_NOFOLLOW`, or 0.
     flags: i32,
     #[cfg(target_os = "linux")]
-    buf: MaybeUninit<libc::statx>,
+    buf: Box<MaybeUninit<libc::statx>>,
     #[cfg(not(target_os = "linux"))]
-    buf: MaybeUninit<libc::stat>,
+    buf: Box<MaybeUninit<libc::stat>>,
 }
 
 impl StatxAt {
@@ -25,7 +25,7 @@ impl StatxAt {
         StatxAt {
             path,
             flags: if follow { 0 } else { libc::AT_SYMLINK_NOFOLLOW },
-            buf: MaybeUninit::uninit(),
+            buf: Box::new(MaybeUninit::uninit()),
         }
     }
 
@@ -36,7 +36,8 @@ impl StatxAt {
 }
 
 // SAFETY: the SQE and the syscall point at `path`'s heap bytes and at `buf`,
-// both inside `self`, which the driver keeps boxed; no descriptor (AT_FDCWD).
+// a box: heap memory `self` owns, staying put when `self` moves; no
+// descriptor (AT_FDCWD).
 unsafe impl Operation for StatxAt {
     type Output = io::Result<RawStat>;
 
@@ -67,10 +68,10 @@ unsafe impl Operation for StatxAt {
         syscall_retry(call)
     }
 
-    fn complete(self: Box<Self>, c: Completion) -> io::Result<RawStat> {
+    fn complete(self, c: Completion) -> io::Result<RawStat> {
         c.io_result()?;
         // SAFETY: a successful statx/fstatat filled the whole struct.
-        let st = unsafe { self.buf.assume_init() };
+        let st = unsafe { self.buf.assume_init_read() };
         #[cfg(target_os = "linux")]
         return Ok(super::statx::from_statx(&st));
         #[cfg(not(target_os = "linux"))]

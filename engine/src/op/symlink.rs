@@ -44,7 +44,7 @@ unsafe impl Operation for SymlinkAt {
         syscall_retry(|| unsafe { libc::symlinkat(target, libc::AT_FDCWD, link) } as isize)
     }
 
-    fn complete(self: Box<Self>, c: Completion) -> io::Result<()> {
+    fn complete(self, c: Completion) -> io::Result<()> {
         c.io_result().map(drop)
     }
 }

@@ -3,8 +3,7 @@
 //! `sync_file_range(2)` on the blocking pool. Not a durability barrier: it
 //! flushes no metadata and no device cache (use `fdatasync` for that).
 
-use super::{syscall_retry, Completion, Operation, Plan, Target};
-use crate::driver::Driver;
+use super::{syscall_retry, Completion, Operation, Plan};
 use crate::fd::shared::FdHold;
 #[cfg(uring)]
 use io_uring::{opcode, squeue};
@@ -12,7 +11,6 @@ use std::io;
 
 pub(crate) struct SyncFileRange {
     fd: FdHold,
-    target: Target,
     offset: u64,
     /// At most `u32::MAX` when submitted as an SQE (the caller checks).
     len: u64,
@@ -20,14 +18,8 @@ pub(crate) struct SyncFileRange {
 }
 
 impl SyncFileRange {
-    pub(crate) fn new(fd: FdHold, offset: u64, len: u64, flags: u32, driver: &Driver) -> Self {
-        SyncFileRange {
-            target: fd.target(driver),
-            fd,
-            offset,
-            len,
-            flags,
-        }
+    pub(crate) fn new(fd: FdHold, offset: u64, len: u64, flags: u32) -> Self {
+        SyncFileRange { fd, offset, len, flags }
     }
 
     #[cfg(uring)]
@@ -42,10 +34,11 @@ unsafe impl Operation for SyncFileRange {
 
     #[cfg(uring)]
     fn entry(&mut self) -> squeue::Entry {
-        let e = opcode::SyncFileRange::new(self.target.raw(), self.len.min(u64::from(u32::MAX)) as u32)
+        let target = self.fd.target();
+        let e = opcode::SyncFileRange::new(target.raw(), self.len.min(u64::from(u32::MAX)) as u32)
             .offset(self.offset)
             .flags(self.flags);
-        self.target.apply(e.build())
+        target.apply(e.build())
     }
 
     fn plan(&self) -> Plan {
@@ -63,7 +56,7 @@ unsafe impl Operation for SyncFileRange {
         Some(&self.fd)
     }
 
-    fn complete(self: Box<Self>, c: Completion) -> io::Result<()> {
+    fn complete(self, c: Completion) -> io::Result<()> {
         c.io_result().map(drop)
     }
 }

@@ -49,7 +49,7 @@ unsafe impl Operation for UnlinkAt {
         syscall_retry(|| unsafe { libc::unlinkat(libc::AT_FDCWD, path, flags) } as isize)
     }
 
-    fn complete(self: Box<Self>, c: Completion) -> io::Result<()> {
+    fn complete(self, c: Completion) -> io::Result<()> {
         c.io_result().map(drop)
     }
 }

@@ -79,7 +79,7 @@ unsafe impl Operation for WaitId {
         Some(&self.fd)
     }
 
-    fn complete(self: Box<Self>, c: Completion) -> std::io::Result<()> {
+    fn complete(self, c: Completion) -> std::io::Result<()> {
         c.io_result().map(drop)
     }
 }

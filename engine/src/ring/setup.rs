@@ -4,9 +4,13 @@
 #[cfg(uring)]
 use crate::error::Error;
 #[cfg(uring)]
+use io_uring::types::{self, CancelBuilder};
+#[cfg(uring)]
 use io_uring::{opcode, IoUring, Probe};
 #[cfg(uring)]
 use std::io;
+#[cfg(uring)]
+use std::os::fd::RawFd;
 
 /// Which `io_uring_setup` flags the ring asks for.
 ///
@@ -100,10 +104,17 @@ const REQUIRED: &[(u8, &str)] = &[
 /// missing; other failures (`EMFILE`, `ENOMEM`) as the kernel reported them.
 pub(crate) fn build_ring(config: &RingConfig) -> io::Result<(IoUring, SetupMode)> {
     let mut mode = if config.hosted { SetupMode::Plain } else { config.mode };
+    // IORING_SETUP_NO_SQARRAY (Linux 6.6): the kernel takes SQEs in ring
+    // order, without the indirection array. RINGIO_URING_NO_SQARRAY=0 turns
+    // it off, to measure it; a kernel without it steps down.
+    let mut no_sqarray = !std::env::var("RINGIO_URING_NO_SQARRAY").is_ok_and(|v| v == "0");
     let ring = loop {
         let mut builder = IoUring::builder();
         if let Some(cq) = config.cq_entries {
             builder.setup_cqsize(cq);
+        }
+        if no_sqarray {
+            builder.setup_no_sqarray();
         }
         match mode {
             SetupMode::Defer => {
@@ -124,6 +135,10 @@ pub(crate) fn build_ring(config: &RingConfig) -> io::Result<(IoUring, SetupMode)
         }
         match builder.build(config.entries) {
             Ok(ring) => break ring,
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) && no_sqarray => {
+                tracing::debug!("IORING_SETUP_NO_SQARRAY rejected (Linux 6.6); using the SQ array");
+                no_sqarray = false;
+            }
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => match mode.weaker() {
                 Some(weaker) => {
                     tracing::debug!(?mode, ?weaker, "io_uring setup flags rejected, stepping down");
@@ -150,6 +165,7 @@ pub(crate) fn build_ring(config: &RingConfig) -> io::Result<(IoUring, SetupMode)
     if let Some((_, name)) = REQUIRED.iter().find(|(code, _)| !probe.is_supported(*code)) {
         return Err(Error::Unsupported(format!("kernel lacks opcode IORING_OP_{name}")).into());
     }
+    tracing::debug!(?mode, no_sqarray, "io_uring set up");
     Ok((ring, mode))
 }
 
@@ -168,4 +184,31 @@ fn unsupported(err: &io::Error) -> io::Error {
         _ => return io::Error::from_raw_os_error(err.raw_os_error().unwrap_or(libc::EIO)),
     };
     Error::Unsupported(why).into()
+}
+
+#[cfg(uring)]
+/// `close` cancels a descriptor's operations with `IORING_ASYNC_CANCEL_FD`
+/// (5.19) and `_FD_FIXED` (6.0); without them it would wait forever. A kernel
+/// that rejects the flags (`EINVAL`) gets the readiness backend instead.
+pub(crate) fn probe_fd_cancel(ring: &mut IoUring, fixed: bool, fd: RawFd) -> io::Result<()> {
+    let target = if fixed {
+        CancelBuilder::fd(types::Fixed(0))
+    } else {
+        CancelBuilder::fd(types::Fd(fd))
+    };
+    let entry = opcode::AsyncCancel2::new(target.all())
+        .build()
+        .user_data(super::driver::CANCEL_TOKEN);
+    // SAFETY: a cancel request carries no pointers; the ring is not shared yet.
+    unsafe { ring.submission().push(&entry) }.map_err(|_| io::Error::other("fresh submission queue is full"))?;
+    ring.submit_and_wait(1)?;
+    let result = ring.completion().next().map(|cqe| cqe.result());
+    match result {
+        Some(r) if r == -libc::EINVAL => Err(crate::error::Error::Unsupported(
+            "kernel lacks fd-targeted cancellation (IORING_ASYNC_CANCEL_FD_FIXED, Linux 6.0)".into(),
+        )
+        .into()),
+        Some(_) => Ok(()), // ENOENT: nothing to cancel, as expected
+        None => Err(io::Error::other("no completion for the cancel probe")),
+    }
 }

@@ -22,8 +22,9 @@ pub struct Stats {
     pub abandoned: u64,
     /// Operations the kernel still owns (submitted, last CQE not reaped).
     pub in_flight: u64,
-    /// Slab entries: in-flight operations plus completions not yet taken by
-    /// their future. Zero when the runtime is idle; anything else is a leak.
+    /// Operation slots in use: in-flight operations plus completions not yet
+    /// taken by their future. Zero when the runtime is idle; anything else
+    /// is a leak.
     pub slab_entries: u64,
     /// Calls into `io_uring_enter`.
     pub enters: u64,
@@ -40,6 +41,9 @@ pub struct Stats {
     pub fixed_in_use: u64,
 }
 
+/// The counters. Each has one writer, the ring's owner thread, so a bump is
+/// a plain load and store (no read-modify-write); other threads read
+/// snapshots, Relaxed, which may be a moment old.
 #[derive(Default)]
 pub(crate) struct Counters {
     pub submitted: AtomicU64,
@@ -50,27 +54,34 @@ pub(crate) struct Counters {
     pub cq_overflows: AtomicU64,
     pub fixed_registered: AtomicU64,
     pub fixed_table_full: AtomicU64,
+    fixed_in_use: AtomicU64,
 }
 
 impl Counters {
+    /// Adds one; only the counter's single writer calls this.
     pub(crate) fn bump(counter: &AtomicU64) {
-        // Relaxed: a statistic, read only as a snapshot.
-        counter.fetch_add(1, Relaxed);
+        counter.store(counter.load(Relaxed) + 1, Relaxed);
     }
 
-    pub(crate) fn snapshot(&self, in_flight: u64, slab_entries: u64, fixed_in_use: u64) -> Stats {
+    pub(crate) fn set_fixed_in_use(&self, n: u32) {
+        self.fixed_in_use.store(u64::from(n), Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self, slab_entries: u64) -> Stats {
+        let submitted = self.submitted.load(Relaxed);
+        let completed = self.completed.load(Relaxed);
         Stats {
-            submitted: self.submitted.load(Relaxed),
-            completed: self.completed.load(Relaxed),
+            submitted,
+            completed,
             abandoned: self.abandoned.load(Relaxed),
-            in_flight,
+            in_flight: submitted.saturating_sub(completed),
             slab_entries,
             enters: self.enters.load(Relaxed),
             sq_full_flushes: self.sq_full_flushes.load(Relaxed),
             cq_overflows: self.cq_overflows.load(Relaxed),
             fixed_registered: self.fixed_registered.load(Relaxed),
             fixed_table_full: self.fixed_table_full.load(Relaxed),
-            fixed_in_use,
+            fixed_in_use: self.fixed_in_use.load(Relaxed),
         }
     }
 }

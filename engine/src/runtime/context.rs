@@ -32,18 +32,21 @@ pub(crate) fn enter_hosted(driver: Option<Driver>) -> Option<Driver> {
 /// Makes `core` current until the guard drops (restoring what was there).
 pub(crate) fn enter(core: &Rc<Core>) -> EnterGuard {
     let prev = CURRENT.with(|c| c.borrow_mut().replace(core.clone()));
-    Driver::set_owner_thread(Some(&core.driver));
-    EnterGuard { prev }
+    EnterGuard {
+        _owner: Driver::enter_owner(Some(&core.driver)),
+        prev,
+    }
 }
 
 pub(crate) struct EnterGuard {
+    // Dropped first: the thread stops driving before the previous core is back.
+    _owner: crate::driver::OwnerToken,
     prev: Option<Rc<Core>>,
 }
 
 impl Drop for EnterGuard {
     fn drop(&mut self) {
         let prev = self.prev.take();
-        Driver::set_owner_thread(prev.as_ref().map(|c| &c.driver));
         CURRENT.with(|c| *c.borrow_mut() = prev);
     }
 }

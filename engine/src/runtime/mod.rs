@@ -22,7 +22,7 @@ use crate::ring::SetupMode;
 use crate::time::timers::Timers;
 use context::Core;
 use crossbeam_queue::SegQueue;
-use park::Unparker;
+use park::{Unparker, Wait};
 use std::future::Future;
 use std::io;
 use std::pin::pin;
@@ -150,12 +150,16 @@ impl Runtime {
             core.timers.fire(now);
             let runnable = main_ready || !core.sched.queue.is_empty();
             let result = if runnable {
-                core.driver.turn(None)
+                core.driver.turn(Wait::No)
             } else {
                 core.sched.unparker.park_begin();
                 let idle = core.sched.queue.is_empty() && !core.driver.has_remote_work();
-                let wait = core.timers.next_deadline().map(|d| d.saturating_duration_since(now));
-                let r = core.driver.turn(if idle { Some(wait) } else { None });
+                let wait = match core.timers.next_deadline() {
+                    _ if !idle => Wait::No,
+                    Some(deadline) => Wait::For(deadline.saturating_duration_since(now)),
+                    None => Wait::Forever,
+                };
+                let r = core.driver.turn(wait);
                 core.sched.unparker.park_end();
                 r
             };

@@ -80,3 +80,15 @@ impl Unparker {
         }
     }
 }
+
+/// How long a driver's turn may wait in the kernel for something to happen
+/// (a completion, an event, or an unpark).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// Not at all: submit, collect what is ready, return.
+    No,
+    /// Until something happens.
+    Forever,
+    /// Until something happens, or this long.
+    For(std::time::Duration),
+}

@@ -2,11 +2,7 @@
 
 use crate::error::Error;
 use crate::fd::shared::FdHold;
-#[cfg(uring)]
-use std::collections::VecDeque;
 use std::io;
-#[cfg(uring)]
-use std::task::Waker;
 
 /// One CQE, as the driver hands it to an operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,7 +107,7 @@ pub(crate) trait Orphan: Send {
     fn on_cqe(&mut self, completion: &Completion);
     /// The last completion was reaped: the kernel is done with the
     /// descriptor, so the reference that kept it open can go (the caller
-    /// drops it once the driver's lock is released).
+    /// drops it once the driver's state is no longer borrowed).
     fn take_reference(&mut self) -> Option<FdHold>;
 }
 
@@ -123,39 +119,5 @@ impl<T: super::Operation> Orphan for T {
 
     fn take_reference(&mut self) -> Option<FdHold> {
         self.take_fd()
-    }
-}
-
-#[cfg(uring)]
-/// Where one operation stands.
-pub(crate) enum Lifecycle {
-    /// In the kernel; the waker (if any) is woken when the CQE arrives.
-    Pending(Option<Waker>),
-    /// The future was dropped; its data waits here for the last CQE.
-    Ignored(Box<dyn Orphan>),
-    /// The CQE arrived and waits for the future to take it.
-    Completed(Completion),
-    /// A multishot operation: completions queue up; `done` after the last.
-    /// Its data lives here, not with its future (which only takes the
-    /// completions), so its descriptor reference goes with the last
-    /// completion even if nobody polls the stream again: a listener whose
-    /// `Incoming` sits idle can still be closed.
-    Streaming {
-        waker: Option<Waker>,
-        queue: VecDeque<Completion>,
-        done: bool,
-        data: Box<dyn Orphan>,
-    },
-}
-
-#[cfg(uring)]
-impl Lifecycle {
-    /// Whether the kernel still owns the operation (a completion will come).
-    pub(crate) fn in_kernel(&self) -> bool {
-        match self {
-            Lifecycle::Pending(_) => true,
-            Lifecycle::Streaming { done, .. } => !done,
-            Lifecycle::Ignored(_) | Lifecycle::Completed(_) => false,
-        }
     }
 }

@@ -8,11 +8,11 @@
 //! A ring `SEND` cannot give that guarantee: once submitted it may complete
 //! after its future is gone, having sent bytes nobody is told about.
 
-use super::poll::PollReady;
-use super::{Completion, Operation, RingOp};
+use super::driver::Driver;
+use super::op::RingOp;
 use crate::backend::Interest;
-use crate::driver::Driver;
-use crate::ring;
+use crate::op::poll::PollReady;
+use crate::op::{Completion, Operation};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -20,14 +20,14 @@ use std::task::{Context, Poll};
 /// A non-blocking syscall retried on ring readiness; see the module docs.
 #[must_use = "an operation does nothing unless polled"]
 pub(crate) struct RingReadyOp<T: Operation> {
-    driver: ring::Driver,
-    data: Option<Box<T>>,
+    driver: Driver,
+    data: Option<T>,
     interest: Interest,
     wait: Option<RingOp<PollReady>>,
 }
 
 impl<T: Operation> RingReadyOp<T> {
-    pub(crate) fn new(driver: ring::Driver, data: Box<T>, interest: Interest) -> Self {
+    pub(crate) fn new(driver: Driver, data: T, interest: Interest) -> Self {
         RingReadyOp {
             driver,
             data: Some(data),
@@ -78,8 +78,7 @@ impl<T: Operation> Future for RingReadyOp<T> {
                 Some(Err(e)) => return this.finish(Completion::failed(&e)),
                 None => return this.finish(Completion::errno(libc::EWOULDBLOCK)),
             };
-            let poll = PollReady::new(fd.into(), this.interest, &Driver::Ring(this.driver.clone()));
-            this.wait = Some(this.driver.submit(poll));
+            this.wait = Some(this.driver.submit(PollReady::new(fd.into(), this.interest)));
         }
     }
 }

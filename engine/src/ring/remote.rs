@@ -1,0 +1,113 @@
+//! `Remote`: what another thread asks a ring's owner to do, through one
+//! lock-free queue (`crossbeam`'s `SegQueue`), and how the owner does it on
+//! its next turn. This is the only path where ringio pays for moving work
+//! between threads; handles and futures stay `Send` because of it.
+
+use super::driver::Driver;
+use super::lifecycle::Ticket;
+use super::stream::StreamShared;
+use crate::error::Error;
+use crate::fd::shared::SharedFd;
+use crate::op::{Completion, Orphan, Target};
+use io_uring::squeue;
+use std::os::fd::OwnedFd;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// Work a foreign thread asks the owner thread to do.
+pub(crate) enum Remote {
+    /// Push this SQE for the operation at `ticket` (its slot is allocated),
+    /// unless its descriptor started closing meanwhile or the ring stopped
+    /// being driven; with the stream and data of a multishot operation.
+    Submit {
+        entry: squeue::Entry,
+        ticket: Ticket,
+        fd: Option<SharedFd>,
+        stream: Option<(Arc<StreamShared>, Box<dyn Orphan>)>,
+    },
+    /// The future of the operation at `ticket` was dropped there: here is
+    /// its data, for the driver to keep until the last CQE.
+    Orphan {
+        ticket: Ticket,
+        data: Box<dyn Orphan>,
+        cancel: bool,
+    },
+    /// A multishot stream was dropped there.
+    DropStream { ticket: Ticket, stream: Arc<StreamShared> },
+    /// Cancel every operation on this descriptor (close).
+    CancelFd(Target),
+    /// Register this descriptor in a fixed slot.
+    Register(SharedFd),
+    /// Unregister a fixed slot, close its descriptor, then run `then`.
+    Release {
+        slot: u32,
+        fd: OwnedFd,
+        then: Box<dyn FnOnce() + Send>,
+    },
+}
+
+impl Driver {
+    /// Does everything other threads posted (owner thread only).
+    pub(super) fn drain_remote(&self) {
+        while let Some(work) = self.inner.remote.pop() {
+            match work {
+                Remote::Submit {
+                    entry,
+                    ticket,
+                    fd,
+                    stream,
+                } => self.submit_remote(entry, ticket, fd, stream),
+                Remote::Orphan { ticket, data, cancel } => self.take_orphan(ticket, data, cancel),
+                Remote::DropStream { ticket, stream } => self.end_stream(ticket, &stream),
+                Remote::CancelFd(target) => self.cancel_fd(target),
+                Remote::Register(registration) => {
+                    if !self.start_register(registration.raw(), registration.clone()) {
+                        registration.registered(None);
+                    }
+                }
+                Remote::Release { slot, fd, then } => self.release_fixed(slot, fd, then),
+            }
+            self.settle();
+        }
+    }
+
+    fn submit_remote(
+        &self,
+        entry: squeue::Entry,
+        ticket: Ticket,
+        fd: Option<SharedFd>,
+        stream: Option<(Arc<StreamShared>, Box<dyn Orphan>)>,
+    ) {
+        // Checked again here, in the owner's order: a close whose cancel was
+        // pushed already must not be followed by this operation's SQE.
+        let refusal = if self.inner.stopping.load(Ordering::Acquire) {
+            Some(Error::RuntimeShutDown)
+        } else if fd.as_ref().is_some_and(SharedFd::is_closed) {
+            Some(Error::Closed)
+        } else if !self.inner.driving.load(Ordering::Acquire) {
+            Some(Error::HomeIdle)
+        } else {
+            None
+        };
+        match refusal {
+            // SAFETY: the entry was built from its operation's data, whose
+            // heap memory stays put until the last CQE for `ticket` (the
+            // future holds the data, and hands it to the driver if dropped;
+            // a multishot's data came along in `stream`).
+            None => unsafe { self.push_op(ticket, entry, stream) },
+            Some(err) => {
+                // Completed as if the kernel had refused it.
+                self.with(|st| {
+                    let meta = st.meta(ticket.index);
+                    meta.start();
+                    if let Some((stream, data)) = stream {
+                        meta.stream = Some(stream);
+                        meta.orphan = Some(data);
+                    }
+                    st.in_kernel += 1;
+                });
+                self.dispatch(ticket.user_data(), Completion::refused(err));
+            }
+        }
+    }
+}

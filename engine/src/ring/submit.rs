@@ -1,0 +1,187 @@
+//! Putting SQEs on the ring (owner thread only): an operation's, a cancel,
+//! the wake read, and the driver's own fixed-file updates. Pushing never
+//! makes a syscall unless the SQ is full; then it submits what is queued
+//! (reaping first if the kernel pushes back with `EBUSY`).
+
+use super::driver::{Driver, CANCEL_TOKEN, WAKE_TOKEN};
+use super::lifecycle::Ticket;
+use super::state::{Internal, OwnerState};
+use super::stats::Counters;
+use super::stream::StreamShared;
+use crate::fd::shared::SharedFd;
+use crate::op::{Completion, Orphan};
+use io_uring::{opcode, squeue, types};
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
+
+impl Driver {
+    /// Pushes the SQE of the operation at `ticket`, with its stream if it
+    /// is multishot. A push that fails completes the operation with the
+    /// error, as if the kernel had.
+    ///
+    /// # Safety
+    ///
+    /// Every pointer in `entry` must stay valid until the last CQE for
+    /// `ticket` is reaped.
+    pub(super) unsafe fn push_op(
+        &self,
+        ticket: Ticket,
+        entry: squeue::Entry,
+        stream: Option<(Arc<StreamShared>, Box<dyn Orphan>)>,
+    ) {
+        let failed = self.with(|st| {
+            let meta = st.meta(ticket.index);
+            meta.start();
+            if let Some((stream, data)) = stream {
+                meta.stream = Some(stream);
+                meta.orphan = Some(data);
+            }
+            st.in_kernel += 1;
+            Counters::bump(&self.inner.counters.submitted);
+            // SAFETY: the caller vouches for the entry's pointers.
+            unsafe { self.push_entry(st, &entry) }.err()
+        });
+        if let Some(err) = failed {
+            self.dispatch(ticket.user_data(), Completion::failed(&err));
+            self.settle();
+        }
+    }
+
+    /// Pushes a cancel request (its CQE is ignored).
+    pub(super) fn push_cancel(&self, entry: squeue::Entry) {
+        self.with(|st| self.push_cancel_in(st, entry));
+    }
+
+    pub(super) fn push_cancel_in(&self, st: &mut OwnerState, entry: squeue::Entry) {
+        // SAFETY: a cancel request carries no pointers.
+        if let Err(err) = unsafe { self.push_entry(st, &entry.user_data(CANCEL_TOKEN)) } {
+            tracing::warn!(%err, "could not submit a cancel request");
+        }
+    }
+
+    /// Pushes `entry`, draining a full SQ by submitting.
+    ///
+    /// # Safety
+    ///
+    /// Every pointer in `entry` must stay valid until its CQE is reaped.
+    pub(super) unsafe fn push_entry(&self, st: &mut OwnerState, entry: &squeue::Entry) -> io::Result<()> {
+        loop {
+            // SAFETY: the caller vouches for the entry's pointers.
+            if unsafe { st.ring.submission().push(entry) }.is_ok() {
+                return Ok(());
+            }
+            Counters::bump(&self.inner.counters.sq_full_flushes);
+            self.flush(st)?;
+        }
+    }
+
+    /// Submits everything queued. `EBUSY`/`EAGAIN` (completions must be
+    /// consumed first) are answered by moving completions into the
+    /// driver's reap buffer, which the next reap dispatches.
+    pub(super) fn flush(&self, st: &mut OwnerState) -> io::Result<()> {
+        loop {
+            Counters::bump(&self.inner.counters.enters);
+            let queued = st.ring.submission().len() as u32;
+            match st.enter.enter(queued, false, None) {
+                Ok(_) => return Ok(()),
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY | libc::EAGAIN)) => {
+                    if self.copy_completions(st) == 0 {
+                        std::thread::yield_now();
+                    }
+                }
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Keeps a read armed on the wake eventfd, so an unpark from another
+    /// thread ends the owner's wait in the kernel.
+    pub(super) fn arm_wake(&self, st: &mut OwnerState) {
+        let entry = opcode::Read::new(
+            types::Fd(self.inner.wake_fd.as_raw_fd()),
+            self.inner.wake_buf.as_ptr().cast(),
+            8,
+        )
+        .build()
+        .user_data(WAKE_TOKEN);
+        // SAFETY: `wake_buf` is a boxed atomic owned by `Inner`, which
+        // outlives the ring's last CQE (shutdown waits for `in_kernel == 0`);
+        // `Inner` owns the eventfd too.
+        if unsafe { self.push_entry(st, &entry) }.is_ok() {
+            st.wake_armed = true;
+            st.in_kernel += 1;
+        }
+    }
+
+    // ----- the driver's own operations: fixed-file updates ----------------
+
+    /// Takes a free fixed slot for `fd` and pushes the `FILES_UPDATE` that
+    /// fills it. `false` if the table is full (or absent).
+    pub(super) fn start_register(&self, fd: RawFd, registration: SharedFd) -> bool {
+        let started = self.with(|st| {
+            let slot = st.fixed.alloc()?;
+            self.inner.counters.set_fixed_in_use(st.fixed.in_use());
+            st.fixed_fds[slot as usize] = fd;
+            let ticket = st.alloc(&self.inner.slots);
+            // SAFETY: `fixed_fds` lives in the owner state until the driver is
+            // dropped, which is after every CQE; this entry of it is not
+            // rewritten until the slot is freed, after this update's CQE.
+            let entry = unsafe { files_update(st, slot) };
+            self.push_internal(st, ticket, entry, Internal::Register { slot, registration })
+                .then_some(())
+        });
+        if started.is_none() {
+            Counters::bump(&self.inner.counters.fixed_table_full);
+            tracing::debug!("fixed-file table full; descriptor uses its plain number");
+        }
+        started.is_some()
+    }
+
+    /// Pushes the `FILES_UPDATE` that clears `slot`; its completion frees the
+    /// slot, closes `fd` and runs `then`.
+    pub(super) fn start_unregister(&self, slot: u32, fd: OwnedFd, then: Box<dyn FnOnce() + Send>) {
+        self.with(|st| {
+            st.fixed_fds[slot as usize] = -1;
+            let ticket = st.alloc(&self.inner.slots);
+            // SAFETY: as in `start_register`.
+            let entry = unsafe { files_update(st, slot) };
+            self.push_internal(st, ticket, entry, Internal::Unregister { slot, fd, then });
+        });
+    }
+
+    /// Pushes one of the driver's own operations. `false` if the push
+    /// failed (the slot was released again; `internal` is dropped, which
+    /// for an unregister closes the descriptor anyway).
+    fn push_internal(&self, st: &mut OwnerState, ticket: Ticket, entry: squeue::Entry, internal: Internal) -> bool {
+        let entry = entry.user_data(ticket.user_data());
+        // SAFETY: see the callers; a files update points into `fixed_fds`.
+        match unsafe { self.push_entry(st, &entry) } {
+            Ok(()) => {
+                let meta = st.meta(ticket.index);
+                meta.start();
+                meta.internal = Some(internal);
+                st.in_kernel += 1;
+                true
+            }
+            Err(err) => {
+                tracing::warn!(%err, "could not submit a fixed-file update");
+                st.release(&self.inner.slots, ticket.index);
+                st.deferred.push(internal.into_fallback());
+                false
+            }
+        }
+    }
+}
+
+/// The `FILES_UPDATE` that sets fixed `slot` to `st.fixed_fds[slot]`.
+///
+/// # Safety
+///
+/// The returned entry points into `st.fixed_fds`, which must stay alive and
+/// unchanged at `slot` until its CQE is reaped.
+unsafe fn files_update(st: &OwnerState, slot: u32) -> squeue::Entry {
+    let fds = &st.fixed_fds[slot as usize] as *const RawFd;
+    opcode::FilesUpdate::new(fds, 1).offset(slot as i32).build()
+}

@@ -1,0 +1,114 @@
+//! The owner's turn: run background tasks and work other threads posted,
+//! submit everything queued with one `io_uring_enter` (waiting in it if the
+//! scheduler has nothing to run), then reap. A hosted ring's turn is the
+//! same, never waits, and may run on any thread, one at a time.
+
+use super::driver::Driver;
+use super::owner::OwnerGuard;
+use super::stats::Counters;
+use crate::runtime::park::Wait;
+use std::io;
+use std::os::fd::BorrowedFd;
+use std::sync::atomic::Ordering;
+use std::task::Waker;
+
+impl Driver {
+    /// One turn on the owner thread.
+    pub(crate) fn turn(&self, wait: Wait) -> io::Result<()> {
+        debug_assert!(self.is_owner_thread());
+        self.inner.background.run();
+        self.drain_remote();
+        let stopping = self.inner.stopping.load(Ordering::Acquire);
+        let (queued, in_kernel) = self.with(|st| {
+            if !st.wake_armed && !stopping {
+                self.arm_wake(st);
+            }
+            // The armed wake read is always in the kernel; it alone is no
+            // reason to enter.
+            (st.ring.submission().len(), st.in_kernel - usize::from(st.wake_armed))
+        });
+        let result = match wait {
+            Wait::No if queued == 0 && in_kernel == 0 => Ok(()),
+            Wait::No => self.enter(false, None),
+            Wait::Forever => self.enter(true, None),
+            Wait::For(timeout) => self.enter(true, Some(timeout)),
+        };
+        // Awake now: wakes issued while reaping (usually for tasks of this
+        // very thread) must not write the eventfd.
+        self.inner.unparker.park_end();
+        self.reap();
+        result
+    }
+
+    /// One turn of a hosted ring, on whichever thread the host runs it:
+    /// consume the eventfd signal, push what other threads queued, submit,
+    /// and reap. Never blocks; a turn that finds another in progress on
+    /// another thread does nothing (that one will see the work).
+    pub(crate) fn turn_hosted(&self) -> io::Result<()> {
+        debug_assert!(self.inner.hosted);
+        // Acquire/Release: the previous turn's writes to the owner state
+        // happen-before this one's.
+        if self.inner.turning.swap(true, Ordering::Acquire) {
+            return Ok(());
+        }
+        let _owner = OwnerGuard::enter(self.inner.id);
+        self.inner.unparker.park_end();
+        // Consume the signal before reaping: a completion posted after this
+        // read signals the eventfd again, so the host comes back for it.
+        // (Leaving the counter undrained measured no faster, and would make
+        // a level-triggered host spin.)
+        let mut counter = [0u8; 8];
+        let _ = rustix::io::read(&*self.inner.wake_fd, &mut counter);
+        self.inner.background.run();
+        self.drain_remote();
+        let queued = self.with(|st| st.ring.submission().len());
+        let result = if queued > 0 { self.enter(false, None) } else { Ok(()) };
+        self.reap();
+        drop(_owner);
+        self.inner.turning.store(false, Ordering::Release);
+        result
+    }
+
+    /// A hosted ring's driving task is about to wait: `waker` is woken when
+    /// another thread queues work. Returns `false` if work is already queued
+    /// (turn again instead of waiting).
+    pub(crate) fn park_hosted(&self, waker: &Waker) -> bool {
+        self.inner.unparker.set_waker(waker);
+        self.inner.unparker.park_begin();
+        if self.has_remote_work() {
+            self.inner.unparker.park_end();
+            return false;
+        }
+        true
+    }
+
+    /// The descriptor a hosted ring's host watches: readable when completions
+    /// arrived.
+    pub(crate) fn notify_fd(&self) -> BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.inner.wake_fd.as_fd()
+    }
+
+    /// One `io_uring_enter`: submits every queued SQE, processes
+    /// completions, and with `wait` waits for one (at most `timeout`).
+    /// Timeouts, signals and "reap first" pushback are not errors: the
+    /// caller reaps and the scheduler goes on.
+    pub(super) fn enter(&self, wait: bool, timeout: Option<std::time::Duration>) -> io::Result<()> {
+        Counters::bump(&self.inner.counters.enters);
+        let res = self.with(|st| {
+            let queued = st.ring.submission().len() as u32;
+            st.enter.enter(queued, wait, timeout)
+        });
+        match res {
+            Err(e)
+                if !matches!(
+                    e.raw_os_error(),
+                    Some(libc::ETIME | libc::EINTR | libc::EBUSY | libc::EAGAIN)
+                ) =>
+            {
+                Err(e)
+            }
+            _ => Ok(()),
+        }
+    }
+}
