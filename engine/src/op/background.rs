@@ -81,6 +81,9 @@ impl Background {
     /// Polls every task that was woken. Called by the driving thread on
     /// each turn, with no driver lock held (tasks submit operations).
     pub(crate) fn run(&self) {
+        if self.shared.ready.is_empty() {
+            return;
+        }
         // Bounded by what is queued now: a task that wakes itself runs on
         // the next turn, not in a loop here.
         for _ in 0..self.shared.ready.len() {

@@ -252,25 +252,33 @@ impl Driver {
         if let Err(err) = self.admits(data.fd(), owner) {
             return RingOp::refused(self.clone(), data, Completion::refused(err));
         }
+        if owner {
+            // One borrow of the owner state for the slot and the push.
+            let (ticket, failed) = self.with(|st| {
+                let ticket = st.alloc(&self.inner.slots);
+                let entry = data.entry().user_data(ticket.user_data());
+                // SAFETY: the entry's pointers point into heap memory `data`
+                // owns (contract of `Operation`), which stays where it is
+                // when `data` moves: into the `RingOp` now, into the driver
+                // if the future is dropped first, until the last CQE for
+                // `ticket` is reaped. The fd-mutex reference inside `data`
+                // keeps the descriptor open that long.
+                (ticket, unsafe { self.push_op_in(st, ticket, &entry, None) })
+            });
+            if let Some(err) = failed {
+                self.push_failed(ticket, err);
+            }
+            return RingOp::new(self.clone(), ticket, data);
+        }
         let ticket = self.alloc(owner);
         let entry = data.entry().user_data(ticket.user_data());
-        if owner {
-            // SAFETY: the entry's pointers point into heap memory `data`
-            // owns (contract of `Operation`), which stays where it is when
-            // `data` moves: into the `RingOp` now, into the driver if the
-            // future is dropped first, until the last CQE for `ticket` is
-            // reaped. The fd-mutex reference inside `data` keeps the
-            // descriptor open that long.
-            unsafe { self.push_op(ticket, entry, None) };
-        } else {
-            let fd = data.fd().map(|fd| fd.shared().clone());
-            self.post(Remote::Submit {
-                entry,
-                ticket,
-                fd,
-                stream: None,
-            });
-        }
+        let fd = data.fd().map(|fd| fd.shared().clone());
+        self.post(Remote::Submit {
+            entry,
+            ticket,
+            fd,
+            stream: None,
+        });
         RingOp::new(self.clone(), ticket, data)
     }
 
@@ -438,11 +446,13 @@ impl Driver {
 }
 
 impl Meta {
-    /// Fresh bookkeeping for an operation about to be pushed.
+    /// Bookkeeping for an operation about to be pushed. (Everything else was
+    /// taken out when the slot's previous use ended.)
     pub(super) fn start(&mut self) {
-        *self = Meta {
-            in_kernel: true,
-            ..Meta::default()
-        };
+        debug_assert!(
+            self.orphan.is_none() && self.stream.is_none() && self.internal.is_none() && self.early.is_none()
+        );
+        self.in_kernel = true;
+        self.ended_by = None;
     }
 }

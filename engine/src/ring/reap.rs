@@ -39,13 +39,9 @@ impl Driver {
         for (user_data, c) in batch.drain(..) {
             self.dispatch(user_data, c);
         }
-        // Keep the buffer's capacity for the next turn.
-        self.with(|st| {
-            if st.reaped.is_empty() {
-                st.reaped = batch;
-            }
-        });
-        self.settle();
+        // Hands the buffer back (keeping its capacity for the next turn) in
+        // the same borrow that looks for leftovers.
+        self.settle_returning(Some(batch));
         n
     }
 
@@ -254,22 +250,26 @@ impl Driver {
     /// follow-ups, outside the owner state (each may re-enter the driver and
     /// leave more; loops until none is left).
     pub(super) fn settle(&self) {
-        loop {
-            let (dead, released, deferred) = self
-                .with(|st| {
-                    if st.dead.is_empty() && st.released.is_empty() && st.deferred.is_empty() {
-                        return None;
-                    }
-                    Some((
-                        std::mem::take(&mut st.dead),
-                        std::mem::take(&mut st.released),
-                        std::mem::take(&mut st.deferred),
-                    ))
-                })
-                .unwrap_or_default();
-            if dead.is_empty() && released.is_empty() && deferred.is_empty() {
-                return;
+        self.settle_returning(None);
+    }
+
+    /// [`Driver::settle`], first putting the reap buffer back.
+    fn settle_returning(&self, mut reaped: Option<Vec<(u64, Completion)>>) {
+        while let Some((dead, released, deferred)) = self.with(|st| {
+            if let Some(buffer) = reaped.take() {
+                if st.reaped.is_empty() {
+                    st.reaped = buffer;
+                }
             }
+            if st.dead.is_empty() && st.released.is_empty() && st.deferred.is_empty() {
+                return None;
+            }
+            Some((
+                std::mem::take(&mut st.dead),
+                std::mem::take(&mut st.released),
+                std::mem::take(&mut st.deferred),
+            ))
+        }) {
             drop(dead);
             drop(released);
             for follow_up in deferred {

@@ -49,6 +49,9 @@ pub(crate) enum Remote {
 impl Driver {
     /// Does everything other threads posted (owner thread only).
     pub(super) fn drain_remote(&self) {
+        if self.inner.remote.is_empty() {
+            return;
+        }
         while let Some(work) = self.inner.remote.pop() {
             match work {
                 Remote::Submit {

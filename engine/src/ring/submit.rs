@@ -30,22 +30,43 @@ impl Driver {
         entry: squeue::Entry,
         stream: Option<(Arc<StreamShared>, Box<dyn Orphan>)>,
     ) {
-        let failed = self.with(|st| {
-            let meta = st.meta(ticket.index);
-            meta.start();
-            if let Some((stream, data)) = stream {
-                meta.stream = Some(stream);
-                meta.orphan = Some(data);
-            }
-            st.in_kernel += 1;
-            Counters::bump(&self.inner.counters.submitted);
-            // SAFETY: the caller vouches for the entry's pointers.
-            unsafe { self.push_entry(st, &entry) }.err()
-        });
+        // SAFETY: the caller vouches for the entry's pointers.
+        let failed = self.with(|st| unsafe { self.push_op_in(st, ticket, &entry, stream) });
         if let Some(err) = failed {
-            self.dispatch(ticket.user_data(), Completion::failed(&err));
-            self.settle();
+            self.push_failed(ticket, err);
         }
+    }
+
+    /// [`Driver::push_op`] with the owner state at hand; returns the error
+    /// of a push that failed, for [`Driver::push_failed`] once the state is
+    /// released.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Driver::push_op`].
+    pub(super) unsafe fn push_op_in(
+        &self,
+        st: &mut OwnerState,
+        ticket: Ticket,
+        entry: &squeue::Entry,
+        stream: Option<(Arc<StreamShared>, Box<dyn Orphan>)>,
+    ) -> Option<io::Error> {
+        let meta = st.meta(ticket.index);
+        meta.start();
+        if let Some((stream, data)) = stream {
+            meta.stream = Some(stream);
+            meta.orphan = Some(data);
+        }
+        st.in_kernel += 1;
+        Counters::bump(&self.inner.counters.submitted);
+        // SAFETY: the caller vouches for the entry's pointers.
+        unsafe { self.push_entry(st, entry) }.err()
+    }
+
+    /// Completes an operation whose SQE could not be pushed.
+    pub(super) fn push_failed(&self, ticket: Ticket, err: io::Error) {
+        self.dispatch(ticket.user_data(), Completion::failed(&err));
+        self.settle();
     }
 
     /// Pushes a cancel request (its CQE is ignored).

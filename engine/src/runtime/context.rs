@@ -1,11 +1,12 @@
 //! The thread-local "current runtime": what `ringio::spawn`, operations and
 //! timers find when called from inside `block_on`.
 
-use super::task::LocalTasks;
+use super::task::{LocalTasks, TaskHeader};
 use super::Scheduler;
 use crate::driver::Driver;
 use crate::time::timers::Timers;
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -13,8 +14,39 @@ use std::sync::Arc;
 pub(crate) struct Core {
     pub driver: Driver,
     pub sched: Arc<Scheduler>,
+    /// Tasks woken on this thread, in order.
+    pub local: RefCell<VecDeque<Arc<TaskHeader>>>,
     pub tasks: LocalTasks,
     pub timers: Arc<Timers>,
+}
+
+impl Core {
+    /// The next woken task: this thread's wakes first, then other threads'.
+    pub(crate) fn next_task(&self) -> Option<Arc<TaskHeader>> {
+        let local = self.local.borrow_mut().pop_front();
+        local.or_else(|| self.sched.pop_remote())
+    }
+
+    /// Whether a woken task waits to run.
+    pub(crate) fn has_tasks(&self) -> bool {
+        !self.local.borrow().is_empty() || self.sched.has_remote()
+    }
+}
+
+/// Queues `header` on the calling thread's runtime if that is the runtime
+/// `sched` belongs to (the common wake: a completion reaped on the runtime's
+/// own thread). `false` if not: the caller uses the shared queue.
+pub(crate) fn schedule_local(sched: &Arc<Scheduler>, header: &Arc<TaskHeader>) -> bool {
+    CURRENT.with(|c| match &*c.borrow() {
+        Some(core) if Arc::ptr_eq(&core.sched, sched) => {
+            core.local.borrow_mut().push_back(header.clone());
+            // Woken from inside the driver's turn, before it waits in the
+            // kernel (a background task's wake): it must not wait.
+            sched.unparker.unpark_local();
+            true
+        }
+        _ => false,
+    })
 }
 
 thread_local! {

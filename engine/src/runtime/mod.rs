@@ -27,7 +27,7 @@ use std::future::Future;
 use std::io;
 use std::pin::pin;
 use std::rc::Rc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
@@ -36,16 +36,42 @@ use task::{TaskHeader, MAIN_KEY};
 /// Tasks polled per scheduler turn before the driver gets a turn.
 const TASK_BUDGET: usize = 128;
 
-/// The run queue: task headers woken from any thread.
+/// The run queue of tasks woken from other threads. (Wakes on the
+/// runtime's own thread go to the core's local queue: no atomics, no
+/// allocation; see [`context::schedule_local`].)
 pub(crate) struct Scheduler {
     queue: SegQueue<Arc<TaskHeader>>,
+    /// Entries in `queue`, so the runtime's loop checks it with one load.
+    queued: AtomicUsize,
     unparker: Arc<Unparker>,
 }
 
 impl Scheduler {
-    fn schedule(&self, header: Arc<TaskHeader>) {
-        self.queue.push(header);
+    fn schedule(self: &Arc<Self>, header: &Arc<TaskHeader>) {
+        if context::schedule_local(self, header) {
+            return;
+        }
+        self.queue.push(header.clone());
+        // Release: the runtime thread that sees the count sees the entry.
+        self.queued.fetch_add(1, Ordering::Release);
         self.unparker.unpark();
+    }
+
+    /// A task other threads woke, if any.
+    pub(crate) fn pop_remote(&self) -> Option<Arc<TaskHeader>> {
+        // Acquire: pairs with the Release in `schedule`.
+        if self.queued.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let header = self.queue.pop()?;
+        self.queued.fetch_sub(1, Ordering::Relaxed);
+        Some(header)
+    }
+
+    /// Whether other threads woke tasks that did not run yet.
+    pub(crate) fn has_remote(&self) -> bool {
+        // Acquire: as in `pop_remote`.
+        self.queued.load(Ordering::Acquire) > 0
     }
 }
 
@@ -99,11 +125,13 @@ impl Runtime {
         let unparker = driver.unparker().clone();
         let sched = Arc::new(Scheduler {
             queue: SegQueue::new(),
+            queued: AtomicUsize::new(0),
             unparker,
         });
         let core = Rc::new(Core {
             driver,
             sched,
+            local: Default::default(),
             tasks: Default::default(),
             timers: Arc::new(Timers::default()),
         });
@@ -137,7 +165,7 @@ impl Runtime {
                 }
             }
             for _ in 0..TASK_BUDGET {
-                let Some(header) = core.sched.queue.pop() else {
+                let Some(header) = core.next_task() else {
                     break;
                 };
                 if Arc::ptr_eq(&header, &main) {
@@ -146,17 +174,17 @@ impl Runtime {
                     core.tasks.run(&header);
                 }
             }
-            let now = Instant::now();
-            core.timers.fire(now);
-            let runnable = main_ready || !core.sched.queue.is_empty();
+            // Time is read only when some timer is armed.
+            let now = core.timers.fire();
+            let runnable = main_ready || core.has_tasks();
             let result = if runnable {
                 core.driver.turn(Wait::No)
             } else {
                 core.sched.unparker.park_begin();
-                let idle = core.sched.queue.is_empty() && !core.driver.has_remote_work();
+                let idle = !core.has_tasks() && !core.driver.has_remote_work();
                 let wait = match core.timers.next_deadline() {
                     _ if !idle => Wait::No,
-                    Some(deadline) => Wait::For(deadline.saturating_duration_since(now)),
+                    Some(deadline) => Wait::For(deadline.saturating_duration_since(now.unwrap_or_else(Instant::now))),
                     None => Wait::Forever,
                 };
                 let r = core.driver.turn(wait);
@@ -244,6 +272,7 @@ impl Drop for Runtime {
         self.core.driver.shutdown();
         // Break header -> scheduler -> queue -> header cycles.
         while self.core.sched.queue.pop().is_some() {}
+        self.core.local.borrow_mut().clear();
         self.core.timers.clear();
     }
 }

@@ -6,7 +6,10 @@
 //! so when the driver really is parked, so the common wake (from the driver's
 //! own thread, while it is busy) costs two atomics.
 
-use std::sync::atomic::{fence, AtomicBool, Ordering::SeqCst};
+use std::sync::atomic::{
+    fence, AtomicBool,
+    Ordering::{Relaxed, SeqCst},
+};
 use std::sync::Mutex;
 use std::task::Waker;
 
@@ -64,17 +67,29 @@ impl Unparker {
         self.parked.store(false, SeqCst);
     }
 
+    /// [`Unparker::unpark`] from the owner's own thread: it set `parked`
+    /// itself, so a plain load sees it, and there is nothing to order.
+    pub(crate) fn unpark_local(&self) {
+        if self.parked.load(Relaxed) && self.parked.swap(false, SeqCst) {
+            self.notify();
+        }
+    }
+
     /// Wakes the owner if it is parked. Call after publishing the work.
     pub(crate) fn unpark(&self) {
         fence(SeqCst);
         if self.parked.load(SeqCst) && self.parked.swap(false, SeqCst) {
-            match &self.notify {
-                Notify::Kernel(notify) => notify(),
-                Notify::Task(slot) => {
-                    let waker = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
-                    if let Some(waker) = waker {
-                        waker.wake();
-                    }
+            self.notify();
+        }
+    }
+
+    fn notify(&self) {
+        match &self.notify {
+            Notify::Kernel(notify) => notify(),
+            Notify::Task(slot) => {
+                let waker = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+                if let Some(waker) = waker {
+                    waker.wake();
                 }
             }
         }

@@ -50,7 +50,7 @@ impl Wake for TaskHeader {
         // wake that must re-queue; a wake that sees `true` is covered by the
         // pending poll.
         if !self.scheduled.swap(true, Ordering::AcqRel) {
-            self.sched.schedule(self.clone());
+            self.sched.schedule(self);
         }
     }
 }
