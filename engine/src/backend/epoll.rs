@@ -9,7 +9,8 @@
 //! direction that was armed but not delivered is re-armed right away (the same
 //! bookkeeping Go's event-ports poller does).
 
-use super::{Event, Interest, Poller};
+use super::{Event, Poller};
+use crate::fd::Interest;
 use rustix::event::epoll::{self, EventData, EventFlags};
 use rustix::event::{eventfd, EventfdFlags};
 use std::collections::HashMap;
@@ -37,10 +38,10 @@ pub(crate) struct Epoll {
 
 fn flags(interest: Interest) -> EventFlags {
     let mut f = EventFlags::ONESHOT | EventFlags::RDHUP;
-    if interest.readable {
+    if interest.is_readable() {
         f |= EventFlags::IN;
     }
-    if interest.writable {
+    if interest.is_writable() {
         f |= EventFlags::OUT;
     }
     f
@@ -84,8 +85,8 @@ impl Poller for Epoll {
 
     fn arm(&self, fd: RawFd, key: usize, interest: Interest) -> io::Result<()> {
         let mut armed = self.armed();
-        let entry = armed.entry(fd).or_default();
-        *entry = entry.union(interest);
+        let entry = armed.entry(fd).or_insert(Interest::NONE);
+        *entry = *entry | interest;
         Ok(epoll::modify(&self.epoll, borrow(fd), data(key, fd), flags(*entry))?)
     }
 
@@ -116,18 +117,15 @@ impl Poller for Epoll {
             }
             let got = ev.flags;
             let broken = got.intersects(EventFlags::ERR | EventFlags::HUP);
-            let fired = Interest {
-                readable: broken || got.intersects(EventFlags::IN | EventFlags::RDHUP),
-                writable: broken || got.contains(EventFlags::OUT),
-            };
+            let fired = Interest::new(
+                broken || got.intersects(EventFlags::IN | EventFlags::RDHUP),
+                broken || got.contains(EventFlags::OUT),
+            );
             let (key, fd) = ((data >> 32) as usize, data as u32 as RawFd);
             let Some(armed_now) = armed.get_mut(&fd) else { continue }; // deleted meanwhile
-            let delivered = Interest {
-                readable: fired.readable && armed_now.readable,
-                writable: fired.writable && armed_now.writable,
-            };
+            let delivered = fired.intersection(*armed_now);
             // One-shot disarmed everything: re-arm what was armed but not delivered.
-            *armed_now = armed_now.minus(delivered);
+            *armed_now = armed_now.difference(delivered);
             if !armed_now.is_empty() {
                 epoll::modify(&self.epoll, borrow(fd), self::data(key, fd), flags(*armed_now))?;
             }

@@ -33,7 +33,8 @@
 //! [`Kqueue`], the [`Poller`](super::Poller), are `cfg(kqueue)`;
 //! `backend/mod.rs` includes this file under `cfg(any(kqueue, test))`.
 
-use super::{Event, Interest};
+use super::Event;
+use crate::fd::Interest;
 use rustix::io::Errno;
 use std::io;
 use std::os::fd::RawFd;
@@ -56,8 +57,8 @@ impl Filter {
     /// The event saying that `key` is ready for this filter's direction.
     fn event(self, key: usize) -> Event {
         let ready = match self {
-            Filter::Read => Interest::READ,
-            Filter::Write => Interest::WRITE,
+            Filter::Read => Interest::READABLE,
+            Filter::Write => Interest::WRITABLE,
         };
         Event { key, ready }
     }
@@ -65,8 +66,8 @@ impl Filter {
     /// Whether `interest` includes this filter's direction.
     fn is_in(self, interest: Interest) -> bool {
         match self {
-            Filter::Read => interest.readable,
-            Filter::Write => interest.writable,
+            Filter::Read => interest.is_readable(),
+            Filter::Write => interest.is_writable(),
         }
     }
 }
@@ -254,7 +255,7 @@ impl<S: KqueueSys> Core<S> {
 
     /// Removes both knotes of `fd` and any refused direction still to report.
     fn delete(&self, fd: RawFd) -> io::Result<()> {
-        let changes = ChangeList::new(fd, Interest::READ.union(Interest::WRITE), ChangeOp::Delete);
+        let changes = ChangeList::new(fd, Interest::READABLE | Interest::WRITABLE, ChangeOp::Delete);
         let receipts = self.sys.apply(&changes);
         self.broken().retain(|&(broken_fd, _)| broken_fd != fd);
         for receipt in receipts?.into_iter().take(changes.len) {
@@ -862,7 +863,7 @@ mod tests {
 
     /// Both directions.
     fn both() -> Interest {
-        Interest::READ.union(Interest::WRITE)
+        Interest::READABLE | Interest::WRITABLE
     }
 
     const READABLE: FakeFd = FakeFd {
@@ -894,8 +895,8 @@ mod tests {
     #[test]
     fn arm_read_on_ready_fd_fires_once() {
         let kq = backend(READABLE);
-        kq.arm(FD, KEY, Interest::READ).expect("arm");
-        assert_eq!(poll(&kq), [ready(Interest::READ)]);
+        kq.arm(FD, KEY, Interest::READABLE).expect("arm");
+        assert_eq!(poll(&kq), [ready(Interest::READABLE)]);
         // Still readable but not armed again: nothing, however often we look.
         assert_eq!(poll(&kq), NOTHING);
         assert_eq!(poll(&kq), NOTHING);
@@ -906,19 +907,19 @@ mod tests {
     fn undelivered_direction_stays_armed() {
         let kq = backend(READABLE);
         kq.arm(FD, KEY, both()).expect("arm");
-        assert_eq!(poll(&kq), [ready(Interest::READ)]);
+        assert_eq!(poll(&kq), [ready(Interest::READABLE)]);
         assert_eq!(poll(&kq), NOTHING);
         assert_eq!(kq.sys.knotes(), [(FD, Filter::Write)]);
         kq.sys.set(FD, |fd| fd.writable = true);
-        assert_eq!(poll(&kq), [ready(Interest::WRITE)]);
+        assert_eq!(poll(&kq), [ready(Interest::WRITABLE)]);
         assert_eq!(poll(&kq), NOTHING);
     }
 
     #[test]
     fn arming_write_leaves_armed_read_alone() {
         let kq = backend(IDLE);
-        kq.arm(FD, KEY, Interest::READ).expect("arm read");
-        kq.arm(FD, KEY, Interest::WRITE).expect("arm write");
+        kq.arm(FD, KEY, Interest::READABLE).expect("arm read");
+        kq.arm(FD, KEY, Interest::WRITABLE).expect("arm write");
         let arm = ChangeOp::ArmOnce { key: KEY };
         assert_eq!(
             kq.sys.log(),
@@ -936,9 +937,9 @@ mod tests {
             ]
         );
         kq.sys.set(FD, |fd| fd.writable = true);
-        assert_eq!(poll(&kq), [ready(Interest::WRITE)]);
+        assert_eq!(poll(&kq), [ready(Interest::WRITABLE)]);
         kq.sys.set(FD, |fd| fd.readable = true);
-        assert_eq!(poll(&kq), [ready(Interest::READ)]);
+        assert_eq!(poll(&kq), [ready(Interest::READABLE)]);
     }
 
     #[test]
@@ -964,8 +965,8 @@ mod tests {
     fn delete_ignores_directions_already_gone() {
         let kq = backend(READABLE);
         kq.delete(FD).expect("delete of a descriptor never armed");
-        kq.arm(FD, KEY, Interest::READ).expect("arm");
-        assert_eq!(poll(&kq), [ready(Interest::READ)]);
+        kq.arm(FD, KEY, Interest::READABLE).expect("arm");
+        assert_eq!(poll(&kq), [ready(Interest::READABLE)]);
         kq.delete(FD).expect("delete after the one-shot knote fired");
     }
 
@@ -975,7 +976,7 @@ mod tests {
         let unknown = FD + 1;
         let err = |r: io::Result<()>| r.map_err(|e| e.raw_os_error());
         assert_eq!(
-            err(kq.arm(unknown, KEY, Interest::READ)),
+            err(kq.arm(unknown, KEY, Interest::READABLE)),
             Err(Some(Errno::BADF.raw_os_error()))
         );
         assert_eq!(err(kq.delete(unknown)), Err(Some(Errno::BADF.raw_os_error())));
@@ -984,7 +985,7 @@ mod tests {
     #[test]
     fn notify_wakes_a_blocked_wait_without_an_event() {
         let kq = backend(IDLE);
-        kq.arm(FD, KEY, Interest::READ).expect("arm");
+        kq.arm(FD, KEY, Interest::READABLE).expect("arm");
         thread::scope(|s| {
             let waiter = s.spawn(|| {
                 let mut events = Vec::new();
@@ -997,7 +998,7 @@ mod tests {
         assert_eq!(kq.sys.wakeups(), 1);
         // The armed READ was not disturbed by the wakeup.
         kq.sys.set(FD, |fd| fd.readable = true);
-        assert_eq!(poll(&kq), [ready(Interest::READ)]);
+        assert_eq!(poll(&kq), [ready(Interest::READABLE)]);
     }
 
     #[test]
@@ -1018,9 +1019,9 @@ mod tests {
     #[test]
     fn wakeup_is_not_reported_among_fd_events() {
         let kq = backend(READABLE);
-        kq.arm(FD, KEY, Interest::READ).expect("arm");
+        kq.arm(FD, KEY, Interest::READABLE).expect("arm");
         kq.notify().expect("notify");
-        assert_eq!(poll(&kq), [ready(Interest::READ)]);
+        assert_eq!(poll(&kq), [ready(Interest::READABLE)]);
         assert_eq!(kq.sys.wakeups(), 1);
     }
 
@@ -1029,20 +1030,20 @@ mod tests {
         let kq = backend(IDLE);
         kq.sys.set(FD, |fd| fd.readable = true);
         assert_eq!(poll(&kq), NOTHING);
-        kq.arm(FD, KEY, Interest::READ).expect("arm");
-        assert_eq!(poll(&kq), [ready(Interest::READ)]);
+        kq.arm(FD, KEY, Interest::READABLE).expect("arm");
+        assert_eq!(poll(&kq), [ready(Interest::READABLE)]);
         // Readiness that comes back while disarmed is seen by the next arm.
         kq.sys.set(FD, |fd| fd.readable = false);
         kq.sys.set(FD, |fd| fd.readable = true);
         assert_eq!(poll(&kq), NOTHING);
-        kq.arm(FD, KEY, Interest::READ).expect("arm again");
-        assert_eq!(poll(&kq), [ready(Interest::READ)]);
+        kq.arm(FD, KEY, Interest::READABLE).expect("arm again");
+        assert_eq!(poll(&kq), [ready(Interest::READABLE)]);
     }
 
     #[test]
     fn readiness_wakes_a_blocked_wait() {
         let kq = backend(IDLE);
-        kq.arm(FD, KEY, Interest::WRITE).expect("arm");
+        kq.arm(FD, KEY, Interest::WRITABLE).expect("arm");
         thread::scope(|s| {
             let waiter = s.spawn(|| {
                 let mut events = Vec::new();
@@ -1052,7 +1053,7 @@ mod tests {
             kq.sys.set(FD, |fd| fd.writable = true);
             assert_eq!(
                 waiter.join().expect("waiter panicked").expect("wait"),
-                [ready(Interest::WRITE)]
+                [ready(Interest::WRITABLE)]
             );
         });
     }
@@ -1064,7 +1065,7 @@ mod tests {
             ..IDLE
         });
         kq.arm(FD, KEY, both()).expect("arm");
-        assert_eq!(poll(&kq), [ready(Interest::WRITE)]);
+        assert_eq!(poll(&kq), [ready(Interest::WRITABLE)]);
         assert_eq!(poll(&kq), NOTHING);
         // READ got its knote as usual.
         assert_eq!(kq.sys.knotes(), [(FD, Filter::Read)]);
@@ -1082,14 +1083,14 @@ mod tests {
                 kq.wait(&mut events, None).map(|()| events)
             });
             kq.sys.until_blocked();
-            kq.arm(FD, KEY, Interest::WRITE).expect("arm");
+            kq.arm(FD, KEY, Interest::WRITABLE).expect("arm");
             let mut events = waiter.join().expect("waiter panicked").expect("wait");
             // The waiter was blocked, so the trigger woke it and the event
             // waits for the next turn (or it already saw the event itself).
             if events.is_empty() {
                 events = poll(&kq);
             }
-            assert_eq!(events, [ready(Interest::WRITE)]);
+            assert_eq!(events, [ready(Interest::WRITABLE)]);
         });
     }
 
@@ -1099,7 +1100,7 @@ mod tests {
             reader_gone: true,
             ..IDLE
         });
-        kq.arm(FD, KEY, Interest::WRITE).expect("arm");
+        kq.arm(FD, KEY, Interest::WRITABLE).expect("arm");
         kq.delete(FD).expect("delete");
         assert_eq!(poll(&kq), NOTHING);
     }
@@ -1107,10 +1108,10 @@ mod tests {
     #[test]
     fn write_knote_attached_before_the_reader_closes_fires() {
         let kq = backend(IDLE);
-        kq.arm(FD, KEY, Interest::WRITE).expect("arm");
+        kq.arm(FD, KEY, Interest::WRITABLE).expect("arm");
         assert_eq!(poll(&kq), NOTHING);
         kq.sys.set(FD, |fd| fd.reader_gone = true);
-        assert_eq!(poll(&kq), [ready(Interest::WRITE)]);
+        assert_eq!(poll(&kq), [ready(Interest::WRITABLE)]);
         assert_eq!(poll(&kq), NOTHING);
     }
 }

@@ -22,49 +22,10 @@ pub(crate) mod pool;
 pub(crate) mod port;
 pub(crate) mod readiness;
 
+use crate::fd::Interest;
 use std::io;
 use std::os::fd::{BorrowedFd, RawFd};
 use std::time::Duration;
-
-/// Directions of readiness.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) struct Interest {
-    pub readable: bool,
-    pub writable: bool,
-}
-
-impl Interest {
-    pub(crate) const READ: Interest = Interest {
-        readable: true,
-        writable: false,
-    };
-    pub(crate) const WRITE: Interest = Interest {
-        readable: false,
-        writable: true,
-    };
-    pub(crate) const NONE: Interest = Interest {
-        readable: false,
-        writable: false,
-    };
-
-    pub(crate) fn is_empty(self) -> bool {
-        !self.readable && !self.writable
-    }
-
-    pub(crate) fn union(self, other: Interest) -> Interest {
-        Interest {
-            readable: self.readable || other.readable,
-            writable: self.writable || other.writable,
-        }
-    }
-
-    pub(crate) fn minus(self, other: Interest) -> Interest {
-        Interest {
-            readable: self.readable && !other.readable,
-            writable: self.writable && !other.writable,
-        }
-    }
-}
 
 /// One readiness event: the key given to `add`, and the directions that are
 /// ready (errors and hang-ups count as both, so waiters retry and see them).

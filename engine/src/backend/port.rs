@@ -54,9 +54,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use super::Event;
 #[cfg(evport)]
 use super::Poller;
-use super::{Event, Interest};
+use crate::fd::Interest;
 
 /// The port system calls the core needs, so tests can substitute a model of the kernel.
 trait PortSys: Send + Sync {
@@ -105,18 +106,7 @@ struct RawEvent {
 fn ready_from(events: i32) -> Interest {
     let has = |bit: libc::c_short| events & i32::from(bit) != 0;
     let failed = has(libc::POLLERR) || has(libc::POLLHUP) || has(libc::POLLNVAL);
-    Interest {
-        readable: failed || has(libc::POLLIN),
-        writable: failed || has(libc::POLLOUT),
-    }
-}
-
-/// The directions present in both `a` and `b`.
-fn intersection(a: Interest, b: Interest) -> Interest {
-    Interest {
-        readable: a.readable && b.readable,
-        writable: a.writable && b.writable,
-    }
+    Interest::new(failed || has(libc::POLLIN), failed || has(libc::POLLOUT))
 }
 
 /// The `ENOENT` that `epoll_ctl` would return for a descriptor that is not registered, so the
@@ -225,7 +215,7 @@ impl<S: PortSys> Core<S> {
             Some(reg) if reg.key == key => reg,
             _ => return Err(not_registered()),
         };
-        let armed = reg.armed.union(interest);
+        let armed = reg.armed | interest;
         if armed == reg.armed {
             // Already associated for these directions, or their event is on its way to `wait`.
             return Ok(());
@@ -245,7 +235,7 @@ impl<S: PortSys> Core<S> {
                     if reg.stranded.is_empty() {
                         stranded.push(fd);
                     }
-                    reg.stranded = reg.stranded.union(reg.armed);
+                    reg.stranded = reg.stranded | reg.armed;
                     reg.armed = Interest::NONE;
                     if let Err(wake_err) = self.notify() {
                         tracing::warn!(%wake_err, "could not wake the runtime thread");
@@ -304,7 +294,7 @@ impl<S: PortSys> Core<S> {
         }
         for fd in mem::take(&mut state.stranded) {
             if let Some(reg) = state.regs.get_mut(&fd) {
-                let ready = mem::take(&mut reg.stranded);
+                let ready = mem::replace(&mut reg.stranded, Interest::NONE);
                 if !ready.is_empty() {
                     events.push(Event { key: reg.key, ready });
                 }
@@ -333,9 +323,9 @@ impl<S: PortSys> Core<S> {
         let mut ready = if fired.is_empty() {
             reg.armed
         } else {
-            intersection(fired, reg.armed)
+            fired.intersection(reg.armed)
         };
-        let rest = reg.armed.minus(ready);
+        let rest = reg.armed.difference(ready);
         reg.armed = rest;
         if !rest.is_empty() {
             let token = next_token(last_token);
@@ -343,7 +333,7 @@ impl<S: PortSys> Core<S> {
                 Ok(()) => reg.token = token,
                 Err(err) => {
                     tracing::warn!(fd, %err, "port_associate failed; reporting the armed directions as ready");
-                    ready = ready.union(rest);
+                    ready = ready | rest;
                     reg.armed = Interest::NONE;
                 }
             }
@@ -411,8 +401,8 @@ impl PortSys for RustixPort {
         use rustix::event::port::{associate_fd, PollFlags};
 
         let mut flags = PollFlags::empty();
-        flags.set(PollFlags::IN, interest.readable);
-        flags.set(PollFlags::OUT, interest.writable);
+        flags.set(PollFlags::IN, interest.is_readable());
+        flags.set(PollFlags::OUT, interest.is_writable());
         // SAFETY: `associate_fd` requires `fd` to stay valid while it is associated; the `Poller`
         // contract has the driver call `delete`, which dissociates, before it closes `fd`. The
         // user value is a token that is compared, never dereferenced.
@@ -533,12 +523,9 @@ mod tests {
     const OUT: i32 = libc::POLLOUT as i32;
     const HUP: i32 = libc::POLLHUP as i32;
     const ERR: i32 = libc::POLLERR as i32;
-    const READ: Interest = Interest::READ;
-    const WRITE: Interest = Interest::WRITE;
-    const BOTH: Interest = Interest {
-        readable: true,
-        writable: true,
-    };
+    const READ: Interest = Interest::READABLE;
+    const WRITE: Interest = Interest::WRITABLE;
+    const BOTH: Interest = Interest::new(true, true);
 
     /// How long the model lets an untimed `getn` block before failing the test.
     const NOTHING_ENDS_IT: Duration = Duration::from_secs(10);
@@ -712,10 +699,10 @@ mod tests {
                     return Err(io::Error::from_raw_os_error(libc::EBADF));
                 };
                 let mut mask = 0;
-                if interest.readable {
+                if interest.is_readable() {
                     mask |= IN;
                 }
-                if interest.writable {
+                if interest.is_writable() {
                     mask |= OUT;
                 }
                 file.assoc = Some(Assoc {
@@ -874,7 +861,7 @@ mod tests {
         fn arm(&self, fd: RawFd, key: usize, interest: Interest) -> io::Result<()> {
             let mut regs = lock(&self.regs);
             let (_, armed) = regs.get_mut(&fd).ok_or_else(not_registered)?;
-            let union = armed.union(interest);
+            let union = *armed | interest;
             if union != *armed && self.bug != Some(Bug::ArmWithoutAssociate) {
                 self.sys.associate(fd, union, key)?;
             }
@@ -907,11 +894,11 @@ mod tests {
                         if *key != raw.user {
                             continue;
                         }
-                        let ready = intersection(ready_from(raw.events), *armed);
+                        let ready = ready_from(raw.events).intersection(*armed);
                         let rest = if self.bug == Some(Bug::RearmDelivered) {
                             *armed
                         } else {
-                            armed.minus(ready)
+                            armed.difference(ready)
                         };
                         *armed = rest;
                         if !rest.is_empty() && self.bug != Some(Bug::ForgetUndelivered) {

@@ -5,10 +5,10 @@
 //! with the listener), never lost or leaked.
 
 use super::{Completion, Operation, Plan, Target};
-use crate::backend::Interest;
 use crate::driver::Driver;
 use crate::fd::rescue::Rescued;
 use crate::fd::shared::FdHold;
+use crate::fd::Interest;
 #[cfg(uring)]
 use io_uring::{opcode, squeue};
 use libc::sockaddr_storage as SocketAddrStorage;
@@ -87,7 +87,7 @@ unsafe impl Operation for Accept {
     }
 
     fn plan(&self) -> Plan {
-        Plan::Nonblocking(Interest::READ)
+        Plan::Nonblocking(Interest::READABLE)
     }
 
     fn syscall(&mut self) -> Option<Completion> {
@@ -152,7 +152,7 @@ unsafe impl Operation for AcceptMulti {
     }
 
     fn plan(&self) -> Plan {
-        Plan::Nonblocking(Interest::READ)
+        Plan::Nonblocking(Interest::READABLE)
     }
 
     fn syscall(&mut self) -> Option<Completion> {

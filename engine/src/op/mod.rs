@@ -59,9 +59,9 @@ pub(crate) use ring_op::{MultiOp, RingOp};
 pub(crate) use ring_ready::RingReadyOp;
 pub(crate) use target::Target;
 
-use crate::backend::Interest;
 use crate::driver::Driver;
 use crate::fd::shared::FdHold;
+use crate::fd::Interest;
 #[cfg(uring)]
 use io_uring::squeue;
 use std::future::Future;

@@ -10,8 +10,8 @@
 
 use super::poll::PollReady;
 use super::{Completion, Operation, RingOp};
-use crate::backend::Interest;
 use crate::driver::Driver;
+use crate::fd::Interest;
 use crate::ring;
 use std::future::Future;
 use std::pin::Pin;

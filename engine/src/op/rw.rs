@@ -5,11 +5,11 @@
 //! pool for regular files).
 
 use super::{syscall_retry, Completion, Operation, Plan, Target};
-use crate::backend::Interest;
 use crate::buf::{IoBuf, IoBufMut};
 use crate::driver::Driver;
 use crate::error::BufResult;
 use crate::fd::shared::FdHold;
+use crate::fd::Interest;
 #[cfg(uring)]
 use io_uring::{opcode, squeue};
 
@@ -54,7 +54,7 @@ impl<B: IoBufMut> Read<B> {
             fd,
             buf,
             offset: CURSOR,
-            plan: cursor_plan(pollable, Interest::READ),
+            plan: cursor_plan(pollable, Interest::READABLE),
         }
     }
 }
@@ -143,7 +143,7 @@ impl<B: IoBuf> Write<B> {
             fd,
             buf,
             offset: CURSOR,
-            plan: cursor_plan(pollable, Interest::WRITE),
+            plan: cursor_plan(pollable, Interest::WRITABLE),
         }
     }
 }

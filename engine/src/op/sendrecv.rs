@@ -6,12 +6,12 @@
 //! creation on Apple platforms).
 
 use super::{syscall_retry, Completion, Operation, Plan, Target};
-use crate::backend::Interest;
 use crate::buf::{IoBuf, IoBufMut};
 use crate::driver::Driver;
 use crate::error::BufResult;
 use crate::fd::rescue::{Datagram, Rescued};
 use crate::fd::shared::FdHold;
+use crate::fd::Interest;
 #[cfg(uring)]
 use io_uring::{opcode, squeue};
 
@@ -95,7 +95,7 @@ unsafe impl<B: IoBufMut> Operation for Recv<B> {
     }
 
     fn plan(&self) -> Plan {
-        Plan::Nonblocking(Interest::READ)
+        Plan::Nonblocking(Interest::READABLE)
     }
 
     fn syscall(&mut self) -> Option<Completion> {
@@ -192,7 +192,7 @@ unsafe impl<B: IoBuf> Operation for Send<B> {
     }
 
     fn plan(&self) -> Plan {
-        Plan::Nonblocking(Interest::WRITE)
+        Plan::Nonblocking(Interest::WRITABLE)
     }
 
     fn syscall(&mut self) -> Option<Completion> {

@@ -6,9 +6,9 @@
 //! non-blocking, retried on the socket's readiness, for the socket side.
 
 use super::{syscall_retry, Completion, Operation, Plan, Target};
-use crate::backend::Interest;
 use crate::driver::Driver;
 use crate::fd::shared::FdHold;
+use crate::fd::Interest;
 #[cfg(uring)]
 use io_uring::{opcode, squeue, types};
 use std::io;
@@ -127,7 +127,7 @@ unsafe impl Operation for Splice {
     fn plan(&self) -> Plan {
         match self.direction {
             Direction::IntoPipe => Plan::Blocking,
-            Direction::OutOfPipe => Plan::Nonblocking(Interest::WRITE),
+            Direction::OutOfPipe => Plan::Nonblocking(Interest::WRITABLE),
         }
     }
 
