@@ -27,19 +27,24 @@
 //!
 //! The bookkeeping ([`Core`]: which changes `arm` and `delete` make, how their
 //! receipts are judged, how fired knotes become [`Event`]s, swallowing the
-//! wakeup) is written against a small private trait, [`KqueueSys`], so that it
+//! wakeup) is written against a small trait, [`KqueueSys`], so that it
 //! compiles and is unit-tested on any platform against a model of kqueue
-//! (`kqueue/model.rs`, with the tests in `kqueue/tests.rs`). Only the rustix implementation of that trait (`sys`) and
-//! [`Kqueue`], the [`Poller`](super::Poller), are `cfg(kqueue)`;
-//! `backend/mod.rs` includes this file under `cfg(any(kqueue, test))`.
+//! (`kqueue/model.rs`, with the tests in `kqueue/tests.rs`). [`Core`] is the
+//! [`Poller`]; [`Kqueue`] is the core over `sys::Kevent`, the rustix
+//! implementation of the trait, which alone is `cfg(kqueue)`
+//! (`backend/mod.rs` includes this file under `cfg(any(kqueue, test))`).
 
-use super::Event;
+use super::{Event, Poller};
 use crate::fd::Interest;
 use rustix::io::Errno;
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{BorrowedFd, RawFd};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
+
+/// The kqueue [`Poller`]: [`Core`] over the real kqueue.
+#[cfg(kqueue)]
+pub(crate) type Kqueue = Core<sys::Kevent>;
 
 /// A kqueue filter this backend arms: one per direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -159,7 +164,17 @@ enum Fired {
 
 /// The kernel side of the backend: the seam between the bookkeeping in
 /// [`Core`] and the syscalls, so that the bookkeeping can run against a model.
-trait KqueueSys {
+trait KqueueSys: Send + Sync + Sized + 'static {
+    /// Creates a close-on-exec kqueue with the wakeup source registered.
+    ///
+    /// # Errors
+    ///
+    /// A system call failed (out of descriptors or memory).
+    fn open() -> io::Result<Self>;
+
+    /// The kqueue's descriptor.
+    fn as_fd(&self) -> BorrowedFd<'_>;
+
     /// Applies `changes` in one `kevent` call with `EV_RECEIPT`, neither
     /// blocking nor collecting pending events, and returns each change's
     /// outcome.
@@ -188,9 +203,9 @@ trait KqueueSys {
     fn trigger(&self) -> io::Result<()>;
 }
 
-/// The backend's bookkeeping, over a [`KqueueSys`]; `Kqueue` is this over
-/// the real kqueue.
-struct Core<S> {
+/// The backend's bookkeeping over a [`KqueueSys`]. This is the [`Poller`];
+/// [`Kqueue`] is this over the real kqueue.
+pub(crate) struct Core<S> {
     /// The kernel side.
     sys: S,
     /// Directions whose arm the kernel refused with `EPIPE`, to report ready
@@ -201,9 +216,9 @@ struct Core<S> {
     broken: Mutex<Vec<(RawFd, Event)>>,
 }
 
-impl<S: KqueueSys> Core<S> {
+impl<S> Core<S> {
     /// Wraps the kernel side `sys`.
-    fn new(sys: S) -> Core<S> {
+    fn with_sys(sys: S) -> Core<S> {
         Core {
             sys,
             broken: Mutex::new(Vec::new()),
@@ -214,6 +229,12 @@ impl<S: KqueueSys> Core<S> {
     /// leave it inconsistent, so poisoning is ignored).
     fn broken(&self) -> MutexGuard<'_, Vec<(RawFd, Event)>> {
         self.broken.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<S: KqueueSys> Poller for Core<S> {
+    fn new() -> io::Result<Self> {
+        Ok(Core::with_sys(S::open()?))
     }
 
     /// Starts watching `fd`. kqueue has no per-descriptor registration (knotes
@@ -291,45 +312,9 @@ impl<S: KqueueSys> Core<S> {
     fn notify(&self) -> io::Result<()> {
         self.sys.trigger()
     }
-}
 
-/// The kqueue readiness backend (see the module docs).
-#[cfg(kqueue)]
-pub(crate) struct Kqueue {
-    /// The bookkeeping over the real kqueue.
-    core: Core<sys::Kevent>,
-}
-
-#[cfg(kqueue)]
-impl super::Poller for Kqueue {
-    fn new() -> io::Result<Self> {
-        Ok(Kqueue {
-            core: Core::new(sys::Kevent::new()?),
-        })
-    }
-
-    fn add(&self, fd: RawFd, key: usize) -> io::Result<()> {
-        self.core.add(fd, key)
-    }
-
-    fn arm(&self, fd: RawFd, key: usize, interest: Interest) -> io::Result<()> {
-        self.core.arm(fd, key, interest)
-    }
-
-    fn delete(&self, fd: RawFd) -> io::Result<()> {
-        self.core.delete(fd)
-    }
-
-    fn wait(&self, events: &mut Vec<Event>, timeout: Option<Duration>) -> io::Result<()> {
-        self.core.wait(events, timeout)
-    }
-
-    fn notify(&self) -> io::Result<()> {
-        self.core.notify()
-    }
-
-    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        std::os::fd::AsFd::as_fd(&self.core.sys.kq)
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.sys.as_fd()
     }
 }
 
@@ -350,17 +335,16 @@ mod sys {
     const WAIT_BATCH: usize = 128;
 
     /// A kqueue and its wakeup source.
-    pub(super) struct Kevent {
+    pub(crate) struct Kevent {
         /// The kqueue. Declared first so that it is closed before the wakeup
         /// pipe it watches (see [`kevent`]).
-        pub(super) kq: OwnedFd,
+        kq: OwnedFd,
         /// The wakeup source, registered in `kq`.
         wake: Wake,
     }
 
-    impl Kevent {
-        /// Creates a close-on-exec kqueue with the wakeup source registered.
-        pub(super) fn new() -> io::Result<Kevent> {
+    impl KqueueSys for Kevent {
+        fn open() -> io::Result<Kevent> {
             let kq = kqueue::kqueue()?;
             // `kqueue()` has no close-on-exec flag on every system; set it now.
             rustix::io::fcntl_setfd(&kq, FdFlags::CLOEXEC)?;
@@ -368,9 +352,11 @@ mod sys {
             wake.register(kq.as_fd())?;
             Ok(Kevent { kq, wake })
         }
-    }
 
-    impl KqueueSys for Kevent {
+        fn as_fd(&self) -> BorrowedFd<'_> {
+            self.kq.as_fd()
+        }
+
         fn apply(&self, list: &ChangeList) -> io::Result<Receipts> {
             let kevents = list.changes.map(to_kevent);
             let mut slots = [MaybeUninit::uninit(); MAX_CHANGES];

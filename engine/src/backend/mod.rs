@@ -59,3 +59,17 @@ pub(crate) trait Poller: Send + Sync + Sized + 'static {
 /// Every backend's `wait` delivers up to at least this many events per call,
 /// so a call that returns fewer has drained what was pending.
 pub(crate) const MIN_WAIT_BATCH: usize = 128;
+
+/// The descriptor the platform models of the tests lend for [`Poller::as_fd`]:
+/// they have no kernel object, so an inert one (`/dev/null`) stands in. No
+/// test polls it.
+#[cfg(test)]
+fn stand_in_fd() -> BorrowedFd<'static> {
+    use std::os::fd::{AsFd, OwnedFd};
+    use std::sync::OnceLock;
+
+    static STAND_IN: OnceLock<OwnedFd> = OnceLock::new();
+    STAND_IN
+        .get_or_init(|| std::fs::File::open("/dev/null").expect("open /dev/null").into())
+        .as_fd()
+}

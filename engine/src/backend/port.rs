@@ -43,25 +43,36 @@
 //! # Layout
 //!
 //! The logic lives in [`Core`], generic over [`PortSys`] (the four port system calls), so that it
-//! is unit-tested on any platform against a model of event-port semantics (`port/model.rs`, with the tests in
-//! `port/tests.rs`). Only
-//! [`RustixPort`] and [`EventPort`] are specific to illumos and Solaris.
+//! is unit-tested on any platform against a model of event-port semantics (`port/model.rs`, with
+//! the tests in `port/tests.rs`). [`Core`] is the [`Poller`]; [`EventPort`] is the core over
+//! [`RustixPort`], the real port, which alone is specific to illumos and Solaris (`backend/mod.rs`
+//! includes this file under `cfg(any(evport, test))`).
 
 use std::collections::HashMap;
 use std::io;
 use std::mem;
-use std::os::fd::RawFd;
+use std::os::fd::{BorrowedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use super::Event;
-#[cfg(evport)]
-use super::Poller;
+use super::{Event, Poller};
 use crate::fd::Interest;
 
+/// The event-ports [`Poller`]: [`Core`] over a real port.
+#[cfg(evport)]
+pub(crate) type EventPort = Core<RustixPort>;
+
 /// The port system calls the core needs, so tests can substitute a model of the kernel.
-trait PortSys: Send + Sync {
+trait PortSys: Send + Sync + Sized + 'static {
+    /// `port_create`: a new port, closed on `exec`.
+    ///
+    /// # Errors
+    ///
+    /// A system call failed (out of descriptors or memory).
+    fn open() -> io::Result<Self>;
+    /// The port's descriptor.
+    fn as_fd(&self) -> BorrowedFd<'_>;
     /// `port_associate(PORT_SOURCE_FD)`: (re-)associates `fd` with the directions in `interest`
     /// (an empty set is allowed), replacing any earlier association of `fd` and discarding its
     /// queued, not yet retrieved event. Events carry `user`.
@@ -77,9 +88,9 @@ trait PortSys: Send + Sync {
     fn send(&self) -> io::Result<()>;
 }
 
-/// Where a retrieved event came from.
+/// Where a retrieved event came from (`portev_source`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Source {
+enum Origin {
     /// `PORT_SOURCE_FD`: an associated descriptor became ready.
     Fd,
     /// `PORT_SOURCE_USER`: a `port_send`, that is a `notify`.
@@ -91,13 +102,13 @@ enum Source {
 /// One event retrieved by `port_getn`, reduced to the fields the core reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct RawEvent {
-    /// The event's source.
-    source: Source,
-    /// `portev_object`: the descriptor, for [`Source::Fd`].
+    /// Where the event came from.
+    origin: Origin,
+    /// `portev_object`: the descriptor, for [`Origin::Fd`].
     object: usize,
-    /// `portev_events`: the `poll(2)` bits that fired, for [`Source::Fd`].
+    /// `portev_events`: the `poll(2)` bits that fired, for [`Origin::Fd`].
     events: i32,
-    /// `portev_user`: the association's token, for [`Source::Fd`].
+    /// `portev_user`: the association's token, for [`Origin::Fd`].
     user: usize,
 }
 
@@ -158,8 +169,9 @@ struct State {
     stranded: Vec<RawFd>,
 }
 
-/// The backend's logic over any [`PortSys`]: bookkeeping, re-association and wakeups.
-struct Core<S> {
+/// The backend's logic over any [`PortSys`]: bookkeeping, re-association and wakeups. This is
+/// the [`Poller`]; [`EventPort`] is this over the real port.
+pub(crate) struct Core<S> {
     /// The port's system calls.
     sys: S,
     /// The bookkeeping. Held across every `associate`/`dissociate` so that they and the
@@ -173,15 +185,21 @@ struct Core<S> {
     notified: AtomicBool,
 }
 
-impl<S: PortSys> Core<S> {
+impl<S> Core<S> {
     /// Wraps `sys` with no descriptors registered.
-    fn new(sys: S) -> Self {
+    fn with_sys(sys: S) -> Self {
         Self {
             sys,
             state: Mutex::default(),
             batch: Mutex::default(),
             notified: AtomicBool::new(false),
         }
+    }
+}
+
+impl<S: PortSys> Poller for Core<S> {
+    fn new() -> io::Result<Self> {
+        Ok(Core::with_sys(S::open()?))
     }
 
     /// Registers `fd` under `key` and associates it with no directions (Go's `netpollopen`).
@@ -281,16 +299,16 @@ impl<S: PortSys> Core<S> {
         }
         let mut state = lock(&self.state);
         for raw in batch.drain(..) {
-            match raw.source {
-                Source::Fd => self.process(&mut state, raw, events),
-                Source::User => {
+            match raw.origin {
+                Origin::Fd => process(&self.sys, &mut state, raw, events),
+                Origin::User => {
                     // Clearing the flag lets the next `notify` send again. Acquire pairs with the
                     // Release swap in `notify`: as a read-modify-write, this swap reads the latest
                     // `true`, so the writes of every `notify` that skipped its `port_send` because
                     // the flag was set happen before whatever the caller checks after `wait`.
                     self.notified.swap(false, Ordering::Acquire);
                 }
-                Source::Other => tracing::debug!(?raw, "ignored an event from an unexpected source"),
+                Origin::Other => tracing::debug!(?raw, "ignored an event from an unexpected source"),
             }
         }
         for fd in mem::take(&mut state.stranded) {
@@ -304,46 +322,6 @@ impl<S: PortSys> Core<S> {
         Ok(())
     }
 
-    /// Handles one descriptor event (Go's event loop body plus `netpollupdate`).
-    fn process(&self, state: &mut State, raw: RawEvent, events: &mut Vec<Event>) {
-        let State { regs, last_token, .. } = state;
-        let Some((fd, reg)) = RawFd::try_from(raw.object)
-            .ok()
-            .and_then(|fd| regs.get_mut(&fd).map(|reg| (fd, reg)))
-        else {
-            tracing::trace!(object = raw.object, "dropped an event for a deleted descriptor");
-            return;
-        };
-        if reg.token != raw.user {
-            tracing::trace!(fd, "dropped an event from a replaced association");
-            return;
-        }
-        // This event consumed the association. Bits naming no direction (never expected) still
-        // did, so then report every armed direction rather than strand or re-arm them.
-        let fired = ready_from(raw.events);
-        let mut ready = if fired.is_empty() {
-            reg.armed
-        } else {
-            fired.intersection(reg.armed)
-        };
-        let rest = reg.armed.difference(ready);
-        reg.armed = rest;
-        if !rest.is_empty() {
-            let token = next_token(last_token);
-            match self.sys.associate(fd, rest, token) {
-                Ok(()) => reg.token = token,
-                Err(err) => {
-                    tracing::warn!(fd, %err, "port_associate failed; reporting the armed directions as ready");
-                    ready = ready | rest;
-                    reg.armed = Interest::NONE;
-                }
-            }
-        }
-        if !ready.is_empty() {
-            events.push(Event { key: reg.key, ready });
-        }
-    }
-
     /// Makes the current or next `wait` return (Go's `netpollBreak`).
     fn notify(&self) -> io::Result<()> {
         // Release publishes the caller's writes to the `wait` whose Acquire swap clears the flag.
@@ -354,6 +332,50 @@ impl<S: PortSys> Core<S> {
         self.sys
             .send()
             .inspect_err(|_| self.notified.store(false, Ordering::Relaxed))
+    }
+
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.sys.as_fd()
+    }
+}
+
+/// Handles one descriptor event (Go's event loop body plus `netpollupdate`).
+fn process(sys: &impl PortSys, state: &mut State, raw: RawEvent, events: &mut Vec<Event>) {
+    let State { regs, last_token, .. } = state;
+    let Some((fd, reg)) = RawFd::try_from(raw.object)
+        .ok()
+        .and_then(|fd| regs.get_mut(&fd).map(|reg| (fd, reg)))
+    else {
+        tracing::trace!(object = raw.object, "dropped an event for a deleted descriptor");
+        return;
+    };
+    if reg.token != raw.user {
+        tracing::trace!(fd, "dropped an event from a replaced association");
+        return;
+    }
+    // This event consumed the association. Bits naming no direction (never expected) still
+    // did, so then report every armed direction rather than strand or re-arm them.
+    let fired = ready_from(raw.events);
+    let mut ready = if fired.is_empty() {
+        reg.armed
+    } else {
+        fired.intersection(reg.armed)
+    };
+    let rest = reg.armed.difference(ready);
+    reg.armed = rest;
+    if !rest.is_empty() {
+        let token = next_token(last_token);
+        match sys.associate(fd, rest, token) {
+            Ok(()) => reg.token = token,
+            Err(err) => {
+                tracing::warn!(fd, %err, "port_associate failed; reporting the armed directions as ready");
+                ready = ready | rest;
+                reg.armed = Interest::NONE;
+            }
+        }
+    }
+    if !ready.is_empty() {
+        events.push(Event { key: reg.key, ready });
     }
 }
 
@@ -379,25 +401,25 @@ const BLANK: libc::port_event = libc::port_event {
 
 /// The real port, on rustix (and libc for `port_getn`, see [`RustixPort::getn`]).
 #[cfg(evport)]
-struct RustixPort {
+pub(crate) struct RustixPort {
     /// The port's descriptor.
     port: std::os::fd::OwnedFd,
 }
 
 #[cfg(evport)]
-impl RustixPort {
-    /// Creates a port that is closed on `exec`.
-    fn create() -> io::Result<Self> {
+impl PortSys for RustixPort {
+    fn open() -> io::Result<Self> {
         use rustix::io::{fcntl_getfd, fcntl_setfd, FdFlags};
 
         let port = rustix::event::port::create()?;
         fcntl_setfd(&port, fcntl_getfd(&port)? | FdFlags::CLOEXEC)?;
         Ok(Self { port })
     }
-}
 
-#[cfg(evport)]
-impl PortSys for RustixPort {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(&self.port)
+    }
+
     fn associate(&self, fd: RawFd, interest: Interest, user: usize) -> io::Result<()> {
         use rustix::event::port::{associate_fd, PollFlags};
 
@@ -449,10 +471,10 @@ impl PortSys for RustixPort {
         }
         let count = usize::try_from(nget).map_or(list.len(), |n| n.min(list.len()));
         out.extend(list[..count].iter().map(|event| RawEvent {
-            source: match i32::from(event.portev_source) {
-                libc::PORT_SOURCE_FD => Source::Fd,
-                libc::PORT_SOURCE_USER => Source::User,
-                _ => Source::Other,
+            origin: match i32::from(event.portev_source) {
+                libc::PORT_SOURCE_FD => Origin::Fd,
+                libc::PORT_SOURCE_USER => Origin::User,
+                _ => Origin::Other,
             },
             object: event.portev_object,
             events: event.portev_events,
@@ -464,46 +486,6 @@ impl PortSys for RustixPort {
     fn send(&self) -> io::Result<()> {
         rustix::event::port::send(&self.port, 0, std::ptr::null_mut())?;
         Ok(())
-    }
-}
-
-/// The event-ports [`Poller`]: [`Core`] over a real port.
-#[cfg(evport)]
-pub(crate) struct EventPort {
-    /// The logic, over the real system calls.
-    core: Core<RustixPort>,
-}
-
-#[cfg(evport)]
-impl Poller for EventPort {
-    fn new() -> io::Result<Self> {
-        Ok(Self {
-            core: Core::new(RustixPort::create()?),
-        })
-    }
-
-    fn add(&self, fd: RawFd, key: usize) -> io::Result<()> {
-        self.core.add(fd, key)
-    }
-
-    fn arm(&self, fd: RawFd, key: usize, interest: Interest) -> io::Result<()> {
-        self.core.arm(fd, key, interest)
-    }
-
-    fn delete(&self, fd: RawFd) -> io::Result<()> {
-        self.core.delete(fd)
-    }
-
-    fn wait(&self, events: &mut Vec<Event>, timeout: Option<Duration>) -> io::Result<()> {
-        self.core.wait(events, timeout)
-    }
-
-    fn notify(&self) -> io::Result<()> {
-        self.core.notify()
-    }
-
-    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        std::os::fd::AsFd::as_fd(&self.core.sys.port)
     }
 }
 

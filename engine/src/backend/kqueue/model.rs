@@ -161,6 +161,14 @@ impl Model {
 }
 
 impl KqueueSys for Model {
+    fn open() -> io::Result<Model> {
+        Ok(Model::default())
+    }
+
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        crate::backend::stand_in_fd()
+    }
+
     fn apply(&self, list: &ChangeList) -> io::Result<Receipts> {
         let mut receipts: Receipts = [None; MAX_CHANGES];
         self.update(|k| {

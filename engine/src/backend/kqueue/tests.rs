@@ -14,7 +14,7 @@ const NOTHING: [Event; 0] = [];
 /// A backend over a fresh model, with `FD` open in state `state` and
 /// added under `KEY`.
 fn backend(state: FakeFd) -> Core<Model> {
-    let kq = Core::new(Model::default());
+    let kq = Core::with_sys(Model::default());
     kq.sys.open(FD, state);
     kq.add(FD, KEY).expect("add");
     kq

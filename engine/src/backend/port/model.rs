@@ -67,7 +67,7 @@ impl Kernel {
             assoc.fired = true;
             assoc.queued = true;
             self.queue.push_back(RawEvent {
-                source: Source::Fd,
+                origin: Origin::Fd,
                 object: fd as usize,
                 events: revents,
                 user: assoc.user,
@@ -78,7 +78,7 @@ impl Kernel {
     /// Drops the queued, not yet retrieved event of `fd`.
     fn unqueue(&mut self, fd: RawFd) {
         self.queue
-            .retain(|event| !(event.source == Source::Fd && event.object == fd as usize));
+            .retain(|event| !(event.origin == Origin::Fd && event.object == fd as usize));
     }
 }
 
@@ -172,6 +172,14 @@ impl Model {
 }
 
 impl PortSys for Arc<Model> {
+    fn open() -> io::Result<Self> {
+        Ok(Model::new())
+    }
+
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        crate::backend::stand_in_fd()
+    }
+
     fn associate(&self, fd: RawFd, interest: Interest, user: usize) -> io::Result<()> {
         self.with(|k| {
             k.associates += 1;
@@ -242,8 +250,8 @@ impl PortSys for Arc<Model> {
         }
         let retrieved: Vec<RawEvent> = k.queue.drain(..).collect();
         for event in &retrieved {
-            match event.source {
-                Source::Fd => {
+            match event.origin {
+                Origin::Fd => {
                     let assoc = k
                         .fds
                         .get_mut(&(event.object as RawFd))
@@ -252,8 +260,8 @@ impl PortSys for Arc<Model> {
                         assoc.queued = false;
                     }
                 }
-                Source::User => k.user_events_retrieved += 1,
-                Source::Other => {}
+                Origin::User => k.user_events_retrieved += 1,
+                Origin::Other => {}
             }
         }
         out.extend(retrieved);
@@ -269,7 +277,7 @@ impl PortSys for Arc<Model> {
         self.with(|k| {
             k.sends += 1;
             k.queue.push_back(RawEvent {
-                source: Source::User,
+                origin: Origin::User,
                 object: 0,
                 events: 0,
                 user: 0,

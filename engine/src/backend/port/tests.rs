@@ -24,19 +24,19 @@ trait Backend: Send + Sync {
 
 impl<S: PortSys> Backend for Core<S> {
     fn add(&self, fd: RawFd, key: usize) -> io::Result<()> {
-        Core::add(self, fd, key)
+        Poller::add(self, fd, key)
     }
     fn arm(&self, fd: RawFd, key: usize, interest: Interest) -> io::Result<()> {
-        Core::arm(self, fd, key, interest)
+        Poller::arm(self, fd, key, interest)
     }
     fn delete(&self, fd: RawFd) -> io::Result<()> {
-        Core::delete(self, fd)
+        Poller::delete(self, fd)
     }
     fn wait(&self, events: &mut Vec<Event>, timeout: Option<Duration>) -> io::Result<()> {
-        Core::wait(self, events, timeout)
+        Poller::wait(self, events, timeout)
     }
     fn notify(&self) -> io::Result<()> {
-        Core::notify(self)
+        Poller::notify(self)
     }
 }
 
@@ -107,8 +107,8 @@ impl Backend for Naive {
         self.sys.getn(&mut batch, timeout)?;
         let mut regs = lock(&self.regs);
         for raw in batch {
-            match raw.source {
-                Source::Fd => {
+            match raw.origin {
+                Origin::Fd => {
                     let fd = raw.object as RawFd;
                     let Some((key, armed)) = regs.get_mut(&fd) else {
                         continue;
@@ -130,8 +130,8 @@ impl Backend for Naive {
                         events.push(Event { key: *key, ready });
                     }
                 }
-                Source::User => self.notified.store(false, Ordering::SeqCst),
-                Source::Other => {}
+                Origin::User => self.notified.store(false, Ordering::SeqCst),
+                Origin::Other => {}
             }
         }
         Ok(())
@@ -171,7 +171,7 @@ fn event(key: usize, ready: Interest) -> Event {
 /// where it must fail.
 fn passes_and_catches(scenario: Scenario, bug: Option<Bug>) {
     let model = Model::new();
-    let core: Arc<dyn Backend> = Arc::new(Core::new(Arc::clone(&model)));
+    let core: Arc<dyn Backend> = Arc::new(Core::with_sys(Arc::clone(&model)));
     if let Err(err) = scenario(&core, &model) {
         panic!("the core failed: {err}");
     }
@@ -376,13 +376,14 @@ fn notify_wakes_wait_without_spinning() {
     passes_and_catches(notify_wakes_without_spinning, Some(Bug::NoNotifyDedupe));
 }
 
-fn core() -> (Arc<Model>, Core<Arc<Model>>) {
+/// The core over a fresh model, driven through `Backend` like the scenarios.
+fn core() -> (Arc<Model>, Arc<dyn Backend>) {
     let model = Model::new();
-    let core = Core::new(Arc::clone(&model));
+    let core = Arc::new(Core::with_sys(Arc::clone(&model)));
     (model, core)
 }
 
-fn wait_core(core: &Core<Arc<Model>>, timeout: Option<Duration>) -> Vec<Event> {
+fn wait_core(core: &Arc<dyn Backend>, timeout: Option<Duration>) -> Vec<Event> {
     let mut events = Vec::new();
     core.wait(&mut events, timeout).expect("wait");
     events
@@ -499,7 +500,7 @@ fn other_sources_are_ignored() {
     core.add(3, 30).unwrap();
     core.arm(3, 30, READ).unwrap();
     m.inject(RawEvent {
-        source: Source::Other,
+        origin: Origin::Other,
         object: 3,
         events: IN,
         user: 0,
