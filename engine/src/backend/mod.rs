@@ -12,8 +12,17 @@
 //!   spin on a level-triggered source); directions armed but not delivered stay
 //!   armed (re-associated where the platform dissociates on delivery);
 //! * `notify` wakes a thread blocked in `wait`, from any thread, without spinning.
+//!
+//! Every backend has the same shape: its file holds a `Core<S>`, the bookkeeping
+//! that implements [`Poller`], generic over a small private trait of the
+//! platform's system calls (`EpollSys`, `KqueueSys`, `PortSys`), and the rustix
+//! implementation of that trait; the platform's poller is the core over it
+//! (`epoll::Epoll`, `kqueue::Kqueue`, `port::EventPort`). Beside each file, a
+//! folder of the same name holds a model of the platform (`model.rs`) and the
+//! core's tests against it (`tests.rs`), so every backend's logic is tested on
+//! any platform.
 
-#[cfg(epoll)]
+#[cfg(any(epoll, test))]
 pub(crate) mod epoll;
 #[cfg(any(kqueue, test))]
 pub(crate) mod kqueue;
