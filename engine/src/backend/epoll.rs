@@ -63,6 +63,7 @@
 
 use super::{Event, Poller};
 use crate::fd::Interest;
+use crate::sync::Mutex;
 #[cfg(epoll)]
 use rustix::event::epoll::{self, EventData, EventFlags};
 #[cfg(epoll)]
@@ -75,7 +76,6 @@ use std::mem::MaybeUninit;
 #[cfg(epoll)]
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::fd::{BorrowedFd, RawFd};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 #[cfg(test)]
@@ -264,7 +264,9 @@ pub(crate) struct Core<S> {
     sys: S,
     /// The bookkeeping. Held across every `epoll_ctl` so that they and the processing of events
     /// happen in one order, but never across the blocking `epoll_wait`: `arm`, `delete` and
-    /// `notify` may be called from other threads while the runtime thread waits.
+    /// `notify` may be called from other threads while the runtime thread waits. Its lock ignores
+    /// poisoning: the bookkeeping is written only after the system call it records has
+    /// succeeded, so a panic elsewhere cannot leave it describing a half-done change.
     state: Mutex<State>,
 }
 
@@ -273,14 +275,8 @@ impl<S> Core<S> {
     fn with_sys(sys: S) -> Self {
         Core {
             sys,
-            state: Mutex::default(),
+            state: Mutex::new(State::default()),
         }
-    }
-
-    /// Locks the bookkeeping, ignoring poisoning: it is written only after the system call it
-    /// records has succeeded, so a panic elsewhere cannot leave it describing a half-done change.
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -292,7 +288,7 @@ impl<S: EpollSys> Poller for Core<S> {
     /// Registers `fd` one-shot with no direction (see the module docs).
     fn add(&self, fd: RawFd, key: usize) -> io::Result<()> {
         let index = usize::try_from(fd).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
-        let mut state = self.state();
+        let mut state = self.state.lock();
         let State { regs, last_token } = &mut *state;
         if registration(regs, fd).is_some() {
             return Err(io::Error::from_raw_os_error(libc::EEXIST));
@@ -312,7 +308,7 @@ impl<S: EpollSys> Poller for Core<S> {
 
     /// Arms the union of what is armed and `interest`, unless that adds nothing.
     fn arm(&self, fd: RawFd, key: usize, interest: Interest) -> io::Result<()> {
-        let mut state = self.state();
+        let mut state = self.state.lock();
         let State { regs, last_token } = &mut *state;
         let reg = match registration(regs, fd) {
             Some(reg) if reg.key == key => reg,
@@ -334,7 +330,7 @@ impl<S: EpollSys> Poller for Core<S> {
     /// Forgets `fd` and removes its registration. The driver calls this before it closes `fd`;
     /// from here on, events already reported for `fd` are ignored.
     fn delete(&self, fd: RawFd) -> io::Result<()> {
-        let mut state = self.state();
+        let mut state = self.state.lock();
         let slot = usize::try_from(fd)
             .ok()
             .and_then(|index| state.regs.get_mut(index))
@@ -349,7 +345,7 @@ impl<S: EpollSys> Poller for Core<S> {
         let mut state = None;
         self.sys.wait(timeout, |fired| match fired {
             Fired::Fd { data, mask } => {
-                let state = state.get_or_insert_with(|| self.state());
+                let state = state.get_or_insert_with(|| self.state.lock());
                 process(&self.sys, state, data, mask, events);
             }
             Fired::Wakeup => tracing::trace!("epoll woken by notify"),

@@ -585,7 +585,7 @@ fn event_naming_no_armed_direction_reports_every_armed_one() {
     arm(&k, READ);
     let (_, data) = k.model.registration(OnModel::FD).expect("registered");
     let mut events = Vec::new();
-    process(&k.core.sys, &mut k.core.state(), data, Mask::OUT, &mut events);
+    process(&k.core.sys, &mut k.core.state.lock(), data, Mask::OUT, &mut events);
     assert_eq!(events, [ready(READ)]);
     k.expect_ctls(2, "nothing re-armed");
 }
