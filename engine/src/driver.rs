@@ -3,8 +3,8 @@
 //! above it (operations, handles, the runtime) goes through this one type.
 
 use crate::backend::readiness;
-use crate::backend::Interest;
 use crate::error::Error;
+use crate::fd::Interest;
 use crate::op::{Operation, ReadyOp};
 #[cfg(uring)]
 use crate::ring;

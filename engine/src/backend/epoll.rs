@@ -1,157 +1,513 @@
-//! The epoll backend (Linux): `EPOLLONESHOT` registrations re-armed with
-//! `EPOLL_CTL_MOD` to the union of the directions still armed, and an eventfd
-//! for wakeups.
+//! The epoll readiness backend (Linux).
 //!
-//! One-shot mode gives the semantics the readiness driver relies on: `arm` is
-//! level-checked (a descriptor already ready fires at once), one event per
-//! arming, and a delivered direction is never re-armed by us. Because a
-//! one-shot registration disarms *both* directions when either fires, the
-//! direction that was armed but not delivered is re-armed right away (the same
-//! bookkeeping Go's event-ports poller does).
+//! This file owns everything between the readiness driver's [`Poller`] calls and the epoll
+//! instance: the per-descriptor record of which directions are armed, the `epoll_ctl` calls that
+//! keep the kernel's registration equal to that record, the translation of epoll events into
+//! [`Event`]s, and the wakeup of a blocked `epoll_wait`.
+//!
+//! # Why `EPOLLONESHOT`
+//!
+//! A one-shot registration is the contract's "one event per arming" kept by the kernel, and it is
+//! the same design as the event-ports backend (`port.rs`), whose associations also end with their
+//! event:
+//!
+//! * `add` registers the descriptor one-shot with **no** direction. The kernel adds `EPOLLERR`
+//!   and `EPOLLHUP` to every registration whatever it asks for, so anything but a one-shot one
+//!   would report a hung-up descriptor at every wait, armed or not: a spin. One-shot, it reports
+//!   it once, finds nothing armed and stays disabled;
+//! * `arm` sets the registration (`EPOLL_CTL_MOD`) to the union of the armed directions.
+//!   `EPOLL_CTL_MOD` polls the descriptor, so readiness that arrived before the arm is queued at
+//!   once (level-checked). Arming only directions that are already armed makes no call: their
+//!   event is still to come;
+//! * the kernel disables a one-shot registration as it reports it, for both directions at once.
+//!   After each event the core re-arms only the armed directions that event did **not** deliver.
+//!   Re-arming a delivered direction would spin (the descriptor is still ready), forgetting the
+//!   others would lose their wakeup. A delivered direction is armed again only by the driver's
+//!   next `arm`;
+//! * `EPOLLRDHUP` (the peer shut down its writing half, which readers see as the end of the
+//!   stream) is asked for only with reading. Asked for with writing alone, it would fire a
+//!   registration that delivers nothing, which is then re-armed, and fires again;
+//! * `EPOLLERR` and `EPOLLHUP` make both directions ready, so waiters retry and see them.
+//!
+//! Edge-triggered registrations (mio's choice: register both directions once, no `epoll_ctl` per
+//! arm) would save that call, but an edge says nothing about an arm that comes after it. The
+//! contract's level check would need a cache of edges here, which may be stale (a spurious
+//! wakeup and a wasted syscall for the waiter), and a wakeup from `arm` whenever the cache
+//! answers it. One-shot keeps the kernel as the only record of readiness.
+//!
+//! # Stale events
+//!
+//! `epoll_wait` disables a registration when it returns its event, but the core processes the
+//! event only after taking its lock, and by then the registration may have been replaced: `arm`
+//! re-armed it for more directions, or the driver deleted the descriptor, closed it, and added a
+//! new one under the same number. So every `EPOLL_CTL_ADD` and `EPOLL_CTL_MOD` carries a fresh
+//! token in its event data, next to the descriptor, and an event is acted on only if its token is
+//! the one its descriptor's registration last armed. Anything else is dropped without touching
+//! the kernel: the registration that replaced it is live and reports for itself.
+//!
+//! # Wakeups
+//!
+//! `notify` writes to an eventfd registered edge-triggered, so each write that finds no wakeup
+//! pending queues one event, and writes before the next wait coalesce into it. The counter is
+//! never read back: an edge-triggered registration does not report a descriptor that merely
+//! stays readable, so a read per wakeup would buy nothing. (The counter saturates after 2^64 - 2
+//! writes; a write then fails with `EAGAIN`, and is retried after reading the counter to zero.)
+//!
+//! # Layout
+//!
+//! The logic lives in [`Core`], generic over [`EpollSys`] (the `epoll_ctl` and `epoll_wait`
+//! calls and the wakeup), so that it is unit-tested on any platform against a model of epoll
+//! (`epoll/model.rs`, tests in `epoll/tests.rs`). [`Core`] is the [`Poller`]; [`Epoll`] is the
+//! core over [`RustixEpoll`], the real epoll, which alone is Linux-only (`backend/mod.rs`
+//! includes this file under `cfg(any(epoll, test))`).
 
-use super::{Event, Interest, Poller};
+use super::{Event, Poller};
+use crate::fd::Interest;
+use crate::sync::Mutex;
+#[cfg(epoll)]
 use rustix::event::epoll::{self, EventData, EventFlags};
+#[cfg(epoll)]
 use rustix::event::{eventfd, EventfdFlags};
-use std::collections::HashMap;
+#[cfg(epoll)]
+use rustix::io::Errno;
 use std::io;
+#[cfg(epoll)]
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
-use std::sync::Mutex;
+#[cfg(epoll)]
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{BorrowedFd, RawFd};
 use std::time::Duration;
 
-/// Event data of the eventfd in the epoll set.
-const NOTIFY_KEY: u64 = u64::MAX;
+#[cfg(test)]
+mod model;
+#[cfg(test)]
+mod tests;
 
-/// Event data carries both the driver's key (high half) and the descriptor
-/// (low half), so an event finds its bookkeeping without a search.
-fn data(key: usize, fd: RawFd) -> EventData {
-    EventData::new_u64(((key as u64) << 32) | u64::from(fd as u32))
+/// The epoll [`Poller`]: [`Core`] over a real epoll instance.
+#[cfg(epoll)]
+pub(crate) type Epoll = Core<RustixEpoll>;
+
+bitflags::bitflags! {
+    /// An epoll event mask: the `EPOLL*` bits the core asks for and reads, with the values of
+    /// `<sys/epoll.h>`, so the rustix layer converts them by value (a test checks them).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    struct Mask: u32 {
+        /// `EPOLLIN`: data to read, or the end of the stream.
+        const IN = 0x001;
+        /// `EPOLLOUT`: room to write.
+        const OUT = 0x004;
+        /// `EPOLLERR`: an error is pending; always reported, whatever the mask asks for.
+        const ERR = 0x008;
+        /// `EPOLLHUP`: hung up; always reported, whatever the mask asks for.
+        const HUP = 0x010;
+        /// `EPOLLRDHUP`: the peer shut down its writing half.
+        const RDHUP = 0x2000;
+        /// `EPOLLONESHOT`: disable the registration when its event is reported.
+        const ONESHOT = 1 << 30;
+        /// `EPOLLET`: report a change of readiness, not a state (only the wakeup uses it).
+        const ET = 1 << 31;
+    }
 }
 
-pub(crate) struct Epoll {
+impl Mask {
+    /// The one-shot registration for the directions of `interest` (see the module docs for why
+    /// `EPOLLRDHUP` goes only with reading).
+    fn armed_for(interest: Interest) -> Mask {
+        let mut mask = Mask::ONESHOT;
+        if interest.is_readable() {
+            mask |= Mask::IN | Mask::RDHUP;
+        }
+        if interest.is_writable() {
+            mask |= Mask::OUT;
+        }
+        mask
+    }
+
+    /// The directions this reported mask makes ready. Errors and hang-ups ready both, so the
+    /// waiters retry their I/O and see the condition.
+    fn ready(self) -> Interest {
+        let failed = self.intersects(Mask::ERR | Mask::HUP);
+        Interest::new(
+            failed || self.intersects(Mask::IN | Mask::RDHUP),
+            failed || self.contains(Mask::OUT),
+        )
+    }
+}
+
+/// An event `epoll_wait` reported, reduced to what the core reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fired {
+    /// A registered descriptor's event.
+    Fd {
+        /// The registration's event data: see [`pack`].
+        data: u64,
+        /// The bits that fired.
+        mask: Mask,
+    },
+    /// The wakeup fired: some thread called `notify`.
+    Wakeup,
+}
+
+/// The event data of a registration: its token in the high half, the descriptor in the low half,
+/// so that an event finds its registration without a search and can tell whether it is stale.
+/// No registration packs to `u64::MAX`, which would need descriptor -1; the wakeup uses it.
+fn pack(token: u32, fd: RawFd) -> u64 {
+    (u64::from(token) << 32) | u64::from(fd as u32)
+}
+
+/// The (token, descriptor) that [`pack`] packed.
+fn unpack(data: u64) -> (u32, RawFd) {
+    ((data >> 32) as u32, data as u32 as RawFd)
+}
+
+/// The epoll system calls the core needs, so tests can substitute a model of the kernel.
+trait EpollSys: Send + Sync + Sized + 'static {
+    /// `epoll_create1` and the wakeup: a new epoll instance with only the wakeup registered.
+    ///
+    /// # Errors
+    ///
+    /// A system call failed (out of descriptors or memory).
+    fn open() -> io::Result<Self>;
+
+    /// The epoll instance's descriptor.
+    fn as_fd(&self) -> BorrowedFd<'_>;
+
+    /// `epoll_ctl(EPOLL_CTL_ADD)`: registers `fd` for `mask`, with `data` as its event data, and
+    /// queues its event at once if `fd` is ready for `mask`.
+    ///
+    /// # Errors
+    ///
+    /// As `epoll_ctl`'s: `EEXIST` if `fd` is registered, `EBADF` if it is not open.
+    fn add(&self, fd: RawFd, mask: Mask, data: u64) -> io::Result<()>;
+
+    /// `epoll_ctl(EPOLL_CTL_MOD)`: replaces the mask and data of `fd`'s registration (enabling a
+    /// one-shot one again), and queues its event at once if `fd` is ready for `mask`.
+    ///
+    /// # Errors
+    ///
+    /// As `epoll_ctl`'s: `ENOENT` if `fd` is not registered.
+    fn modify(&self, fd: RawFd, mask: Mask, data: u64) -> io::Result<()>;
+
+    /// `epoll_ctl(EPOLL_CTL_DEL)`: removes `fd`'s registration and any event of it not yet
+    /// reported.
+    ///
+    /// # Errors
+    ///
+    /// As `epoll_ctl`'s: `ENOENT` if `fd` is not registered.
+    fn delete(&self, fd: RawFd) -> io::Result<()>;
+
+    /// `epoll_wait`: waits up to `timeout` (`None`: forever, zero: don't block) for events, then
+    /// passes each to `on_fired`. A timeout or a signal returns with none.
+    ///
+    /// # Errors
+    ///
+    /// `epoll_wait` failed for a reason other than a signal.
+    fn wait(&self, timeout: Option<Duration>, on_fired: impl FnMut(Fired)) -> io::Result<()>;
+
+    /// Makes the wakeup fire, ending a `wait` blocked in another thread (or the next one).
+    /// Wakes before the wakeup is reported coalesce into one [`Fired::Wakeup`].
+    ///
+    /// # Errors
+    ///
+    /// The wakeup could not be written.
+    fn wake(&self) -> io::Result<()>;
+}
+
+/// What the core knows about one registered descriptor.
+#[derive(Debug, Clone, Copy)]
+struct Registration {
+    /// The driver's key, reported in this descriptor's events.
+    key: usize,
+    /// Directions armed and not yet delivered. Whenever this is non-empty, the kernel holds the
+    /// registration armed one-shot for exactly these directions with `token` in its data, or
+    /// has already reported its event to a `wait` that has yet to process it.
+    armed: Interest,
+    /// The token of the latest successful `EPOLL_CTL_ADD` or `EPOLL_CTL_MOD`.
+    token: u32,
+}
+
+/// The bookkeeping, behind [`Core::state`].
+#[derive(Debug, Default)]
+struct State {
+    /// Registrations, indexed by descriptor. The kernel hands out the lowest free number, so the
+    /// numbers are small and dense, and a table indexed by them is the cheapest map: no hashing
+    /// on the hot path, and it grows only to the highest number ever registered (libuv keeps its
+    /// watchers the same way).
+    regs: Vec<Option<Registration>>,
+    /// The last token handed out by [`next_token`].
+    last_token: u32,
+}
+
+/// The registration of `fd` in `regs`, if it has one.
+fn registration(regs: &mut [Option<Registration>], fd: RawFd) -> Option<&mut Registration> {
+    regs.get_mut(usize::try_from(fd).ok()?)?.as_mut()
+}
+
+/// Advances `last` and returns the next token. Tokens only have to differ from those of
+/// registrations whose events may still be on their way to the core, which are at most one
+/// wait's batch: a stale event would have to outlive four billion `epoll_ctl` calls to be taken
+/// for a live one.
+fn next_token(last: &mut u32) -> u32 {
+    *last = last.wrapping_add(1);
+    *last
+}
+
+/// The `ENOENT` that `epoll_ctl` returns for a descriptor that is not registered.
+fn not_registered() -> io::Error {
+    io::Error::from_raw_os_error(libc::ENOENT)
+}
+
+/// The backend's logic over any [`EpollSys`]: bookkeeping, re-arming and wakeups. This is the
+/// [`Poller`]; [`Epoll`] is this over the real epoll.
+pub(crate) struct Core<S> {
+    /// The system calls.
+    sys: S,
+    /// The bookkeeping. Held across every `epoll_ctl` so that they and the processing of events
+    /// happen in one order, but never across the blocking `epoll_wait`: `arm`, `delete` and
+    /// `notify` may be called from other threads while the runtime thread waits. Its lock ignores
+    /// poisoning: the bookkeeping is written only after the system call it records has
+    /// succeeded, so a panic elsewhere cannot leave it describing a half-done change.
+    state: Mutex<State>,
+}
+
+impl<S> Core<S> {
+    /// Wraps `sys`, with no descriptors registered.
+    fn with_sys(sys: S) -> Self {
+        Core {
+            sys,
+            state: Mutex::new(State::default()),
+        }
+    }
+}
+
+impl<S: EpollSys> Poller for Core<S> {
+    fn new() -> io::Result<Self> {
+        Ok(Core::with_sys(S::open()?))
+    }
+
+    /// Registers `fd` one-shot with no direction (see the module docs).
+    fn add(&self, fd: RawFd, key: usize) -> io::Result<()> {
+        let index = usize::try_from(fd).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
+        let mut state = self.state.lock();
+        let State { regs, last_token } = &mut *state;
+        if registration(regs, fd).is_some() {
+            return Err(io::Error::from_raw_os_error(libc::EEXIST));
+        }
+        let token = next_token(last_token);
+        self.sys.add(fd, Mask::armed_for(Interest::NONE), pack(token, fd))?;
+        if regs.len() <= index {
+            regs.resize(index + 1, None);
+        }
+        regs[index] = Some(Registration {
+            key,
+            armed: Interest::NONE,
+            token,
+        });
+        Ok(())
+    }
+
+    /// Arms the union of what is armed and `interest`, unless that adds nothing.
+    fn arm(&self, fd: RawFd, key: usize, interest: Interest) -> io::Result<()> {
+        let mut state = self.state.lock();
+        let State { regs, last_token } = &mut *state;
+        let reg = match registration(regs, fd) {
+            Some(reg) if reg.key == key => reg,
+            _ => return Err(not_registered()),
+        };
+        let armed = reg.armed | interest;
+        if armed == reg.armed {
+            // Armed for these directions already, or their event is on its way to `wait`.
+            return Ok(());
+        }
+        let token = next_token(last_token);
+        // A failed `EPOLL_CTL_MOD` leaves the registration as it was, so the record stays true.
+        self.sys.modify(fd, Mask::armed_for(armed), pack(token, fd))?;
+        reg.armed = armed;
+        reg.token = token;
+        Ok(())
+    }
+
+    /// Forgets `fd` and removes its registration. The driver calls this before it closes `fd`;
+    /// from here on, events already reported for `fd` are ignored.
+    fn delete(&self, fd: RawFd) -> io::Result<()> {
+        let mut state = self.state.lock();
+        let slot = usize::try_from(fd)
+            .ok()
+            .and_then(|index| state.regs.get_mut(index))
+            .filter(|slot| slot.is_some())
+            .ok_or_else(not_registered)?;
+        *slot = None;
+        self.sys.delete(fd)
+    }
+
+    /// Waits, then processes the batch under one lock, taken once the kernel has returned.
+    fn wait(&self, events: &mut Vec<Event>, timeout: Option<Duration>) -> io::Result<()> {
+        let mut state = None;
+        self.sys.wait(timeout, |fired| match fired {
+            Fired::Fd { data, mask } => {
+                let state = state.get_or_insert_with(|| self.state.lock());
+                process(&self.sys, state, data, mask, events);
+            }
+            Fired::Wakeup => tracing::trace!("epoll woken by notify"),
+        })
+    }
+
+    fn notify(&self) -> io::Result<()> {
+        self.sys.wake()
+    }
+
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.sys.as_fd()
+    }
+}
+
+/// Handles one descriptor event: delivers the armed directions it reports, and re-arms the
+/// armed directions it does not (the one-shot registration is disabled now).
+fn process(sys: &impl EpollSys, state: &mut State, data: u64, mask: Mask, events: &mut Vec<Event>) {
+    let State { regs, last_token } = state;
+    let (token, fd) = unpack(data);
+    let Some(reg) = registration(regs, fd).filter(|reg| reg.token == token) else {
+        tracing::trace!(fd, token, "dropped an event of a replaced or deleted registration");
+        return;
+    };
+    // An event naming none of the armed directions cannot come from the masks `arm` asks
+    // for; if one did, re-arming after it could spin, so every armed direction is reported.
+    let mut ready = mask.ready().intersection(reg.armed);
+    if ready.is_empty() {
+        ready = reg.armed;
+    }
+    let rest = reg.armed.difference(ready);
+    reg.armed = rest;
+    if !rest.is_empty() {
+        let token = next_token(last_token);
+        match sys.modify(fd, Mask::armed_for(rest), pack(token, fd)) {
+            Ok(()) => reg.token = token,
+            Err(err) => {
+                tracing::warn!(fd, %err, "epoll_ctl failed; reporting the armed directions as ready");
+                ready = ready | rest;
+                reg.armed = Interest::NONE;
+            }
+        }
+    }
+    if !ready.is_empty() {
+        events.push(Event { key: reg.key, ready });
+    }
+}
+
+/// Event data of the wakeup's registration; no descriptor's [`pack`]s to it.
+#[cfg(epoll)]
+const WAKEUP: u64 = u64::MAX;
+
+/// Most events one `epoll_wait` reports; the rest stay queued for the next.
+#[cfg(epoll)]
+const WAIT_BATCH: usize = 256;
+#[cfg(epoll)]
+const _: () = assert!(WAIT_BATCH >= super::MIN_WAIT_BATCH);
+
+/// The real epoll, on rustix.
+#[cfg(epoll)]
+pub(crate) struct RustixEpoll {
+    /// The epoll instance.
     epoll: OwnedFd,
+    /// The wakeup: an eventfd registered edge-triggered under [`WAKEUP`].
     eventfd: OwnedFd,
-    /// Armed directions per descriptor.
-    armed: Mutex<HashMap<RawFd, Interest>>,
 }
 
-fn flags(interest: Interest) -> EventFlags {
-    let mut f = EventFlags::ONESHOT | EventFlags::RDHUP;
-    if interest.readable {
-        f |= EventFlags::IN;
-    }
-    if interest.writable {
-        f |= EventFlags::OUT;
-    }
-    f
-}
-
+/// `fd` as the borrowed descriptor rustix takes.
+#[cfg(epoll)]
 fn borrow(fd: RawFd) -> BorrowedFd<'static> {
-    // SAFETY: the readiness driver calls the poller only with descriptors that
-    // a live fd-mutex reference keeps open (it deletes them before closing),
-    // and the borrow does not outlive the call.
+    // SAFETY: the core passes only descriptors the readiness driver gave it, which a live
+    // fd-mutex reference keeps open (the driver deletes them before closing them), and the
+    // borrow ends with the `epoll_ctl` call it is made for.
     unsafe { BorrowedFd::borrow_raw(fd) }
 }
 
-impl Epoll {
-    fn armed(&self) -> std::sync::MutexGuard<'_, HashMap<RawFd, Interest>> {
-        self.armed.lock().unwrap_or_else(|p| p.into_inner())
-    }
+/// The rustix flags of `mask` (the same bits, see [`Mask`]).
+#[cfg(epoll)]
+fn flags(mask: Mask) -> EventFlags {
+    EventFlags::from_bits_retain(mask.bits())
 }
 
-impl Poller for Epoll {
-    fn new() -> io::Result<Self> {
+#[cfg(epoll)]
+impl EpollSys for RustixEpoll {
+    fn open() -> io::Result<Self> {
         let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
         let eventfd = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
         epoll::add(
             &epoll,
             &eventfd,
-            EventData::new_u64(NOTIFY_KEY),
+            EventData::new_u64(WAKEUP),
             EventFlags::IN | EventFlags::ET,
         )?;
-        Ok(Epoll {
-            epoll,
-            eventfd,
-            armed: Mutex::new(HashMap::new()),
-        })
+        Ok(RustixEpoll { epoll, eventfd })
     }
 
-    fn add(&self, fd: RawFd, key: usize) -> io::Result<()> {
-        epoll::add(&self.epoll, borrow(fd), data(key, fd), EventFlags::ONESHOT)?;
-        self.armed().insert(fd, Interest::NONE);
-        Ok(())
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.epoll.as_fd()
     }
 
-    fn arm(&self, fd: RawFd, key: usize, interest: Interest) -> io::Result<()> {
-        let mut armed = self.armed();
-        let entry = armed.entry(fd).or_default();
-        *entry = entry.union(interest);
-        Ok(epoll::modify(&self.epoll, borrow(fd), data(key, fd), flags(*entry))?)
+    fn add(&self, fd: RawFd, mask: Mask, data: u64) -> io::Result<()> {
+        Ok(epoll::add(
+            &self.epoll,
+            borrow(fd),
+            EventData::new_u64(data),
+            flags(mask),
+        )?)
+    }
+
+    fn modify(&self, fd: RawFd, mask: Mask, data: u64) -> io::Result<()> {
+        Ok(epoll::modify(
+            &self.epoll,
+            borrow(fd),
+            EventData::new_u64(data),
+            flags(mask),
+        )?)
     }
 
     fn delete(&self, fd: RawFd) -> io::Result<()> {
-        self.armed().remove(&fd);
         Ok(epoll::delete(&self.epoll, borrow(fd))?)
     }
 
-    fn wait(&self, events: &mut Vec<Event>, timeout: Option<Duration>) -> io::Result<()> {
+    fn wait(&self, timeout: Option<Duration>, mut on_fired: impl FnMut(Fired)) -> io::Result<()> {
         // On the stack: a wait per scheduler turn must not allocate.
-        let mut buf = [MaybeUninit::<epoll::Event>::uninit(); 256];
-        let ts = timeout.map(|d| rustix::time::Timespec {
+        let mut buf = [MaybeUninit::<epoll::Event>::uninit(); WAIT_BATCH];
+        let timeout = timeout.map(|d| rustix::time::Timespec {
             tv_sec: d.as_secs().min(i64::MAX as u64) as i64,
             tv_nsec: i64::from(d.subsec_nanos()),
         });
-        let fired = match epoll::wait(&self.epoll, &mut buf[..], ts.as_ref()) {
+        let fired = match epoll::wait(&self.epoll, &mut buf[..], timeout.as_ref()) {
             Ok((fired, _)) => fired,
-            Err(rustix::io::Errno::INTR) => return Ok(()),
-            Err(e) => return Err(e.into()),
+            // A signal ended the wait early: a spurious wakeup, which is allowed.
+            Err(Errno::INTR) => return Ok(()),
+            Err(errno) => return Err(errno.into()),
         };
-        let mut armed = self.armed();
-        for ev in fired.iter() {
-            let data = ev.data.u64();
-            if data == NOTIFY_KEY {
-                let mut b = [0u8; 8];
-                let _ = rustix::io::read(&self.eventfd, &mut b);
-                continue;
-            }
-            let got = ev.flags;
-            let broken = got.intersects(EventFlags::ERR | EventFlags::HUP);
-            let fired = Interest {
-                readable: broken || got.intersects(EventFlags::IN | EventFlags::RDHUP),
-                writable: broken || got.contains(EventFlags::OUT),
-            };
-            let (key, fd) = ((data >> 32) as usize, data as u32 as RawFd);
-            let Some(armed_now) = armed.get_mut(&fd) else { continue }; // deleted meanwhile
-            let delivered = Interest {
-                readable: fired.readable && armed_now.readable,
-                writable: fired.writable && armed_now.writable,
-            };
-            // One-shot disarmed everything: re-arm what was armed but not delivered.
-            *armed_now = armed_now.minus(delivered);
-            if !armed_now.is_empty() {
-                epoll::modify(&self.epoll, borrow(fd), self::data(key, fd), flags(*armed_now))?;
-            }
-            if !delivered.is_empty() {
-                events.push(Event { key, ready: delivered });
-            }
+        for event in fired.iter() {
+            // Copied out: the kernel's `epoll_event` is packed on x86-64.
+            let (data, flags) = (event.data.u64(), event.flags);
+            on_fired(if data == WAKEUP {
+                Fired::Wakeup
+            } else {
+                Fired::Fd {
+                    data,
+                    mask: Mask::from_bits_retain(flags.bits()),
+                }
+            });
         }
         Ok(())
     }
 
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.epoll.as_fd()
-    }
-
-    fn notify(&self) -> io::Result<()> {
-        match rustix::io::write(&self.eventfd, &1u64.to_ne_bytes()) {
-            Ok(_) | Err(rustix::io::Errno::AGAIN) => Ok(()),
-            Err(e) => Err(e.into()),
+    fn wake(&self) -> io::Result<()> {
+        loop {
+            match rustix::io::write(&self.eventfd, &1u64.to_ne_bytes()) {
+                Ok(_) => return Ok(()),
+                Err(Errno::INTR) => {}
+                // The counter is at its maximum (see the module docs): zero it and write again.
+                Err(Errno::AGAIN) => match rustix::io::read(&self.eventfd, &mut [0u8; 8]) {
+                    Ok(_) | Err(Errno::AGAIN | Errno::INTR) => {}
+                    Err(errno) => return Err(errno.into()),
+                },
+                Err(errno) => return Err(errno.into()),
+            }
         }
-    }
-}
-
-impl AsFd for Epoll {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.epoll.as_fd()
     }
 }

@@ -27,18 +27,24 @@
 //!
 //! The bookkeeping ([`Core`]: which changes `arm` and `delete` make, how their
 //! receipts are judged, how fired knotes become [`Event`]s, swallowing the
-//! wakeup) is written against a small private trait, [`KqueueSys`], so that it
-//! compiles and is unit-tested on any platform against a model of kqueue (see
-//! `tests`). Only the rustix implementation of that trait (`sys`) and
-//! [`Kqueue`], the [`Poller`](super::Poller), are `cfg(kqueue)`;
-//! `backend/mod.rs` includes this file under `cfg(any(kqueue, test))`.
+//! wakeup) is written against a small trait, [`KqueueSys`], so that it
+//! compiles and is unit-tested on any platform against a model of kqueue
+//! (`kqueue/model.rs`, with the tests in `kqueue/tests.rs`). [`Core`] is the
+//! [`Poller`]; [`Kqueue`] is the core over `sys::Kevent`, the rustix
+//! implementation of the trait, which alone is `cfg(kqueue)`
+//! (`backend/mod.rs` includes this file under `cfg(any(kqueue, test))`).
 
-use super::{Event, Interest};
+use super::{Event, Poller};
+use crate::fd::Interest;
 use rustix::io::Errno;
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{BorrowedFd, RawFd};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
+
+/// The kqueue [`Poller`]: [`Core`] over the real kqueue.
+#[cfg(kqueue)]
+pub(crate) type Kqueue = Core<sys::Kevent>;
 
 /// A kqueue filter this backend arms: one per direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -56,8 +62,8 @@ impl Filter {
     /// The event saying that `key` is ready for this filter's direction.
     fn event(self, key: usize) -> Event {
         let ready = match self {
-            Filter::Read => Interest::READ,
-            Filter::Write => Interest::WRITE,
+            Filter::Read => Interest::READABLE,
+            Filter::Write => Interest::WRITABLE,
         };
         Event { key, ready }
     }
@@ -65,8 +71,8 @@ impl Filter {
     /// Whether `interest` includes this filter's direction.
     fn is_in(self, interest: Interest) -> bool {
         match self {
-            Filter::Read => interest.readable,
-            Filter::Write => interest.writable,
+            Filter::Read => interest.is_readable(),
+            Filter::Write => interest.is_writable(),
         }
     }
 }
@@ -158,7 +164,17 @@ enum Fired {
 
 /// The kernel side of the backend: the seam between the bookkeeping in
 /// [`Core`] and the syscalls, so that the bookkeeping can run against a model.
-trait KqueueSys {
+trait KqueueSys: Send + Sync + Sized + 'static {
+    /// Creates a close-on-exec kqueue with the wakeup source registered.
+    ///
+    /// # Errors
+    ///
+    /// A system call failed (out of descriptors or memory).
+    fn open() -> io::Result<Self>;
+
+    /// The kqueue's descriptor.
+    fn as_fd(&self) -> BorrowedFd<'_>;
+
     /// Applies `changes` in one `kevent` call with `EV_RECEIPT`, neither
     /// blocking nor collecting pending events, and returns each change's
     /// outcome.
@@ -187,9 +203,9 @@ trait KqueueSys {
     fn trigger(&self) -> io::Result<()>;
 }
 
-/// The backend's bookkeeping, over a [`KqueueSys`]; `Kqueue` is this over
-/// the real kqueue.
-struct Core<S> {
+/// The backend's bookkeeping over a [`KqueueSys`]. This is the [`Poller`];
+/// [`Kqueue`] is this over the real kqueue.
+pub(crate) struct Core<S> {
     /// The kernel side.
     sys: S,
     /// Directions whose arm the kernel refused with `EPIPE`, to report ready
@@ -200,9 +216,9 @@ struct Core<S> {
     broken: Mutex<Vec<(RawFd, Event)>>,
 }
 
-impl<S: KqueueSys> Core<S> {
+impl<S> Core<S> {
     /// Wraps the kernel side `sys`.
-    fn new(sys: S) -> Core<S> {
+    fn with_sys(sys: S) -> Core<S> {
         Core {
             sys,
             broken: Mutex::new(Vec::new()),
@@ -213,6 +229,12 @@ impl<S: KqueueSys> Core<S> {
     /// leave it inconsistent, so poisoning is ignored).
     fn broken(&self) -> MutexGuard<'_, Vec<(RawFd, Event)>> {
         self.broken.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<S: KqueueSys> Poller for Core<S> {
+    fn new() -> io::Result<Self> {
+        Ok(Core::with_sys(S::open()?))
     }
 
     /// Starts watching `fd`. kqueue has no per-descriptor registration (knotes
@@ -254,7 +276,7 @@ impl<S: KqueueSys> Core<S> {
 
     /// Removes both knotes of `fd` and any refused direction still to report.
     fn delete(&self, fd: RawFd) -> io::Result<()> {
-        let changes = ChangeList::new(fd, Interest::READ.union(Interest::WRITE), ChangeOp::Delete);
+        let changes = ChangeList::new(fd, Interest::READABLE | Interest::WRITABLE, ChangeOp::Delete);
         let receipts = self.sys.apply(&changes);
         self.broken().retain(|&(broken_fd, _)| broken_fd != fd);
         for receipt in receipts?.into_iter().take(changes.len) {
@@ -290,45 +312,9 @@ impl<S: KqueueSys> Core<S> {
     fn notify(&self) -> io::Result<()> {
         self.sys.trigger()
     }
-}
 
-/// The kqueue readiness backend (see the module docs).
-#[cfg(kqueue)]
-pub(crate) struct Kqueue {
-    /// The bookkeeping over the real kqueue.
-    core: Core<sys::Kevent>,
-}
-
-#[cfg(kqueue)]
-impl super::Poller for Kqueue {
-    fn new() -> io::Result<Self> {
-        Ok(Kqueue {
-            core: Core::new(sys::Kevent::new()?),
-        })
-    }
-
-    fn add(&self, fd: RawFd, key: usize) -> io::Result<()> {
-        self.core.add(fd, key)
-    }
-
-    fn arm(&self, fd: RawFd, key: usize, interest: Interest) -> io::Result<()> {
-        self.core.arm(fd, key, interest)
-    }
-
-    fn delete(&self, fd: RawFd) -> io::Result<()> {
-        self.core.delete(fd)
-    }
-
-    fn wait(&self, events: &mut Vec<Event>, timeout: Option<Duration>) -> io::Result<()> {
-        self.core.wait(events, timeout)
-    }
-
-    fn notify(&self) -> io::Result<()> {
-        self.core.notify()
-    }
-
-    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        std::os::fd::AsFd::as_fd(&self.core.sys.kq)
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.sys.as_fd()
     }
 }
 
@@ -349,17 +335,16 @@ mod sys {
     const WAIT_BATCH: usize = 128;
 
     /// A kqueue and its wakeup source.
-    pub(super) struct Kevent {
+    pub(crate) struct Kevent {
         /// The kqueue. Declared first so that it is closed before the wakeup
         /// pipe it watches (see [`kevent`]).
-        pub(super) kq: OwnedFd,
+        kq: OwnedFd,
         /// The wakeup source, registered in `kq`.
         wake: Wake,
     }
 
-    impl Kevent {
-        /// Creates a close-on-exec kqueue with the wakeup source registered.
-        pub(super) fn new() -> io::Result<Kevent> {
+    impl KqueueSys for Kevent {
+        fn open() -> io::Result<Kevent> {
             let kq = kqueue::kqueue()?;
             // `kqueue()` has no close-on-exec flag on every system; set it now.
             rustix::io::fcntl_setfd(&kq, FdFlags::CLOEXEC)?;
@@ -367,9 +352,11 @@ mod sys {
             wake.register(kq.as_fd())?;
             Ok(Kevent { kq, wake })
         }
-    }
 
-    impl KqueueSys for Kevent {
+        fn as_fd(&self) -> BorrowedFd<'_> {
+            self.kq.as_fd()
+        }
+
         fn apply(&self, list: &ChangeList) -> io::Result<Receipts> {
             let kevents = list.changes.map(to_kevent);
             let mut slots = [MaybeUninit::uninit(); MAX_CHANGES];
@@ -624,493 +611,6 @@ mod sys {
 }
 
 #[cfg(test)]
-mod tests {
-    //! The bookkeeping against a model of kqueue: one knote per (descriptor,
-    //! filter), attached with `EV_ADD` (which evaluates the filter at once)
-    //! and deleted when delivered (`EV_ONESHOT`); fake descriptors whose
-    //! readiness the tests set; a user event with `EV_CLEAR`. A model
-    //! `collect` without a timeout blocks on a condition variable until
-    //! something fires, and fails the test if nothing does for [`HANG`].
-
-    use super::*;
-    use std::collections::{BTreeMap, HashMap};
-    use std::sync::Condvar;
-    use std::thread;
-    use std::time::Instant;
-
-    /// How long a model `collect` without a timeout may block before the
-    /// test calls it a lost wakeup.
-    const HANG: Duration = Duration::from_secs(5);
-    /// A descriptor the tests open in the model.
-    const FD: RawFd = 7;
-    /// The key the tests register `FD` under.
-    const KEY: usize = 42;
-    /// No events.
-    const NOTHING: [Event; 0] = [];
-
-    /// The state of a fake descriptor.
-    #[derive(Debug, Default, Clone, Copy)]
-    struct FakeFd {
-        /// Data to read (or EOF).
-        readable: bool,
-        /// Room to write.
-        writable: bool,
-        /// A pipe whose read end is closed: write knotes already attached
-        /// fire (`EV_EOF`), new ones are refused with `EPIPE` (FreeBSD's
-        /// `tests/sys/kern/pipe/pipe_kqueue_test.c` checks both).
-        reader_gone: bool,
-    }
-
-    /// The model kernel's state.
-    #[derive(Debug, Default)]
-    struct Kernel {
-        /// Open descriptors.
-        fds: HashMap<RawFd, FakeFd>,
-        /// Knotes by (descriptor, filter), with their udata; all one-shot,
-        /// the only kind the backend makes.
-        knotes: BTreeMap<(RawFd, Filter), usize>,
-        /// The user event (`EV_ADD | EV_CLEAR`) was triggered and not yet
-        /// delivered.
-        wake_triggered: bool,
-        /// Wakeups delivered so far.
-        wakeups: usize,
-        /// Every change applied, in order.
-        log: Vec<Change>,
-        /// `collect`s blocked waiting for a change right now.
-        blocked: usize,
-    }
-
-    impl Kernel {
-        /// Whether `fd` is ready for `filter`'s knote to fire.
-        fn is_ready(&self, fd: RawFd, filter: Filter) -> bool {
-            let state = self.fds.get(&fd).copied().unwrap_or_default();
-            match filter {
-                Filter::Read => state.readable,
-                Filter::Write => state.writable || state.reader_gone,
-            }
-        }
-
-        /// Applies one change and returns its receipt's error.
-        fn apply(&mut self, change: Change) -> Option<Errno> {
-            self.log.push(change);
-            let Some(state) = self.fds.get(&change.fd) else {
-                return Some(Errno::BADF);
-            };
-            match change.op {
-                ChangeOp::ArmOnce { .. } if change.filter == Filter::Write && state.reader_gone => Some(Errno::PIPE),
-                ChangeOp::ArmOnce { key } => {
-                    self.knotes.insert((change.fd, change.filter), key);
-                    None
-                }
-                ChangeOp::Delete => self
-                    .knotes
-                    .remove(&(change.fd, change.filter))
-                    .is_none()
-                    .then_some(Errno::NOENT),
-            }
-        }
-
-        /// Delivers what is ready: level-checked knotes, deleted as they fire
-        /// (`EV_ONESHOT`), then the user event, reset as it fires (`EV_CLEAR`).
-        fn scan(&mut self) -> Vec<Fired> {
-            let ready: Vec<(RawFd, Filter)> = self
-                .knotes
-                .keys()
-                .copied()
-                .filter(|&(fd, filter)| self.is_ready(fd, filter))
-                .collect();
-            let mut fired: Vec<Fired> = ready
-                .into_iter()
-                .filter_map(|knote| self.knotes.remove(&knote).map(|key| Fired::Fd { key, filter: knote.1 }))
-                .collect();
-            if std::mem::take(&mut self.wake_triggered) {
-                self.wakeups += 1;
-                fired.push(Fired::Wakeup);
-            }
-            fired
-        }
-    }
-
-    /// A model kqueue shared by the backend and the test.
-    #[derive(Default)]
-    struct Model {
-        /// The kernel's state.
-        kernel: Mutex<Kernel>,
-        /// Signalled whenever the state changes, for blocked `collect`s.
-        changed: Condvar,
-    }
-
-    impl Model {
-        /// Locks the state.
-        fn kernel(&self) -> MutexGuard<'_, Kernel> {
-            self.kernel.lock().unwrap_or_else(PoisonError::into_inner)
-        }
-
-        /// Changes the state under the lock and wakes blocked `collect`s.
-        fn update<R>(&self, f: impl FnOnce(&mut Kernel) -> R) -> R {
-            let result = f(&mut self.kernel());
-            self.changed.notify_all();
-            result
-        }
-
-        /// Opens `fd` in state `state`.
-        fn open(&self, fd: RawFd, state: FakeFd) {
-            self.update(|k| k.fds.insert(fd, state));
-        }
-
-        /// Changes the state of the open `fd`.
-        fn set(&self, fd: RawFd, f: impl FnOnce(&mut FakeFd)) {
-            self.update(|k| f(k.fds.get_mut(&fd).expect("fd not open in the model")));
-        }
-
-        /// The knotes attached now.
-        fn knotes(&self) -> Vec<(RawFd, Filter)> {
-            self.kernel().knotes.keys().copied().collect()
-        }
-
-        /// Returns once a `collect` on another thread is blocked in the model.
-        fn until_blocked(&self) {
-            let deadline = Instant::now() + HANG;
-            let mut kernel = self.kernel();
-            while kernel.blocked == 0 {
-                let now = Instant::now();
-                assert!(now < deadline, "the waiter never blocked");
-                kernel = self
-                    .changed
-                    .wait_timeout(kernel, deadline - now)
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .0;
-            }
-        }
-
-        /// Wakeups delivered so far.
-        fn wakeups(&self) -> usize {
-            self.kernel().wakeups
-        }
-
-        /// Every change applied so far.
-        fn log(&self) -> Vec<Change> {
-            self.kernel().log.clone()
-        }
-    }
-
-    impl KqueueSys for Model {
-        fn apply(&self, list: &ChangeList) -> io::Result<Receipts> {
-            let mut receipts: Receipts = [None; MAX_CHANGES];
-            self.update(|k| {
-                for (receipt, change) in receipts.iter_mut().zip(list.as_slice()) {
-                    *receipt = k.apply(*change);
-                }
-            });
-            Ok(receipts)
-        }
-
-        fn collect(&self, timeout: Option<Duration>, on_fired: impl FnMut(Fired)) -> io::Result<()> {
-            let deadline = Instant::now() + timeout.unwrap_or(HANG);
-            let mut kernel = self.kernel();
-            loop {
-                let fired = kernel.scan();
-                let now = Instant::now();
-                if !fired.is_empty() || now >= deadline {
-                    assert!(
-                        !fired.is_empty() || timeout.is_some(),
-                        "kevent without a timeout blocked {HANG:?}"
-                    );
-                    drop(kernel);
-                    fired.into_iter().for_each(on_fired);
-                    return Ok(());
-                }
-                // Counted under the lock that `wait_timeout` releases
-                // atomically: whoever sees the count sees us waiting.
-                kernel.blocked += 1;
-                self.changed.notify_all();
-                kernel = self
-                    .changed
-                    .wait_timeout(kernel, deadline - now)
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .0;
-                kernel.blocked -= 1;
-            }
-        }
-
-        fn trigger(&self) -> io::Result<()> {
-            self.update(|k| k.wake_triggered = true);
-            Ok(())
-        }
-    }
-
-    /// A backend over a fresh model, with `FD` open in state `state` and
-    /// added under `KEY`.
-    fn backend(state: FakeFd) -> Core<Model> {
-        let kq = Core::new(Model::default());
-        kq.sys.open(FD, state);
-        kq.add(FD, KEY).expect("add");
-        kq
-    }
-
-    /// One `wait` that does not block.
-    fn poll(kq: &Core<Model>) -> Vec<Event> {
-        let mut events = Vec::new();
-        kq.wait(&mut events, Some(Duration::ZERO)).expect("wait");
-        events
-    }
-
-    /// An event for `KEY` ready for `ready`.
-    fn ready(ready: Interest) -> Event {
-        Event { key: KEY, ready }
-    }
-
-    /// Both directions.
-    fn both() -> Interest {
-        Interest::READ.union(Interest::WRITE)
-    }
-
-    const READABLE: FakeFd = FakeFd {
-        readable: true,
-        writable: false,
-        reader_gone: false,
-    };
-    const IDLE: FakeFd = FakeFd {
-        readable: false,
-        writable: false,
-        reader_gone: false,
-    };
-
-    #[test]
-    fn add_arms_nothing() {
-        let kq = backend(FakeFd {
-            readable: true,
-            writable: true,
-            reader_gone: false,
-        });
-        assert_eq!(poll(&kq), NOTHING);
-        assert!(kq.sys.log().is_empty());
-        assert_eq!(
-            kq.add(-1, KEY).map_err(|e| e.raw_os_error()),
-            Err(Some(Errno::BADF.raw_os_error()))
-        );
-    }
-
-    #[test]
-    fn arm_read_on_ready_fd_fires_once() {
-        let kq = backend(READABLE);
-        kq.arm(FD, KEY, Interest::READ).expect("arm");
-        assert_eq!(poll(&kq), [ready(Interest::READ)]);
-        // Still readable but not armed again: nothing, however often we look.
-        assert_eq!(poll(&kq), NOTHING);
-        assert_eq!(poll(&kq), NOTHING);
-        assert!(kq.sys.knotes().is_empty());
-    }
-
-    #[test]
-    fn undelivered_direction_stays_armed() {
-        let kq = backend(READABLE);
-        kq.arm(FD, KEY, both()).expect("arm");
-        assert_eq!(poll(&kq), [ready(Interest::READ)]);
-        assert_eq!(poll(&kq), NOTHING);
-        assert_eq!(kq.sys.knotes(), [(FD, Filter::Write)]);
-        kq.sys.set(FD, |fd| fd.writable = true);
-        assert_eq!(poll(&kq), [ready(Interest::WRITE)]);
-        assert_eq!(poll(&kq), NOTHING);
-    }
-
-    #[test]
-    fn arming_write_leaves_armed_read_alone() {
-        let kq = backend(IDLE);
-        kq.arm(FD, KEY, Interest::READ).expect("arm read");
-        kq.arm(FD, KEY, Interest::WRITE).expect("arm write");
-        let arm = ChangeOp::ArmOnce { key: KEY };
-        assert_eq!(
-            kq.sys.log(),
-            [
-                Change {
-                    fd: FD,
-                    filter: Filter::Read,
-                    op: arm
-                },
-                Change {
-                    fd: FD,
-                    filter: Filter::Write,
-                    op: arm
-                }
-            ]
-        );
-        kq.sys.set(FD, |fd| fd.writable = true);
-        assert_eq!(poll(&kq), [ready(Interest::WRITE)]);
-        kq.sys.set(FD, |fd| fd.readable = true);
-        assert_eq!(poll(&kq), [ready(Interest::READ)]);
-    }
-
-    #[test]
-    fn arm_with_no_interest_makes_no_change() {
-        let kq = backend(READABLE);
-        kq.arm(FD, KEY, Interest::NONE).expect("arm");
-        assert!(kq.sys.log().is_empty());
-        assert_eq!(poll(&kq), NOTHING);
-    }
-
-    #[test]
-    fn delete_removes_pending_interest() {
-        // READ is ready (its knote would fire at the next wait), WRITE is not.
-        let kq = backend(READABLE);
-        kq.arm(FD, KEY, both()).expect("arm");
-        kq.delete(FD).expect("delete");
-        kq.sys.set(FD, |fd| fd.writable = true);
-        assert_eq!(poll(&kq), NOTHING);
-        assert!(kq.sys.knotes().is_empty());
-    }
-
-    #[test]
-    fn delete_ignores_directions_already_gone() {
-        let kq = backend(READABLE);
-        kq.delete(FD).expect("delete of a descriptor never armed");
-        kq.arm(FD, KEY, Interest::READ).expect("arm");
-        assert_eq!(poll(&kq), [ready(Interest::READ)]);
-        kq.delete(FD).expect("delete after the one-shot knote fired");
-    }
-
-    #[test]
-    fn kernel_errors_are_reported() {
-        let kq = backend(IDLE);
-        let unknown = FD + 1;
-        let err = |r: io::Result<()>| r.map_err(|e| e.raw_os_error());
-        assert_eq!(
-            err(kq.arm(unknown, KEY, Interest::READ)),
-            Err(Some(Errno::BADF.raw_os_error()))
-        );
-        assert_eq!(err(kq.delete(unknown)), Err(Some(Errno::BADF.raw_os_error())));
-    }
-
-    #[test]
-    fn notify_wakes_a_blocked_wait_without_an_event() {
-        let kq = backend(IDLE);
-        kq.arm(FD, KEY, Interest::READ).expect("arm");
-        thread::scope(|s| {
-            let waiter = s.spawn(|| {
-                let mut events = Vec::new();
-                kq.wait(&mut events, None).map(|()| events)
-            });
-            kq.sys.until_blocked();
-            kq.notify().expect("notify");
-            assert_eq!(waiter.join().expect("waiter panicked").expect("wait"), NOTHING);
-        });
-        assert_eq!(kq.sys.wakeups(), 1);
-        // The armed READ was not disturbed by the wakeup.
-        kq.sys.set(FD, |fd| fd.readable = true);
-        assert_eq!(poll(&kq), [ready(Interest::READ)]);
-    }
-
-    #[test]
-    fn notifies_coalesce() {
-        let kq = backend(IDLE);
-        for _ in 0..100 {
-            kq.notify().expect("notify");
-        }
-        let mut events = Vec::new();
-        kq.wait(&mut events, None).expect("wait");
-        assert_eq!(events, NOTHING);
-        assert_eq!(kq.sys.wakeups(), 1);
-        // The burst was one wakeup: the next wait finds nothing to wake it.
-        assert_eq!(poll(&kq), NOTHING);
-        assert_eq!(kq.sys.wakeups(), 1);
-    }
-
-    #[test]
-    fn wakeup_is_not_reported_among_fd_events() {
-        let kq = backend(READABLE);
-        kq.arm(FD, KEY, Interest::READ).expect("arm");
-        kq.notify().expect("notify");
-        assert_eq!(poll(&kq), [ready(Interest::READ)]);
-        assert_eq!(kq.sys.wakeups(), 1);
-    }
-
-    #[test]
-    fn readiness_before_arm_is_not_lost() {
-        let kq = backend(IDLE);
-        kq.sys.set(FD, |fd| fd.readable = true);
-        assert_eq!(poll(&kq), NOTHING);
-        kq.arm(FD, KEY, Interest::READ).expect("arm");
-        assert_eq!(poll(&kq), [ready(Interest::READ)]);
-        // Readiness that comes back while disarmed is seen by the next arm.
-        kq.sys.set(FD, |fd| fd.readable = false);
-        kq.sys.set(FD, |fd| fd.readable = true);
-        assert_eq!(poll(&kq), NOTHING);
-        kq.arm(FD, KEY, Interest::READ).expect("arm again");
-        assert_eq!(poll(&kq), [ready(Interest::READ)]);
-    }
-
-    #[test]
-    fn readiness_wakes_a_blocked_wait() {
-        let kq = backend(IDLE);
-        kq.arm(FD, KEY, Interest::WRITE).expect("arm");
-        thread::scope(|s| {
-            let waiter = s.spawn(|| {
-                let mut events = Vec::new();
-                kq.wait(&mut events, None).map(|()| events)
-            });
-            kq.sys.until_blocked();
-            kq.sys.set(FD, |fd| fd.writable = true);
-            assert_eq!(
-                waiter.join().expect("waiter panicked").expect("wait"),
-                [ready(Interest::WRITE)]
-            );
-        });
-    }
-
-    #[test]
-    fn write_refused_with_epipe_is_reported_ready_once() {
-        let kq = backend(FakeFd {
-            reader_gone: true,
-            ..IDLE
-        });
-        kq.arm(FD, KEY, both()).expect("arm");
-        assert_eq!(poll(&kq), [ready(Interest::WRITE)]);
-        assert_eq!(poll(&kq), NOTHING);
-        // READ got its knote as usual.
-        assert_eq!(kq.sys.knotes(), [(FD, Filter::Read)]);
-    }
-
-    #[test]
-    fn write_refused_with_epipe_wakes_a_blocked_wait() {
-        let kq = backend(FakeFd {
-            reader_gone: true,
-            ..IDLE
-        });
-        thread::scope(|s| {
-            let waiter = s.spawn(|| {
-                let mut events = Vec::new();
-                kq.wait(&mut events, None).map(|()| events)
-            });
-            kq.sys.until_blocked();
-            kq.arm(FD, KEY, Interest::WRITE).expect("arm");
-            let mut events = waiter.join().expect("waiter panicked").expect("wait");
-            // The waiter was blocked, so the trigger woke it and the event
-            // waits for the next turn (or it already saw the event itself).
-            if events.is_empty() {
-                events = poll(&kq);
-            }
-            assert_eq!(events, [ready(Interest::WRITE)]);
-        });
-    }
-
-    #[test]
-    fn delete_drops_a_refused_direction() {
-        let kq = backend(FakeFd {
-            reader_gone: true,
-            ..IDLE
-        });
-        kq.arm(FD, KEY, Interest::WRITE).expect("arm");
-        kq.delete(FD).expect("delete");
-        assert_eq!(poll(&kq), NOTHING);
-    }
-
-    #[test]
-    fn write_knote_attached_before_the_reader_closes_fires() {
-        let kq = backend(IDLE);
-        kq.arm(FD, KEY, Interest::WRITE).expect("arm");
-        assert_eq!(poll(&kq), NOTHING);
-        kq.sys.set(FD, |fd| fd.reader_gone = true);
-        assert_eq!(poll(&kq), [ready(Interest::WRITE)]);
-        assert_eq!(poll(&kq), NOTHING);
-    }
-}
+mod model;
+#[cfg(test)]
+mod tests;

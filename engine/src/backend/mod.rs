@@ -12,8 +12,17 @@
 //!   spin on a level-triggered source); directions armed but not delivered stay
 //!   armed (re-associated where the platform dissociates on delivery);
 //! * `notify` wakes a thread blocked in `wait`, from any thread, without spinning.
+//!
+//! Every backend has the same shape: its file holds a `Core<S>`, the bookkeeping
+//! that implements [`Poller`], generic over a small private trait of the
+//! platform's system calls (`EpollSys`, `KqueueSys`, `PortSys`), and the rustix
+//! implementation of that trait; the platform's poller is the core over it
+//! (`epoll::Epoll`, `kqueue::Kqueue`, `port::EventPort`). Beside each file, a
+//! folder of the same name holds a model of the platform (`model.rs`) and the
+//! core's tests against it (`tests.rs`), so every backend's logic is tested on
+//! any platform.
 
-#[cfg(epoll)]
+#[cfg(any(epoll, test))]
 pub(crate) mod epoll;
 #[cfg(any(kqueue, test))]
 pub(crate) mod kqueue;
@@ -22,49 +31,10 @@ pub(crate) mod pool;
 pub(crate) mod port;
 pub(crate) mod readiness;
 
+use crate::fd::Interest;
 use std::io;
 use std::os::fd::{BorrowedFd, RawFd};
 use std::time::Duration;
-
-/// Directions of readiness.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) struct Interest {
-    pub readable: bool,
-    pub writable: bool,
-}
-
-impl Interest {
-    pub(crate) const READ: Interest = Interest {
-        readable: true,
-        writable: false,
-    };
-    pub(crate) const WRITE: Interest = Interest {
-        readable: false,
-        writable: true,
-    };
-    pub(crate) const NONE: Interest = Interest {
-        readable: false,
-        writable: false,
-    };
-
-    pub(crate) fn is_empty(self) -> bool {
-        !self.readable && !self.writable
-    }
-
-    pub(crate) fn union(self, other: Interest) -> Interest {
-        Interest {
-            readable: self.readable || other.readable,
-            writable: self.writable || other.writable,
-        }
-    }
-
-    pub(crate) fn minus(self, other: Interest) -> Interest {
-        Interest {
-            readable: self.readable && !other.readable,
-            writable: self.writable && !other.writable,
-        }
-    }
-}
 
 /// One readiness event: the key given to `add`, and the directions that are
 /// ready (errors and hang-ups count as both, so waiters retry and see them).
@@ -98,3 +68,17 @@ pub(crate) trait Poller: Send + Sync + Sized + 'static {
 /// Every backend's `wait` delivers up to at least this many events per call,
 /// so a call that returns fewer has drained what was pending.
 pub(crate) const MIN_WAIT_BATCH: usize = 128;
+
+/// The descriptor the platform models of the tests lend for [`Poller::as_fd`]:
+/// they have no kernel object, so an inert one (`/dev/null`) stands in. No
+/// test polls it.
+#[cfg(test)]
+fn stand_in_fd() -> BorrowedFd<'static> {
+    use std::os::fd::{AsFd, OwnedFd};
+    use std::sync::OnceLock;
+
+    static STAND_IN: OnceLock<OwnedFd> = OnceLock::new();
+    STAND_IN
+        .get_or_init(|| std::fs::File::open("/dev/null").expect("open /dev/null").into())
+        .as_fd()
+}

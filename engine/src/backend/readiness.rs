@@ -6,9 +6,10 @@
 //! Every method but `turn` may be called from any thread: the poller's calls
 //! are thread-safe and the source table sits behind a mutex.
 
-use super::{Event, Interest, Poller, MIN_WAIT_BATCH};
+use super::{Event, Poller, MIN_WAIT_BATCH};
 use crate::driver::Op;
 use crate::error::Error;
+use crate::fd::Interest;
 use crate::op::background::Background;
 use crate::op::{Operation, ReadyOp};
 use crate::ring::Stats;
@@ -49,12 +50,22 @@ pub(crate) struct Source {
     state: Mutex<SourceState>,
 }
 
-#[derive(Default)]
 struct SourceState {
     ready: Interest,
     readers: Vec<Waker>,
     writers: Vec<Waker>,
     cancelled: bool,
+}
+
+impl Default for SourceState {
+    fn default() -> Self {
+        SourceState {
+            ready: Interest::NONE,
+            readers: Vec::new(),
+            writers: Vec::new(),
+            cancelled: false,
+        }
+    }
 }
 
 impl Source {
@@ -67,19 +78,16 @@ impl Source {
         if st.cancelled {
             return Poll::Ready(());
         }
-        let hit = Interest {
-            readable: interest.readable && st.ready.readable,
-            writable: interest.writable && st.ready.writable,
-        };
+        let hit = interest.intersection(st.ready);
         if !hit.is_empty() {
-            st.ready = st.ready.minus(hit);
+            st.ready = st.ready.difference(hit);
             return Poll::Ready(());
         }
         let waker = cx.waker();
-        if interest.readable && !st.readers.iter().any(|w| w.will_wake(waker)) {
+        if interest.is_readable() && !st.readers.iter().any(|w| w.will_wake(waker)) {
             st.readers.push(waker.clone());
         }
-        if interest.writable && !st.writers.iter().any(|w| w.will_wake(waker)) {
+        if interest.is_writable() && !st.writers.iter().any(|w| w.will_wake(waker)) {
             st.writers.push(waker.clone());
         }
         Poll::Pending
@@ -89,11 +97,11 @@ impl Source {
         let mut woken = Vec::new();
         {
             let mut st = lock(&self.state);
-            st.ready = st.ready.union(ready);
-            if ready.readable {
+            st.ready = st.ready | ready;
+            if ready.is_readable() {
                 woken.append(&mut st.readers);
             }
-            if ready.writable {
+            if ready.is_writable() {
                 woken.append(&mut st.writers);
             }
         }

@@ -1,7 +1,12 @@
 //! `Interest`: the directions of readiness a caller waits for, and that
 //! [`Fd::poll`](super::Fd::poll) reports as ready.
+//!
+//! It is the engine's only type for readiness directions: the readiness
+//! backends arm it and report it, `POLL_ADD` asks for it, and the same value
+//! reaches the caller. The set operations the engine needs besides `|` are
+//! crate-private, and so is the empty set, since waiting for nothing would
+//! wait forever.
 
-use crate::backend;
 use std::fmt;
 use std::ops::BitOr;
 
@@ -27,15 +32,16 @@ pub struct Interest {
 
 impl Interest {
     /// Ready to read (`POLLIN`), or at end of stream, or in error.
-    pub const READABLE: Interest = Interest {
-        readable: true,
-        writable: false,
-    };
+    pub const READABLE: Interest = Interest::new(true, false);
     /// Ready to write (`POLLOUT`), or in error.
-    pub const WRITABLE: Interest = Interest {
-        readable: false,
-        writable: true,
-    };
+    pub const WRITABLE: Interest = Interest::new(false, true);
+    /// Neither direction: what a descriptor has armed before its first `arm`.
+    pub(crate) const NONE: Interest = Interest::new(false, false);
+
+    /// The set with each direction whose flag is true.
+    pub(crate) const fn new(readable: bool, writable: bool) -> Interest {
+        Interest { readable, writable }
+    }
 
     /// True if the set contains [`Interest::READABLE`].
     ///
@@ -58,16 +64,28 @@ impl Interest {
     pub const fn is_writable(self) -> bool {
         self.writable
     }
+
+    /// True if the set has neither direction.
+    pub(crate) const fn is_empty(self) -> bool {
+        !self.readable && !self.writable
+    }
+
+    /// The directions in both `self` and `other`.
+    pub(crate) const fn intersection(self, other: Interest) -> Interest {
+        Interest::new(self.readable && other.readable, self.writable && other.writable)
+    }
+
+    /// The directions in `self` but not in `other`.
+    pub(crate) const fn difference(self, other: Interest) -> Interest {
+        Interest::new(self.readable && !other.readable, self.writable && !other.writable)
+    }
 }
 
 impl BitOr for Interest {
     type Output = Interest;
 
     fn bitor(self, other: Interest) -> Interest {
-        Interest {
-            readable: self.readable || other.readable,
-            writable: self.writable || other.writable,
-        }
+        Interest::new(self.readable || other.readable, self.writable || other.writable)
     }
 }
 
@@ -82,20 +100,19 @@ impl fmt::Debug for Interest {
     }
 }
 
-impl From<Interest> for backend::Interest {
-    fn from(i: Interest) -> backend::Interest {
-        backend::Interest {
-            readable: i.readable,
-            writable: i.writable,
-        }
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::Interest;
 
-impl From<backend::Interest> for Interest {
-    fn from(i: backend::Interest) -> Interest {
-        Interest {
-            readable: i.readable,
-            writable: i.writable,
-        }
+    const BOTH: Interest = Interest::new(true, true);
+
+    #[test]
+    fn set_operations() {
+        assert_eq!(Interest::READABLE | Interest::WRITABLE, BOTH);
+        assert_eq!(BOTH.intersection(Interest::WRITABLE), Interest::WRITABLE);
+        assert_eq!(BOTH.difference(Interest::READABLE), Interest::WRITABLE);
+        assert_eq!(Interest::READABLE.difference(Interest::READABLE), Interest::NONE);
+        assert!(Interest::NONE.is_empty() && !Interest::READABLE.is_empty());
+        assert_eq!(format!("{BOTH:?} {:?}", Interest::NONE), "READABLE | WRITABLE (none)");
     }
 }

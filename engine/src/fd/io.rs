@@ -217,9 +217,8 @@ impl Fd {
         let driver = self.handle.driver()?;
         let r = self.handle.incref()?;
         let target = r.target();
-        let op = driver.submit(PollReady::new(r.into(), interest.into()));
-        let res = self.cancel_on_close(&driver, target, op).await;
-        res.map(Interest::from)
+        let op = driver.submit(PollReady::new(r.into(), interest));
+        self.cancel_on_close(&driver, target, op).await
     }
 
     /// Waits until the descriptor is readable; see [`Fd::poll`].

@@ -3,8 +3,8 @@
 //! through user memory: the serve-a-file path of a storage or HTTP server.
 
 use super::File;
-use crate::backend::Interest;
 use crate::fd::mutex::Access;
+use crate::fd::Interest;
 use crate::net::TcpStream;
 use crate::op::fallback::submit_or_pool;
 use crate::op::poll::PollReady;
@@ -77,7 +77,7 @@ impl File {
                     // The socket buffer is full (io_uring does not wait
                     // for a socket inside SPLICE): wait until it drains.
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        let wait = PollReady::new(lock.clone().into(), Interest::WRITE);
+                        let wait = PollReady::new(lock.clone().into(), Interest::WRITABLE);
                         socket_driver.submit(wait).await?;
                     }
                     Err(e) => return Err(e),

@@ -3,12 +3,12 @@
 
 use super::ready::{self, Readiness};
 use super::stream::{copy_to, send_flags};
-use crate::backend::Interest;
 use crate::buf::{IoBuf, IoBufMut};
 use crate::error::BufResult;
 use crate::fd::mutex::Access;
 use crate::fd::rescue::Datagram as Rescued;
 use crate::fd::shared::FdHandle;
+use crate::fd::Interest;
 use crate::op::msg::{RecvMeta, RecvMsg, SendMsg};
 use crate::op::sendrecv::{Recv, Send};
 use rustix::net::RecvFlags;
@@ -90,7 +90,7 @@ impl Datagram {
         let driver = try_buf!(self.fd.driver(), buf);
         let r = try_buf!(self.fd.incref(), buf);
         driver
-            .submit_nonblocking(Send::new(r.into(), buf, false), Interest::WRITE)
+            .submit_nonblocking(Send::new(r.into(), buf, false), Interest::WRITABLE)
             .await
     }
 
@@ -123,7 +123,7 @@ impl Datagram {
             Err(e) => return (Err(e), bufs, control),
         };
         let op = SendMsg::new(r.into(), bufs, control, addr);
-        driver.submit_nonblocking(op, Interest::WRITE).await
+        driver.submit_nonblocking(op, Interest::WRITABLE).await
     }
 
     /// `recvmsg`, ordered by the read lock; a datagram a dropped receive got

@@ -2,10 +2,10 @@
 
 use super::ready::{self, Readiness};
 use super::stream::Stream;
-use crate::backend::Interest;
 use crate::driver::Driver;
 use crate::fd::mutex::Access;
 use crate::fd::shared::FdHandle;
+use crate::fd::Interest;
 #[cfg(uring)]
 use crate::op::accept::AcceptMulti;
 use crate::op::accept::{accept_nonblocking, accepted_fd, Accept};
@@ -47,7 +47,7 @@ impl Listener {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 other => return Poll::Ready(other),
             }
-            std::task::ready!(self.ready.poll(&self.fd, Interest::READ, cx))?;
+            std::task::ready!(self.ready.poll(&self.fd, Interest::READABLE, cx))?;
         }
     }
 
@@ -78,7 +78,7 @@ impl Listener {
 
     /// Waits until a connection is queued (each caller has its own wait).
     pub(crate) async fn readable(&self) -> io::Result<()> {
-        ready::ready(&self.fd, Interest::READ).await
+        ready::ready(&self.fd, Interest::READABLE).await
     }
 
     /// Accepts one connection. Accepts on one listener take its read lock in

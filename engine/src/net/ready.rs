@@ -7,11 +7,11 @@
 //! write lock. Nothing is ever buffered on the caller's behalf, so a dropped
 //! future cannot lose bytes and `Ok(n)` means the kernel took (or gave) `n`.
 
-use crate::backend::Interest;
 use crate::driver::Op;
 use crate::fd::mutex::Access;
 use crate::fd::rescue::Rescue;
 use crate::fd::shared::{FdHandle, FdRef};
+use crate::fd::Interest;
 use crate::op::poll::PollReady;
 use std::future::Future;
 use std::io;
@@ -49,7 +49,11 @@ impl Readiness {
     /// Ready once `fd` is ready for `interest` (one direction), or with the
     /// error that ended the wait ([`crate::Error::Closed`] after close).
     pub(crate) fn poll(&self, fd: &FdHandle, interest: Interest, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let mut slot = lock(if interest.readable { &self.read } else { &self.write });
+        let mut slot = lock(if interest.is_readable() {
+            &self.read
+        } else {
+            &self.write
+        });
         let op = match &mut *slot {
             Some(op) => op,
             empty => empty.insert(submit(fd, interest)?),

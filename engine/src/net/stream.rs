@@ -3,11 +3,11 @@
 
 use super::ready::{self, Readiness};
 pub(crate) use super::write_all::WriteAll;
-use crate::backend::Interest;
 use crate::buf::{IoBuf, IoBufMut};
 use crate::error::BufResult;
 use crate::fd::mutex::Access;
 use crate::fd::shared::{FdHandle, FdRef};
+use crate::fd::Interest;
 use crate::op::connect::Connect;
 use crate::op::sendrecv::{Recv, Send};
 use rustix::net::SocketAddrAny;
@@ -77,7 +77,7 @@ impl Stream {
         let driver = try_buf!(self.fd.driver(), buf);
         let r = try_buf!(self.fd.lock(Access::Write).await, buf);
         driver
-            .submit_nonblocking(Send::new(r.into(), buf, false), Interest::WRITE)
+            .submit_nonblocking(Send::new(r.into(), buf, false), Interest::WRITABLE)
             .await
     }
 

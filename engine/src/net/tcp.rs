@@ -3,9 +3,9 @@
 use super::listener::{Incoming, Listener};
 use super::socket::{each_addr, each_addr_async, family_of, inet_addr, listener, socket, SOMAXCONN};
 use super::stream::Stream;
-use crate::backend::Interest;
 use crate::buf::{IoBuf, IoBufMut};
 use crate::error::BufResult;
+use crate::fd::Interest;
 use rustix::net::{SocketAddrAny, SocketType};
 use std::io;
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
@@ -290,7 +290,7 @@ impl TcpStream {
     ///
     /// [`crate::Error::Closed`] if the stream is closed meanwhile.
     pub async fn readable(&self) -> io::Result<()> {
-        self.inner.ready(Interest::READ).await
+        self.inner.ready(Interest::READABLE).await
     }
 
     /// Waits until the stream is writable (or has an error pending).
@@ -299,19 +299,19 @@ impl TcpStream {
     ///
     /// [`crate::Error::Closed`] if the stream is closed meanwhile.
     pub async fn writable(&self) -> io::Result<()> {
-        self.inner.ready(Interest::WRITE).await
+        self.inner.ready(Interest::WRITABLE).await
     }
 
     /// Poll-style [`Self::readable`]. As with tokio, only the task that
     /// polled last is woken; readiness may be spurious, so follow it with
     /// [`Self::try_read`] and poll again on `WouldBlock`.
     pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.inner.poll_ready(Interest::READ, cx)
+        self.inner.poll_ready(Interest::READABLE, cx)
     }
 
     /// Poll-style [`Self::writable`]; see [`Self::poll_read_ready`].
     pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.inner.poll_ready(Interest::WRITE, cx)
+        self.inner.poll_ready(Interest::WRITABLE, cx)
     }
 
     /// Receives what is pending into `buf` without waiting, straight from

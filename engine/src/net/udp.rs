@@ -2,9 +2,9 @@
 
 use super::datagram::{meta, Datagram, RecvMsgMeta};
 use super::socket::{datagram, each_addr, family_of, inet_addr};
-use crate::backend::Interest;
 use crate::buf::{IoBuf, IoBufMut};
 use crate::error::BufResult;
+use crate::fd::Interest;
 use rustix::net::SocketAddrAny;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -111,7 +111,7 @@ impl UdpSocket {
     ///
     /// [`crate::Error::Closed`] if the socket is closed meanwhile.
     pub async fn readable(&self) -> io::Result<()> {
-        self.inner.ready(Interest::READ).await
+        self.inner.ready(Interest::READABLE).await
     }
 
     /// Waits until the socket can send.
@@ -120,17 +120,17 @@ impl UdpSocket {
     ///
     /// [`crate::Error::Closed`] if the socket is closed meanwhile.
     pub async fn writable(&self) -> io::Result<()> {
-        self.inner.ready(Interest::WRITE).await
+        self.inner.ready(Interest::WRITABLE).await
     }
 
     /// Poll-style [`Self::readable`]; only the task that polled last is woken.
     pub fn poll_recv_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.inner.poll_ready(Interest::READ, cx)
+        self.inner.poll_ready(Interest::READABLE, cx)
     }
 
     /// Poll-style [`Self::writable`]; only the task that polled last is woken.
     pub fn poll_send_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.inner.poll_ready(Interest::WRITE, cx)
+        self.inner.poll_ready(Interest::WRITABLE, cx)
     }
 
     /// Takes one pending datagram into `buf` without waiting (the excess of a

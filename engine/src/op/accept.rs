@@ -5,9 +5,9 @@
 //! with the listener), never lost or leaked.
 
 use super::{Completion, Operation, Plan, Target};
-use crate::backend::Interest;
 use crate::fd::rescue::Rescued;
 use crate::fd::shared::FdHold;
+use crate::fd::Interest;
 #[cfg(uring)]
 use io_uring::{opcode, squeue};
 use libc::sockaddr_storage as SocketAddrStorage;
@@ -106,7 +106,7 @@ unsafe impl Operation for Accept {
     }
 
     fn plan(&self) -> Plan {
-        Plan::Nonblocking(Interest::READ)
+        Plan::Nonblocking(Interest::READABLE)
     }
 
     fn syscall(&mut self) -> Option<Completion> {
@@ -170,7 +170,7 @@ unsafe impl Operation for AcceptMulti {
     }
 
     fn plan(&self) -> Plan {
-        Plan::Nonblocking(Interest::READ)
+        Plan::Nonblocking(Interest::READABLE)
     }
 
     fn syscall(&mut self) -> Option<Completion> {

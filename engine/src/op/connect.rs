@@ -2,8 +2,8 @@
 //! backends, a non-blocking `connect`, then `SO_ERROR` once writable.
 
 use super::{Completion, Operation, Plan};
-use crate::backend::Interest;
 use crate::fd::shared::FdHold;
+use crate::fd::Interest;
 #[cfg(uring)]
 use io_uring::{opcode, squeue};
 use rustix::event::{PollFd, PollFlags};
@@ -48,7 +48,7 @@ unsafe impl Operation for Connect {
     }
 
     fn plan(&self) -> Plan {
-        Plan::Nonblocking(Interest::WRITE)
+        Plan::Nonblocking(Interest::WRITABLE)
     }
 
     fn syscall(&mut self) -> Option<Completion> {

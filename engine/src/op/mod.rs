@@ -51,8 +51,8 @@ pub(crate) use completion::Orphan;
 pub(crate) use ready_op::ReadyOp;
 pub(crate) use target::Target;
 
-use crate::backend::Interest;
 use crate::fd::shared::FdHold;
+use crate::fd::Interest;
 #[cfg(uring)]
 use io_uring::squeue;
 use std::io;

@@ -5,10 +5,10 @@
 use super::accept::read_addr;
 use super::sendrecv::NOSIGNAL;
 use super::{syscall_retry, Completion, Operation, Plan};
-use crate::backend::Interest;
 use crate::buf::{IoBuf, IoBufMut};
 use crate::fd::rescue::{Datagram, Rescued};
 use crate::fd::shared::FdHold;
+use crate::fd::Interest;
 #[cfg(uring)]
 use io_uring::{opcode, squeue};
 use libc::sockaddr_storage as SocketAddrStorage;
@@ -80,7 +80,7 @@ unsafe impl<B: IoBuf> Operation for SendMsg<B> {
     }
 
     fn plan(&self) -> Plan {
-        Plan::Nonblocking(Interest::WRITE)
+        Plan::Nonblocking(Interest::WRITABLE)
     }
 
     fn syscall(&mut self) -> Option<Completion> {
@@ -161,7 +161,7 @@ unsafe impl<B: IoBufMut> Operation for RecvMsg<B> {
     }
 
     fn plan(&self) -> Plan {
-        Plan::Nonblocking(Interest::READ)
+        Plan::Nonblocking(Interest::READABLE)
     }
 
     fn syscall(&mut self) -> Option<Completion> {

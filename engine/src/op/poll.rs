@@ -9,8 +9,8 @@
 //! never strands bytes in a buffer the caller cannot see.
 
 use super::{Completion, Operation, Plan};
-use crate::backend::Interest;
 use crate::fd::shared::FdHold;
+use crate::fd::Interest;
 #[cfg(uring)]
 use io_uring::{opcode, squeue};
 use std::io;
@@ -47,10 +47,10 @@ impl PollReady {
 
     fn events(&self) -> libc::c_short {
         let mut events = 0;
-        if self.interest.readable {
+        if self.interest.is_readable() {
             events |= libc::POLLIN | RDHUP;
         }
-        if self.interest.writable {
+        if self.interest.is_writable() {
             events |= libc::POLLOUT;
         }
         events as libc::c_short
@@ -61,10 +61,10 @@ impl PollReady {
 fn ready_from(mask: i32) -> Interest {
     let mask = mask as libc::c_short;
     let failed = mask & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0;
-    Interest {
-        readable: failed || mask & (libc::POLLIN | RDHUP | libc::POLLPRI) != 0,
-        writable: failed || mask & libc::POLLOUT != 0,
-    }
+    Interest::new(
+        failed || mask & (libc::POLLIN | RDHUP | libc::POLLPRI) != 0,
+        failed || mask & libc::POLLOUT != 0,
+    )
 }
 
 // SAFETY: the SQE carries no pointers; `fd` keeps the descriptor open until
@@ -119,10 +119,10 @@ mod tests {
     #[test]
     fn errors_and_hangups_wake_both_directions() {
         let ready = ready_from(libc::POLLHUP as i32);
-        assert!(ready.readable && ready.writable);
+        assert!(ready.is_readable() && ready.is_writable());
         let ready = ready_from(libc::POLLOUT as i32);
-        assert!(!ready.readable && ready.writable);
+        assert!(!ready.is_readable() && ready.is_writable());
         let ready = ready_from((libc::POLLIN | RDHUP) as i32);
-        assert!(ready.readable && !ready.writable);
+        assert!(ready.is_readable() && !ready.is_writable());
     }
 }

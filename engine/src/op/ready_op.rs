@@ -9,7 +9,7 @@
 use super::{Completion, Operation, Plan};
 use crate::backend::pool::{self, Slot};
 use crate::backend::readiness::{self, Source};
-use crate::backend::Interest;
+use crate::fd::Interest;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;

@@ -5,10 +5,10 @@
 //! pool for regular files).
 
 use super::{syscall_retry, Completion, Operation, Plan};
-use crate::backend::Interest;
 use crate::buf::{IoBuf, IoBufMut};
 use crate::error::BufResult;
 use crate::fd::shared::FdHold;
+use crate::fd::Interest;
 #[cfg(uring)]
 use io_uring::{opcode, squeue};
 
@@ -50,7 +50,7 @@ impl<B: IoBufMut> Read<B> {
             fd,
             buf,
             offset: CURSOR,
-            plan: cursor_plan(pollable, Interest::READ),
+            plan: cursor_plan(pollable, Interest::READABLE),
         }
     }
 }
@@ -133,7 +133,7 @@ impl<B: IoBuf> Write<B> {
             fd,
             buf,
             offset: CURSOR,
-            plan: cursor_plan(pollable, Interest::WRITE),
+            plan: cursor_plan(pollable, Interest::WRITABLE),
         }
     }
 }

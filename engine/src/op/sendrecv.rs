@@ -6,11 +6,11 @@
 //! creation on Apple platforms).
 
 use super::{syscall_retry, Completion, Operation, Plan};
-use crate::backend::Interest;
 use crate::buf::{IoBuf, IoBufMut};
 use crate::error::BufResult;
 use crate::fd::rescue::{Datagram, Rescued};
 use crate::fd::shared::FdHold;
+use crate::fd::Interest;
 #[cfg(uring)]
 use io_uring::{opcode, squeue};
 
@@ -92,7 +92,7 @@ unsafe impl<B: IoBufMut> Operation for Recv<B> {
     }
 
     fn plan(&self) -> Plan {
-        Plan::Nonblocking(Interest::READ)
+        Plan::Nonblocking(Interest::READABLE)
     }
 
     fn syscall(&mut self) -> Option<Completion> {
@@ -184,7 +184,7 @@ unsafe impl<B: IoBuf> Operation for Send<B> {
     }
 
     fn plan(&self) -> Plan {
-        Plan::Nonblocking(Interest::WRITE)
+        Plan::Nonblocking(Interest::WRITABLE)
     }
 
     fn syscall(&mut self) -> Option<Completion> {

@@ -6,8 +6,8 @@
 //! non-blocking, retried on the socket's readiness, for the socket side.
 
 use super::{syscall_retry, Completion, Operation, Plan};
-use crate::backend::Interest;
 use crate::fd::shared::FdHold;
+use crate::fd::Interest;
 #[cfg(uring)]
 use io_uring::{opcode, squeue, types};
 use std::io;
@@ -124,7 +124,7 @@ unsafe impl Operation for Splice {
     fn plan(&self) -> Plan {
         match self.direction {
             Direction::IntoPipe => Plan::Blocking,
-            Direction::OutOfPipe => Plan::Nonblocking(Interest::WRITE),
+            Direction::OutOfPipe => Plan::Nonblocking(Interest::WRITABLE),
         }
     }
 

@@ -9,8 +9,8 @@
 //! the exit status is never lost.
 
 use super::{Completion, Operation, Plan};
-use crate::backend::Interest;
 use crate::fd::shared::FdHold;
+use crate::fd::Interest;
 #[cfg(uring)]
 use io_uring::{opcode, squeue};
 use rustix::process::{WaitId as Id, WaitIdOptions};
@@ -63,7 +63,7 @@ unsafe impl Operation for WaitId {
     }
 
     fn plan(&self) -> Plan {
-        Plan::Nonblocking(Interest::READ)
+        Plan::Nonblocking(Interest::READABLE)
     }
 
     fn syscall(&mut self) -> Option<Completion> {

@@ -10,7 +10,7 @@
 
 use super::driver::Driver;
 use super::op::RingOp;
-use crate::backend::Interest;
+use crate::fd::Interest;
 use crate::op::poll::PollReady;
 use crate::op::{Completion, Operation};
 use std::future::Future;
