@@ -57,6 +57,7 @@ pub mod linux;
 pub mod net;
 pub(crate) mod op;
 pub mod reactor;
+pub(crate) mod readiness;
 pub(crate) mod ring;
 pub mod runtime;
 pub(crate) mod sync;

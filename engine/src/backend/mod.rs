@@ -26,10 +26,8 @@
 pub(crate) mod epoll;
 #[cfg(any(kqueue, test))]
 pub(crate) mod kqueue;
-pub(crate) mod pool;
 #[cfg(any(evport, test))]
 pub(crate) mod port;
-pub(crate) mod readiness;
 
 use crate::fd::Interest;
 use std::io;

@@ -15,11 +15,11 @@
 //! So a descriptor number is never closed, and cannot be reused, while any
 //! operation that names it is pending.
 
-use crate::backend::readiness::{self, Source};
 use crate::driver::Driver;
 use crate::fd::mutex::{Access, FdMutex};
 use crate::fd::rescue::Rescue;
 use crate::op::Target;
+use crate::readiness::{self, Source};
 #[cfg(uring)]
 use crate::ring;
 #[cfg(uring)]

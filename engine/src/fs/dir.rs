@@ -2,8 +2,8 @@
 //! on the ring.
 
 use super::path::cstring;
+use crate::driver::fallback::submit_or_pool;
 use crate::driver::Driver;
-use crate::op::fallback::submit_or_pool;
 use crate::op::mkdir::MkDirAt;
 use crate::op::unlink::UnlinkAt;
 use std::io;

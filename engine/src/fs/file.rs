@@ -4,10 +4,10 @@
 
 use super::{DioAlignment, Metadata, OpenOptions};
 use crate::buf::{IoBuf, IoBufMut};
+use crate::driver::fallback::submit_or_pool;
 use crate::error::BufResult;
 use crate::fd::shared::FdHandle;
 use crate::net::stream_support::try_buf;
-use crate::op::fallback::submit_or_pool;
 use crate::op::fsync::Fsync;
 use crate::op::ftruncate::Ftruncate;
 use crate::op::rw::{Read, Write};
@@ -425,7 +425,7 @@ impl File {
     /// ```
     #[cfg(target_os = "linux")]
     pub async fn sync_range(&self, offset: u64, len: u64, flags: super::SyncRangeFlags) -> io::Result<()> {
-        use crate::op::fallback::Pooled;
+        use crate::driver::fallback::Pooled;
         use crate::op::sync_range::SyncFileRange;
         let driver = self.fd.driver()?;
         let r = self.fd.incref()?;

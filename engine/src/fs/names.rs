@@ -2,8 +2,8 @@
 //! flags on Linux), hard and symbolic links, all on the ring.
 
 use super::path::cstring;
+use crate::driver::fallback::submit_or_pool;
 use crate::driver::Driver;
-use crate::op::fallback::submit_or_pool;
 use crate::op::link::LinkAt;
 use crate::op::rename::RenameAt;
 use crate::op::symlink::SymlinkAt;

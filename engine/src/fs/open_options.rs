@@ -282,7 +282,7 @@ impl OpenOptions {
             };
             let resolve = self.resolve.map_or(0, |r| r.bits());
             let op = OpenAt2::new(dir_ref, path, flags, self.mode, resolve);
-            crate::op::fallback::submit_or_pool(&driver, OpenAt2::CODE, op).await
+            crate::driver::fallback::submit_or_pool(&driver, OpenAt2::CODE, op).await
         } else {
             driver.submit(OpenAt::new(path, flags, self.mode)).await
         };

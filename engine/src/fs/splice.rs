@@ -3,10 +3,10 @@
 //! through user memory: the serve-a-file path of a storage or HTTP server.
 
 use super::File;
+use crate::driver::fallback::submit_or_pool;
 use crate::fd::mutex::Access;
 use crate::fd::Interest;
 use crate::net::TcpStream;
-use crate::op::fallback::submit_or_pool;
 use crate::op::poll::PollReady;
 use crate::op::splice::{Pipe, Splice};
 use std::io;

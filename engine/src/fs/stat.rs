@@ -2,8 +2,8 @@
 
 use super::path::cstring;
 use super::Metadata;
+use crate::driver::fallback::submit_or_pool;
 use crate::driver::Driver;
-use crate::op::fallback::submit_or_pool;
 use crate::op::statx_at::StatxAt;
 use std::io;
 use std::path::Path;

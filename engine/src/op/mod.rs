@@ -10,14 +10,12 @@
 
 pub(crate) mod background;
 mod completion;
-mod ready_op;
 mod target;
 
 pub(crate) mod accept;
 pub(crate) mod connect;
 #[cfg(target_os = "linux")]
 pub(crate) mod fadvise;
-pub(crate) mod fallback;
 #[cfg(target_os = "linux")]
 pub(crate) mod fallocate;
 pub(crate) mod fsync;
@@ -48,7 +46,6 @@ pub(crate) mod waitid;
 pub(crate) use completion::Completion;
 #[cfg(uring)]
 pub(crate) use completion::Orphan;
-pub(crate) use ready_op::ReadyOp;
 pub(crate) use target::Target;
 
 use crate::fd::shared::FdHold;

@@ -6,17 +6,17 @@
 //! dropped while it waits has done nothing; one dropped while its job runs
 //! on the pool leaves the job's result to the operation's orphan handler.
 
-use super::{Completion, Operation, Plan};
-use crate::backend::pool::{self, Slot};
-use crate::backend::readiness::{self, Source};
+use super::pool::{self, Slot};
+use super::{Driver, Source};
 use crate::fd::Interest;
+use crate::op::{Completion, Operation, Plan};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 pub(crate) struct ReadyOp<T: Operation> {
-    driver: readiness::Driver,
+    driver: Driver,
     state: State<T>,
 }
 
@@ -27,7 +27,7 @@ enum State<T: Operation> {
 }
 
 impl<T: Operation> ReadyOp<T> {
-    pub(crate) fn new(driver: readiness::Driver, data: Box<T>) -> Self {
+    pub(crate) fn new(driver: Driver, data: Box<T>) -> Self {
         driver.op_started();
         ReadyOp {
             driver,

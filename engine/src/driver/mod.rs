@@ -2,10 +2,13 @@
 //! (epoll, kqueue or event ports), chosen when a runtime starts. Everything
 //! above it (operations, handles, the runtime) goes through this one type.
 
-use crate::backend::readiness;
+pub(crate) mod fallback;
+
 use crate::error::Error;
 use crate::fd::Interest;
-use crate::op::{Operation, ReadyOp};
+use crate::op::Operation;
+use crate::readiness;
+use crate::readiness::ReadyOp;
 #[cfg(uring)]
 use crate::ring;
 use crate::ring::{RingConfig, Stats};

@@ -1,19 +1,22 @@
 //! The readiness driver shared by epoll, kqueue and event ports: one poller
-//! per runtime thread, a slab of registered descriptors (`Source`s) with the
-//! wakers of operations waiting for them, and the runtime's turn (wait for
-//! events, mark sources ready, wake waiters).
+//! per runtime thread, the table of registered descriptors ([`Source`]s),
+//! and the runtime's turn (wait for events, mark sources ready, wake
+//! waiters).
 //!
 //! Every method but `turn` may be called from any thread: the poller's calls
 //! are thread-safe and the source table sits behind a mutex.
 
-use super::{Event, Poller, MIN_WAIT_BATCH};
+use super::source::Source;
+use super::ReadyOp;
+use crate::backend::{Event, Poller, MIN_WAIT_BATCH};
 use crate::driver::Op;
 use crate::error::Error;
 use crate::fd::Interest;
 use crate::op::background::Background;
-use crate::op::{Operation, ReadyOp};
+use crate::op::Operation;
 use crate::ring::Stats;
 use crate::runtime::park::{Unparker, Wait};
+use crate::sync::Mutex;
 use std::cell::Cell;
 use std::io;
 use std::os::fd::RawFd;
@@ -21,118 +24,22 @@ use std::sync::atomic::{
     AtomicBool, AtomicU64, AtomicUsize,
     Ordering::{Relaxed, SeqCst},
 };
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll, Waker};
+use std::sync::Arc;
+
 use std::time::Duration;
 
 #[cfg(epoll)]
-pub(crate) type Platform = super::epoll::Epoll;
+pub(crate) type Platform = crate::backend::epoll::Epoll;
 #[cfg(kqueue)]
-pub(crate) type Platform = super::kqueue::Kqueue;
+pub(crate) type Platform = crate::backend::kqueue::Kqueue;
 #[cfg(evport)]
-pub(crate) type Platform = super::port::EventPort;
+pub(crate) type Platform = crate::backend::port::EventPort;
 
 static NEXT_DRIVER_ID: AtomicUsize = AtomicUsize::new(1);
 
 thread_local! {
     /// Id of the readiness driver this thread drives (0: none).
     static OWNED_DRIVER: Cell<usize> = const { Cell::new(0) };
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// A descriptor registered with the poller, and who waits on it.
-pub(crate) struct Source {
-    fd: RawFd,
-    key: usize,
-    state: Mutex<SourceState>,
-}
-
-struct SourceState {
-    ready: Interest,
-    readers: Vec<Waker>,
-    writers: Vec<Waker>,
-    cancelled: bool,
-}
-
-impl Default for SourceState {
-    fn default() -> Self {
-        SourceState {
-            ready: Interest::NONE,
-            readers: Vec::new(),
-            writers: Vec::new(),
-            cancelled: false,
-        }
-    }
-}
-
-impl Source {
-    /// Consumes readiness for `interest`, or registers `cx`'s waker for it.
-    /// Ready at once if the source was cancelled (close started): the check
-    /// and the registration happen under one lock, so a cancel is never
-    /// lost between them.
-    pub(crate) fn poll_ready(&self, interest: Interest, cx: &mut Context<'_>) -> Poll<()> {
-        let mut st = lock(&self.state);
-        if st.cancelled {
-            return Poll::Ready(());
-        }
-        let hit = interest.intersection(st.ready);
-        if !hit.is_empty() {
-            st.ready = st.ready.difference(hit);
-            return Poll::Ready(());
-        }
-        let waker = cx.waker();
-        if interest.is_readable() && !st.readers.iter().any(|w| w.will_wake(waker)) {
-            st.readers.push(waker.clone());
-        }
-        if interest.is_writable() && !st.writers.iter().any(|w| w.will_wake(waker)) {
-            st.writers.push(waker.clone());
-        }
-        Poll::Pending
-    }
-
-    fn set_ready(&self, ready: Interest) {
-        let mut woken = Vec::new();
-        {
-            let mut st = lock(&self.state);
-            st.ready = st.ready | ready;
-            if ready.is_readable() {
-                woken.append(&mut st.readers);
-            }
-            if ready.is_writable() {
-                woken.append(&mut st.writers);
-            }
-        }
-        woken.into_iter().for_each(Waker::wake);
-    }
-
-    /// Close started: every waiting operation completes with "closed".
-    pub(crate) fn cancel(&self) {
-        let woken: Vec<Waker> = {
-            let mut st = lock(&self.state);
-            st.cancelled = true;
-            let st = &mut *st;
-            st.readers.drain(..).chain(st.writers.drain(..)).collect()
-        };
-        woken.into_iter().for_each(Waker::wake);
-    }
-
-    pub(crate) fn is_cancelled(&self) -> bool {
-        lock(&self.state).cancelled
-    }
-
-    /// Wakes every waiter without marking anything ready: they poll again
-    /// and find out why (their home runtime went idle or shut down).
-    fn wake_all(&self) {
-        let woken: Vec<Waker> = {
-            let mut st = lock(&self.state);
-            let st = &mut *st;
-            st.readers.drain(..).chain(st.writers.drain(..)).collect()
-        };
-        woken.into_iter().for_each(Waker::wake);
-    }
 }
 
 /// Buffers one turn fills and empties.
@@ -276,7 +183,7 @@ impl Driver {
     }
 
     fn wake_all_sources(&self) {
-        let sources: Vec<Arc<Source>> = lock(&self.inner.sources).iter().map(|(_, s)| s.clone()).collect();
+        let sources: Vec<Arc<Source>> = self.inner.sources.lock().iter().map(|(_, s)| s.clone()).collect();
         sources.iter().for_each(|s| s.wake_all());
     }
 
@@ -307,13 +214,9 @@ impl Driver {
 
     /// Registers `fd` with the poller (no interest armed yet).
     pub(crate) fn register(&self, fd: RawFd) -> io::Result<Arc<Source>> {
-        let mut sources = lock(&self.inner.sources);
+        let mut sources = self.inner.sources.lock();
         let entry = sources.vacant_entry();
-        let source = Arc::new(Source {
-            fd,
-            key: entry.key(),
-            state: Mutex::default(),
-        });
+        let source = Arc::new(Source::new(fd, entry.key()));
         self.inner.poller.add(fd, source.key)?;
         entry.insert(source.clone());
         Ok(source)
@@ -324,7 +227,7 @@ impl Driver {
         if let Err(err) = self.inner.poller.delete(source.fd) {
             tracing::debug!(%err, fd = source.fd, "poller delete failed");
         }
-        let mut sources = lock(&self.inner.sources);
+        let mut sources = self.inner.sources.lock();
         if sources.get(source.key).is_some_and(|s| std::ptr::eq(&**s, source)) {
             sources.remove(source.key);
         }
@@ -373,7 +276,7 @@ impl Driver {
             Wait::For(t) => Some(t),
         };
         self.inner.background.run();
-        let mut scratch = lock(&self.inner.scratch);
+        let mut scratch = self.inner.scratch.lock();
         let Scratch { events, ready } = &mut *scratch;
         events.clear();
         self.inner.waits.fetch_add(1, Relaxed);
@@ -382,7 +285,7 @@ impl Driver {
         // Awake now: wakes issued below must not notify the poller.
         self.inner.unparker.park_end();
         {
-            let sources = lock(&self.inner.sources);
+            let sources = self.inner.sources.lock();
             ready.extend(
                 events
                     .iter()

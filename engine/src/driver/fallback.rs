@@ -8,9 +8,9 @@
 //! `IORING_OP_<NAME>`, or numbers) makes the cache answer "unsupported" for
 //! those opcodes: how the tests run the fallback on a kernel that has them.
 
-use super::{Completion, Operation};
-use crate::backend::pool::{self, Slot};
 use crate::driver::Driver;
+use crate::op::{Completion, Operation};
+use crate::readiness::pool::{self, Slot};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
