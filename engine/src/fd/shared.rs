@@ -73,6 +73,8 @@ impl Registration {
     /// slot if `fixed`; see [`SharedFd::register`]) or its poller (without a
     /// source if the poller refuses this kind of descriptor).
     fn new(driver: &Driver, raw: RawFd, fixed: bool) -> Registration {
+        #[cfg(not(uring))]
+        let _ = fixed; // only a ring has fixed slots
         match driver {
             #[cfg(uring)]
             Driver::Ring(d) => {

@@ -4,7 +4,9 @@
 //! waits on the listener's rescue queue for the next accept (and is closed
 //! with the listener), never lost or leaked.
 
-use super::{Completion, Operation, Plan, Target};
+#[cfg(uring)]
+use super::Target;
+use super::{Completion, Operation, Plan};
 use crate::fd::rescue::Rescued;
 use crate::fd::shared::FdHold;
 use crate::fd::Interest;
