@@ -74,6 +74,13 @@ pub(crate) mod test_util {
     /// polls (`std::thread::park`, or a `loom::sync::Notify` in loom models,
     /// which is what `loom::future::block_on` does).
     pub(crate) fn block_on<F: Future>(fut: F) -> F::Output {
+        block_on_with(fut, || {})
+    }
+
+    /// [`block_on`], running `queued` once, right after the first poll that
+    /// returns `Pending` (so a model can tell others that `fut` is waiting).
+    pub(crate) fn block_on_with<F: Future>(fut: F, queued: impl FnOnce()) -> F::Output {
+        let mut queued = Some(queued);
         #[cfg(not(loom))]
         let unpark = Arc::new(Unpark(std::thread::current()));
         #[cfg(loom)]
@@ -84,6 +91,9 @@ pub(crate) mod test_util {
         loop {
             if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
                 return out;
+            }
+            if let Some(queued) = queued.take() {
+                queued();
             }
             #[cfg(not(loom))]
             std::thread::park();
