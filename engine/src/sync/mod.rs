@@ -109,14 +109,17 @@ pub(crate) mod test_util {
     }
 
     /// Checks a loom model, exhaustively or within a preemption bound
-    /// (`LOOM_MAX_PREEMPTIONS` overrides either), and reports how many
-    /// executions it explored.
+    /// (`LOOM_MAX_PREEMPTIONS` overrides either, and a nonempty
+    /// `RINGIO_LOOM_UNBOUNDED` makes every model exhaustive), and reports how
+    /// many executions it explored.
     #[cfg(loom)]
     pub(crate) fn check(name: &str, preemptions: Option<usize>, model: impl Fn() + Sync + Send + 'static) {
         use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
         let mut builder = loom::model::Builder::new();
-        if builder.preemption_bound.is_none() {
+        if std::env::var_os("RINGIO_LOOM_UNBOUNDED").is_some_and(|v| !v.is_empty()) {
+            builder.preemption_bound = None;
+        } else if builder.preemption_bound.is_none() {
             builder.preemption_bound = preemptions;
         }
         let executions = Arc::new(AtomicUsize::new(0));
