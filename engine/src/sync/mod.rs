@@ -74,6 +74,13 @@ pub(crate) mod test_util {
     /// polls (`std::thread::park`, or a `loom::sync::Notify` in loom models,
     /// which is what `loom::future::block_on` does).
     pub(crate) fn block_on<F: Future>(fut: F) -> F::Output {
+        block_on_with(fut, || {})
+    }
+
+    /// [`block_on`], running `queued` once, right after the first poll that
+    /// returns `Pending` (so a model can tell others that `fut` is waiting).
+    pub(crate) fn block_on_with<F: Future>(fut: F, queued: impl FnOnce()) -> F::Output {
+        let mut queued = Some(queued);
         #[cfg(not(loom))]
         let unpark = Arc::new(Unpark(std::thread::current()));
         #[cfg(loom)]
@@ -84,6 +91,9 @@ pub(crate) mod test_util {
         loop {
             if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
                 return out;
+            }
+            if let Some(queued) = queued.take() {
+                queued();
             }
             #[cfg(not(loom))]
             std::thread::park();
@@ -99,14 +109,17 @@ pub(crate) mod test_util {
     }
 
     /// Checks a loom model, exhaustively or within a preemption bound
-    /// (`LOOM_MAX_PREEMPTIONS` overrides either), and reports how many
-    /// executions it explored.
+    /// (`LOOM_MAX_PREEMPTIONS` overrides either, and a nonempty
+    /// `RINGIO_LOOM_UNBOUNDED` makes every model exhaustive), and reports how
+    /// many executions it explored.
     #[cfg(loom)]
     pub(crate) fn check(name: &str, preemptions: Option<usize>, model: impl Fn() + Sync + Send + 'static) {
         use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
         let mut builder = loom::model::Builder::new();
-        if builder.preemption_bound.is_none() {
+        if std::env::var_os("RINGIO_LOOM_UNBOUNDED").is_some_and(|v| !v.is_empty()) {
+            builder.preemption_bound = None;
+        } else if builder.preemption_bound.is_none() {
             builder.preemption_bound = preemptions;
         }
         let executions = Arc::new(AtomicUsize::new(0));
