@@ -49,7 +49,7 @@ fn dropped_operations_leak_nothing() {
             }
         }
         let stats = settle().await;
-        assert!(stats.abandoned >= ROUNDS as u64, "{stats:?}");
+        assert!(stats.orphaned >= ROUNDS as u64, "{stats:?}");
         drop(kept);
         drop((a, b));
         listener.close().await.unwrap();

@@ -36,10 +36,10 @@
 
 use super::{Event, Poller};
 use crate::fd::Interest;
+use crate::sync::{Mutex, MutexGuard};
 use rustix::io::Errno;
 use std::io;
 use std::os::fd::{BorrowedFd, RawFd};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 /// The kqueue [`Poller`]: [`Core`] over the real kqueue.
@@ -228,7 +228,7 @@ impl<S> Core<S> {
     /// Locks the list of refused directions (a panic while holding it cannot
     /// leave it inconsistent, so poisoning is ignored).
     fn broken(&self) -> MutexGuard<'_, Vec<(RawFd, Event)>> {
-        self.broken.lock().unwrap_or_else(PoisonError::into_inner)
+        self.broken.lock()
     }
 }
 

@@ -48,12 +48,12 @@
 //! [`RustixPort`], the real port, which alone is specific to illumos and Solaris (`backend/mod.rs`
 //! includes this file under `cfg(any(evport, test))`).
 
+use crate::sync::Mutex;
 use std::collections::HashMap;
 use std::io;
 use std::mem;
 use std::os::fd::{BorrowedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use super::{Event, Poller};
@@ -127,12 +127,6 @@ fn not_registered() -> io::Error {
     io::Error::from_raw_os_error(libc::ENOENT)
 }
 
-/// Locks `mutex`, ignoring poisoning: the bookkeeping is written only after the system call it
-/// records has succeeded, so a panic elsewhere cannot leave it describing a half-done change.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 /// Advances `last` and returns the next association token. Tokens only have to differ from those
 /// of associations whose events may still be in flight; on 64-bit targets they never wrap, and on
 /// 32-bit targets a stale event would have to outlive four billion associations.
@@ -204,7 +198,7 @@ impl<S: PortSys> Poller for Core<S> {
 
     /// Registers `fd` under `key` and associates it with no directions (Go's `netpollopen`).
     fn add(&self, fd: RawFd, key: usize) -> io::Result<()> {
-        let mut state = lock(&self.state);
+        let mut state = self.state.lock();
         if state.regs.contains_key(&fd) {
             return Err(io::Error::from_raw_os_error(libc::EEXIST));
         }
@@ -224,7 +218,7 @@ impl<S: PortSys> Poller for Core<S> {
 
     /// Adds `interest` to the armed directions of `fd` (Go's `netpollarm`).
     fn arm(&self, fd: RawFd, key: usize, interest: Interest) -> io::Result<()> {
-        let mut state = lock(&self.state);
+        let mut state = self.state.lock();
         let State {
             regs,
             last_token,
@@ -268,7 +262,7 @@ impl<S: PortSys> Poller for Core<S> {
     /// Forgets `fd` and dissociates it (Go's `netpollclose`). The driver calls this before it
     /// closes `fd`; from here on, events already retrieved for `fd` are ignored.
     fn delete(&self, fd: RawFd) -> io::Result<()> {
-        let mut state = lock(&self.state);
+        let mut state = self.state.lock();
         if state.regs.remove(&fd).is_none() {
             return Err(not_registered());
         }
@@ -282,7 +276,7 @@ impl<S: PortSys> Poller for Core<S> {
     /// Waits for events and appends one [`Event`] per key with newly ready armed directions
     /// (Go's `netpoll`).
     fn wait(&self, events: &mut Vec<Event>, timeout: Option<Duration>) -> io::Result<()> {
-        let mut batch = lock(&self.batch);
+        let mut batch = self.batch.lock();
         batch.clear();
         loop {
             match self.sys.getn(&mut batch, timeout) {
@@ -297,7 +291,7 @@ impl<S: PortSys> Poller for Core<S> {
                 Err(err) => return Err(err),
             }
         }
-        let mut state = lock(&self.state);
+        let mut state = self.state.lock();
         for raw in batch.drain(..) {
             match raw.origin {
                 Origin::Fd => process(&self.sys, &mut state, raw, events),

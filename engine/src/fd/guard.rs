@@ -2,7 +2,7 @@
 //! a `BorrowedFd` for synchronous system calls. While a guard lives, the
 //! descriptor stays open and its number cannot be reused.
 
-use crate::fd::shared::FdRef;
+use crate::fd::descriptor::Lease;
 use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
@@ -33,11 +33,11 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct FdGuard {
-    r: FdRef,
+    r: Lease,
 }
 
 impl FdGuard {
-    pub(super) fn new(r: FdRef) -> FdGuard {
+    pub(super) fn new(r: Lease) -> FdGuard {
         FdGuard { r }
     }
 

@@ -15,8 +15,8 @@ use super::{Fd, Interest};
 use crate::buf::{IoBuf, IoBufMut};
 use crate::driver::Driver;
 use crate::error::{BufResult, Error};
+use crate::fd::descriptor::OpLease;
 use crate::fd::mutex::Access;
-use crate::fd::shared::FdHold;
 use crate::net::stream_support::try_buf;
 use crate::op::poll::PollReady;
 use crate::op::rw::{Read, Write};
@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::task::Poll;
 
 impl Fd {
-    /// The driver this descriptor's operations go to (see `SharedFd::driver`).
+    /// The driver this descriptor's operations go to (see `Descriptor::driver`).
     pub(crate) fn driver(&self) -> io::Result<Driver> {
         self.handle.driver()
     }
@@ -315,7 +315,7 @@ impl Fd {
     /// with its last completion) and the result is `Closed`. For operations
     /// that cancelling by descriptor does not reach (`WAITID`), and that
     /// have no buffer to hand back.
-    pub(crate) async fn run_or_closed<T, R>(&self, make: impl FnOnce(FdHold) -> T) -> io::Result<R>
+    pub(crate) async fn run_or_closed<T, R>(&self, make: impl FnOnce(OpLease) -> T) -> io::Result<R>
     where
         T: Operation<Output = io::Result<R>>,
     {

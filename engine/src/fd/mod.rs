@@ -1,6 +1,7 @@
-//! Descriptor lifecycle: the fd mutex, the fixed-file slot allocator, the
-//! shared handle that ties a descriptor to both (engine-internal), and
-//! [`Fd`], the public handle for descriptors users bring themselves.
+//! Descriptor lifecycle: the fd mutex, the engine's record of a descriptor
+//! and its handle, lease and close protocol (`descriptor`, engine-internal),
+//! the rescue queue of dropped reads, and [`Fd`], the public handle for
+//! descriptors users bring themselves (`user`).
 //!
 //! [`Fd`] is the contract of Go's `acln.ro/rc` on the engine's own close
 //! protocol: [`Fd::incref`] lends the descriptor through an [`FdGuard`] that
@@ -28,14 +29,14 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+pub(crate) mod descriptor;
 mod guard;
-mod handle;
 mod interest;
 mod io;
 pub(crate) mod mutex;
 pub(crate) mod rescue;
-pub(crate) mod shared;
+mod user;
 
 pub use guard::FdGuard;
-pub use handle::Fd;
 pub use interest::Interest;
+pub use user::Fd;

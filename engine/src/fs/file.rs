@@ -6,7 +6,7 @@ use super::{DioAlignment, Metadata, OpenOptions};
 use crate::buf::{IoBuf, IoBufMut};
 use crate::driver::fallback::submit_or_pool;
 use crate::error::BufResult;
-use crate::fd::shared::FdHandle;
+use crate::fd::descriptor::Handle;
 use crate::net::stream_support::try_buf;
 use crate::op::fsync::Fsync;
 use crate::op::ftruncate::Ftruncate;
@@ -37,7 +37,7 @@ use std::sync::OnceLock;
 /// ```
 #[derive(Debug)]
 pub struct File {
-    pub(crate) fd: FdHandle,
+    pub(crate) fd: Handle,
     /// Opened with `O_DIRECT`: every transfer is checked against `align`.
     direct: bool,
     /// The direct-I/O alignment, once asked (at open for direct files).
@@ -90,7 +90,7 @@ impl File {
     pub fn from_std(file: std::fs::File) -> File {
         let direct = direct_flag(&file);
         File {
-            fd: FdHandle::new(OwnedFd::from(file)),
+            fd: Handle::new(OwnedFd::from(file)),
             direct,
             align: OnceLock::new(),
         }
@@ -98,7 +98,7 @@ impl File {
 
     /// Wraps a freshly opened descriptor; for a direct file, asks its
     /// alignment now, so `open` reports a file without direct I/O at once.
-    pub(crate) async fn adopt(fd: FdHandle, direct: bool) -> io::Result<File> {
+    pub(crate) async fn adopt(fd: Handle, direct: bool) -> io::Result<File> {
         let file = File {
             fd,
             direct,

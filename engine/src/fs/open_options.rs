@@ -2,7 +2,7 @@
 
 use super::File;
 use crate::driver::Driver;
-use crate::fd::shared::FdHandle;
+use crate::fd::descriptor::Handle;
 use crate::op::open::OpenAt;
 use std::io;
 use std::path::Path;
@@ -301,6 +301,6 @@ impl OpenOptions {
             }
             other => other?,
         };
-        File::adopt(FdHandle::new(fd), direct).await
+        File::adopt(Handle::new(fd), direct).await
     }
 }

@@ -5,9 +5,9 @@ use super::ready::{self, Readiness};
 use super::stream::{copy_to, send_flags};
 use crate::buf::{IoBuf, IoBufMut};
 use crate::error::BufResult;
+use crate::fd::descriptor::Handle;
 use crate::fd::mutex::Access;
 use crate::fd::rescue::Datagram as Rescued;
-use crate::fd::shared::FdHandle;
 use crate::fd::Interest;
 use crate::op::msg::{RecvMeta, RecvMsg, SendMsg};
 use crate::op::sendrecv::{Recv, Send};
@@ -35,7 +35,7 @@ pub struct RecvMsgMeta<A> {
 
 #[derive(Debug)]
 pub(crate) struct Datagram {
-    pub fd: FdHandle,
+    pub fd: Handle,
     ready: Readiness,
 }
 
@@ -48,7 +48,7 @@ impl Datagram {
 
     pub(crate) fn new(fd: OwnedFd) -> Datagram {
         Datagram {
-            fd: FdHandle::new(fd),
+            fd: Handle::new(fd),
             ready: Readiness::default(),
         }
     }

@@ -3,8 +3,8 @@
 use super::ready::{self, Readiness};
 use super::stream::Stream;
 use crate::driver::Driver;
+use crate::fd::descriptor::Handle;
 use crate::fd::mutex::Access;
-use crate::fd::shared::FdHandle;
 use crate::fd::Interest;
 #[cfg(uring)]
 use crate::op::accept::AcceptMulti;
@@ -21,7 +21,7 @@ use std::task::{Context, Poll};
 
 #[derive(Debug)]
 pub(crate) struct Listener {
-    pub fd: FdHandle,
+    pub fd: Handle,
     ready: Readiness,
 }
 
@@ -34,7 +34,7 @@ impl Listener {
 
     pub(crate) fn new(fd: OwnedFd) -> Listener {
         Listener {
-            fd: FdHandle::new(fd),
+            fd: Handle::new(fd),
             ready: Readiness::default(),
         }
     }

@@ -8,16 +8,16 @@
 //! future cannot lose bytes and `Ok(n)` means the kernel took (or gave) `n`.
 
 use crate::driver::Op;
+use crate::fd::descriptor::{Handle, Lease};
 use crate::fd::mutex::Access;
 use crate::fd::rescue::Rescue;
-use crate::fd::shared::{FdHandle, FdRef};
 use crate::fd::Interest;
 use crate::op::poll::PollReady;
+use crate::sync::Mutex;
 use std::future::Future;
 use std::io;
 use std::os::fd::BorrowedFd;
 use std::pin::Pin;
-use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
 /// The readiness wait of each direction, kept between polls for
@@ -41,19 +41,16 @@ impl std::fmt::Debug for Readiness {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 impl Readiness {
     /// Ready once `fd` is ready for `interest` (one direction), or with the
     /// error that ended the wait ([`crate::Error::Closed`] after close).
-    pub(crate) fn poll(&self, fd: &FdHandle, interest: Interest, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let mut slot = lock(if interest.is_readable() {
+    pub(crate) fn poll(&self, fd: &Handle, interest: Interest, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut slot = if interest.is_readable() {
             &self.read
         } else {
             &self.write
-        });
+        }
+        .lock();
         let op = match &mut *slot {
             Some(op) => op,
             empty => empty.insert(submit(fd, interest)?),
@@ -67,22 +64,22 @@ impl Readiness {
     /// reference to the descriptor, so close would wait for it forever: mark
     /// the descriptor closed first (no new wait can start), then drop both
     /// waits (cancelling them in the kernel), then wait for the close protocol.
-    pub(crate) async fn close(&self, fd: &FdHandle) -> io::Result<()> {
+    pub(crate) async fn close(&self, fd: &Handle) -> io::Result<()> {
         fd.start_close();
-        drop(lock(&self.read).take());
-        drop(lock(&self.write).take());
+        drop(self.read.lock().take());
+        drop(self.write.lock().take());
         fd.close().await
     }
 }
 
-fn submit(fd: &FdHandle, interest: Interest) -> io::Result<Op<PollReady>> {
+fn submit(fd: &Handle, interest: Interest) -> io::Result<Op<PollReady>> {
     let driver = fd.driver()?;
     let r = fd.incref()?;
     Ok(driver.submit(PollReady::new(r.into(), interest)))
 }
 
 /// Waits until `fd` is ready for `interest`; each caller has its own wait.
-pub(crate) async fn ready(fd: &FdHandle, interest: Interest) -> io::Result<()> {
+pub(crate) async fn ready(fd: &Handle, interest: Interest) -> io::Result<()> {
     submit(fd, interest)?.await.map(drop)
 }
 
@@ -91,7 +88,7 @@ pub(crate) async fn ready(fd: &FdHandle, interest: Interest) -> io::Result<()> {
 /// fits), then the syscall `f`. A lock held by another reader is
 /// `WouldBlock`, as from a socket with nothing to give.
 pub(crate) fn try_read<T: ?Sized, R>(
-    fd: &FdHandle,
+    fd: &Handle,
     buf: &mut T,
     from_rescue: impl FnOnce(&Rescue, &mut T) -> Option<io::Result<R>>,
     mut f: impl FnMut(BorrowedFd<'_>, &mut T) -> rustix::io::Result<R>,
@@ -112,11 +109,11 @@ pub(crate) fn try_read<T: ?Sized, R>(
 /// reference with `None` (retrying `EINTR`). A lock held by another reader (writer) is `WouldBlock`, as from
 /// a socket with nothing to give.
 pub(crate) fn try_io<R>(
-    fd: &FdHandle,
+    fd: &Handle,
     access: Option<Access>,
     mut f: impl FnMut(BorrowedFd<'_>) -> rustix::io::Result<R>,
 ) -> io::Result<R> {
-    let guard: FdRef = match access {
+    let guard: Lease = match access {
         Some(access) => fd.try_lock(access)?.ok_or(io::ErrorKind::WouldBlock)?,
         None => fd.incref()?,
     };

@@ -5,8 +5,8 @@ use super::ready::{self, Readiness};
 pub(crate) use super::write_all::WriteAll;
 use crate::buf::{IoBuf, IoBufMut};
 use crate::error::BufResult;
+use crate::fd::descriptor::{Handle, Lease};
 use crate::fd::mutex::Access;
-use crate::fd::shared::{FdHandle, FdRef};
 use crate::fd::Interest;
 use crate::op::connect::Connect;
 use crate::op::sendrecv::{Recv, Send};
@@ -19,7 +19,7 @@ use std::task::{Context, Poll};
 
 #[derive(Debug)]
 pub(crate) struct Stream {
-    pub fd: FdHandle,
+    pub fd: Handle,
     ready: Readiness,
 }
 
@@ -42,7 +42,7 @@ impl Stream {
 
     pub(crate) fn from_fd(fd: OwnedFd) -> Stream {
         Stream {
-            fd: FdHandle::new(fd),
+            fd: Handle::new(fd),
             ready: Readiness::default(),
         }
     }
@@ -195,7 +195,7 @@ pub(crate) fn send_flags() -> SendFlags {
 
 /// Copies bytes dropped reads received into `buf` from `at`; `None` if
 /// there are none.
-fn take_rescued<B: IoBufMut>(r: &FdRef, buf: &mut B, at: usize) -> Option<io::Result<usize>> {
+fn take_rescued<B: IoBufMut>(r: &Lease, buf: &mut B, at: usize) -> Option<io::Result<usize>> {
     let room = buf.bytes_total() - at;
     r.rescue()
         .take_bytes(room, |off, src| crate::buf::fill_at(buf, at + off, src))

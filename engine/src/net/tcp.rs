@@ -222,7 +222,7 @@ impl TcpStream {
     }
 
     /// The socket's handle, for operations that live elsewhere (`File::splice_to`).
-    pub(crate) fn handle(&self) -> &crate::fd::shared::FdHandle {
+    pub(crate) fn handle(&self) -> &crate::fd::descriptor::Handle {
         &self.inner.fd
     }
 

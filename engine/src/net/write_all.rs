@@ -19,8 +19,8 @@ use crate::buf::IoBuf;
 use crate::buf::Slice;
 use crate::driver::Driver;
 use crate::error::BufResult;
+use crate::fd::descriptor::{Descriptor, Lease};
 use crate::fd::mutex::Access;
-use crate::fd::shared::{FdRef, SharedFd};
 use crate::op::sendrecv::Send;
 #[cfg(uring)]
 use crate::ring::RingOp;
@@ -39,12 +39,12 @@ pub(crate) struct WriteAll<B: IoBuf> {
 }
 
 enum State<B: IoBuf> {
-    Start(SharedFd, B),
+    Start(Descriptor, B),
     /// One `SEND` (`MSG_WAITALL`) of `buf[done..]` in flight on the ring.
     #[cfg(uring)]
     Ring {
         op: RingOp<Send<Slice<B>>>,
-        lock: Arc<FdRef>,
+        lock: Arc<Lease>,
         driver: Driver,
         done: usize,
     },
@@ -55,7 +55,7 @@ enum State<B: IoBuf> {
 }
 
 impl<B: IoBuf> WriteAll<B> {
-    pub(crate) fn new(fd: SharedFd, buf: B) -> Self {
+    pub(crate) fn new(fd: Descriptor, buf: B) -> Self {
         WriteAll {
             state: State::Start(fd, buf),
         }
@@ -129,7 +129,7 @@ impl<B: IoBuf> Drop for WriteAll<B> {
 
 /// The first step: on a ring with the write lock free, the fast path;
 /// otherwise the boxed general path.
-fn start<B: IoBuf>(fd: SharedFd, buf: B) -> State<B> {
+fn start<B: IoBuf>(fd: Descriptor, buf: B) -> State<B> {
     let driver = match fd.driver() {
         Ok(d) => d,
         Err(e) => return State::Boxed(Box::pin(std::future::ready((Err(e), buf))), None),
@@ -165,7 +165,7 @@ fn start<B: IoBuf>(fd: SharedFd, buf: B) -> State<B> {
 }
 
 /// The general path: sends until every initialized byte is out.
-async fn send_all<B: IoBuf>(driver: &Driver, lock: &Arc<FdRef>, buf: B) -> BufResult<(), B> {
+async fn send_all<B: IoBuf>(driver: &Driver, lock: &Arc<Lease>, buf: B) -> BufResult<(), B> {
     let total = buf.bytes_init();
     let mut done = 0;
     let mut buf = buf;
@@ -183,7 +183,7 @@ async fn send_all<B: IoBuf>(driver: &Driver, lock: &Arc<FdRef>, buf: B) -> BufRe
 }
 
 #[cfg(uring)]
-fn send_rest<B: IoBuf>(driver: &Driver, lock: &Arc<FdRef>, buf: B, done: usize) -> RingOp<Send<Slice<B>>> {
+fn send_rest<B: IoBuf>(driver: &Driver, lock: &Arc<Lease>, buf: B, done: usize) -> RingOp<Send<Slice<B>>> {
     let Driver::Ring(ring) = driver else {
         unreachable!("the ring path runs on a ring")
     };

@@ -7,8 +7,8 @@
 #[cfg(uring)]
 use super::Target;
 use super::{Completion, Operation, Plan};
+use crate::fd::descriptor::OpLease;
 use crate::fd::rescue::Rescued;
-use crate::fd::shared::FdHold;
 use crate::fd::Interest;
 #[cfg(uring)]
 use io_uring::{opcode, squeue};
@@ -24,7 +24,7 @@ use std::os::fd::{BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
 const FLAGS: i32 = libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK;
 
 pub(crate) struct Accept {
-    fd: FdHold,
+    fd: OpLease,
     /// Where the kernel writes the peer's address and its length: boxed, so
     /// it stays put when the operation moves (into the driver, if dropped).
     addr: Box<PeerAddr>,
@@ -52,7 +52,7 @@ impl PeerAddr {
 }
 
 impl Accept {
-    pub(crate) fn new(fd: FdHold) -> Self {
+    pub(crate) fn new(fd: OpLease) -> Self {
         Accept {
             fd,
             addr: PeerAddr::new(),
@@ -117,7 +117,7 @@ unsafe impl Operation for Accept {
         c
     }
 
-    fn fd(&self) -> Option<&FdHold> {
+    fn fd(&self) -> Option<&OpLease> {
         Some(&self.fd)
     }
 
@@ -136,7 +136,7 @@ unsafe impl Operation for Accept {
 }
 
 /// Keeps a connection accepted for a dropped future for the next accept.
-fn rescue_conn(listener: &FdHold, c: &Completion, peer: Option<SocketAddrAny>) {
+fn rescue_conn(listener: &OpLease, c: &Completion, peer: Option<SocketAddrAny>) {
     if let Ok(fd) = accepted_fd(c) {
         listener.rescue().push(Rescued::Conn { fd, peer });
     }
@@ -147,12 +147,12 @@ fn rescue_conn(listener: &FdHold, c: &Completion, peer: Option<SocketAddrAny>) {
 /// lock) goes when the last CQE is reaped, while `listener` still reaches
 /// the rescue queue for connections nobody took.
 pub(crate) struct AcceptMulti {
-    fd: Option<FdHold>,
-    listener: crate::fd::shared::SharedFd,
+    fd: Option<OpLease>,
+    listener: crate::fd::descriptor::Descriptor,
 }
 
 impl AcceptMulti {
-    pub(crate) fn new(fd: FdHold) -> Self {
+    pub(crate) fn new(fd: OpLease) -> Self {
         AcceptMulti {
             listener: fd.shared().clone(),
             fd: Some(fd),
@@ -167,7 +167,7 @@ unsafe impl Operation for AcceptMulti {
     #[cfg(uring)]
     fn entry(&mut self) -> squeue::Entry {
         // Armed while `fd` is held: it goes only with the last CQE.
-        let target = self.fd.as_ref().map_or(Target::fd(-1), FdHold::target);
+        let target = self.fd.as_ref().map_or(Target::fd(-1), OpLease::target);
         target.apply(opcode::AcceptMulti::new(target.raw()).flags(FLAGS).build())
     }
 
@@ -182,11 +182,11 @@ unsafe impl Operation for AcceptMulti {
         }
     }
 
-    fn fd(&self) -> Option<&FdHold> {
+    fn fd(&self) -> Option<&OpLease> {
         self.fd.as_ref()
     }
 
-    fn take_fd(&mut self) -> Option<FdHold> {
+    fn take_fd(&mut self) -> Option<OpLease> {
         self.fd.take()
     }
 

@@ -1,7 +1,7 @@
 //! The state of one slab entry, from SQE push to last CQE reap.
 
 use crate::error::Error;
-use crate::fd::shared::FdHold;
+use crate::fd::descriptor::OpLease;
 use std::io;
 
 /// One CQE, as the driver hands it to an operation.
@@ -90,8 +90,8 @@ impl Completion {
 
     /// `ECANCELED` on a descriptor that is closing means close cancelled it:
     /// report [`Error::Closed`], as the close protocol documents.
-    pub(crate) fn explained(self, fd: Option<&FdHold>) -> Self {
-        if self.is_cancelled() && fd.is_some_and(FdHold::is_closed) {
+    pub(crate) fn explained(self, fd: Option<&OpLease>) -> Self {
+        if self.is_cancelled() && fd.is_some_and(OpLease::is_closed) {
             Completion::refused(Error::Closed)
         } else {
             self
@@ -108,7 +108,7 @@ pub(crate) trait Orphan: Send {
     /// The last completion was reaped: the kernel is done with the
     /// descriptor, so the reference that kept it open can go (the caller
     /// drops it once the driver's state is no longer borrowed).
-    fn take_reference(&mut self) -> Option<FdHold>;
+    fn take_reference(&mut self) -> Option<OpLease>;
 }
 
 #[cfg(uring)]
@@ -117,7 +117,7 @@ impl<T: super::Operation> Orphan for T {
         self.on_orphan_cqe(completion)
     }
 
-    fn take_reference(&mut self) -> Option<FdHold> {
+    fn take_reference(&mut self) -> Option<OpLease> {
         self.take_fd()
     }
 }

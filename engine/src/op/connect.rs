@@ -2,7 +2,7 @@
 //! backends, a non-blocking `connect`, then `SO_ERROR` once writable.
 
 use super::{Completion, Operation, Plan};
-use crate::fd::shared::FdHold;
+use crate::fd::descriptor::OpLease;
 use crate::fd::Interest;
 #[cfg(uring)]
 use io_uring::{opcode, squeue};
@@ -12,14 +12,14 @@ use rustix::net::SocketAddrAny;
 use std::io;
 
 pub(crate) struct Connect {
-    fd: FdHold,
+    fd: OpLease,
     /// Boxed: the SQE points at it, and the operation may move.
     addr: Box<SocketAddrAny>,
     in_progress: bool,
 }
 
 impl Connect {
-    pub(crate) fn new(fd: FdHold, addr: SocketAddrAny) -> Self {
+    pub(crate) fn new(fd: OpLease, addr: SocketAddrAny) -> Self {
         Connect {
             fd,
             addr: Box::new(addr),
@@ -80,7 +80,7 @@ unsafe impl Operation for Connect {
         }
     }
 
-    fn fd(&self) -> Option<&FdHold> {
+    fn fd(&self) -> Option<&OpLease> {
         Some(&self.fd)
     }
 

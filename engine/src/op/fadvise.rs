@@ -3,20 +3,20 @@
 //! `posix_fadvise(2)` on the blocking pool.
 
 use super::{Completion, Operation, Plan};
-use crate::fd::shared::FdHold;
+use crate::fd::descriptor::OpLease;
 #[cfg(uring)]
 use io_uring::{opcode, squeue};
 use std::io;
 
 pub(crate) struct Fadvise {
-    fd: FdHold,
+    fd: OpLease,
     offset: u64,
     len: u64,
     advice: i32,
 }
 
 impl Fadvise {
-    pub(crate) fn new(fd: FdHold, offset: u64, len: u64, advice: i32) -> Self {
+    pub(crate) fn new(fd: OpLease, offset: u64, len: u64, advice: i32) -> Self {
         Fadvise {
             fd,
             offset,
@@ -54,7 +54,7 @@ unsafe impl Operation for Fadvise {
         Some(Completion { result: -err, flags: 0 })
     }
 
-    fn fd(&self) -> Option<&FdHold> {
+    fn fd(&self) -> Option<&OpLease> {
         Some(&self.fd)
     }
 

@@ -3,20 +3,20 @@
 //! `fallocate(2)` on the blocking pool.
 
 use super::{syscall_retry, Completion, Operation, Plan};
-use crate::fd::shared::FdHold;
+use crate::fd::descriptor::OpLease;
 #[cfg(uring)]
 use io_uring::{opcode, squeue};
 use std::io;
 
 pub(crate) struct Fallocate {
-    fd: FdHold,
+    fd: OpLease,
     offset: u64,
     len: u64,
     mode: i32,
 }
 
 impl Fallocate {
-    pub(crate) fn new(fd: FdHold, offset: u64, len: u64, mode: i32) -> Self {
+    pub(crate) fn new(fd: OpLease, offset: u64, len: u64, mode: i32) -> Self {
         Fallocate { fd, offset, len, mode }
     }
 
@@ -50,7 +50,7 @@ unsafe impl Operation for Fallocate {
         syscall_retry(|| unsafe { libc::fallocate(fd, mode, offset, len) } as isize)
     }
 
-    fn fd(&self) -> Option<&FdHold> {
+    fn fd(&self) -> Option<&OpLease> {
         Some(&self.fd)
     }
 

@@ -2,18 +2,18 @@
 //! `fsync`/`fdatasync` on the blocking pool.
 
 use super::{syscall_retry, Completion, Operation, Plan};
-use crate::fd::shared::FdHold;
+use crate::fd::descriptor::OpLease;
 #[cfg(uring)]
 use io_uring::{opcode, squeue, types::FsyncFlags};
 use std::io;
 
 pub(crate) struct Fsync {
-    fd: FdHold,
+    fd: OpLease,
     data_only: bool,
 }
 
 impl Fsync {
-    pub(crate) fn new(fd: FdHold, data_only: bool) -> Self {
+    pub(crate) fn new(fd: OpLease, data_only: bool) -> Self {
         Fsync { fd, data_only }
     }
 }
@@ -44,7 +44,7 @@ unsafe impl Operation for Fsync {
         syscall_retry(|| unsafe { (if data_only { datasync(fd) } else { libc::fsync(fd) }) as isize })
     }
 
-    fn fd(&self) -> Option<&FdHold> {
+    fn fd(&self) -> Option<&OpLease> {
         Some(&self.fd)
     }
 

@@ -3,18 +3,18 @@
 //! blocking pool.
 
 use super::{syscall_retry, Completion, Operation, Plan};
-use crate::fd::shared::FdHold;
+use crate::fd::descriptor::OpLease;
 #[cfg(uring)]
 use io_uring::{opcode, squeue};
 use std::io;
 
 pub(crate) struct Ftruncate {
-    fd: FdHold,
+    fd: OpLease,
     len: u64,
 }
 
 impl Ftruncate {
-    pub(crate) fn new(fd: FdHold, len: u64) -> Self {
+    pub(crate) fn new(fd: OpLease, len: u64) -> Self {
         Ftruncate { fd, len }
     }
 
@@ -44,7 +44,7 @@ unsafe impl Operation for Ftruncate {
         syscall_retry(|| unsafe { libc::ftruncate(fd, len) } as isize)
     }
 
-    fn fd(&self) -> Option<&FdHold> {
+    fn fd(&self) -> Option<&OpLease> {
         Some(&self.fd)
     }
 

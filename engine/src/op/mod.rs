@@ -48,7 +48,7 @@ pub(crate) use completion::Completion;
 pub(crate) use completion::Orphan;
 pub(crate) use target::Target;
 
-use crate::fd::shared::FdHold;
+use crate::fd::descriptor::OpLease;
 use crate::fd::Interest;
 #[cfg(uring)]
 use io_uring::squeue;
@@ -71,7 +71,7 @@ pub(crate) unsafe trait Operation: Send + Unpin + 'static {
     type Output;
 
     /// Builds the SQE; `user_data` is set by the driver. The descriptor is
-    /// named as [`FdHold::target`] says: its fixed slot, once registered.
+    /// named as [`OpLease::target`] says: its fixed slot, once registered.
     #[cfg(uring)]
     fn entry(&mut self) -> squeue::Entry;
 
@@ -84,7 +84,7 @@ pub(crate) unsafe trait Operation: Send + Unpin + 'static {
     fn syscall(&mut self) -> Option<Completion>;
 
     /// The descriptor reference the operation holds, if any.
-    fn fd(&self) -> Option<&FdHold> {
+    fn fd(&self) -> Option<&OpLease> {
         None
     }
 
@@ -92,7 +92,7 @@ pub(crate) unsafe trait Operation: Send + Unpin + 'static {
     /// descriptor, for operations whose data outlives their last completion
     /// in the driver (multishot streams). Single-shot operations keep theirs
     /// until their future takes the result.
-    fn take_fd(&mut self) -> Option<FdHold> {
+    fn take_fd(&mut self) -> Option<OpLease> {
         None
     }
 

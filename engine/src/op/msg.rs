@@ -6,8 +6,8 @@ use super::accept::read_addr;
 use super::sendrecv::NOSIGNAL;
 use super::{syscall_retry, Completion, Operation, Plan};
 use crate::buf::{IoBuf, IoBufMut};
+use crate::fd::descriptor::OpLease;
 use crate::fd::rescue::{Datagram, Rescued};
-use crate::fd::shared::FdHold;
 use crate::fd::Interest;
 #[cfg(uring)]
 use io_uring::{opcode, squeue};
@@ -26,7 +26,7 @@ pub(crate) struct RecvMeta {
 }
 
 pub(crate) struct SendMsg<B> {
-    fd: FdHold,
+    fd: OpLease,
     bufs: Vec<B>,
     control: Vec<u8>,
     /// Boxed, like `msg`: the SQE points at both, and the operation may move.
@@ -36,7 +36,7 @@ pub(crate) struct SendMsg<B> {
 }
 
 impl<B: IoBuf> SendMsg<B> {
-    pub(crate) fn new(fd: FdHold, bufs: Vec<B>, control: Vec<u8>, addr: Option<SocketAddrAny>) -> Self {
+    pub(crate) fn new(fd: OpLease, bufs: Vec<B>, control: Vec<u8>, addr: Option<SocketAddrAny>) -> Self {
         let iovecs = bufs
             .iter()
             .map(|b| libc::iovec {
@@ -90,7 +90,7 @@ unsafe impl<B: IoBuf> Operation for SendMsg<B> {
         syscall_retry(|| unsafe { libc::sendmsg(fd, msg, NOSIGNAL) })
     }
 
-    fn fd(&self) -> Option<&FdHold> {
+    fn fd(&self) -> Option<&OpLease> {
         Some(&self.fd)
     }
 
@@ -116,7 +116,7 @@ impl<B: IoBuf> SendMsg<B> {
 }
 
 pub(crate) struct RecvMsg<B> {
-    fd: FdHold,
+    fd: OpLease,
     bufs: Vec<B>,
     control: Vec<u8>,
     /// Boxed, like `msg`: the kernel writes into both, and the operation may move.
@@ -127,7 +127,7 @@ pub(crate) struct RecvMsg<B> {
 
 impl<B: IoBufMut> RecvMsg<B> {
     /// `control` is received into up to its capacity.
-    pub(crate) fn new(fd: FdHold, mut bufs: Vec<B>, control: Vec<u8>) -> Self {
+    pub(crate) fn new(fd: OpLease, mut bufs: Vec<B>, control: Vec<u8>) -> Self {
         let iovecs = bufs
             .iter_mut()
             .map(|b| libc::iovec {
@@ -171,7 +171,7 @@ unsafe impl<B: IoBufMut> Operation for RecvMsg<B> {
         syscall_retry(|| unsafe { libc::recvmsg(fd, msg, 0) })
     }
 
-    fn fd(&self) -> Option<&FdHold> {
+    fn fd(&self) -> Option<&OpLease> {
         Some(&self.fd)
     }
 

@@ -5,7 +5,7 @@
 
 use super::open::close_orphan;
 use super::{syscall_retry, Completion, Operation, Plan};
-use crate::fd::shared::FdHold;
+use crate::fd::descriptor::OpLease;
 #[cfg(uring)]
 use io_uring::{opcode, squeue, types};
 use std::ffi::CString;
@@ -16,7 +16,7 @@ pub(crate) struct OpenAt2 {
     /// The directory `path` is resolved from (`None`: the working directory).
     /// OPENAT2 takes no fixed files, so the SQE names its plain number, which
     /// this reference keeps open.
-    dir: Option<FdHold>,
+    dir: Option<OpLease>,
     path: CString,
     how: libc::open_how,
     #[cfg(uring)]
@@ -25,7 +25,7 @@ pub(crate) struct OpenAt2 {
 }
 
 impl OpenAt2 {
-    pub(crate) fn new(dir: Option<FdHold>, path: CString, flags: i32, mode: u32, resolve: u64) -> Self {
+    pub(crate) fn new(dir: Option<OpLease>, path: CString, flags: i32, mode: u32, resolve: u64) -> Self {
         let flags = (flags | libc::O_CLOEXEC) as u64;
         // `mode` must be 0 unless the open may create a file (EINVAL otherwise).
         let creates = flags & (libc::O_CREAT | libc::O_TMPFILE) as u64 != 0;
@@ -76,7 +76,7 @@ unsafe impl Operation for OpenAt2 {
         syscall_retry(|| unsafe { libc::syscall(libc::SYS_openat2, dir, path, how, size) } as isize)
     }
 
-    fn fd(&self) -> Option<&FdHold> {
+    fn fd(&self) -> Option<&OpLease> {
         self.dir.as_ref()
     }
 

@@ -9,7 +9,7 @@
 //! never strands bytes in a buffer the caller cannot see.
 
 use super::{Completion, Operation, Plan};
-use crate::fd::shared::FdHold;
+use crate::fd::descriptor::OpLease;
 use crate::fd::Interest;
 #[cfg(uring)]
 use io_uring::{opcode, squeue};
@@ -36,12 +36,12 @@ const RDHUP: libc::c_short = 0;
 /// Waits for `interest` on a descriptor; yields the directions that are ready
 /// (errors and hang-ups count as both, so the caller's next syscall sees them).
 pub(crate) struct PollReady {
-    fd: FdHold,
+    fd: OpLease,
     interest: Interest,
 }
 
 impl PollReady {
-    pub(crate) fn new(fd: FdHold, interest: Interest) -> Self {
+    pub(crate) fn new(fd: OpLease, interest: Interest) -> Self {
         PollReady { fd, interest }
     }
 
@@ -102,7 +102,7 @@ unsafe impl Operation for PollReady {
         }
     }
 
-    fn fd(&self) -> Option<&FdHold> {
+    fn fd(&self) -> Option<&OpLease> {
         Some(&self.fd)
     }
 

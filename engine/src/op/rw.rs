@@ -7,7 +7,7 @@
 use super::{syscall_retry, Completion, Operation, Plan};
 use crate::buf::{IoBuf, IoBufMut};
 use crate::error::BufResult;
-use crate::fd::shared::FdHold;
+use crate::fd::descriptor::OpLease;
 use crate::fd::Interest;
 #[cfg(uring)]
 use io_uring::{opcode, squeue};
@@ -27,14 +27,14 @@ fn cursor_plan(pollable: bool, interest: Interest) -> Plan {
 }
 
 pub(crate) struct Read<B> {
-    fd: FdHold,
+    fd: OpLease,
     buf: B,
     offset: u64,
     plan: Plan,
 }
 
 impl<B: IoBufMut> Read<B> {
-    pub(crate) fn new(fd: FdHold, buf: B, offset: u64) -> Self {
+    pub(crate) fn new(fd: OpLease, buf: B, offset: u64) -> Self {
         Read {
             fd,
             buf,
@@ -45,7 +45,7 @@ impl<B: IoBufMut> Read<B> {
 
     /// A read at the file position; `pollable` descriptors (anything but a
     /// regular file or block device) wait for readiness on readiness backends.
-    pub(crate) fn at_cursor(fd: FdHold, buf: B, pollable: bool) -> Self {
+    pub(crate) fn at_cursor(fd: OpLease, buf: B, pollable: bool) -> Self {
         Read {
             fd,
             buf,
@@ -83,7 +83,7 @@ unsafe impl<B: IoBufMut> Operation for Read<B> {
         syscall_retry(|| unsafe { libc::pread(fd, ptr.cast(), len, self.offset as libc::off_t) })
     }
 
-    fn fd(&self) -> Option<&FdHold> {
+    fn fd(&self) -> Option<&OpLease> {
         Some(&self.fd)
     }
 
@@ -111,14 +111,14 @@ unsafe impl<B: IoBufMut> Operation for Read<B> {
 }
 
 pub(crate) struct Write<B> {
-    fd: FdHold,
+    fd: OpLease,
     buf: B,
     offset: u64,
     plan: Plan,
 }
 
 impl<B: IoBuf> Write<B> {
-    pub(crate) fn new(fd: FdHold, buf: B, offset: u64) -> Self {
+    pub(crate) fn new(fd: OpLease, buf: B, offset: u64) -> Self {
         Write {
             fd,
             buf,
@@ -128,7 +128,7 @@ impl<B: IoBuf> Write<B> {
     }
 
     /// A write at the file position; see [`Read::at_cursor`].
-    pub(crate) fn at_cursor(fd: FdHold, buf: B, pollable: bool) -> Self {
+    pub(crate) fn at_cursor(fd: OpLease, buf: B, pollable: bool) -> Self {
         Write {
             fd,
             buf,
@@ -169,7 +169,7 @@ unsafe impl<B: IoBuf> Operation for Write<B> {
         syscall_retry(|| unsafe { libc::pwrite(fd, ptr.cast(), len, self.offset as libc::off_t) })
     }
 
-    fn fd(&self) -> Option<&FdHold> {
+    fn fd(&self) -> Option<&OpLease> {
         Some(&self.fd)
     }
 

@@ -5,19 +5,19 @@
 use super::{syscall_retry, Completion, Operation, Plan};
 use crate::buf::{IoBuf, IoBufMut};
 use crate::error::BufResult;
-use crate::fd::shared::FdHold;
+use crate::fd::descriptor::OpLease;
 #[cfg(uring)]
 use io_uring::{opcode, squeue};
 
 pub(crate) struct Readv<B> {
-    fd: FdHold,
+    fd: OpLease,
     bufs: Vec<B>,
     iovecs: Vec<libc::iovec>,
     offset: u64,
 }
 
 impl<B: IoBufMut> Readv<B> {
-    pub(crate) fn new(fd: FdHold, mut bufs: Vec<B>, offset: u64) -> Self {
+    pub(crate) fn new(fd: OpLease, mut bufs: Vec<B>, offset: u64) -> Self {
         let iovecs = bufs
             .iter_mut()
             .map(|b| libc::iovec {
@@ -65,7 +65,7 @@ unsafe impl<B: IoBufMut> Operation for Readv<B> {
         })
     }
 
-    fn fd(&self) -> Option<&FdHold> {
+    fn fd(&self) -> Option<&OpLease> {
         Some(&self.fd)
     }
 
@@ -86,14 +86,14 @@ unsafe impl<B: IoBufMut> Operation for Readv<B> {
 }
 
 pub(crate) struct Writev<B> {
-    fd: FdHold,
+    fd: OpLease,
     bufs: Vec<B>,
     iovecs: Vec<libc::iovec>,
     offset: u64,
 }
 
 impl<B: IoBuf> Writev<B> {
-    pub(crate) fn new(fd: FdHold, bufs: Vec<B>, offset: u64) -> Self {
+    pub(crate) fn new(fd: OpLease, bufs: Vec<B>, offset: u64) -> Self {
         let iovecs = bufs
             .iter()
             .map(|b| libc::iovec {
@@ -133,7 +133,7 @@ unsafe impl<B: IoBuf> Operation for Writev<B> {
         })
     }
 
-    fn fd(&self) -> Option<&FdHold> {
+    fn fd(&self) -> Option<&OpLease> {
         Some(&self.fd)
     }
 

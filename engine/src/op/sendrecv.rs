@@ -8,8 +8,8 @@
 use super::{syscall_retry, Completion, Operation, Plan};
 use crate::buf::{IoBuf, IoBufMut};
 use crate::error::BufResult;
+use crate::fd::descriptor::OpLease;
 use crate::fd::rescue::{Datagram, Rescued};
-use crate::fd::shared::FdHold;
 use crate::fd::Interest;
 #[cfg(uring)]
 use io_uring::{opcode, squeue};
@@ -33,7 +33,7 @@ pub(crate) enum Flow {
 }
 
 pub(crate) struct Recv<B> {
-    fd: FdHold,
+    fd: OpLease,
     buf: B,
     flow: Flow,
 }
@@ -42,7 +42,7 @@ impl<B: IoBufMut> Recv<B> {
     /// Receives stream bytes into `buf[at..]`; with `waitall` the kernel
     /// keeps receiving until the buffer is full, the peer closes or an error
     /// (`MSG_WAITALL`; a cancelled receive still reports what it got).
-    pub(crate) fn stream(fd: FdHold, buf: B, at: usize, waitall: bool) -> Self {
+    pub(crate) fn stream(fd: OpLease, buf: B, at: usize, waitall: bool) -> Self {
         let at = at.min(buf.bytes_total());
         Recv {
             fd,
@@ -52,7 +52,7 @@ impl<B: IoBufMut> Recv<B> {
     }
 
     /// Receives one datagram into `buf`.
-    pub(crate) fn datagram(fd: FdHold, buf: B) -> Self {
+    pub(crate) fn datagram(fd: OpLease, buf: B) -> Self {
         Recv {
             fd,
             buf,
@@ -105,7 +105,7 @@ unsafe impl<B: IoBufMut> Operation for Recv<B> {
         syscall_retry(|| unsafe { libc::recv(fd, ptr.cast(), len, flags) })
     }
 
-    fn fd(&self) -> Option<&FdHold> {
+    fn fd(&self) -> Option<&OpLease> {
         Some(&self.fd)
     }
 
@@ -150,7 +150,7 @@ unsafe impl<B: IoBufMut> Operation for Recv<B> {
 }
 
 pub(crate) struct Send<B> {
-    fd: FdHold,
+    fd: OpLease,
     buf: B,
     waitall: bool,
 }
@@ -160,7 +160,7 @@ impl<B: IoBuf> Send<B> {
     /// keeps sending until all are out (`MSG_WAITALL`, Linux 5.19: the
     /// kernel retries short sends itself). Readiness backends send what
     /// the socket takes and leave the loop to the caller.
-    pub(crate) fn new(fd: FdHold, buf: B, waitall: bool) -> Self {
+    pub(crate) fn new(fd: OpLease, buf: B, waitall: bool) -> Self {
         Send { fd, buf, waitall }
     }
 }
@@ -193,7 +193,7 @@ unsafe impl<B: IoBuf> Operation for Send<B> {
         syscall_retry(|| unsafe { libc::send(fd, ptr.cast(), len, NOSIGNAL) })
     }
 
-    fn fd(&self) -> Option<&FdHold> {
+    fn fd(&self) -> Option<&OpLease> {
         Some(&self.fd)
     }
 

@@ -6,7 +6,7 @@
 //! non-blocking, retried on the socket's readiness, for the socket side.
 
 use super::{syscall_retry, Completion, Operation, Plan};
-use crate::fd::shared::FdHold;
+use crate::fd::descriptor::OpLease;
 use crate::fd::Interest;
 #[cfg(uring)]
 use io_uring::{opcode, squeue, types};
@@ -53,7 +53,7 @@ pub(crate) enum Direction {
 
 pub(crate) struct Splice {
     /// The file (into the pipe) or the socket (out of it).
-    fd: FdHold,
+    fd: OpLease,
     pipe: Arc<Pipe>,
     direction: Direction,
     /// File offset for [`Direction::IntoPipe`]; unused (-1) otherwise.
@@ -63,7 +63,7 @@ pub(crate) struct Splice {
 
 impl Splice {
     /// Moves up to `len` bytes at `offset` of the file `fd` into `pipe`.
-    pub(crate) fn into_pipe(fd: FdHold, pipe: Arc<Pipe>, offset: u64, len: u32) -> Self {
+    pub(crate) fn into_pipe(fd: OpLease, pipe: Arc<Pipe>, offset: u64, len: u32) -> Self {
         Splice {
             fd,
             pipe,
@@ -74,7 +74,7 @@ impl Splice {
     }
 
     /// Moves up to `len` bytes out of `pipe` into the socket `fd`.
-    pub(crate) fn out_of_pipe(fd: FdHold, pipe: Arc<Pipe>, len: u32) -> Self {
+    pub(crate) fn out_of_pipe(fd: OpLease, pipe: Arc<Pipe>, len: u32) -> Self {
         Splice {
             fd,
             pipe,
@@ -154,7 +154,7 @@ unsafe impl Operation for Splice {
         }
     }
 
-    fn fd(&self) -> Option<&FdHold> {
+    fn fd(&self) -> Option<&OpLease> {
         Some(&self.fd)
     }
 

@@ -2,7 +2,7 @@
 //! `statx` (Linux) or `fstat` on the blocking pool.
 
 use super::{syscall_retry, Completion, Operation, Plan};
-use crate::fd::shared::FdHold;
+use crate::fd::descriptor::OpLease;
 #[cfg(uring)]
 use io_uring::{opcode, squeue, types};
 use std::io;
@@ -59,7 +59,7 @@ pub(crate) fn from_stat(st: &libc::stat) -> RawStat {
 }
 
 pub(crate) struct Statx {
-    fd: FdHold,
+    fd: OpLease,
     #[cfg(target_os = "linux")]
     buf: Box<MaybeUninit<libc::statx>>,
     #[cfg(not(target_os = "linux"))]
@@ -67,7 +67,7 @@ pub(crate) struct Statx {
 }
 
 impl Statx {
-    pub(crate) fn new(fd: FdHold) -> Self {
+    pub(crate) fn new(fd: OpLease) -> Self {
         Statx {
             fd,
             buf: Box::new(MaybeUninit::uninit()),
@@ -113,7 +113,7 @@ unsafe impl Operation for Statx {
         syscall_retry(call)
     }
 
-    fn fd(&self) -> Option<&FdHold> {
+    fn fd(&self) -> Option<&OpLease> {
         Some(&self.fd)
     }
 

@@ -4,13 +4,13 @@
 //! flushes no metadata and no device cache (use `fdatasync` for that).
 
 use super::{syscall_retry, Completion, Operation, Plan};
-use crate::fd::shared::FdHold;
+use crate::fd::descriptor::OpLease;
 #[cfg(uring)]
 use io_uring::{opcode, squeue};
 use std::io;
 
 pub(crate) struct SyncFileRange {
-    fd: FdHold,
+    fd: OpLease,
     offset: u64,
     /// At most `u32::MAX` when submitted as an SQE (the caller checks).
     len: u64,
@@ -18,7 +18,7 @@ pub(crate) struct SyncFileRange {
 }
 
 impl SyncFileRange {
-    pub(crate) fn new(fd: FdHold, offset: u64, len: u64, flags: u32) -> Self {
+    pub(crate) fn new(fd: OpLease, offset: u64, len: u64, flags: u32) -> Self {
         SyncFileRange { fd, offset, len, flags }
     }
 
@@ -52,7 +52,7 @@ unsafe impl Operation for SyncFileRange {
         syscall_retry(|| unsafe { libc::sync_file_range(fd, offset, len, flags) } as isize)
     }
 
-    fn fd(&self) -> Option<&FdHold> {
+    fn fd(&self) -> Option<&OpLease> {
         Some(&self.fd)
     }
 

@@ -9,7 +9,7 @@
 //! the exit status is never lost.
 
 use super::{Completion, Operation, Plan};
-use crate::fd::shared::FdHold;
+use crate::fd::descriptor::OpLease;
 use crate::fd::Interest;
 #[cfg(uring)]
 use io_uring::{opcode, squeue};
@@ -19,11 +19,11 @@ use rustix::process::{WaitId as Id, WaitIdOptions};
 pub(crate) struct WaitId {
     /// Keeps the pidfd number open: the kernel resolves it when it issues
     /// the request (`P_PIDFD` takes a plain descriptor, never a fixed slot).
-    fd: FdHold,
+    fd: OpLease,
 }
 
 impl WaitId {
-    pub(crate) fn new(fd: FdHold) -> Self {
+    pub(crate) fn new(fd: OpLease) -> Self {
         WaitId { fd }
     }
 
@@ -75,7 +75,7 @@ unsafe impl Operation for WaitId {
         }
     }
 
-    fn fd(&self) -> Option<&FdHold> {
+    fn fd(&self) -> Option<&OpLease> {
         Some(&self.fd)
     }
 

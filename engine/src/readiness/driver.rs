@@ -104,7 +104,7 @@ struct Inner {
     scratch: Mutex<Scratch>,
     started: AtomicU64,
     completed: AtomicU64,
-    abandoned: AtomicU64,
+    orphaned: AtomicU64,
     waits: AtomicU64,
 }
 
@@ -136,7 +136,7 @@ impl Driver {
                 scratch: Mutex::default(),
                 started: AtomicU64::new(0),
                 completed: AtomicU64::new(0),
-                abandoned: AtomicU64::new(0),
+                orphaned: AtomicU64::new(0),
                 waits: AtomicU64::new(0),
             }),
         })
@@ -310,8 +310,8 @@ impl Driver {
         self.inner.completed.fetch_add(1, Relaxed);
     }
 
-    pub(crate) fn op_abandoned(&self) {
-        self.inner.abandoned.fetch_add(1, Relaxed);
+    pub(crate) fn op_orphaned(&self) {
+        self.inner.orphaned.fetch_add(1, Relaxed);
         self.inner.completed.fetch_add(1, Relaxed);
     }
 
@@ -322,7 +322,7 @@ impl Driver {
         Stats {
             submitted,
             completed,
-            abandoned: self.inner.abandoned.load(Relaxed),
+            orphaned: self.inner.orphaned.load(Relaxed),
             in_flight,
             slab_entries: in_flight,
             enters: self.inner.waits.load(Relaxed),

@@ -122,12 +122,12 @@ impl<T: Operation> Drop for ReadyOp<T> {
             // read-side prefix) goes back.
             State::Idle(mut data) => {
                 data.on_orphan_cqe(&Completion::cancelled());
-                self.driver.op_abandoned();
+                self.driver.op_orphaned();
             }
             // A pooled job still owns the data (and its fd reference) until
             // the syscall returns; the slot hands its result to the orphan
             // handler then.
-            State::Pooled(_) => self.driver.op_abandoned(),
+            State::Pooled(_) => self.driver.op_orphaned(),
             State::Done => {}
         }
     }

@@ -28,7 +28,7 @@ use super::state::{Meta, OwnerState};
 use super::stats::{Counters, Stats};
 use super::stream::StreamShared;
 use crate::error::Error;
-use crate::fd::shared::FdHold;
+use crate::fd::descriptor::OpLease;
 use crate::op::background::{Background, Task};
 use crate::op::{Completion, Operation, Orphan, Target};
 use crate::runtime::park::Unparker;
@@ -143,7 +143,7 @@ impl Driver {
             wake_armed: false,
             retiring: 0,
             reaped: Vec::with_capacity(config.entries as usize),
-            dead: Vec::new(),
+            orphans: Vec::new(),
             released: Vec::new(),
             deferred: Vec::new(),
         };
@@ -226,10 +226,10 @@ impl Driver {
     /// down, the descriptor started closing (close may have cancelled what
     /// was in flight already, and an SQE pushed after that cancel would keep
     /// it waiting), or the ring is idle and this is another thread.
-    pub(crate) fn admits(&self, fd: Option<&FdHold>, owner: bool) -> Result<(), Error> {
+    pub(crate) fn admits(&self, fd: Option<&OpLease>, owner: bool) -> Result<(), Error> {
         if self.inner.stopping.load(Ordering::Acquire) {
             Err(Error::RuntimeShutDown)
-        } else if fd.is_some_and(FdHold::is_closed) {
+        } else if fd.is_some_and(OpLease::is_closed) {
             Err(Error::Closed)
         } else if !owner && !self.inner.driving.load(Ordering::Acquire) {
             Err(Error::HomeIdle)
@@ -405,7 +405,7 @@ impl Driver {
     /// a `FILES_UPDATE` in the next batch; `registration` learns the slot
     /// when it completes. Returns `false` (nothing started) when the table
     /// is full or has no room at all.
-    pub(crate) fn register_fixed(&self, fd: RawFd, registration: crate::fd::shared::SharedFd) -> bool {
+    pub(crate) fn register_fixed(&self, fd: RawFd, registration: crate::fd::descriptor::Descriptor) -> bool {
         if self.inner.stopping.load(Ordering::Acquire) {
             return false;
         }

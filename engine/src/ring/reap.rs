@@ -162,7 +162,7 @@ impl Driver {
         if last {
             let data = meta.orphan.take();
             meta.stream = None;
-            st.dead.extend(data);
+            st.orphans.extend(data);
             st.release(&self.inner.slots, ticket.index);
         }
     }
@@ -177,11 +177,11 @@ impl Driver {
             self.drain_remote();
         }
         self.with(|st| {
-            Counters::bump(&self.inner.counters.abandoned);
+            Counters::bump(&self.inner.counters.orphaned);
             let meta = st.meta(ticket.index);
             if let Some(c) = meta.early.take() {
                 data.on_cqe(&c);
-                st.dead.push(data);
+                st.orphans.push(data);
                 return st.release(&self.inner.slots, ticket.index);
             }
             meta.orphan = Some(data);
@@ -210,10 +210,10 @@ impl Driver {
             if stream.is_done() {
                 let data = meta.orphan.take();
                 meta.stream = None;
-                st.dead.extend(data);
+                st.orphans.extend(data);
                 st.release(&self.inner.slots, ticket.index);
             } else if !stopping {
-                Counters::bump(&self.inner.counters.abandoned);
+                Counters::bump(&self.inner.counters.orphaned);
                 let entry = opcode::AsyncCancel::new(ticket.user_data()).build();
                 self.push_cancel_in(st, entry);
             }
@@ -255,22 +255,22 @@ impl Driver {
 
     /// [`Driver::settle`], first putting the reap buffer back.
     fn settle_returning(&self, mut reaped: Option<Vec<(u64, Completion)>>) {
-        while let Some((dead, released, deferred)) = self.with(|st| {
+        while let Some((orphans, released, deferred)) = self.with(|st| {
             if let Some(buffer) = reaped.take() {
                 if st.reaped.is_empty() {
                     st.reaped = buffer;
                 }
             }
-            if st.dead.is_empty() && st.released.is_empty() && st.deferred.is_empty() {
+            if st.orphans.is_empty() && st.released.is_empty() && st.deferred.is_empty() {
                 return None;
             }
             Some((
-                std::mem::take(&mut st.dead),
+                std::mem::take(&mut st.orphans),
                 std::mem::take(&mut st.released),
                 std::mem::take(&mut st.deferred),
             ))
         }) {
-            drop(dead);
+            drop(orphans);
             drop(released);
             for follow_up in deferred {
                 match follow_up {

@@ -7,7 +7,7 @@ use super::driver::Driver;
 use super::lifecycle::Ticket;
 use super::stream::StreamShared;
 use crate::error::Error;
-use crate::fd::shared::SharedFd;
+use crate::fd::descriptor::Descriptor;
 use crate::op::{Completion, Orphan, Target};
 use io_uring::squeue;
 use std::os::fd::OwnedFd;
@@ -22,7 +22,7 @@ pub(crate) enum Remote {
     Submit {
         entry: squeue::Entry,
         ticket: Ticket,
-        fd: Option<SharedFd>,
+        fd: Option<Descriptor>,
         stream: Option<(Arc<StreamShared>, Box<dyn Orphan>)>,
     },
     /// The future of the operation at `ticket` was dropped there: here is
@@ -37,7 +37,7 @@ pub(crate) enum Remote {
     /// Cancel every operation on this descriptor (close).
     CancelFd(Target),
     /// Register this descriptor in a fixed slot.
-    Register(SharedFd),
+    Register(Descriptor),
     /// Unregister a fixed slot, close its descriptor, then run `then`.
     Release {
         slot: u32,
@@ -78,14 +78,14 @@ impl Driver {
         &self,
         entry: squeue::Entry,
         ticket: Ticket,
-        fd: Option<SharedFd>,
+        fd: Option<Descriptor>,
         stream: Option<(Arc<StreamShared>, Box<dyn Orphan>)>,
     ) {
         // Checked again here, in the owner's order: a close whose cancel was
         // pushed already must not be followed by this operation's SQE.
         let refusal = if self.inner.stopping.load(Ordering::Acquire) {
             Some(Error::RuntimeShutDown)
-        } else if fd.as_ref().is_some_and(SharedFd::is_closed) {
+        } else if fd.as_ref().is_some_and(Descriptor::is_closed) {
             Some(Error::Closed)
         } else if !self.inner.driving.load(Ordering::Acquire) {
             Some(Error::HomeIdle)

@@ -8,7 +8,7 @@ use super::fixed::FixedTable;
 use super::lifecycle::Ticket;
 use super::slots::Slots;
 use crate::error::Error;
-use crate::fd::shared::{FdHold, SharedFd};
+use crate::fd::descriptor::{Descriptor, OpLease};
 use crate::op::{Completion, Orphan};
 use io_uring::IoUring;
 use std::os::fd::OwnedFd;
@@ -17,7 +17,7 @@ use std::sync::Arc;
 /// One of the driver's own operations (no future waits for it).
 pub(crate) enum Internal {
     /// `FILES_UPDATE` filling `slot` with `registration`'s descriptor.
-    Register { slot: u32, registration: SharedFd },
+    Register { slot: u32, registration: Descriptor },
     /// `FILES_UPDATE` clearing `slot`; then `fd` is closed and `then` runs.
     Unregister {
         slot: u32,
@@ -42,7 +42,7 @@ pub(crate) enum Deferred {
     /// The kernel let go of `fd`'s slot: close it and tell its waiters.
     Closed(OwnedFd, Box<dyn FnOnce() + Send>),
     /// A registration ended (in this slot, or failed): tell the descriptor.
-    Registered(SharedFd, Option<u32>),
+    Registered(Descriptor, Option<u32>),
 }
 
 /// Per-slot facts only the owner needs, indexed like the slots.
@@ -88,8 +88,8 @@ pub(crate) struct OwnerState {
     pub reaped: Vec<(u64, Completion)>,
     /// Orphaned data and released references, dropped once the state is no
     /// longer borrowed (dropping either may re-enter the driver).
-    pub dead: Vec<Box<dyn Orphan>>,
-    pub released: Vec<FdHold>,
+    pub orphans: Vec<Box<dyn Orphan>>,
+    pub released: Vec<OpLease>,
     pub deferred: Vec<Deferred>,
 }
 

@@ -19,7 +19,7 @@ pub struct Stats {
     /// Final CQEs reaped for operations.
     pub completed: u64,
     /// Operations whose future was dropped before completion (cancel submitted).
-    pub abandoned: u64,
+    pub orphaned: u64,
     /// Operations the kernel still owns (submitted, last CQE not reaped).
     pub in_flight: u64,
     /// Operation slots in use: in-flight operations plus completions not yet
@@ -48,7 +48,7 @@ pub struct Stats {
 pub(crate) struct Counters {
     pub submitted: AtomicU64,
     pub completed: AtomicU64,
-    pub abandoned: AtomicU64,
+    pub orphaned: AtomicU64,
     pub enters: AtomicU64,
     pub sq_full_flushes: AtomicU64,
     pub cq_overflows: AtomicU64,
@@ -73,7 +73,7 @@ impl Counters {
         Stats {
             submitted,
             completed,
-            abandoned: self.abandoned.load(Relaxed),
+            orphaned: self.orphaned.load(Relaxed),
             in_flight: submitted.saturating_sub(completed),
             slab_entries,
             enters: self.enters.load(Relaxed),

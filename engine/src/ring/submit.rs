@@ -8,7 +8,7 @@ use super::lifecycle::Ticket;
 use super::state::{Internal, OwnerState};
 use super::stats::Counters;
 use super::stream::StreamShared;
-use crate::fd::shared::SharedFd;
+use crate::fd::descriptor::Descriptor;
 use crate::op::{Completion, Orphan};
 use io_uring::{opcode, squeue, types};
 use std::io;
@@ -140,7 +140,7 @@ impl Driver {
 
     /// Takes a free fixed slot for `fd` and pushes the `FILES_UPDATE` that
     /// fills it. `false` if the table is full (or absent).
-    pub(super) fn start_register(&self, fd: RawFd, registration: SharedFd) -> bool {
+    pub(super) fn start_register(&self, fd: RawFd, registration: Descriptor) -> bool {
         let started = self.with(|st| {
             let slot = st.fixed.alloc()?;
             self.inner.counters.set_fixed_in_use(st.fixed.in_use());

@@ -6,11 +6,11 @@
 //! so when the driver really is parked, so the common wake (from the driver's
 //! own thread, while it is busy) costs two atomics.
 
+use crate::sync::Mutex;
 use std::sync::atomic::{
     fence, AtomicBool,
     Ordering::{Relaxed, SeqCst},
 };
-use std::sync::Mutex;
 use std::task::Waker;
 
 pub(crate) struct Unparker {
@@ -45,7 +45,7 @@ impl Unparker {
     /// Hosted drivers: the task to wake on the next unpark.
     pub(crate) fn set_waker(&self, waker: &Waker) {
         if let Notify::Task(slot) = &self.notify {
-            let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+            let mut slot = slot.lock();
             match &*slot {
                 Some(w) if w.will_wake(waker) => {}
                 _ => *slot = Some(waker.clone()),
@@ -87,7 +87,7 @@ impl Unparker {
         match &self.notify {
             Notify::Kernel(notify) => notify(),
             Notify::Task(slot) => {
-                let waker = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+                let waker = slot.lock().take();
                 if let Some(waker) = waker {
                     waker.wake();
                 }

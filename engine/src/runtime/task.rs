@@ -7,6 +7,7 @@
 //! the scheduler's lock-free run queue and unparks the runtime thread.
 
 use super::Scheduler;
+use crate::sync::{Mutex, MutexGuard};
 use std::any::Any;
 use std::cell::RefCell;
 use std::fmt;
@@ -14,7 +15,7 @@ use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
 /// Slab key reserved for the future given to `block_on`.
@@ -111,7 +112,7 @@ impl JoinError {
     /// Gives the error back if the task was cancelled rather than panicking.
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
         match self.0 {
-            Repr::Panic(p) => Ok(p.into_inner().unwrap_or_else(|e| e.into_inner())),
+            Repr::Panic(p) => Ok(p.into_inner()),
             Repr::Cancelled => Err(self),
         }
     }
@@ -148,8 +149,8 @@ struct JoinShared<T> {
 }
 
 impl<T> JoinShared<T> {
-    fn lock(&self) -> std::sync::MutexGuard<'_, JoinState<T>> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> MutexGuard<'_, JoinState<T>> {
+        self.state.lock()
     }
 
     fn finish(&self, result: Result<T, JoinError>) {

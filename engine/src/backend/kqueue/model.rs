@@ -7,7 +7,7 @@
 
 use super::*;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Condvar;
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 /// How long a model `collect` without a timeout may block before the

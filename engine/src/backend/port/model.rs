@@ -6,7 +6,13 @@
 
 use super::*;
 use std::collections::VecDeque;
-use std::sync::{Arc, Condvar};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+
+/// Locks the model's kernel state; a panicking test thread must not hide
+/// the others' results behind a poisoned lock.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
 use std::time::Instant;
 
 /// `poll(2)` bits, as `port_getn` reports them.

@@ -76,12 +76,12 @@ impl Naive {
 impl Backend for Naive {
     fn add(&self, fd: RawFd, key: usize) -> io::Result<()> {
         self.sys.associate(fd, Interest::NONE, key)?;
-        lock(&self.regs).insert(fd, (key, Interest::NONE));
+        self.regs.lock().insert(fd, (key, Interest::NONE));
         Ok(())
     }
 
     fn arm(&self, fd: RawFd, key: usize, interest: Interest) -> io::Result<()> {
-        let mut regs = lock(&self.regs);
+        let mut regs = self.regs.lock();
         let (_, armed) = regs.get_mut(&fd).ok_or_else(not_registered)?;
         let union = *armed | interest;
         if union != *armed && self.bug != Some(Bug::ArmWithoutAssociate) {
@@ -92,7 +92,7 @@ impl Backend for Naive {
     }
 
     fn delete(&self, fd: RawFd) -> io::Result<()> {
-        lock(&self.regs).remove(&fd);
+        self.regs.lock().remove(&fd);
         self.sys.dissociate(fd).or_else(|err| {
             if err.raw_os_error() == Some(libc::ENOENT) {
                 Ok(())
@@ -105,7 +105,7 @@ impl Backend for Naive {
     fn wait(&self, events: &mut Vec<Event>, timeout: Option<Duration>) -> io::Result<()> {
         let mut batch = Vec::new();
         self.sys.getn(&mut batch, timeout)?;
-        let mut regs = lock(&self.regs);
+        let mut regs = self.regs.lock();
         for raw in batch {
             match raw.origin {
                 Origin::Fd => {

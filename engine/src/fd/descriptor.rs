@@ -1,7 +1,16 @@
-//! `SharedFd`: a descriptor owned by the engine, its fd mutex, and its
-//! fixed-file slot; `FdRef`, the reference an operation holds from SQE push to
-//! CQE reap; and `FdHandle`, the owning handle whose `close` (or drop) runs the
-//! close protocol.
+//! The engine's record of one open descriptor and the three ways to hold it.
+//!
+//! * [`Descriptor`]: the number, its fd mutex, its fixed-file slot and its
+//!   rescue queue, shared by everything below;
+//! * [`Lease`]: one reference that keeps the number open (and, taken with an
+//!   [`Access`], holds its read or write lock) until dropped;
+//! * [`OpLease`]: what an operation holds from SQE push to CQE reap, its own
+//!   lease or a share of one that `write_all`/`read_exact` keep across parts;
+//! * [`Handle`]: the owner inside every engine type, whose `close` (or drop)
+//!   runs the close protocol.
+//!
+//! Publicly, [`Fd`](super::Fd) is a handle and [`FdGuard`](super::FdGuard) a
+//! lease; nothing else of this module is exported.
 //!
 //! Close protocol (Go's `FD.Close` with wakers):
 //! 1. `incref_and_close` sets the closed bit, so no new operation starts and
@@ -31,7 +40,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 /// A descriptor shared by its handle and the operations in flight on it.
 #[derive(Clone)]
-pub(crate) struct SharedFd {
+pub(crate) struct Descriptor {
     inner: Arc<Inner>,
 }
 
@@ -70,7 +79,7 @@ enum Registration {
 
 impl Registration {
     /// Registers `raw` with `driver`'s backend: its ring (asking for a fixed
-    /// slot if `fixed`; see [`SharedFd::register`]) or its poller (without a
+    /// slot if `fixed`; see [`Descriptor::register`]) or its poller (without a
     /// source if the poller refuses this kind of descriptor).
     fn new(driver: &Driver, raw: RawFd, fixed: bool) -> Registration {
         #[cfg(not(uring))]
@@ -91,18 +100,18 @@ impl Registration {
     }
 }
 
-impl SharedFd {
+impl Descriptor {
     /// Adopts `fd`, registering it with the current runtime's backend: a slot
     /// of the ring's fixed-file table when one is free, or the poller.
-    pub(crate) fn new(fd: OwnedFd) -> SharedFd {
-        SharedFd::adopt(fd, true)
+    pub(crate) fn new(fd: OwnedFd) -> Descriptor {
+        Descriptor::adopt(fd, true)
     }
 
     /// Adopts `fd`; with `fixed` false it never takes a fixed-file slot (its
     /// operations name the plain number), but is still registered with a
     /// readiness poller.
-    pub(crate) fn adopt(fd: OwnedFd, fixed: bool) -> SharedFd {
-        let shared = SharedFd {
+    pub(crate) fn adopt(fd: OwnedFd, fixed: bool) -> Descriptor {
+        let shared = Descriptor {
             inner: Arc::new(Inner {
                 mutex: FdMutex::new(),
                 raw: fd.as_raw_fd(),
@@ -217,9 +226,9 @@ impl SharedFd {
     }
 
     /// Takes a plain reference (positional file I/O, socket options, ...).
-    pub(crate) fn incref(&self) -> io::Result<FdRef> {
+    pub(crate) fn incref(&self) -> io::Result<Lease> {
         self.inner.mutex.incref()?;
-        Ok(FdRef {
+        Ok(Lease {
             fd: self.clone(),
             access: None,
         })
@@ -227,12 +236,12 @@ impl SharedFd {
 
     /// Takes the read or write lock (plus a reference), waiting for the
     /// current holder, so that a byte stream's reads (or writes) stay in order.
-    pub(crate) async fn lock(&self, access: Access) -> io::Result<FdRef> {
+    pub(crate) async fn lock(&self, access: Access) -> io::Result<Lease> {
         // Uncontended fast path: no waiter registration, no future state.
         if !self.inner.mutex.try_rwlock(access)? {
             self.inner.mutex.rwlock(access).await?;
         }
-        Ok(FdRef {
+        Ok(Lease {
             fd: self.clone(),
             access: Some(access),
         })
@@ -240,8 +249,8 @@ impl SharedFd {
 
     /// Takes the read or write lock if it is free right now (`None` if another
     /// reader or writer holds it).
-    pub(crate) fn try_lock(&self, access: Access) -> io::Result<Option<FdRef>> {
-        Ok(self.inner.mutex.try_rwlock(access)?.then(|| FdRef {
+    pub(crate) fn try_lock(&self, access: Access) -> io::Result<Option<Lease>> {
+        Ok(self.inner.mutex.try_rwlock(access)?.then(|| Lease {
             fd: self.clone(),
             access: Some(access),
         }))
@@ -312,12 +321,12 @@ impl SharedFd {
 /// A reference to a descriptor that keeps it open (and, with `access`, holds
 /// its read or write lock) until dropped. Operations keep one inside their
 /// data, so it is released when their CQE is reaped.
-pub(crate) struct FdRef {
-    fd: SharedFd,
+pub(crate) struct Lease {
+    fd: Descriptor,
     access: Option<Access>,
 }
 
-impl FdRef {
+impl Lease {
     /// The descriptor as an SQE names it: its fixed slot once its home ring
     /// registered it (every operation goes to the home ring), else its
     /// plain number, which this reference keeps open.
@@ -353,7 +362,7 @@ impl FdRef {
     }
 
     /// The shared descriptor this reference is to.
-    pub(crate) fn shared(&self) -> &SharedFd {
+    pub(crate) fn shared(&self) -> &Descriptor {
         &self.fd
     }
 
@@ -365,7 +374,7 @@ impl FdRef {
     }
 }
 
-impl Drop for FdRef {
+impl Drop for Lease {
     fn drop(&mut self) {
         let last = match self.access {
             None => self.fd.inner.mutex.decref(),
@@ -381,16 +390,16 @@ impl Drop for FdRef {
 /// a share of one that a longer procedure (`write_all`, `read_exact`) keeps
 /// across several operations so the stream lock is held throughout, and is
 /// released only when the last in-flight share is reaped.
-pub(crate) enum FdHold {
-    Own(FdRef),
-    Shared(std::sync::Arc<FdRef>),
+pub(crate) enum OpLease {
+    Own(Lease),
+    Shared(std::sync::Arc<Lease>),
 }
 
-impl FdHold {
-    fn get(&self) -> &FdRef {
+impl OpLease {
+    fn get(&self) -> &Lease {
         match self {
-            FdHold::Own(r) => r,
-            FdHold::Shared(r) => r,
+            OpLease::Own(r) => r,
+            OpLease::Shared(r) => r,
         }
     }
 
@@ -418,38 +427,40 @@ impl FdHold {
         self.get().is_closed()
     }
 
-    pub(crate) fn shared(&self) -> &SharedFd {
+    pub(crate) fn shared(&self) -> &Descriptor {
         self.get().shared()
     }
 }
 
-impl From<FdRef> for FdHold {
-    fn from(r: FdRef) -> FdHold {
-        FdHold::Own(r)
+impl From<Lease> for OpLease {
+    fn from(r: Lease) -> OpLease {
+        OpLease::Own(r)
     }
 }
 
-impl From<std::sync::Arc<FdRef>> for FdHold {
-    fn from(r: std::sync::Arc<FdRef>) -> FdHold {
-        FdHold::Shared(r)
+impl From<std::sync::Arc<Lease>> for OpLease {
+    fn from(r: std::sync::Arc<Lease>) -> OpLease {
+        OpLease::Shared(r)
     }
 }
 
 /// The owning handle inside every engine type (`TcpStream`, `File`, ...):
 /// dropping it starts the close protocol without blocking.
-pub(crate) struct FdHandle {
-    fd: SharedFd,
+pub(crate) struct Handle {
+    fd: Descriptor,
 }
 
-impl FdHandle {
-    pub(crate) fn new(fd: OwnedFd) -> FdHandle {
-        FdHandle { fd: SharedFd::new(fd) }
+impl Handle {
+    pub(crate) fn new(fd: OwnedFd) -> Handle {
+        Handle {
+            fd: Descriptor::new(fd),
+        }
     }
 
-    /// Adopts `fd`, with a fixed-file slot only if `fixed` (see [`SharedFd::adopt`]).
-    pub(crate) fn adopt(fd: OwnedFd, fixed: bool) -> FdHandle {
-        FdHandle {
-            fd: SharedFd::adopt(fd, fixed),
+    /// Adopts `fd`, with a fixed-file slot only if `fixed` (see [`Descriptor::adopt`]).
+    pub(crate) fn adopt(fd: OwnedFd, fixed: bool) -> Handle {
+        Handle {
+            fd: Descriptor::adopt(fd, fixed),
         }
     }
 
@@ -468,11 +479,11 @@ impl FdHandle {
         self.fd.fixed_slot()
     }
 
-    pub(crate) fn incref(&self) -> io::Result<FdRef> {
+    pub(crate) fn incref(&self) -> io::Result<Lease> {
         self.fd.incref()
     }
 
-    pub(crate) async fn lock(&self, access: Access) -> io::Result<FdRef> {
+    pub(crate) async fn lock(&self, access: Access) -> io::Result<Lease> {
         self.fd.lock(access).await
     }
 
@@ -480,7 +491,7 @@ impl FdHandle {
         self.fd.close().await
     }
 
-    pub(crate) fn try_lock(&self, access: Access) -> io::Result<Option<FdRef>> {
+    pub(crate) fn try_lock(&self, access: Access) -> io::Result<Option<Lease>> {
         self.fd.try_lock(access)
     }
 
@@ -488,13 +499,13 @@ impl FdHandle {
         self.fd.raw_fd()
     }
 
-    /// The driver to submit this descriptor's operations to (see [`SharedFd::driver`]).
+    /// The driver to submit this descriptor's operations to (see [`Descriptor::driver`]).
     pub(crate) fn driver(&self) -> io::Result<Driver> {
         self.fd.driver()
     }
 
     /// The shared descriptor (for operations that outlive a borrow of the handle).
-    pub(crate) fn shared(&self) -> &SharedFd {
+    pub(crate) fn shared(&self) -> &Descriptor {
         &self.fd
     }
 
@@ -509,13 +520,13 @@ impl FdHandle {
     }
 }
 
-impl Drop for FdHandle {
+impl Drop for Handle {
     fn drop(&mut self) {
         self.fd.start_close();
     }
 }
 
-impl std::fmt::Debug for FdHandle {
+impl std::fmt::Debug for Handle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Fd")
             .field("raw", &self.fd.raw_fd())

@@ -1,10 +1,10 @@
 //! `Fd`: the public handle for a descriptor the user brings, on the engine's
-//! own lifecycle (fd mutex + close protocol of [`shared`](super::shared)):
+//! own lifecycle (fd mutex + close protocol of [`descriptor`](super::descriptor)):
 //! adoption, guards, close, and what the handle knows about its descriptor.
 //! Its operations are in [`io`](super::io).
 
 use super::guard::FdGuard;
-use crate::fd::shared::FdHandle;
+use crate::fd::descriptor::Handle;
 use crate::sync::event::Event;
 use rustix::fs::{FileType, OFlags};
 use std::fmt;
@@ -61,7 +61,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct Fd {
-    pub(super) handle: FdHandle,
+    pub(super) handle: Handle,
     /// Set when `close` starts, so that each operation of this handle in
     /// flight on a ring cancels itself there, whichever thread closes.
     pub(super) closing: Event,
@@ -134,7 +134,7 @@ impl Fd {
             Err(_) => true,
         };
         Fd {
-            handle: FdHandle::adopt(fd, fixed),
+            handle: Handle::adopt(fd, fixed),
             closing: Event::new(),
             pollable,
         }
