@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs the ringio-vs-tokio bench suite (benches `nop` and `echo` of package
-# `ringio-benches`) ROUNDS times and prints, per benchmark group, the median
-# over rounds of criterion's per-round median for each contender, the
-# per-round spread, and the ratio tokio/ringio (> 1: ringio is faster).
+# Runs the side-by-side bench suite (benches `nop`, `ring_overhead` and `echo`
+# of package `ringio-benches`) ROUNDS times and prints, per benchmark group,
+# the median over rounds of criterion's per-round median for each contender,
+# the per-round spread, and the ratios tokio/ringio (> 1: ringio is faster)
+# and ringio/raw_uring (the factor the engine costs over a raw io-uring loop).
 #
 # Usage:   benches/scripts/compare.sh [extra criterion args...]
 # Example: ROUNDS=1 benches/scripts/compare.sh --measurement-time 1
@@ -10,7 +11,8 @@
 #
 # Environment:
 #   ROUNDS            rounds of the whole suite (default 3)
-#   NOP_CPUS          taskset CPU list for the single-threaded `nop` bench
+#   NOP_CPUS          taskset CPU list for the single-threaded `nop` and
+#                     `ring_overhead` benches
 #                     (default 0; empty = no pinning)
 #   ECHO_CPUS         taskset CPU list for the `echo` bench, whose server and
 #                     client run on two threads (default empty = no pinning;
@@ -86,7 +88,7 @@ ECHO_PIN=$(pin "$ECHO_CPUS")
 
 if [[ -z ${REPORT_ONLY:-} ]]; then
     echo "== building (not timed)"
-    cargo bench "${CARGO_FLAGS_ARR[@]}" -p ringio-benches --bench nop --bench echo --no-run
+    cargo bench "${CARGO_FLAGS_ARR[@]}" -p ringio-benches --bench nop --bench ring_overhead --bench echo --no-run
 
     echo "== $ROUNDS round(s); output in $OUT"
     for ((r = 1; r <= ROUNDS; r++)); do
@@ -95,6 +97,9 @@ if [[ -z ${REPORT_ONLY:-} ]]; then
         # shellcheck disable=SC2086 # $NOP_PIN / $ECHO_PIN are command prefixes
         CRITERION_HOME=$home $NOP_PIN cargo bench "${CARGO_FLAGS_ARR[@]}" -p ringio-benches \
             --bench nop -- "$@" 2>&1 | tee "$OUT/round$r.nop.log"
+        # shellcheck disable=SC2086
+        CRITERION_HOME=$home $NOP_PIN cargo bench "${CARGO_FLAGS_ARR[@]}" -p ringio-benches \
+            --bench ring_overhead -- "$@" 2>&1 | tee "$OUT/round$r.ring_overhead.log"
         # shellcheck disable=SC2086
         CRITERION_HOME=$home $ECHO_PIN cargo bench "${CARGO_FLAGS_ARR[@]}" -p ringio-benches \
             --bench echo -- "$@" 2>&1 | tee "$OUT/round$r.echo.log"
@@ -130,26 +135,30 @@ function median(key,    n, i, j, t, a) {
     if (!(($2, $3) in cseen)) { cseen[$2, $3] = 1; contenders[$2] = contenders[$2] " " $3 }
 }
 END {
-    printf "%-18s %-8s %14s %25s %14s %10s\n", "group", "who", "median", "spread", "msgs/s", "tok/ring"
+    printf "%-18s %-9s %14s %25s %14s %16s\n", "group", "who", "median", "spread", "msgs/s", "ratio"
     for (g = 1; g <= ng; g++) {
         grp = groups[g]
         n = split(substr(contenders[grp], 2), cs, " ")
-        r = ""; t = ""
+        r = ""; t = ""; w = ""
         for (i = 1; i <= n; i++) {
             key = grp SUBSEP cs[i]
             m[cs[i]] = median(key)
             if (cs[i] == "ringio") r = m[cs[i]]
             if (cs[i] == "tokio") t = m[cs[i]]
+            if (cs[i] == "raw_uring") w = m[cs[i]]
         }
         for (i = 1; i <= n; i++) {
             key = grp SUBSEP cs[i]
             rate = (elems[grp] > 0) ? sprintf("%.0f", elems[grp] * 1e9 / m[cs[i]]) : "-"
-            ratio = (cs[i] == "tokio" && r != "" && r > 0) ? sprintf("%.2fx", t / r) : ""
-            printf "%-18s %-8s %14s %25s %14s %10s\n", grp, cs[i], fmt(m[cs[i]]),
+            ratio = ""
+            if (cs[i] == "tokio" && r != "" && r > 0) ratio = sprintf("tok/ring %.2fx", t / r)
+            if (cs[i] == "raw_uring" && r != "" && w > 0) ratio = sprintf("ring/raw %.2fx", r / w)
+            printf "%-18s %-9s %14s %25s %14s %16s\n", grp, cs[i], fmt(m[cs[i]]),
                 fmt(lo[key]) " .. " fmt(hi[key]), rate, ratio
         }
     }
     print ""
     print "tok/ring = tokio median / ringio median: > 1 means ringio takes less time."
+    print "ring/raw = ringio median / raw io-uring median: what the engine adds (1.00x = nothing)."
     print "nop_roundtrip pits ringio::nop() (an io_uring NOP round trip) against tokio::task::yield_now()."
 }' "$OUT/medians.tsv" | tee "$OUT/summary.txt"
