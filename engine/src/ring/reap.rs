@@ -15,6 +15,7 @@ use super::stream::StreamShared;
 use crate::error::Error;
 use crate::op::{Completion, Orphan};
 use io_uring::{cqueue, opcode};
+use std::os::fd::IntoRawFd;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -234,12 +235,34 @@ impl Driver {
                 }
                 st.deferred.push(Deferred::Registered(registration, ok.then_some(slot)));
             }
-            Internal::Unregister { slot, fd, then } => {
+            Internal::Unregister { slot } => {
                 if c.result >= 0 {
                     st.fixed.free(slot);
                 } else {
+                    // The table keeps its reference to the file until
+                    // shutdown; the linked close is cancelled and done by us.
                     tracing::error!(err = %std::io::Error::from_raw_os_error(-c.result), slot, "could not unregister a fixed slot; leaking it");
                 }
+            }
+            Internal::Close { fd, then } => {
+                // Errors that mean the close never ran: cancelled at shutdown,
+                // a kernel without IORING_OP_CLOSE, or a number the ring
+                // refuses to close (its own); we close those ourselves. Any
+                // other error is close(2)'s, which releases the number all
+                // the same (and it may be reused by now).
+                let never_ran = matches!(
+                    -c.result,
+                    libc::ECANCELED | libc::EINVAL | libc::EOPNOTSUPP | libc::EBADF
+                );
+                if c.result < 0 && !never_ran {
+                    tracing::warn!(err = %std::io::Error::from_raw_os_error(-c.result), "close on the ring failed");
+                }
+                let fd = if never_ran {
+                    Some(fd)
+                } else {
+                    let _released = fd.into_raw_fd();
+                    None
+                };
                 st.deferred.push(Deferred::Closed(fd, then));
             }
         }
@@ -275,6 +298,7 @@ impl Driver {
             for follow_up in deferred {
                 match follow_up {
                     Deferred::Closed(fd, then) => {
+                        // Closes the number if the ring did not.
                         drop(fd);
                         then();
                     }

@@ -18,9 +18,13 @@ use std::sync::Arc;
 pub(crate) enum Internal {
     /// `FILES_UPDATE` filling `slot` with `registration`'s descriptor.
     Register { slot: u32, registration: Descriptor },
-    /// `FILES_UPDATE` clearing `slot`; then `fd` is closed and `then` runs.
-    Unregister {
-        slot: u32,
+    /// `FILES_UPDATE` clearing `slot`, linked to the [`Internal::Close`] of
+    /// its descriptor.
+    Unregister { slot: u32 },
+    /// `IORING_OP_CLOSE` of `fd`, which no SQE names any more; then `then`
+    /// runs. The `OwnedFd` is let go of, unclosed, when the kernel closed
+    /// the number, and closed by us when the close never ran.
+    Close {
         fd: OwnedFd,
         then: Box<dyn FnOnce() + Send>,
     },
@@ -28,10 +32,12 @@ pub(crate) enum Internal {
 
 impl Internal {
     /// What to do instead when the operation could not even be pushed.
-    pub(crate) fn into_fallback(self) -> Deferred {
+    pub(crate) fn into_fallback(self) -> Option<Deferred> {
         match self {
-            Internal::Register { registration, .. } => Deferred::Registered(registration, None),
-            Internal::Unregister { fd, then, .. } => Deferred::Closed(fd, then),
+            Internal::Register { registration, .. } => Some(Deferred::Registered(registration, None)),
+            // The slot stays taken; its file is let go of at shutdown.
+            Internal::Unregister { .. } => None,
+            Internal::Close { fd, then } => Some(Deferred::Closed(Some(fd), then)),
         }
     }
 }
@@ -39,8 +45,9 @@ impl Internal {
 /// Follow-ups of internal operations, run once the owner state is no
 /// longer borrowed (they call back into the driver or wake waiters).
 pub(crate) enum Deferred {
-    /// The kernel let go of `fd`'s slot: close it and tell its waiters.
-    Closed(OwnedFd, Box<dyn FnOnce() + Send>),
+    /// The descriptor is closed, or is to be closed here (`Some`): tell its
+    /// waiters.
+    Closed(Option<OwnedFd>, Box<dyn FnOnce() + Send>),
     /// A registration ended (in this slot, or failed): tell the descriptor.
     Registered(Descriptor, Option<u32>),
 }

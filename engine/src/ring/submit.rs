@@ -5,7 +5,7 @@
 
 use super::driver::{Driver, CANCEL_TOKEN, WAKE_TOKEN};
 use super::lifecycle::Ticket;
-use super::state::{Internal, OwnerState};
+use super::state::{Deferred, Internal, OwnerState};
 use super::stats::Counters;
 use super::stream::StreamShared;
 use crate::fd::descriptor::Descriptor;
@@ -160,22 +160,52 @@ impl Driver {
         started.is_some()
     }
 
-    /// Pushes the `FILES_UPDATE` that clears `slot`; its completion frees the
-    /// slot, closes `fd` and runs `then`.
+    /// Pushes the `FILES_UPDATE` that clears `slot`, linked to the
+    /// `IORING_OP_CLOSE` of `fd`: one batch, no syscall of their own. The
+    /// close's completion (after the update's) runs `then`, so `then` sees
+    /// the file let go of by both the table and the number.
+    ///
+    /// No SQE names the number any more (the caller holds its last
+    /// reference), and the update names the slot, so the close may run
+    /// whatever the update's outcome: a failed update breaks the link and
+    /// the close, cancelled, is done here instead.
     pub(super) fn start_unregister(&self, slot: u32, fd: OwnedFd, then: Box<dyn FnOnce() + Send>) {
         self.with(|st| {
             st.fixed_fds[slot as usize] = -1;
+            // Room for both, so that the link is not split across enters
+            // (a split chain would link the close to whatever came next).
+            let room = {
+                let sq = st.ring.submission();
+                sq.capacity() - sq.len()
+            };
+            if room < 2 {
+                Counters::bump(&self.inner.counters.sq_full_flushes);
+                if let Err(err) = self.flush(st) {
+                    tracing::error!(%err, slot, "could not submit to unregister a fixed slot; leaking it");
+                    st.deferred.push(Deferred::Closed(Some(fd), then));
+                    return;
+                }
+            }
             let ticket = st.alloc(&self.inner.slots);
             // SAFETY: as in `start_register`.
-            let entry = unsafe { files_update(st, slot) };
-            self.push_internal(st, ticket, entry, Internal::Unregister { slot, fd, then });
+            let update = unsafe { files_update(st, slot) }.flags(squeue::Flags::IO_LINK);
+            self.push_internal(st, ticket, update, Internal::Unregister { slot });
+            let ticket = st.alloc(&self.inner.slots);
+            let close = opcode::Close::new(types::Fd(fd.as_raw_fd())).build();
+            self.push_internal(st, ticket, close, Internal::Close { fd, then });
         });
     }
 
     /// Pushes one of the driver's own operations. `false` if the push
     /// failed (the slot was released again; `internal` is dropped, which
     /// for an unregister closes the descriptor anyway).
-    fn push_internal(&self, st: &mut OwnerState, ticket: Ticket, entry: squeue::Entry, internal: Internal) -> bool {
+    pub(super) fn push_internal(
+        &self,
+        st: &mut OwnerState,
+        ticket: Ticket,
+        entry: squeue::Entry,
+        internal: Internal,
+    ) -> bool {
         let entry = entry.user_data(ticket.user_data());
         // SAFETY: see the callers; a files update points into `fixed_fds`.
         match unsafe { self.push_entry(st, &entry) } {
@@ -189,7 +219,7 @@ impl Driver {
             Err(err) => {
                 tracing::warn!(%err, "could not submit a fixed-file update");
                 st.release(&self.inner.slots, ticket.index);
-                st.deferred.push(internal.into_fallback());
+                st.deferred.extend(internal.into_fallback());
                 false
             }
         }
