@@ -10,9 +10,11 @@
 //! the kernel's completion arrives.
 
 mod aligned;
+mod pool;
 mod slice;
 
 pub use aligned::AlignedBuf;
+pub use pool::{BufPool, FixedBuf};
 pub use slice::Slice;
 
 use std::ops::RangeBounds;

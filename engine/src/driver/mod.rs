@@ -197,6 +197,19 @@ impl Driver {
         crate::runtime::context::driver().ok_or_else(|| Error::NoRuntime.into())
     }
 
+    /// Where `buf` sits in this driver's registered-buffer table: `None` on a
+    /// readiness backend, or if its pool is registered with another ring.
+    pub(crate) fn registered_index(&self, buf: &crate::buf::FixedBuf) -> Option<u16> {
+        match self {
+            #[cfg(uring)]
+            Driver::Ring(d) => buf.index_on(d.id()),
+            Driver::Ready(_) => {
+                let _ = buf;
+                None
+            }
+        }
+    }
+
     pub(crate) fn backend(&self) -> Backend {
         match self {
             #[cfg(uring)]

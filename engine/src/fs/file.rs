@@ -3,7 +3,7 @@
 //! allocation and cache hints, close.
 
 use super::{DioAlignment, Metadata, OpenOptions};
-use crate::buf::{IoBuf, IoBufMut};
+use crate::buf::{FixedBuf, IoBuf, IoBufMut};
 use crate::driver::fallback::submit_or_pool;
 use crate::error::BufResult;
 use crate::fd::descriptor::Handle;
@@ -310,6 +310,67 @@ impl File {
             slice = buf.slice(done..total);
         }
         (Ok(()), slice.into_inner())
+    }
+
+    /// [`File::read_at`] into a registered buffer (`IORING_OP_READ_FIXED`):
+    /// the kernel skips pinning the buffer's pages for this read. A buffer
+    /// whose pool is not registered with this file's ring reads as
+    /// `read_at` would, with the same result.
+    ///
+    /// # Errors
+    ///
+    /// As for [`File::read_at`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn f(file: &ringio::fs::File, pool: &ringio::buf::BufPool) -> std::io::Result<()> {
+    /// let buf = pool.try_get().expect("a free buffer");
+    /// let (n, buf) = file.read_fixed_at(buf, 4096).await;
+    /// println!("{:?}", &buf[..n?]);
+    /// # Ok(()) }
+    /// ```
+    pub async fn read_fixed_at(&self, buf: FixedBuf, offset: u64) -> BufResult<usize, FixedBuf> {
+        if let Some(a) = try_buf!(self.direct_alignment().await, buf) {
+            try_buf!(
+                a.check("read", buf.stable_ptr() as usize, buf.bytes_total(), offset),
+                buf
+            );
+        }
+        let driver = try_buf!(self.fd.driver(), buf);
+        let index = driver.registered_index(&buf);
+        let r = try_buf!(self.fd.incref(), buf);
+        driver.submit(Read::new(r.into(), buf, offset).fixed(index)).await
+    }
+
+    /// [`File::write_at`] from a registered buffer (`IORING_OP_WRITE_FIXED`),
+    /// as [`File::read_fixed_at`] reads.
+    ///
+    /// # Errors
+    ///
+    /// As for [`File::write_at`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn f(file: &ringio::fs::File, pool: &ringio::buf::BufPool) -> std::io::Result<()> {
+    /// let mut buf = pool.try_get().expect("a free buffer");
+    /// buf.append(b"block");
+    /// let (n, _buf) = file.write_fixed_at(buf, 0).await;
+    /// assert_eq!(n?, 5);
+    /// # Ok(()) }
+    /// ```
+    pub async fn write_fixed_at(&self, buf: FixedBuf, offset: u64) -> BufResult<usize, FixedBuf> {
+        if let Some(a) = try_buf!(self.direct_alignment().await, buf) {
+            try_buf!(
+                a.check("write", buf.stable_ptr() as usize, buf.bytes_init(), offset),
+                buf
+            );
+        }
+        let driver = try_buf!(self.fd.driver(), buf);
+        let index = driver.registered_index(&buf);
+        let r = try_buf!(self.fd.incref(), buf);
+        driver.submit(Write::new(r.into(), buf, offset).fixed(index)).await
     }
 
     /// Vectored read at `offset`: fills `bufs` in order, each up to its

@@ -32,6 +32,8 @@ pub(crate) struct Read<B> {
     buf: B,
     offset: u64,
     plan: Plan,
+    /// The buffer's index in the ring's registered-buffer table: `READ_FIXED`.
+    fixed: Option<u16>,
 }
 
 impl<B: IoBufMut> Read<B> {
@@ -41,7 +43,15 @@ impl<B: IoBufMut> Read<B> {
             buf,
             offset,
             plan: Plan::Blocking,
+            fixed: None,
         }
+    }
+
+    /// Reads with `READ_FIXED` into registered buffer `index` (which must be
+    /// `buf`'s, in the table of the ring the operation goes to).
+    pub(crate) fn fixed(mut self, index: Option<u16>) -> Self {
+        self.fixed = index;
+        self
     }
 
     /// A read at the file position; `pollable` descriptors (anything but a
@@ -52,6 +62,7 @@ impl<B: IoBufMut> Read<B> {
             buf,
             offset: CURSOR,
             plan: cursor_plan(pollable, Interest::READABLE),
+            fixed: None,
         }
     }
 }
@@ -66,6 +77,10 @@ unsafe impl<B: IoBufMut> Operation for Read<B> {
         let target = self.fd.target();
         let ptr = self.buf.stable_mut_ptr();
         let len = self.buf.bytes_total().min(u32::MAX as usize) as u32;
+        if let Some(index) = self.fixed {
+            let read = opcode::ReadFixed::new(target.raw(), ptr, len, index);
+            return target.apply(read.offset(self.offset).build());
+        }
         target.apply(opcode::Read::new(target.raw(), ptr, len).offset(self.offset).build())
     }
 
@@ -118,6 +133,8 @@ pub(crate) struct Write<B> {
     plan: Plan,
     /// Durable when it completes (`RWF_DSYNC`).
     dsync: bool,
+    /// The buffer's index in the ring's registered-buffer table: `WRITE_FIXED`.
+    fixed: Option<u16>,
 }
 
 impl<B: IoBuf> Write<B> {
@@ -128,7 +145,15 @@ impl<B: IoBuf> Write<B> {
             offset,
             plan: Plan::Blocking,
             dsync: false,
+            fixed: None,
         }
+    }
+
+    /// Writes with `WRITE_FIXED` from registered buffer `index` (as for
+    /// [`Read::fixed`]).
+    pub(crate) fn fixed(mut self, index: Option<u16>) -> Self {
+        self.fixed = index;
+        self
     }
 
     /// Makes the write durable when it completes: its data, and the metadata
@@ -149,6 +174,7 @@ impl<B: IoBuf> Write<B> {
             offset: CURSOR,
             plan: cursor_plan(pollable, Interest::WRITABLE),
             dsync: false,
+            fixed: None,
         }
     }
 }
@@ -162,10 +188,15 @@ unsafe impl<B: IoBuf> Operation for Write<B> {
     fn entry(&mut self) -> squeue::Entry {
         let target = self.fd.target();
         let len = self.buf.bytes_init().min(u32::MAX as usize) as u32;
+        let flags = if self.dsync { libc::RWF_DSYNC } else { 0 };
+        if let Some(index) = self.fixed {
+            let write = opcode::WriteFixed::new(target.raw(), self.buf.stable_ptr(), len, index);
+            return target.apply(write.offset(self.offset).rw_flags(flags).build());
+        }
         target.apply(
             opcode::Write::new(target.raw(), self.buf.stable_ptr(), len)
                 .offset(self.offset)
-                .rw_flags(if self.dsync { libc::RWF_DSYNC } else { 0 })
+                .rw_flags(flags)
                 .build(),
         )
     }

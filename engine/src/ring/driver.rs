@@ -146,6 +146,7 @@ impl Driver {
             orphans: Vec::new(),
             released: Vec::new(),
             deferred: Vec::new(),
+            buffers: Default::default(),
         };
         let driver = Driver {
             inner: Arc::new(Inner {

@@ -20,8 +20,11 @@
 //! | `turn.rs` | the owner's turn, and a hosted ring's |
 //! | `shutdown.rs` | going idle, and shutting down |
 //! | `fixed.rs` | the fixed-file table and a descriptor's slot state |
+//! | `buffers.rs` | the registered-buffer table that buffer pools use |
 //! | `stats.rs` | counters |
 
+#[cfg(uring)]
+mod buffers;
 #[cfg(uring)]
 mod driver;
 #[cfg(uring)]

@@ -44,6 +44,8 @@ pub(crate) enum Remote {
         fd: OwnedFd,
         then: Box<dyn FnOnce() + Send>,
     },
+    /// Clear a run of registered buffers, then drop the memory they named.
+    ReleaseBuffers { first: u16, n: u16, memory: Box<dyn Send> },
 }
 
 impl Driver {
@@ -69,6 +71,7 @@ impl Driver {
                     }
                 }
                 Remote::Release { slot, fd, then } => self.release_fixed(slot, fd, then),
+                Remote::ReleaseBuffers { first, n, memory } => self.release_buffers(first, n, memory),
             }
             self.settle();
         }

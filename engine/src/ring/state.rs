@@ -98,6 +98,8 @@ pub(crate) struct OwnerState {
     pub orphans: Vec<Box<dyn Orphan>>,
     pub released: Vec<OpLease>,
     pub deferred: Vec<Deferred>,
+    /// The registered-buffer table's free runs.
+    pub buffers: super::buffers::BufferTable,
 }
 
 impl OwnerState {
