@@ -27,7 +27,7 @@ BENCH_DIR=${BENCH_DIR:-/var/tmp/ringio-bench}
 CPU=${CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 WORKLOADS=${WORKLOADS:-"rand4k-buf-qd1 rand4k-buf-qd32 rand4k-buf-qd128 rand4k-direct-qd1 rand4k-direct-qd32 rand4k-direct-qd128 seqread1m-direct-qd8 seqwrite1m-direct-qd8"}
-CONTENDERS=${CONTENDERS:-"ringio tokio fio-uring fio-uring-tuned fio-psync"}
+CONTENDERS=${CONTENDERS:-"ringio ringio-fixed tokio fio-uring fio-uring-tuned fio-psync"}
 LOGSTORE_CLIENTS=${LOGSTORE_CLIENTS:-"1 16 128"}
 OUT=${OUT:-target/storage-bench/$(date +%Y%m%d-%H%M%S)}
 PLOT=${PLOT:-1}
@@ -109,7 +109,7 @@ print(int(sum(job[side]["iops"] for job in j["jobs"])))' "$out" "$rw"
 run_one() {
     local contender=$1
     case $contender in
-        ringio | tokio)
+        ringio | ringio-fixed | tokio)
             local flags=(--contender "$contender" --file "$FILE" --bs $bs --qd $qd --seconds "$SECONDS_PER_RUN")
             case $rw in randread) flags+=(--workload randread) ;; read) flags+=(--workload seqread) ;; write) flags+=(--workload seqwrite) ;; esac
             [ $direct = 1 ] && flags+=(--direct)

@@ -7,6 +7,9 @@
 //!   otherwise), `qd` tasks each with one `AlignedBuf`, `File::read_at` /
 //!   `write_at` in a loop (plain buffers: no registered buffers or files
 //!   beyond ringio's default fixed-file slot).
+//! - `ringio-fixed`: the same, with each task's buffer a `FixedBuf` of one
+//!   `BufPool` registered with the ring (`read_fixed_at` / `write_fixed_at`:
+//!   `IORING_OP_READ_FIXED` / `WRITE_FIXED`).
 //! - `tokio`: a current-thread tokio runtime, `qd` tasks each with its own
 //!   `tokio::fs::File` (`seek` + `read_exact` / `write_all`: every call is a
 //!   trip to tokio's blocking pool). For `O_DIRECT`, where `tokio::fs` copies
@@ -29,6 +32,7 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Contender {
     Ringio,
+    RingioFixed,
     Tokio,
 }
 
@@ -92,6 +96,7 @@ fn main() -> io::Result<()> {
     }
     let (ops, secs) = match args.contender {
         Contender::Ringio => ringio_run(&args, blocks)?,
+        Contender::RingioFixed => ringio_fixed_run(&args, blocks)?,
         Contender::Tokio => tokio_run(&args, blocks)?,
     };
     let iops = ops as f64 / secs;
@@ -169,6 +174,55 @@ fn ringio_run(args: &Args, blocks: u64) -> io::Result<(u64, f64)> {
                     } else {
                         buf.clear();
                         file.read_at(buf, off).await
+                    };
+                    buf = b;
+                    if res? == 0 {
+                        return Err(io::Error::other("zero-length transfer"));
+                    }
+                    n += 1;
+                    if !window.tick() {
+                        return Ok::<(), io::Error>(());
+                    }
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.map_err(|e| io::Error::other(e.to_string()))??;
+        }
+        Ok((window.ops.get(), window.end.duration_since(window.start).as_secs_f64()))
+    })
+}
+
+fn ringio_fixed_run(args: &Args, blocks: u64) -> io::Result<(u64, f64)> {
+    let rt = ringio::Runtime::new()?;
+    eprintln!("ringio backend: {}", rt.backend());
+    rt.block_on(async {
+        let mut o = ringio::fs::OpenOptions::new();
+        o.read(true)
+            .write(args.workload == Workload::Seqwrite)
+            .direct(args.direct);
+        let file = Rc::new(o.open(&args.file).await?);
+        let qd = u16::try_from(args.qd).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "qd too large"))?;
+        let pool = ringio::buf::BufPool::new(qd, args.bs)?;
+        eprintln!("buffers registered: {}", pool.is_registered());
+        let window = Window::new(args.seconds);
+        let mut tasks = Vec::new();
+        for task in 0..args.qd {
+            let (file, window, args) = (file.clone(), window.clone(), args.clone());
+            let mut buf = pool.try_get().expect("one buffer per task");
+            if args.workload == Workload::Seqwrite {
+                buf.append(&vec![0x5a; args.bs]);
+            }
+            tasks.push(ringio::spawn(async move {
+                let mut rng = 0x9e37_79b9_7f4a_7c15u64 ^ (task as u64 + 1).wrapping_mul(0x2545_f491_4f6c_dd1d);
+                let mut n = 0u64;
+                loop {
+                    let off = block(&args, blocks, task, n, &mut rng) * args.bs as u64;
+                    let (res, b) = if args.workload == Workload::Seqwrite {
+                        file.write_fixed_at(buf, off).await
+                    } else {
+                        buf.clear();
+                        file.read_fixed_at(buf, off).await
                     };
                     buf = b;
                     if res? == 0 {
