@@ -52,6 +52,7 @@ mod driver;
 mod error;
 pub mod fd;
 pub mod fs;
+pub mod io;
 #[cfg(target_os = "linux")]
 pub mod linux;
 pub mod net;

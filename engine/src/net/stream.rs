@@ -174,6 +174,15 @@ impl Stream {
             .with(|fd| rustix::net::shutdown(fd, super::socket::to_rustix_shutdown(how)))
     }
 
+    /// `shutdown(Write)` in the stream's write order: once every write
+    /// before it, a dropped `write_all` finishing in the background
+    /// included, has sent its bytes (it takes the write lock, FIFO).
+    pub(crate) async fn shutdown_write(&self) -> io::Result<()> {
+        let lock = self.fd.lock(Access::Write).await?;
+        rustix::net::shutdown(lock.borrow(), rustix::net::Shutdown::Write)?;
+        Ok(())
+    }
+
     pub(crate) fn local_addr(&self) -> io::Result<SocketAddrAny> {
         self.fd.with(|fd| rustix::net::getsockname(fd))
     }

@@ -334,8 +334,29 @@ impl UnixStream {
     }
 
     /// Shuts down one or both halves.
+    ///
+    /// Takes effect at once, even while a dropped `write_all` is still
+    /// sending its rest in the background; to end the stream after every
+    /// write (a proxy passing on end of stream), use
+    /// [`Self::shutdown_write`].
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.inner.shutdown(how)
+    }
+
+    /// Ends the write half (`shutdown(Write)`) after every write before it
+    /// has sent its bytes, a dropped `write_all` finishing in the background
+    /// included; the peer then reads end of stream. Reads go on.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn f(s: &ringio::net::UnixStream) -> std::io::Result<()> {
+    /// s.write_all(b"last words".to_vec()).await.0?;
+    /// s.shutdown_write().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn shutdown_write(&self) -> io::Result<()> {
+        self.inner.shutdown_write().await
     }
 
     /// The peer's address.

@@ -1,0 +1,203 @@
+//! `ringio::io`: the owned-buffer traits on every stream type, `copy` and
+//! `copy_bidirectional` with half-close and resets, and copies dropped at
+//! random points that still move every byte exactly once, in order.
+
+use ringio::io::{copy, copy_bidirectional, AsyncReadOwned, AsyncWriteOwned};
+use ringio::net::{TcpListener, TcpStream, UnixStream};
+use ringio_tests::{scaled, watchdog, Pattern, Seed, StreamCheck, STEP};
+use std::io::{ErrorKind, Read, Write};
+use std::time::Duration;
+
+/// A connected pair of ringio TCP streams on this runtime.
+async fn tcp_pair() -> (TcpStream, TcpStream) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let c = ringio::spawn(async move { TcpStream::connect(addr).await.unwrap() });
+    let (s, _) = l.accept().await.unwrap();
+    (s, c.await.unwrap())
+}
+
+/// A ringio TCP stream and its blocking std peer.
+fn tcp_with_std_peer() -> (TcpStream, std::net::TcpStream) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let peer = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let (ours, _) = l.accept().unwrap();
+    (TcpStream::from_std(ours).unwrap(), peer)
+}
+
+/// Generic code sees the same stream through the traits.
+async fn round_trip<S: AsyncReadOwned + AsyncWriteOwned>(a: &S, b: &S) {
+    a.write_all(b"ping".to_vec()).await.0.unwrap();
+    let (n, buf) = b.read(Vec::with_capacity(16)).await;
+    assert_eq!(&buf[..n.unwrap()], b"ping");
+    a.shutdown_write().await.unwrap();
+    let (n, _) = b.read(Vec::with_capacity(16)).await;
+    assert_eq!(n.unwrap(), 0, "end of stream after shutdown_write");
+}
+
+#[test]
+fn the_traits_work_on_tcp_unix_and_fd() {
+    ringio_tests::runtime()
+        .block_on(ringio::time::timeout(STEP, async {
+            let (a, b) = tcp_pair().await;
+            round_trip(&a, &b).await;
+            let (a, b) = UnixStream::pair().unwrap();
+            round_trip(&a, &b).await;
+            let (x, y) = std::os::unix::net::UnixStream::pair().unwrap();
+            let (x, y) = (ringio::fd::Fd::new(x.into()), ringio::fd::Fd::new(y.into()));
+            x.set_nonblocking(true).unwrap();
+            y.set_nonblocking(true).unwrap();
+            round_trip(&x, &y).await;
+        }))
+        .expect("hung");
+}
+
+/// client <-> [a | copy_bidirectional | b] <-> server, both directions at
+/// once, payloads from 1 B to 4 MiB, then half-close each way.
+#[test]
+fn copy_bidirectional_moves_both_directions_and_half_closes() {
+    for len in [1usize, 1000, 65_536, 4 << 20] {
+        let rt = ringio_tests::runtime();
+        let (a, mut client) = rt.block_on(async { tcp_with_std_peer() });
+        let (b, mut server) = rt.block_on(async { tcp_with_std_peer() });
+        let up = Pattern::new(len as u64).take(len);
+        let down = Pattern::new(!(len as u64)).take(len);
+        let (up2, down2) = (up.clone(), down.clone());
+        let client_thread = std::thread::spawn(move || {
+            let mut writer = client.try_clone().unwrap();
+            let w = std::thread::spawn(move || {
+                writer.write_all(&up2).unwrap();
+                writer.shutdown(std::net::Shutdown::Write).unwrap();
+            });
+            let mut got = Vec::new();
+            client.read_to_end(&mut got).unwrap();
+            w.join().unwrap();
+            got
+        });
+        let server_thread = std::thread::spawn(move || {
+            let mut writer = server.try_clone().unwrap();
+            let w = std::thread::spawn(move || {
+                writer.write_all(&down2).unwrap();
+                writer.shutdown(std::net::Shutdown::Write).unwrap();
+            });
+            let mut got = Vec::new();
+            server.read_to_end(&mut got).unwrap();
+            w.join().unwrap();
+            got
+        });
+        let (n_up, n_down) = rt
+            .block_on(ringio::time::timeout(STEP, copy_bidirectional(&a, &b)))
+            .expect("copy_bidirectional hung")
+            .unwrap();
+        assert_eq!((n_up, n_down), (len as u64, len as u64));
+        assert!(server_thread.join().unwrap() == up, "{len} B upstream differ");
+        assert!(client_thread.join().unwrap() == down, "{len} B downstream differ");
+    }
+}
+
+/// A peer that resets mid-stream ends the copy with the reset, not a hang.
+#[test]
+fn a_reset_mid_stream_is_an_error_not_a_hang() {
+    let rt = ringio_tests::runtime();
+    let (a, client) = rt.block_on(async { tcp_with_std_peer() });
+    let (b, server) = rt.block_on(async { tcp_with_std_peer() });
+    let resetter = std::thread::spawn(move || {
+        let mut server = server;
+        let mut first = [0u8; 1];
+        server.read_exact(&mut first).unwrap();
+        // SO_LINGER 0: close sends a RST.
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: a plain setsockopt on a socket we own, with a valid struct.
+        let rc = unsafe {
+            libc::setsockopt(
+                std::os::fd::AsRawFd::as_raw_fd(&server),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                (&linger as *const libc::linger).cast(),
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(rc, 0);
+        drop(server);
+    });
+    let feeder = std::thread::spawn(move || {
+        let mut client = client;
+        // Keeps sending until the proxy side breaks.
+        while client.write_all(&[7u8; 16 * 1024]).is_ok() {}
+    });
+    let res = rt
+        .block_on(ringio::time::timeout(STEP, copy_bidirectional(&a, &b)))
+        .expect("a reset upstream hung copy_bidirectional");
+    let err = res.expect_err("the reset is reported");
+    assert!(
+        matches!(err.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe),
+        "{err:?}"
+    );
+    resetter.join().unwrap();
+    // Closing the client side ends the feeder's blocked write.
+    rt.block_on(async { (a.close().await, b.close().await) }).0.unwrap();
+    feeder.join().unwrap();
+}
+
+const DROPS: usize = 2_000;
+
+/// `copy(src, dst)` under `timeout(0..50 µs)` again and again until the
+/// source ends: every byte reaches the destination exactly once, in order,
+/// although most copies are dropped mid-read or mid-write.
+#[test]
+fn dropped_copies_lose_and_duplicate_nothing() {
+    let seed = Seed::new("dropped copies");
+    watchdog("dropped copies", STEP * 6, move |progress| {
+        let mut rng = seed.rng();
+        let rt = ringio_tests::runtime();
+        rt.block_on(async {
+            let (src, mut src_peer) = tcp_with_std_peer();
+            let (dst, mut dst_peer) = tcp_with_std_peer();
+            let total = scaled(DROPS) * 4096;
+            let feeder_seed = seed.value();
+            let feeder = std::thread::spawn(move || {
+                let mut pattern = Pattern::new(feeder_seed);
+                let mut left = total;
+                while left > 0 {
+                    let n = left.min(8192);
+                    src_peer.write_all(&pattern.take(n)).unwrap();
+                    left -= n;
+                }
+                src_peer.shutdown(std::net::Shutdown::Write).unwrap();
+            });
+            let checker = std::thread::spawn(move || {
+                let mut check = StreamCheck::new(feeder_seed);
+                let mut buf = vec![0u8; 65_536];
+                loop {
+                    let n = dst_peer.read(&mut buf).unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    check.push(&buf[..n]);
+                }
+                check
+            });
+            let mut drops = 0;
+            loop {
+                let limit = Duration::from_micros(rng.range(0, 50) as u64);
+                match ringio::time::timeout(limit, copy(&src, &dst)).await {
+                    Ok(res) => {
+                        res.unwrap();
+                        break;
+                    }
+                    Err(_) => drops += 1,
+                }
+                progress.step(drops);
+                assert!(drops < 100 * scaled(DROPS), "the copy never finished");
+            }
+            dst.shutdown_write().await.unwrap();
+            feeder.join().unwrap();
+            let check = checker.join().unwrap();
+            eprintln!("dropped copies: {drops} drops, {} bytes checked", check.received());
+            check.assert_exactly(total as u64, "dropped copies");
+        });
+    });
+}
