@@ -418,6 +418,29 @@ impl TcpStream {
         self.inner.fd.with(|fd| rustix::net::sockopt::tcp_nodelay(fd))
     }
 
+    /// Sets `SO_LINGER`. `Some(Duration::ZERO)` makes closing the stream
+    /// send a reset instead of a FIN, dropping unsent data: how a proxy
+    /// passes a reset on to the other side.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn f(s: ringio::net::TcpStream) -> std::io::Result<()> {
+    /// s.set_linger(Some(std::time::Duration::ZERO))?;
+    /// s.close().await // the peer reads ECONNRESET
+    /// # }
+    /// ```
+    pub fn set_linger(&self, linger: Option<std::time::Duration>) -> io::Result<()> {
+        self.inner
+            .fd
+            .with(|fd| rustix::net::sockopt::set_socket_linger(fd, linger))
+    }
+
+    /// Reads `SO_LINGER`.
+    pub fn linger(&self) -> io::Result<Option<std::time::Duration>> {
+        self.inner.fd.with(|fd| rustix::net::sockopt::socket_linger(fd))
+    }
+
     /// Closes the connection: cancels in-flight operations, waits until the
     /// kernel has finished with them, then closes the descriptor. Idempotent.
     pub async fn close(&self) -> io::Result<()> {

@@ -1,0 +1,113 @@
+//! One core's accept loops (one per listen address) and its drain: after a
+//! stop, no new connections; open ones get `--drain` seconds, then are cut.
+
+use crate::config::Config;
+use crate::connection::{self, race, Either};
+use crate::stats::Stats;
+use crate::upstream::Upstreams;
+use ringio::net::TcpListener;
+use std::io;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// Longest pause between accepts while descriptors are exhausted.
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// What the connection tasks of one core share.
+pub struct Core {
+    pub config: Config,
+    pub upstreams: Arc<Upstreams>,
+    pub stats: Arc<Stats>,
+    /// Set when the drain deadline passes: connections still open are cut.
+    pub cut: watch::Receiver<bool>,
+    /// Connections of this core still open.
+    pub open: std::cell::Cell<usize>,
+}
+
+pub async fn serve_core(
+    core: usize,
+    config: &Config,
+    listeners: Vec<TcpListener>,
+    upstreams: Arc<Upstreams>,
+    stats: Arc<Stats>,
+    stop: watch::Receiver<bool>,
+) -> io::Result<()> {
+    let (cut_tx, cut) = watch::channel(false);
+    let shared = Rc::new(Core {
+        config: config.clone(),
+        upstreams,
+        stats,
+        cut,
+        open: std::cell::Cell::new(0),
+    });
+    let loops: Vec<_> = listeners
+        .into_iter()
+        .map(|listener| ringio::spawn(accept_loop(core, listener, shared.clone(), stop.clone())))
+        .collect();
+    for l in loops {
+        l.await.map_err(|e| io::Error::other(e.to_string()))??;
+    }
+    // Draining: wait for the open connections, then cut the rest.
+    let deadline = Instant::now() + config.drain();
+    while shared.open.get() > 0 && Instant::now() < deadline {
+        ringio::time::sleep(Duration::from_millis(10)).await;
+    }
+    if shared.open.get() > 0 {
+        tracing::info!(
+            core,
+            open = shared.open.get(),
+            "drain deadline passed; closing the rest"
+        );
+        let _ = cut_tx.send(true);
+        while shared.open.get() > 0 {
+            ringio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    Ok(())
+}
+
+async fn accept_loop(
+    core: usize,
+    listener: TcpListener,
+    shared: Rc<Core>,
+    mut stop: watch::Receiver<bool>,
+) -> io::Result<()> {
+    let mut backoff = Duration::ZERO;
+    loop {
+        let accepted = match race(listener.accept(), stop.wait_for(|stop| *stop)).await {
+            Either::Left(accepted) => accepted,
+            Either::Right(_) => break,
+        };
+        match accepted {
+            Ok((client, peer)) => {
+                backoff = Duration::ZERO;
+                Stats::add(&shared.stats.accepted, 1);
+                tracing::debug!(core, %peer, "accepted");
+                ringio::spawn(connection::handle(client, shared.clone()));
+            }
+            Err(e) if out_of_resources(&e) => {
+                // The queued connection stays queued; try again once some
+                // descriptors (or memory) may have come back.
+                backoff = (backoff * 2).clamp(Duration::from_millis(5), MAX_BACKOFF);
+                Stats::add(&shared.stats.accept_backoffs, 1);
+                tracing::warn!(core, %e, ?backoff, "accept: out of resources; backing off");
+                if let Either::Right(_) = race(ringio::time::sleep(backoff), stop.wait_for(|stop| *stop)).await {
+                    break;
+                }
+            }
+            Err(e) => tracing::debug!(core, %e, "accept failed"),
+        }
+    }
+    listener.close().await?;
+    tracing::debug!(core, open = shared.open.get(), "stopped accepting");
+    Ok(())
+}
+
+fn out_of_resources(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
+}
