@@ -191,3 +191,31 @@ fn concurrent_reads_are_serialized_not_interleaved() {
         assert_eq!(seen, (0..8).collect::<Vec<u8>>());
     });
 }
+
+/// A stream dropped outside `block_on` (its runtime idle, but alive) is
+/// closed at once: its peer reads the end of stream without waiting for the
+/// runtime's next turn or its drop.
+#[test]
+fn a_stream_dropped_outside_block_on_closes_at_once() {
+    use std::io::Read;
+    let rt = ringio_tests::runtime();
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut peer = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let (ours, _) = l.accept().unwrap();
+    let stream = rt.block_on(async move {
+        let s = ringio::net::TcpStream::from_std(ours).unwrap();
+        // An operation, so the stream is registered (fixed slot on a ring).
+        s.write_all(b"x".to_vec()).await.0.unwrap();
+        ringio::nop().await.unwrap();
+        s
+    });
+    drop(stream);
+    peer.set_read_timeout(Some(ringio_tests::STEP)).unwrap();
+    let mut buf = [0u8; 8];
+    assert_eq!(peer.read(&mut buf).unwrap(), 1);
+    let n = peer
+        .read(&mut buf)
+        .expect("the peer saw no end of stream while the runtime idled");
+    assert_eq!(n, 0);
+    drop(rt);
+}

@@ -20,7 +20,7 @@ use super::enter::Enter;
 use super::fixed::FixedTable;
 use super::lifecycle::{Slot, Ticket};
 use super::op::{MultiOp, RingOp};
-use super::owner::{is_owner, Owned};
+use super::owner::{is_owner, Owned, OwnerGuard};
 use super::remote::Remote;
 use super::setup::{build_ring, RingConfig, SetupMode};
 use super::slots::Slots;
@@ -90,6 +90,9 @@ pub(super) struct Inner {
     /// A hosted ring's turn is in progress (turns exclude each other).
     pub turning: AtomicBool,
     pub counters: Counters,
+    /// The thread that built the ring: the only one a `SINGLE_ISSUER` ring
+    /// accepts submissions from, also while its owner is outside `block_on`.
+    pub creator: std::thread::ThreadId,
 }
 
 impl Driver {
@@ -165,6 +168,7 @@ impl Driver {
                 shut_down: AtomicBool::new(false),
                 turning: AtomicBool::new(false),
                 counters: Counters::default(),
+                creator: std::thread::current().id(),
             }),
         };
         tracing::debug!(
@@ -426,11 +430,25 @@ impl Driver {
             drop(fd);
             return then();
         }
-        if !self.is_owner_thread() {
-            return self.post(Remote::Release { slot, fd, then });
+        if self.is_owner_thread() {
+            self.start_unregister(slot, fd, then);
+            return self.settle();
         }
-        self.start_unregister(slot, fd, then);
-        self.settle();
+        let idle = !self.inner.hosted && !self.inner.driving.load(Ordering::Acquire);
+        if idle && std::thread::current().id() == self.inner.creator {
+            // The runtime's own thread, outside `block_on`: no turn will
+            // submit the release soon, so this thread drives the ring for
+            // the moment (nothing else can: the ring is idle) and submits it
+            // now. The kernel closes the number during the call; the
+            // completions wait for the next turn's reap.
+            let _driving = OwnerGuard::enter(self.inner.id);
+            self.start_unregister(slot, fd, then);
+            if let Err(err) = self.with(|st| self.flush(st)) {
+                tracing::warn!(%err, "could not submit a release while the ring is idle");
+            }
+            return self.settle();
+        }
+        self.post(Remote::Release { slot, fd, then });
     }
 
     // ----- idle and shutdown ------------------------------------------------
