@@ -44,6 +44,8 @@ struct Outgoing {
 enum WriteOp {
     Write,
     WriteAll,
+    /// `write_all_zc` (TCP only): the `write_all` rule, with zero-copy sends.
+    WriteAllZc,
 }
 
 /// `n` interrupted writes in a row.
@@ -71,6 +73,16 @@ async fn phase(stream: Arc<AnyStream>, mut rng: Rng, mut out: Outgoing, op: Writ
                 out.expected += len as u64;
                 if let Some((res, _)) = interrupt(&mut rng, stream.write_all(chunk)).await {
                     res.expect("write_all failed");
+                }
+            }
+            WriteOp::WriteAllZc => {
+                let chunk = out.pattern.take(len);
+                out.expected += len as u64;
+                let AnyStream::Tcp(tcp) = &*stream else {
+                    panic!("zero-copy sends are TCP's")
+                };
+                if let Some((res, _)) = interrupt(&mut rng, tcp.write_all_zc(chunk)).await {
+                    res.expect("write_all_zc failed");
                 }
             }
         }
@@ -156,4 +168,11 @@ fn tcp_write_all_drop_storm_sends_every_polled_buffer() {
 #[test]
 fn unix_write_all_drop_storm_sends_every_polled_buffer() {
     storm(Transport::Unix, WriteOp::WriteAll);
+}
+
+/// Dropped zero-copy sends finish in the background, their buffers held by
+/// the driver until each notification.
+#[test]
+fn tcp_write_all_zc_drop_storm_sends_every_polled_buffer() {
+    storm(Transport::Tcp, WriteOp::WriteAllZc);
 }

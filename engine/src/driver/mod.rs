@@ -210,6 +210,15 @@ impl Driver {
         }
     }
 
+    /// Whether sends may use `IORING_OP_SEND_ZC` here (Linux 6.0 rings).
+    pub(crate) fn has_send_zc(&self) -> bool {
+        match self {
+            #[cfg(uring)]
+            Driver::Ring(d) => fallback::ring_has(d, io_uring::opcode::SendZc::CODE),
+            Driver::Ready(_) => false,
+        }
+    }
+
     pub(crate) fn backend(&self) -> Backend {
         match self {
             #[cfg(uring)]

@@ -88,6 +88,11 @@ impl Stream {
         WriteAll::new(self.fd.shared().clone(), buf)
     }
 
+    /// [`Self::write_all`] with zero-copy sends where the ring has them.
+    pub(crate) fn write_all_zc<B: IoBuf>(&self, buf: B) -> WriteAll<B> {
+        WriteAll::zero_copy(self.fd.shared().clone(), buf)
+    }
+
     /// Fills `buf` to its capacity (from its start), holding the read lock
     /// throughout. A dropped `read_exact` loses nothing: what it received
     /// goes back to the stream for the next read.

@@ -13,6 +13,11 @@
 //!
 //! Either way the stream's write lock stays held until the last byte is
 //! sent, which is what queues later writes behind it.
+//!
+//! [`WriteAll::zero_copy`] sends with `SEND_ZC` on a ring: each send ends
+//! only with the kernel's notification that it let go of the buffer's
+//! pages, so the buffer is handed back only then (the same rule holds when
+//! the future is dropped: the buffer stays with the driver until then).
 
 use crate::buf::IoBuf;
 #[cfg(uring)]
@@ -36,6 +41,7 @@ type Boxed<B> = Pin<Box<dyn Future<Output = BufResult<(), B>> + std::marker::Sen
 #[must_use = "futures do nothing unless polled"]
 pub(crate) struct WriteAll<B: IoBuf> {
     state: State<B>,
+    zero_copy: bool,
 }
 
 enum State<B: IoBuf> {
@@ -58,6 +64,15 @@ impl<B: IoBuf> WriteAll<B> {
     pub(crate) fn new(fd: Descriptor, buf: B) -> Self {
         WriteAll {
             state: State::Start(fd, buf),
+            zero_copy: false,
+        }
+    }
+
+    /// Sends with `SEND_ZC` where the ring has it.
+    pub(crate) fn zero_copy(fd: Descriptor, buf: B) -> Self {
+        WriteAll {
+            state: State::Start(fd, buf),
+            zero_copy: true,
         }
     }
 }
@@ -69,7 +84,7 @@ impl<B: IoBuf> Future for WriteAll<B> {
         let this = &mut *self;
         loop {
             match std::mem::replace(&mut this.state, State::Done) {
-                State::Start(fd, buf) => this.state = start(fd, buf),
+                State::Start(fd, buf) => this.state = start(fd, buf, this.zero_copy),
                 #[cfg(uring)]
                 State::Ring {
                     mut op,
@@ -90,7 +105,7 @@ impl<B: IoBuf> Future for WriteAll<B> {
                             // Short: the kernel stopped early (an error the
                             // next send reports, or a signal). Go on.
                             Ok(done) => {
-                                let op = send_rest(&driver, &lock, buf, done);
+                                let op = send_rest(&driver, &lock, buf, done, this.zero_copy);
                                 this.state = State::Ring { op, lock, driver, done };
                             }
                         }
@@ -129,18 +144,19 @@ impl<B: IoBuf> Drop for WriteAll<B> {
 
 /// The first step: on a ring with the write lock free, the fast path;
 /// otherwise the boxed general path.
-fn start<B: IoBuf>(fd: Descriptor, buf: B) -> State<B> {
+fn start<B: IoBuf>(fd: Descriptor, buf: B, zero_copy: bool) -> State<B> {
     let driver = match fd.driver() {
         Ok(d) => d,
         Err(e) => return State::Boxed(Box::pin(std::future::ready((Err(e), buf))), None),
     };
+    let zero_copy = zero_copy && driver.has_send_zc();
     #[cfg(uring)]
     if matches!(driver, Driver::Ring(_)) {
         match fd.try_lock(Access::Write) {
             Err(e) => return State::Boxed(Box::pin(std::future::ready((Err(e), buf))), None),
             Ok(Some(lock)) => {
                 let lock = Arc::new(lock);
-                let op = send_rest(&driver, &lock, buf, 0);
+                let op = send_rest(&driver, &lock, buf, 0, zero_copy);
                 return State::Ring {
                     op,
                     lock,
@@ -158,20 +174,20 @@ fn start<B: IoBuf>(fd: Descriptor, buf: B) -> State<B> {
                 Ok(lock) => Arc::new(lock),
                 Err(e) => return (Err(e), buf),
             };
-            send_all(&task_driver, &lock, buf).await
+            send_all(&task_driver, &lock, buf, zero_copy).await
         }),
         Some(driver),
     )
 }
 
 /// The general path: sends until every initialized byte is out.
-async fn send_all<B: IoBuf>(driver: &Driver, lock: &Arc<Lease>, buf: B) -> BufResult<(), B> {
+async fn send_all<B: IoBuf>(driver: &Driver, lock: &Arc<Lease>, buf: B, zero_copy: bool) -> BufResult<(), B> {
     let total = buf.bytes_init();
     let mut done = 0;
     let mut buf = buf;
     while done < total {
         let (res, slice) = driver
-            .submit(Send::new(lock.clone().into(), buf.slice(done..total), true))
+            .submit(Send::new(lock.clone().into(), buf.slice(done..total), true).zero_copy(zero_copy))
             .await;
         buf = slice.into_inner();
         match sent(res, done) {
@@ -183,12 +199,18 @@ async fn send_all<B: IoBuf>(driver: &Driver, lock: &Arc<Lease>, buf: B) -> BufRe
 }
 
 #[cfg(uring)]
-fn send_rest<B: IoBuf>(driver: &Driver, lock: &Arc<Lease>, buf: B, done: usize) -> RingOp<Send<Slice<B>>> {
+fn send_rest<B: IoBuf>(
+    driver: &Driver,
+    lock: &Arc<Lease>,
+    buf: B,
+    done: usize,
+    zero_copy: bool,
+) -> RingOp<Send<Slice<B>>> {
     let Driver::Ring(ring) = driver else {
         unreachable!("the ring path runs on a ring")
     };
     let total = buf.bytes_init();
-    ring.submit(Send::new(lock.clone().into(), buf.slice(done..total), true))
+    ring.submit(Send::new(lock.clone().into(), buf.slice(done..total), true).zero_copy(zero_copy))
 }
 
 /// Adds one send's count to `done`; a send of nothing is `WriteZero`.

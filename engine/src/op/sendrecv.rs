@@ -153,7 +153,16 @@ pub(crate) struct Send<B> {
     fd: OpLease,
     buf: B,
     waitall: bool,
+    /// `SEND_ZC` on a ring: the kernel sends from `buf`'s pages, and the
+    /// operation ends (handing `buf` back) only with the notification that
+    /// it let go of them.
+    zero_copy: bool,
 }
+
+/// `IORING_SEND_ZC_REPORT_USAGE`: the notification says whether the kernel
+/// copied after all (it always does on loopback).
+#[cfg(uring)]
+const ZC_REPORT_USAGE: u16 = 1 << 3;
 
 impl<B: IoBuf> Send<B> {
     /// Sends `buf`'s initialized bytes; with `waitall` an io_uring `SEND`
@@ -161,7 +170,19 @@ impl<B: IoBuf> Send<B> {
     /// kernel retries short sends itself). Readiness backends send what
     /// the socket takes and leave the loop to the caller.
     pub(crate) fn new(fd: OpLease, buf: B, waitall: bool) -> Self {
-        Send { fd, buf, waitall }
+        Send {
+            fd,
+            buf,
+            waitall,
+            zero_copy: false,
+        }
+    }
+
+    /// Sends with `IORING_OP_SEND_ZC` (Linux 6.0) on a ring; readiness
+    /// backends send as usual.
+    pub(crate) fn zero_copy(mut self, zero_copy: bool) -> Self {
+        self.zero_copy = zero_copy;
+        self
     }
 }
 
@@ -179,6 +200,12 @@ unsafe impl<B: IoBuf> Operation for Send<B> {
         } else {
             NOSIGNAL
         };
+        if self.zero_copy {
+            let e = opcode::SendZc::new(target.raw(), self.buf.stable_ptr(), len)
+                .flags(flags)
+                .zc_flags(ZC_REPORT_USAGE);
+            return target.apply(e.build());
+        }
         let e = opcode::Send::new(target.raw(), self.buf.stable_ptr(), len).flags(flags);
         target.apply(e.build())
     }

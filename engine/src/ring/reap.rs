@@ -16,6 +16,10 @@ use crate::error::Error;
 use crate::op::{Completion, Orphan};
 use io_uring::{cqueue, opcode};
 use std::os::fd::IntoRawFd;
+
+/// `IORING_NOTIF_USAGE_ZC_COPIED`: a zero-copy send's notification saying
+/// the kernel copied the data after all.
+const ZC_COPIED: u32 = 1 << 31;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -104,8 +108,23 @@ impl Driver {
                     None => {}
                 }
             }
-            let internal = meta.internal.take();
             let stream = meta.stream.clone();
+            if stream.is_none() && meta.internal.is_none() {
+                if !last {
+                    // A result that a notification will follow (`SEND_ZC`):
+                    // the buffer stays with the kernel until then.
+                    meta.result = Some(c);
+                    return Route::Done;
+                }
+                if let Some(result) = meta.result.take() {
+                    Counters::bump(&self.inner.counters.zc_sends);
+                    if c.result as u32 & ZC_COPIED != 0 {
+                        Counters::bump(&self.inner.counters.zc_copied);
+                    }
+                    c = result;
+                }
+            }
+            let internal = meta.internal.take();
             // The kernel is done with a stream's descriptor at its last CQE:
             // let the reference go now, not when (if ever) the stream is
             // polled again.

@@ -61,6 +61,9 @@ pub(crate) struct Meta {
     /// The last CQE of an operation a foreign thread orphaned, reaped before
     /// its data arrived through the remote queue.
     pub early: Option<Completion>,
+    /// The result of a single-shot operation with two completions
+    /// (`SEND_ZC`), kept until its notification ends it.
+    pub result: Option<Completion>,
     /// A multishot operation's queue.
     pub stream: Option<Arc<super::stream::StreamShared>>,
     /// One of the driver's own operations.

@@ -39,6 +39,10 @@ pub struct Stats {
     pub fixed_table_full: u64,
     /// Fixed slots in use now.
     pub fixed_in_use: u64,
+    /// Zero-copy sends completed (their notification reaped).
+    pub zc_sends: u64,
+    /// Of those, the ones the kernel copied after all (loopback always does).
+    pub zc_copied: u64,
 }
 
 /// The counters. Each has one writer, the ring's owner thread, so a bump is
@@ -55,6 +59,8 @@ pub(crate) struct Counters {
     pub fixed_registered: AtomicU64,
     pub fixed_table_full: AtomicU64,
     fixed_in_use: AtomicU64,
+    pub zc_sends: AtomicU64,
+    pub zc_copied: AtomicU64,
 }
 
 impl Counters {
@@ -82,6 +88,8 @@ impl Counters {
             fixed_registered: self.fixed_registered.load(Relaxed),
             fixed_table_full: self.fixed_table_full.load(Relaxed),
             fixed_in_use: self.fixed_in_use.load(Relaxed),
+            zc_sends: self.zc_sends.load(Relaxed),
+            zc_copied: self.zc_copied.load(Relaxed),
         }
     }
 }
