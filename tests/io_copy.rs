@@ -2,7 +2,7 @@
 //! `copy_bidirectional` with half-close and resets, and copies dropped at
 //! random points that still move every byte exactly once, in order.
 
-use ringio::io::{copy, copy_bidirectional, AsyncReadOwned, AsyncWriteOwned};
+use ringio::io::{copy, copy_bidirectional, splice_bidirectional, AsyncReadOwned, AsyncWriteOwned};
 use ringio::net::{TcpListener, TcpStream, UnixStream};
 use ringio_tests::{scaled, watchdog, Pattern, Seed, StreamCheck, STEP};
 use std::io::{ErrorKind, Read, Write};
@@ -52,10 +52,35 @@ fn the_traits_work_on_tcp_unix_and_fd() {
         .expect("hung");
 }
 
-/// client <-> [a | copy_bidirectional | b] <-> server, both directions at
-/// once, payloads from 1 B to 4 MiB, then half-close each way.
+/// Which pump a test runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Pump {
+    /// `copy_bidirectional`, through user-space buffers.
+    Copy,
+    /// `splice_bidirectional`, through pipes.
+    Splice,
+}
+
+async fn pump(which: Pump, a: &TcpStream, b: &TcpStream) -> std::io::Result<(u64, u64)> {
+    match which {
+        Pump::Copy => copy_bidirectional(a, b).await,
+        Pump::Splice => splice_bidirectional(a, b).await,
+    }
+}
+
 #[test]
 fn copy_bidirectional_moves_both_directions_and_half_closes() {
+    both_directions(Pump::Copy);
+}
+
+#[test]
+fn splice_bidirectional_moves_both_directions_and_half_closes() {
+    both_directions(Pump::Splice);
+}
+
+/// client <-> [a | pump | b] <-> server, both directions at once, payloads
+/// from 1 B to 4 MiB, then half-close each way.
+fn both_directions(which: Pump) {
     for len in [1usize, 1000, 65_536, 4 << 20] {
         let rt = ringio_tests::runtime();
         let (a, mut client) = rt.block_on(async { tcp_with_std_peer() });
@@ -86,10 +111,10 @@ fn copy_bidirectional_moves_both_directions_and_half_closes() {
             got
         });
         let (n_up, n_down) = rt
-            .block_on(ringio::time::timeout(STEP, copy_bidirectional(&a, &b)))
-            .expect("copy_bidirectional hung")
+            .block_on(ringio::time::timeout(STEP, pump(which, &a, &b)))
+            .expect("the pump hung")
             .unwrap();
-        assert_eq!((n_up, n_down), (len as u64, len as u64));
+        assert_eq!((n_up, n_down), (len as u64, len as u64), "{which:?}");
         assert!(server_thread.join().unwrap() == up, "{len} B upstream differ");
         assert!(client_thread.join().unwrap() == down, "{len} B downstream differ");
     }
@@ -144,18 +169,31 @@ fn a_reset_mid_stream_is_an_error_not_a_hang() {
 
 const DROPS: usize = 2_000;
 
-/// `copy(src, dst)` under `timeout(0..50 µs)` again and again until the
-/// source ends: every byte reaches the destination exactly once, in order,
-/// although most copies are dropped mid-read or mid-write.
 #[test]
 fn dropped_copies_lose_and_duplicate_nothing() {
-    let seed = Seed::new("dropped copies");
-    watchdog("dropped copies", STEP * 6, move |progress| {
+    drop_storm(Pump::Copy);
+}
+
+#[test]
+fn dropped_splices_lose_and_duplicate_nothing() {
+    drop_storm(Pump::Splice);
+}
+
+/// The pump from `src` to `dst` under `timeout(0..50 µs)` again and again
+/// until the source ends: every byte reaches the destination exactly once,
+/// in order, although most pumps are dropped mid-read or mid-write. (The
+/// splice runs both ways; `dst`'s peer sends nothing, so the other way ends
+/// at once every time.)
+fn drop_storm(which: Pump) {
+    let what = format!("dropped {which:?}");
+    let seed = Seed::new(&what);
+    watchdog(&what.clone(), STEP * 6, move |progress| {
         let mut rng = seed.rng();
         let rt = ringio_tests::runtime();
         rt.block_on(async {
             let (src, mut src_peer) = tcp_with_std_peer();
             let (dst, mut dst_peer) = tcp_with_std_peer();
+            dst_peer.shutdown(std::net::Shutdown::Write).unwrap();
             let total = scaled(DROPS) * 4096;
             let feeder_seed = seed.value();
             let feeder = std::thread::spawn(move || {
@@ -183,7 +221,13 @@ fn dropped_copies_lose_and_duplicate_nothing() {
             let mut drops = 0;
             loop {
                 let limit = Duration::from_micros(rng.range(0, 50) as u64);
-                match ringio::time::timeout(limit, copy(&src, &dst)).await {
+                let run = async {
+                    match which {
+                        Pump::Copy => copy(&src, &dst).await.map(drop),
+                        Pump::Splice => splice_bidirectional(&src, &dst).await.map(drop),
+                    }
+                };
+                match ringio::time::timeout(limit, run).await {
                     Ok(res) => {
                         res.unwrap();
                         break;
@@ -196,8 +240,8 @@ fn dropped_copies_lose_and_duplicate_nothing() {
             dst.shutdown_write().await.unwrap();
             feeder.join().unwrap();
             let check = checker.join().unwrap();
-            eprintln!("dropped copies: {drops} drops, {} bytes checked", check.received());
-            check.assert_exactly(total as u64, "dropped copies");
+            eprintln!("{what}: {drops} drops, {} bytes checked", check.received());
+            check.assert_exactly(total as u64, &what);
         });
     });
 }

@@ -1,6 +1,6 @@
 //! The proxy's command line.
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -30,9 +30,21 @@ pub struct Config {
     /// Seconds between stats lines.
     #[arg(long, default_value_t = 5.0)]
     pub stats_every: f64,
-    /// Copy buffer per direction, in KiB.
+    /// Copy buffer per direction, in KiB (`--copy buffers`).
     #[arg(long, default_value_t = 64)]
     pub buffer_kib: usize,
+    /// How bytes move between the two sockets.
+    #[arg(long, value_enum, default_value_t = Copy::Buffers)]
+    pub copy: Copy,
+}
+
+/// How the proxy moves bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Copy {
+    /// Owned user-space buffers (`ringio::io::copy_bidirectional`).
+    Buffers,
+    /// Pipes, without user memory (`ringio::io::splice_bidirectional`).
+    Splice,
 }
 
 impl Config {

@@ -3,9 +3,10 @@
 //! other side as a reset), idleness, or the drain deadline.
 
 use crate::accept::Core;
+use crate::config::Copy;
 use crate::stats::Stats;
 use ringio::buf::{IoBuf, IoBufMut};
-use ringio::io::{copy_bidirectional_with_size, AsyncReadOwned, AsyncWriteOwned};
+use ringio::io::{copy_bidirectional_with_size, splice_bidirectional, AsyncReadOwned, AsyncWriteOwned};
 use ringio::net::TcpStream;
 use ringio::BufResult;
 use std::cell::Cell;
@@ -50,7 +51,23 @@ async fn proxy(client: &TcpStream, core: &Core) {
         bytes: &core.stats.bytes_down,
         fin_sent: Cell::new(false),
     };
-    let pump = copy_bidirectional_with_size(&from_client, &from_upstream, core.config.buffer_kib.max(1) * 1024);
+    let pump = async {
+        match core.config.copy {
+            Copy::Buffers => {
+                let size = core.config.buffer_kib.max(1) * 1024;
+                copy_bidirectional_with_size(&from_client, &from_upstream, size).await
+            }
+            // The bytes never reach user space, so neither the idle clock
+            // nor the byte counters see them until the end: with splice the
+            // idle timeout counts from the connection's start.
+            Copy::Splice => {
+                let (up, down) = splice_bidirectional(client, &upstream).await?;
+                Stats::add(&core.stats.bytes_up, up);
+                Stats::add(&core.stats.bytes_down, down);
+                Ok((up, down))
+            }
+        }
+    };
     let mut cut = core.cut.clone();
     let ending = race(
         pump,

@@ -156,7 +156,16 @@ fn payload(len: usize, seed: u64) -> Vec<u8> {
 
 #[test]
 fn payloads_from_one_byte_to_64_mib_come_back_exactly() {
-    let proxy = Proxy::start(&[echo_upstream()], &[], None);
+    payloads(&[]);
+}
+
+#[test]
+fn payloads_come_back_exactly_through_splice() {
+    payloads(&["--copy", "splice"]);
+}
+
+fn payloads(args: &[&str]) {
+    let proxy = Proxy::start(&[echo_upstream()], args, None);
     let sizes = [1usize, 7, 1000, 65_536, 1 << 20, 64 << 20];
     let clients: Vec<_> = sizes
         .iter()
@@ -195,6 +204,15 @@ fn a_refused_upstream_fails_over_to_the_next() {
 
 #[test]
 fn an_upstream_reset_reaches_the_client_as_a_reset() {
+    upstream_reset(&[]);
+}
+
+#[test]
+fn an_upstream_reset_reaches_the_client_as_a_reset_through_splice() {
+    upstream_reset(&["--copy", "splice"]);
+}
+
+fn upstream_reset(args: &[&str]) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let up = l.local_addr().unwrap();
     thread::spawn(move || {
@@ -219,7 +237,7 @@ fn an_upstream_reset_reaches_the_client_as_a_reset() {
             drop(s); // RST
         }
     });
-    let proxy = Proxy::start(&[up], &[], None);
+    let proxy = Proxy::start(&[up], args, None);
     let mut s = proxy.connect();
     // Exactly what the upstream reads before it resets, and no more: a
     // write of ours after the reset could take the error the read is to see

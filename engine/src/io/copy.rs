@@ -108,7 +108,7 @@ where
 }
 
 /// Polls both futures until both are done or either fails.
-async fn try_join<X, Y>(
+pub(super) async fn try_join<X, Y>(
     x: impl Future<Output = io::Result<X>>,
     y: impl Future<Output = io::Result<Y>>,
 ) -> io::Result<(X, Y)> {

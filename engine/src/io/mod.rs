@@ -1,7 +1,9 @@
 //! Owned-buffer I/O traits, so that code can be generic over ringio's byte
 //! streams ([`TcpStream`](crate::net::TcpStream),
 //! [`UnixStream`](crate::net::UnixStream), [`Fd`](crate::fd::Fd)), and the
-//! copies written on top of them ([`copy`], [`copy_bidirectional`]).
+//! copies written on top of them ([`copy`], [`copy_bidirectional`], and
+//! [`splice_bidirectional`], which moves TCP bytes through pipes instead of
+//! user memory).
 //!
 //! The shape is monoio's `AsyncReadRent`/`AsyncWriteRent`: the buffer is
 //! moved in and handed back with the result, because on io_uring the kernel
@@ -34,7 +36,9 @@
 //! ```
 
 mod copy;
+mod splice;
 mod traits;
 
 pub use copy::{copy, copy_bidirectional, copy_bidirectional_with_size};
+pub use splice::splice_bidirectional;
 pub use traits::{AsyncReadOwned, AsyncWriteOwned};

@@ -49,6 +49,9 @@ pub(crate) enum Direction {
     IntoPipe,
     /// From the pipe into the held descriptor (a socket).
     OutOfPipe,
+    /// From the held socket into the pipe (which must be empty: "would
+    /// block" then means the socket has nothing).
+    FromSocket,
 }
 
 pub(crate) struct Splice {
@@ -69,6 +72,17 @@ impl Splice {
             pipe,
             direction: Direction::IntoPipe,
             offset: offset as i64,
+            len,
+        }
+    }
+
+    /// Moves up to `len` bytes from the socket `fd` into the (empty) `pipe`.
+    pub(crate) fn from_socket(fd: OpLease, pipe: Arc<Pipe>, len: u32) -> Self {
+        Splice {
+            fd,
+            pipe,
+            direction: Direction::FromSocket,
+            offset: -1,
             len,
         }
     }
@@ -118,6 +132,16 @@ unsafe impl Operation for Splice {
                 let e = opcode::Splice::new(input, -1, target.raw(), -1, self.len).flags(FLAGS);
                 target.apply(e.build())
             }
+            Direction::FromSocket => {
+                let out = types::Fd(self.pipe.write.as_raw_fd());
+                let e = if target.is_fixed() {
+                    let slot = types::Fixed(target.raw().0 as u32);
+                    opcode::Splice::new(slot, -1, out, -1, self.len)
+                } else {
+                    opcode::Splice::new(target.raw(), -1, out, -1, self.len)
+                };
+                e.flags(FLAGS).build()
+            }
         }
     }
 
@@ -125,6 +149,7 @@ unsafe impl Operation for Splice {
         match self.direction {
             Direction::IntoPipe => Plan::Blocking,
             Direction::OutOfPipe => Plan::Nonblocking(Interest::WRITABLE),
+            Direction::FromSocket => Plan::Nonblocking(Interest::READABLE),
         }
     }
 
@@ -150,6 +175,12 @@ unsafe impl Operation for Splice {
                 let null = std::ptr::null_mut();
                 // SAFETY: both descriptors are held open (`pipe`, `fd`); no offsets.
                 syscall_retry(|| unsafe { libc::splice(pipe, null, socket, null, len, FLAGS) })
+            }
+            Direction::FromSocket => {
+                let (socket, pipe) = (self.fd.raw(), self.pipe.write.as_raw_fd());
+                let null = std::ptr::null_mut();
+                // SAFETY: both descriptors are held open (`fd`, `pipe`); no offsets.
+                syscall_retry(|| unsafe { libc::splice(socket, null, pipe, null, len, FLAGS) })
             }
         }
     }
