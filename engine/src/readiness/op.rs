@@ -5,19 +5,29 @@
 //! A non-blocking syscall moves data only inside `poll`, so a `ReadyOp`
 //! dropped while it waits has done nothing; one dropped while its job runs
 //! on the pool leaves the job's result to the operation's orphan handler.
+//!
+//! A deadline set by `OpTimeout::timeout` when the operation was created
+//! bounds its readiness wait with the runtime's timers (what a ring does
+//! with a linked timeout); a job on the pool runs to its end.
 
 use super::pool::{self, Slot};
 use super::{Driver, Source};
 use crate::fd::Interest;
 use crate::op::{Completion, Operation, Plan};
+use crate::time::Sleep;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 pub(crate) struct ReadyOp<T: Operation> {
     driver: Driver,
     state: State<T>,
+    /// The deadline of the future that created it, and the timer that
+    /// wakes its wait then (armed while it waits).
+    deadline: Option<Instant>,
+    timer: Option<Sleep>,
 }
 
 enum State<T: Operation> {
@@ -32,6 +42,8 @@ impl<T: Operation> ReadyOp<T> {
         ReadyOp {
             driver,
             state: State::Idle(data),
+            deadline: crate::time::deadline::current(),
+            timer: None,
         }
     }
 
@@ -64,11 +76,33 @@ impl<T: Operation> ReadyOp<T> {
                 Poll::Ready(_) => continue, // ready since the attempt, or cancelled
                 Poll::Pending => {}
             }
+            if let Some(deadline) = self.deadline {
+                if self.deadline_passed(deadline, cx) {
+                    return self.finish(*data, Completion::errno(libc::ETIMEDOUT));
+                }
+            }
             if let Err(err) = self.driver.arm(source, interest) {
                 return self.finish(*data, Completion::failed(&err));
             }
             self.state = State::Idle(data);
             return Poll::Pending;
+        }
+    }
+}
+
+impl<T: Operation> ReadyOp<T> {
+    /// Whether `deadline` passed; if not, makes sure the runtime's timers
+    /// wake this wait then (where there are timers: not on a host's loop).
+    fn deadline_passed(&mut self, deadline: Instant, cx: &mut Context<'_>) -> bool {
+        if Instant::now() >= deadline {
+            return true;
+        }
+        if self.timer.is_none() && crate::runtime::context::timers().is_some() {
+            self.timer = Some(crate::time::sleep_until(deadline));
+        }
+        match self.timer.as_mut() {
+            Some(timer) => Pin::new(timer).poll(cx).is_ready(),
+            None => false,
         }
     }
 }

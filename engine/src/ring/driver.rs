@@ -44,6 +44,9 @@ use std::sync::Arc;
 pub(super) const WAKE_TOKEN: u64 = u64::MAX;
 /// `user_data` of cancel requests; their CQEs carry nothing we need.
 pub(super) const CANCEL_TOKEN: u64 = u64::MAX - 1;
+/// `user_data` of the `LINK_TIMEOUT`s bounding operations (their CQEs say
+/// nothing the operation's own does not).
+pub(super) const LINK_TIMEOUT_TOKEN: u64 = u64::MAX - 2;
 
 static NEXT_DRIVER_ID: AtomicUsize = AtomicUsize::new(1);
 
@@ -257,6 +260,11 @@ impl Driver {
         if let Err(err) = self.admits(data.fd(), owner) {
             return RingOp::refused(self.clone(), data, Completion::refused(err));
         }
+        // A deadline of the future submitting it (`OpTimeout::timeout`).
+        let deadline = crate::time::deadline::current();
+        if deadline.is_some_and(|d| crate::time::deadline::left(d).is_none()) {
+            return RingOp::refused(self.clone(), data, Completion::errno(libc::ETIMEDOUT));
+        }
         if owner {
             // One borrow of the owner state for the slot and the push.
             let (ticket, failed) = self.with(|st| {
@@ -268,12 +276,18 @@ impl Driver {
                 // if the future is dropped first, until the last CQE for
                 // `ticket` is reaped. The fd-mutex reference inside `data`
                 // keeps the descriptor open that long.
-                (ticket, unsafe { self.push_op_in(st, ticket, &entry, None) })
+                let failed = match deadline {
+                    // SAFETY: as above.
+                    Some(deadline) => unsafe { self.push_timed_op_in(st, ticket, entry, deadline) },
+                    // SAFETY: as above.
+                    None => unsafe { self.push_op_in(st, ticket, &entry, None) },
+                };
+                (ticket, failed)
             });
             if let Some(err) = failed {
                 self.push_failed(ticket, err);
             }
-            return RingOp::new(self.clone(), ticket, data);
+            return RingOp::new(self.clone(), ticket, data).timed(deadline.is_some());
         }
         let ticket = self.alloc(owner);
         let entry = data.entry().user_data(ticket.user_data());
@@ -283,8 +297,9 @@ impl Driver {
             ticket,
             fd,
             stream: None,
+            deadline,
         });
-        RingOp::new(self.clone(), ticket, data)
+        RingOp::new(self.clone(), ticket, data).timed(deadline.is_some())
     }
 
     /// Submits a multishot operation. Its data moves into the driver for
@@ -310,6 +325,7 @@ impl Driver {
                 ticket,
                 fd,
                 stream: Some((stream.clone(), data)),
+                deadline: None,
             });
         }
         MultiOp::new(self.clone(), ticket, stream)

@@ -21,6 +21,8 @@ pub(crate) struct RingOp<T: Operation> {
     state: State,
     /// `None` once the output was produced, or the data went to the driver.
     data: Option<T>,
+    /// Linked to a `LINK_TIMEOUT`: a cancel nobody else explains is its.
+    timed: bool,
 }
 
 enum State {
@@ -36,7 +38,14 @@ impl<T: Operation> RingOp<T> {
             driver,
             state: State::InFlight(ticket),
             data: Some(data),
+            timed: false,
         }
+    }
+
+    /// Marks the operation as bounded by a link timeout.
+    pub(super) fn timed(mut self, timed: bool) -> Self {
+        self.timed = timed;
+        self
     }
 
     pub(super) fn refused(driver: Driver, data: T, c: Completion) -> Self {
@@ -44,12 +53,18 @@ impl<T: Operation> RingOp<T> {
             driver,
             state: State::Refused(c),
             data: Some(data),
+            timed: false,
         }
     }
 
     fn finish(&mut self, c: Completion) -> T::Output {
         let data = self.data.take().expect("RingOp polled after completion");
-        let c = c.explained(data.fd());
+        // A close explains a cancel first (`Error::Closed`); one left
+        // unexplained on a timed operation is its deadline's.
+        let mut c = c.explained(data.fd());
+        if self.timed && c.is_cancelled() {
+            c = Completion::errno(libc::ETIMEDOUT);
+        }
         data.complete(c)
     }
 

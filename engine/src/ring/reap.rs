@@ -7,7 +7,7 @@
 //! dispatched after, so that no waker runs and no operation data is dropped
 //! while the state is borrowed (either may re-enter the driver).
 
-use super::driver::{Driver, CANCEL_TOKEN, WAKE_TOKEN};
+use super::driver::{Driver, CANCEL_TOKEN, LINK_TIMEOUT_TOKEN, WAKE_TOKEN};
 use super::lifecycle::{Completed, Ticket};
 use super::state::{Deferred, Internal, OwnerState};
 use super::stats::Counters;
@@ -85,7 +85,7 @@ impl Driver {
 
     /// Hands one CQE to whoever waits for it (see the module docs).
     pub(super) fn dispatch(&self, user_data: u64, c: Completion) {
-        if user_data == CANCEL_TOKEN {
+        if user_data == CANCEL_TOKEN || user_data == LINK_TIMEOUT_TOKEN {
             return;
         }
         if user_data == WAKE_TOKEN {
@@ -133,6 +133,8 @@ impl Driver {
                 _ => None,
             };
             if last {
+                // The kernel read the link timeout's timespec long ago.
+                meta.deadline = None;
                 let retired = meta.ended_by.is_some();
                 meta.in_kernel = false;
                 st.in_kernel -= 1;

@@ -24,6 +24,8 @@ pub(crate) enum Remote {
         ticket: Ticket,
         fd: Option<Descriptor>,
         stream: Option<(Arc<StreamShared>, Box<dyn Orphan>)>,
+        /// Linked to a `LINK_TIMEOUT` for the time left until then.
+        deadline: Option<std::time::Instant>,
     },
     /// The future of the operation at `ticket` was dropped there: here is
     /// its data, for the driver to keep until the last CQE.
@@ -61,7 +63,8 @@ impl Driver {
                     ticket,
                     fd,
                     stream,
-                } => self.submit_remote(entry, ticket, fd, stream),
+                    deadline,
+                } => self.submit_remote(entry, ticket, fd, stream, deadline),
                 Remote::Orphan { ticket, data, cancel } => self.take_orphan(ticket, data, cancel),
                 Remote::DropStream { ticket, stream } => self.end_stream(ticket, &stream),
                 Remote::CancelFd(target) => self.cancel_fd(target),
@@ -83,6 +86,7 @@ impl Driver {
         ticket: Ticket,
         fd: Option<Descriptor>,
         stream: Option<(Arc<StreamShared>, Box<dyn Orphan>)>,
+        deadline: Option<std::time::Instant>,
     ) {
         // Checked again here, in the owner's order: a close whose cancel was
         // pushed already must not be followed by this operation's SQE.
@@ -100,7 +104,16 @@ impl Driver {
             // heap memory stays put until the last CQE for `ticket` (the
             // future holds the data, and hands it to the driver if dropped;
             // a multishot's data came along in `stream`).
-            None => unsafe { self.push_op(ticket, entry, stream) },
+            None => match deadline {
+                // SAFETY: as below; a timed operation is never multishot.
+                Some(deadline) => {
+                    if let Some(err) = self.with(|st| unsafe { self.push_timed_op_in(st, ticket, entry, deadline) }) {
+                        self.push_failed(ticket, err);
+                    }
+                }
+                // SAFETY: see above.
+                None => unsafe { self.push_op(ticket, entry, stream) },
+            },
             Some(err) => {
                 // Completed as if the kernel had refused it.
                 self.with(|st| {

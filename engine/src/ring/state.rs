@@ -64,6 +64,10 @@ pub(crate) struct Meta {
     /// The result of a single-shot operation with two completions
     /// (`SEND_ZC`), kept until its notification ends it.
     pub result: Option<Completion>,
+    /// The timespec of the `LINK_TIMEOUT` bounding the operation (the
+    /// kernel reads it when it takes the SQE); its presence means a cancel
+    /// the driver did not ask for is the deadline's.
+    pub deadline: Option<Box<io_uring::types::Timespec>>,
     /// A multishot operation's queue.
     pub stream: Option<Arc<super::stream::StreamShared>>,
     /// One of the driver's own operations.

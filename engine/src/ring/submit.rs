@@ -3,7 +3,7 @@
 //! makes a syscall unless the SQ is full; then it submits what is queued
 //! (reaping first if the kernel pushes back with `EBUSY`).
 
-use super::driver::{Driver, CANCEL_TOKEN, WAKE_TOKEN};
+use super::driver::{Driver, CANCEL_TOKEN, LINK_TIMEOUT_TOKEN, WAKE_TOKEN};
 use super::lifecycle::Ticket;
 use super::state::{Deferred, Internal, OwnerState};
 use super::stats::Counters;
@@ -61,6 +61,51 @@ impl Driver {
         Counters::bump(&self.inner.counters.submitted);
         // SAFETY: the caller vouches for the entry's pointers.
         unsafe { self.push_entry(st, entry) }.err()
+    }
+
+    /// [`Driver::push_op_in`] for an operation with a deadline: its SQE is
+    /// linked (`IOSQE_IO_LINK`) to an `IORING_OP_LINK_TIMEOUT` for the time
+    /// left, pushed right behind it in the same submission, so the kernel
+    /// cancels the operation at the deadline.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Driver::push_op`].
+    pub(super) unsafe fn push_timed_op_in(
+        &self,
+        st: &mut OwnerState,
+        ticket: Ticket,
+        entry: squeue::Entry,
+        deadline: std::time::Instant,
+    ) -> Option<io::Error> {
+        let left = crate::time::deadline::left(deadline).unwrap_or(std::time::Duration::from_nanos(1));
+        // Room for both, so that the link is not split across enters.
+        let room = {
+            let sq = st.ring.submission();
+            sq.capacity() - sq.len()
+        };
+        if room < 2 {
+            Counters::bump(&self.inner.counters.sq_full_flushes);
+            if let Err(err) = self.flush(st) {
+                return Some(err);
+            }
+        }
+        let ts = Box::new(types::Timespec::from(left));
+        let timeout = opcode::LinkTimeout::new(&*ts).build().user_data(LINK_TIMEOUT_TOKEN);
+        // SAFETY: the caller vouches for the entry's pointers.
+        if let Some(err) = unsafe { self.push_op_in(st, ticket, &entry.flags(squeue::Flags::IO_LINK), None) } {
+            return Some(err);
+        }
+        // The timespec stays in the slot's bookkeeping until the operation's
+        // last CQE, long after the kernel read it (at submission).
+        st.meta(ticket.index).deadline = Some(ts);
+        // SAFETY: the entry points at the boxed timespec just stored, which
+        // does not move and lives past the submission.
+        if let Err(err) = unsafe { self.push_entry(st, &timeout) } {
+            // Cannot happen (room was made); the operation runs unbounded.
+            tracing::warn!(%err, "could not push a link timeout");
+        }
+        None
     }
 
     /// Completes an operation whose SQE could not be pushed.
