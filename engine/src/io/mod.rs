@@ -36,9 +36,11 @@
 //! ```
 
 mod copy;
+#[cfg(target_os = "linux")]
 mod splice;
 mod traits;
 
 pub use copy::{copy, copy_bidirectional, copy_bidirectional_with_size};
+#[cfg(target_os = "linux")]
 pub use splice::splice_bidirectional;
 pub use traits::{AsyncReadOwned, AsyncWriteOwned};

@@ -99,15 +99,16 @@ impl Driver {
         } else {
             None
         };
+        // The entry was built from its operation's data, whose heap memory
+        // stays put until the last CQE for `ticket` (the future holds the
+        // data, and hands it to the driver if dropped; a multishot's data
+        // came along in `stream`).
         match refusal {
-            // SAFETY: the entry was built from its operation's data, whose
-            // heap memory stays put until the last CQE for `ticket` (the
-            // future holds the data, and hands it to the driver if dropped;
-            // a multishot's data came along in `stream`).
             None => match deadline {
-                // SAFETY: as below; a timed operation is never multishot.
                 Some(deadline) => {
-                    if let Some(err) = self.with(|st| unsafe { self.push_timed_op_in(st, ticket, entry, deadline) }) {
+                    // SAFETY: see above (a timed operation is never multishot).
+                    let failed = self.with(|st| unsafe { self.push_timed_op_in(st, ticket, entry, deadline) });
+                    if let Some(err) = failed {
                         self.push_failed(ticket, err);
                     }
                 }
