@@ -347,6 +347,10 @@ fn close_against_a_foreign_reader() {
 /// (`poll_accept`, which never waits) and closed each round.
 #[test]
 fn connect_accept_close_rounds_with_random_drops_never_hang_a_close() {
+    // Its listener and connections take descriptor numbers: one that another
+    // test closed and waits to see come back could be held here for the
+    // whole run.
+    let _serial = fd_serial();
     let seed = Seed::new("connect/accept/close rounds");
     let mut rng = seed.rng();
     watchdog("connect/accept/close rounds", ROUND, move |progress| {
