@@ -117,6 +117,24 @@ unsafe impl Operation for Accept {
         c
     }
 
+    #[cfg(feature = "sim")]
+    fn simulate(
+        &mut self,
+        socket: &crate::sim::Socket,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Completion> {
+        socket.poll_accept(Some(cx)).map(|r| match r {
+            Ok((fd, peer)) => {
+                self.peer = Some(crate::sim::any(peer));
+                Completion {
+                    result: fd.into_raw_fd(),
+                    flags: 0,
+                }
+            }
+            Err(e) => Completion::failed(&e),
+        })
+    }
+
     fn fd(&self) -> Option<&OpLease> {
         Some(&self.fd)
     }

@@ -80,6 +80,20 @@ unsafe impl Operation for Connect {
         }
     }
 
+    #[cfg(feature = "sim")]
+    fn simulate(
+        &mut self,
+        socket: &crate::sim::Socket,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Completion> {
+        match std::net::SocketAddr::try_from((*self.addr).clone()) {
+            Ok(addr) => socket
+                .poll_connect(addr, cx)
+                .map(|r| crate::sim::completion(r.map(|()| 0))),
+            Err(_) => std::task::Poll::Ready(Completion::errno(libc::EAFNOSUPPORT)),
+        }
+    }
+
     fn fd(&self) -> Option<&OpLease> {
         Some(&self.fd)
     }

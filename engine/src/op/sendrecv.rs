@@ -105,6 +105,19 @@ unsafe impl<B: IoBufMut> Operation for Recv<B> {
         syscall_retry(|| unsafe { libc::recv(fd, ptr.cast(), len, flags) })
     }
 
+    #[cfg(feature = "sim")]
+    fn simulate(
+        &mut self,
+        socket: &crate::sim::Socket,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Completion> {
+        let at = self.at();
+        let room = self.buf.bytes_total() - at;
+        socket
+            .poll_recv(room, Some(cx))
+            .map(|r| crate::sim::completion(r.map(|(bytes, _, _)| crate::buf::fill_at(&mut self.buf, at, &bytes))))
+    }
+
     fn fd(&self) -> Option<&OpLease> {
         Some(&self.fd)
     }
@@ -191,6 +204,18 @@ unsafe impl<B: IoBuf> Operation for Send<B> {
         let (fd, ptr, len) = (self.fd.raw(), self.buf.stable_ptr(), self.buf.bytes_init());
         // SAFETY: `ptr` is valid for reads of `len` initialized bytes, owned by `self`.
         syscall_retry(|| unsafe { libc::send(fd, ptr.cast(), len, NOSIGNAL) })
+    }
+
+    #[cfg(feature = "sim")]
+    fn simulate(
+        &mut self,
+        socket: &crate::sim::Socket,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Completion> {
+        // SAFETY: the first `bytes_init` bytes of the buffer are initialized
+        // (`IoBuf`), and `self.buf` owns them for the borrow.
+        let data = unsafe { crate::buf::written(&self.buf, self.buf.bytes_init()) };
+        socket.poll_send(data, None, Some(cx)).map(crate::sim::completion)
     }
 
     fn fd(&self) -> Option<&OpLease> {

@@ -1,0 +1,323 @@
+//! The simulated backend's network: streams, listeners, datagrams, the
+//! virtual clock and the close semantics, each in a deterministic run.
+
+use ringio::net::{TcpListener, TcpStream, UdpSocket};
+use ringio::sim::{Link, Sim};
+use ringio::time::{sleep, timeout};
+use std::io::ErrorKind;
+use std::net::Shutdown;
+use std::os::fd::AsRawFd;
+use std::time::Duration;
+
+const SERVER: &str = "127.0.1.1";
+const CLIENT: &str = "127.0.1.2";
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// An echo server on `SERVER:7`.
+fn echo(sim: &mut Sim) -> &mut Sim {
+    sim.host(SERVER, || async {
+        let listener = TcpListener::bind("0.0.0.0:7")?;
+        loop {
+            let (stream, _) = listener.accept().await?;
+            ringio::spawn(async move {
+                loop {
+                    let (res, buf) = stream.read(Vec::with_capacity(4096)).await;
+                    match res {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => {
+                            if stream.write_all(buf).await.0.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    })
+}
+
+#[test]
+fn runs_on_the_sim_backend_with_real_descriptor_numbers() {
+    Sim::new(1).run(CLIENT, || async {
+        assert_eq!(ringio::runtime::backend(), Some(ringio::Backend::Sim));
+        let sock = UdpSocket::bind("0.0.0.0:0").unwrap();
+        assert!(sock.as_raw_fd() >= 0);
+        assert_eq!(sock.local_addr().unwrap().ip().to_string(), CLIENT);
+        sock.close().await.unwrap();
+        assert_eq!(sock.as_raw_fd(), -1);
+    });
+}
+
+#[test]
+fn stream_round_trip_takes_the_link_latency_in_virtual_time() {
+    let mut sim = Sim::new(2);
+    echo(&mut sim).link(SERVER, CLIENT, Link::new().latency(ms(10)));
+    let (reply, took, peer, local) = sim.run(CLIENT, || async {
+        let stream = TcpStream::connect("127.0.1.1:7").await.unwrap();
+        let connected = ringio::sim::elapsed();
+        assert_eq!(connected, ms(20)); // SYN and SYN-ACK
+        stream.write_all(b"ping".to_vec()).await.0.unwrap();
+        let (res, buf) = stream.read_exact(vec![0; 4]).await;
+        res.unwrap();
+        (
+            buf,
+            ringio::sim::elapsed() - connected,
+            stream.peer_addr().unwrap(),
+            stream.local_addr().unwrap(),
+        )
+    });
+    assert_eq!(reply, b"ping");
+    assert_eq!(took, ms(20));
+    assert_eq!(peer.to_string(), "127.0.1.1:7");
+    assert_eq!(local.ip().to_string(), CLIENT);
+    assert!(local.port() >= 32768);
+}
+
+#[test]
+fn connect_without_listener_is_refused() {
+    let mut sim = Sim::new(3);
+    sim.host(SERVER, || async { Ok(()) });
+    let err = sim.run(CLIENT, || async {
+        TcpStream::connect("127.0.1.1:9").await.unwrap_err()
+    });
+    assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
+}
+
+#[test]
+fn binding_a_taken_address_fails_and_port_zero_is_ephemeral() {
+    Sim::new(4).run(SERVER, || async {
+        let a = TcpListener::bind("127.0.1.1:80").unwrap();
+        let err = TcpListener::bind("0.0.0.0:80").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::AddrInUse);
+        let b = TcpListener::bind("127.0.1.1:0").unwrap();
+        let c = TcpListener::bind("127.0.1.1:0").unwrap();
+        assert_ne!(b.local_addr().unwrap(), c.local_addr().unwrap());
+        let other = TcpListener::bind("127.0.9.9:80").unwrap_err();
+        assert_eq!(other.kind(), ErrorKind::AddrNotAvailable);
+        // Closing frees the address.
+        a.close().await.unwrap();
+        TcpListener::bind("127.0.1.1:80").unwrap();
+    });
+}
+
+#[test]
+fn a_full_queue_is_backpressure_not_memory() {
+    let mut sim = Sim::new(5);
+    sim.stream_buffer(1000);
+    sim.run(CLIENT, || async {
+        let listener = TcpListener::bind("0.0.0.0:1").unwrap();
+        let client = TcpStream::connect("127.0.1.2:1").await.unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        let mut sent = 0;
+        loop {
+            match client.try_write(&[7u8; 300]) {
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(sent, 1000, "the window is the queue size");
+        // A write waits while the queue is full...
+        let blocked = timeout(Duration::from_secs(60), client.write(vec![1u8; 10])).await;
+        assert!(blocked.is_err());
+        // ...and goes on once the reader makes room.
+        let (n, _) = server.read(Vec::with_capacity(400)).await;
+        assert_eq!(n.unwrap(), 400);
+        let (n, _) = client.write(vec![1u8; 1000]).await;
+        assert_eq!(n.unwrap(), 400);
+    });
+}
+
+#[test]
+fn half_close_delivers_end_of_stream_and_keeps_the_other_way_open() {
+    Sim::new(6).run(CLIENT, || async {
+        let listener = TcpListener::bind("0.0.0.0:2").unwrap();
+        let client = TcpStream::connect("127.0.1.2:2").await.unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        client.write_all(b"request".to_vec()).await.0.unwrap();
+        client.shutdown(Shutdown::Write).unwrap();
+        let (res, buf) = server.read_exact(vec![0; 7]).await;
+        res.unwrap();
+        assert_eq!(buf, b"request");
+        let (n, _) = server.read(Vec::with_capacity(8)).await;
+        assert_eq!(n.unwrap(), 0, "end of stream after the shutdown");
+        server.write_all(b"reply".to_vec()).await.0.unwrap();
+        let (res, buf) = client.read_exact(vec![0; 5]).await;
+        res.unwrap();
+        assert_eq!(buf, b"reply");
+        let err = client.write(b"more".to_vec()).await.0.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::BrokenPipe);
+    });
+}
+
+#[test]
+fn closing_with_unread_bytes_resets_the_peer() {
+    Sim::new(7).run(CLIENT, || async {
+        let listener = TcpListener::bind("0.0.0.0:3").unwrap();
+        let client = TcpStream::connect("127.0.1.2:3").await.unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        client.write_all(b"unread".to_vec()).await.0.unwrap();
+        sleep(ms(1)).await;
+        server.close().await.unwrap();
+        let err = client.read(Vec::with_capacity(8)).await.0.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ConnectionReset);
+        let err = client.write(b"x".to_vec()).await.0.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::BrokenPipe);
+    });
+}
+
+#[test]
+fn writing_to_a_closed_peer_ends_in_a_reset() {
+    Sim::new(8).run(CLIENT, || async {
+        let listener = TcpListener::bind("0.0.0.0:4").unwrap();
+        let client = TcpStream::connect("127.0.1.2:4").await.unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        drop(server);
+        let (n, _) = client.read(Vec::with_capacity(8)).await;
+        assert_eq!(n.unwrap(), 0, "FIN first");
+        // The first write is accepted; the peer answers it with RST.
+        client.write(b"late".to_vec()).await.0.unwrap();
+        sleep(ms(1)).await;
+        let err = client.write(b"later".to_vec()).await.0.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ConnectionReset);
+        let err = client.write(b"again".to_vec()).await.0.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::BrokenPipe);
+    });
+}
+
+#[test]
+fn the_backlog_limit_holds_connections_back() {
+    let mut sim = Sim::new(9);
+    sim.somaxconn(2);
+    sim.run(CLIENT, || async {
+        let listener = TcpListener::bind("0.0.0.0:5").unwrap();
+        let a = TcpStream::connect("127.0.1.2:5").await.unwrap();
+        let b = TcpStream::connect("127.0.1.2:5").await.unwrap();
+        // The third SYN is dropped while the backlog is full...
+        let third = ringio::spawn(async { TcpStream::connect("127.0.1.2:5").await });
+        sleep(ms(500)).await;
+        assert!(!third.is_finished());
+        // ...and its retransmission (after 1 s) gets in once there is room.
+        let _first = listener.accept().await.unwrap();
+        let c = third.await.unwrap().unwrap();
+        assert_eq!(ringio::sim::elapsed(), Duration::from_secs(1));
+        // With nobody accepting, a connect times out after its retries.
+        let d = TcpStream::connect("127.0.1.2:5").await.unwrap_err();
+        assert_eq!(d.kind(), ErrorKind::TimedOut);
+        drop((a, b, c));
+    });
+}
+
+#[test]
+fn datagrams_queue_whole_and_bounded() {
+    let mut sim = Sim::new(10);
+    sim.datagram_queue(4);
+    sim.run(CLIENT, || async {
+        let a = UdpSocket::bind("0.0.0.0:0").unwrap();
+        let b = UdpSocket::bind("127.0.1.2:53").unwrap();
+        let to = b.local_addr().unwrap();
+        for i in 0..10u8 {
+            a.send_to(vec![i; 100], to).await.0.unwrap();
+        }
+        sleep(ms(1)).await;
+        let mut got = Vec::new();
+        let mut buf = [0u8; 50];
+        loop {
+            match b.try_recv_from(&mut buf) {
+                Ok((n, from)) => {
+                    assert_eq!(from, a.local_addr().unwrap());
+                    got.push((n, buf[0]));
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        // Four fit; each truncated to the buffer, in order.
+        assert_eq!(got, vec![(50, 0), (50, 1), (50, 2), (50, 3)]);
+        a.connect(to).unwrap();
+        a.send(b"connected".to_vec()).await.0.unwrap();
+        let (res, buf) = b.recv_from(vec![0u8; 64]).await;
+        let (n, from) = res.unwrap();
+        assert_eq!((&buf[..n], from), (&b"connected"[..], a.local_addr().unwrap()));
+    });
+}
+
+#[test]
+fn an_hour_of_sleep_takes_no_time_and_timers_are_exact() {
+    Sim::new(11).run(CLIENT, || async {
+        let start = ringio::time::now();
+        sleep(Duration::from_secs(3600)).await;
+        assert_eq!(ringio::time::now() - start, Duration::from_secs(3600));
+        let mut iv = ringio::time::interval(Duration::from_secs(60));
+        for _ in 0..4 {
+            iv.tick().await;
+        }
+        assert_eq!(ringio::sim::elapsed(), Duration::from_secs(3600 + 180));
+        let never = std::future::pending::<()>();
+        assert!(timeout(Duration::from_secs(30), never).await.is_err());
+        assert_eq!(ringio::sim::elapsed(), Duration::from_secs(3600 + 210));
+    });
+}
+
+#[test]
+fn a_read_deadline_fires_in_virtual_time() {
+    let mut sim = Sim::new(12);
+    sim.host(SERVER, || async {
+        let listener = TcpListener::bind("0.0.0.0:6")?;
+        let (_silent, _) = listener.accept().await?;
+        std::future::pending().await
+    });
+    sim.run(CLIENT, || async {
+        let stream = TcpStream::connect("127.0.1.1:6").await.unwrap();
+        let t0 = ringio::sim::elapsed();
+        let read = timeout(Duration::from_secs(5), stream.read(Vec::with_capacity(8))).await;
+        assert!(read.is_err());
+        assert_eq!(ringio::sim::elapsed() - t0, Duration::from_secs(5));
+    });
+}
+
+#[test]
+fn close_ends_pending_operations_with_closed() {
+    Sim::new(13).run(CLIENT, || async {
+        let listener = std::rc::Rc::new(TcpListener::bind("0.0.0.0:8").unwrap());
+        let client = std::rc::Rc::new(TcpStream::connect("127.0.1.2:8").await.unwrap());
+        let (_server, _) = listener.accept().await.unwrap();
+        let reader = {
+            let client = client.clone();
+            ringio::spawn(async move { client.read(Vec::with_capacity(8)).await.0 })
+        };
+        let acceptor = {
+            let listener = listener.clone();
+            ringio::spawn(async move { listener.accept().await.map(drop) })
+        };
+        sleep(ms(1)).await;
+        client.close().await.unwrap();
+        listener.close().await.unwrap();
+        let err = reader.await.unwrap().unwrap_err();
+        assert!(ringio::Error::is_closed(&err), "{err}");
+        let err = acceptor.await.unwrap().unwrap_err();
+        assert!(ringio::Error::is_closed(&err), "{err}");
+        let err = client.write(b"x".to_vec()).await.0.unwrap_err();
+        assert!(ringio::Error::is_closed(&err), "{err}");
+    });
+}
+
+#[test]
+fn files_stay_real() {
+    let dir = std::env::temp_dir().join(format!("ringio-sim-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("f");
+    let back = Sim::new(14).run(CLIENT, || {
+        let path = path.clone();
+        async move {
+            ringio::fs::write(&path, b"on disk".to_vec()).await.unwrap();
+            ringio::fs::read(&path).await.unwrap()
+        }
+    });
+    assert_eq!(back, b"on disk");
+    assert_eq!(std::fs::read(&path).unwrap(), b"on disk");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

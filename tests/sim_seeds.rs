@@ -1,0 +1,2 @@
+//! The simulated backend over many seeds: determinism (same seed, same
+//! trace), and consumers under random faults.
