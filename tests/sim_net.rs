@@ -321,3 +321,51 @@ fn files_stay_real() {
     assert_eq!(std::fs::read(&path).unwrap(), b"on disk");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn chosen_with_the_builder_it_serves_127_0_0_1() {
+    let rt = ringio::Runtime::builder()
+        .backend(ringio::Backend::Sim)
+        .build()
+        .unwrap();
+    assert_eq!(rt.backend(), ringio::Backend::Sim);
+    rt.block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = TcpStream::connect(addr).await.unwrap();
+        let (server, peer) = listener.accept().await.unwrap();
+        assert_eq!(peer, client.local_addr().unwrap());
+        server.write_all(b"ok".to_vec()).await.0.unwrap();
+        let (res, buf) = client.read_exact(vec![0; 2]).await;
+        res.unwrap();
+        assert_eq!(buf, b"ok");
+        let start = ringio::time::now();
+        sleep(Duration::from_secs(86_400)).await;
+        assert_eq!(ringio::time::now() - start, Duration::from_secs(86_400));
+    });
+}
+
+#[test]
+fn a_dropped_write_all_still_sends_everything() {
+    let mut sim = Sim::new(15);
+    sim.stream_buffer(1000);
+    sim.run(CLIENT, || async {
+        let listener = TcpListener::bind("0.0.0.0:9").unwrap();
+        let client = TcpStream::connect("127.0.1.2:9").await.unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        let data: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
+        // Dropped while the queue is full: the rest goes in the background.
+        assert!(timeout(ms(1), client.write_all(data.clone())).await.is_err());
+        // A later write queues behind the remainder.
+        let client = std::rc::Rc::new(client);
+        let after = {
+            let client = client.clone();
+            ringio::spawn(async move { client.write_all(b"after".to_vec()).await.0 })
+        };
+        let (res, buf) = server.read_exact(vec![0; 20_005]).await;
+        after.await.unwrap().unwrap();
+        res.unwrap();
+        assert_eq!(&buf[..20_000], &data[..]);
+        assert_eq!(&buf[20_000..], b"after");
+    });
+}

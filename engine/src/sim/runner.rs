@@ -279,8 +279,9 @@ impl Drop for SeedReport {
     }
 }
 
-/// Runs `scenario` once per seed `0..count` (or only for the seed
-/// `RINGIO_SIM_SEED` names), like a property test over schedules.
+/// Runs `scenario` once per seed `0..count`, like a property test over
+/// schedules: `RINGIO_SIM_SEED=n` runs only seed `n` (a replay), and
+/// `RINGIO_SIM_SEEDS=n` runs `0..n` instead (a longer soak).
 ///
 /// # Examples
 ///
@@ -292,7 +293,13 @@ impl Drop for SeedReport {
 pub fn for_each_seed(count: u64, mut scenario: impl FnMut(u64)) {
     match std::env::var("RINGIO_SIM_SEED") {
         Ok(_) => scenario(super::seed_from_env(0).expect("RINGIO_SIM_SEED")),
-        Err(_) => (0..count).for_each(scenario),
+        Err(_) => {
+            let count = match std::env::var("RINGIO_SIM_SEEDS") {
+                Ok(n) => n.trim().parse().expect("RINGIO_SIM_SEEDS: a number of seeds"),
+                Err(_) => count,
+            };
+            (0..count).for_each(scenario)
+        }
     }
 }
 

@@ -490,6 +490,11 @@ impl State {
                 return;
             }
         };
+        match &seg {
+            Segment::Data(d) => self.log(format_args!("stream {from} -> {target} {}B", d.len())),
+            Segment::Fin => self.log(format_args!("stream {from} -> {target} FIN")),
+            Segment::Rst => self.log(format_args!("stream {from} -> {target} RST")),
+        }
         let Some(Kind::Stream(t)) = self.sockets.get_mut(&target).map(|s| &mut s.kind) else {
             return;
         };
