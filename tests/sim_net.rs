@@ -1,7 +1,7 @@
 //! The simulated backend's network: streams, listeners, datagrams, the
 //! virtual clock and the close semantics, each in a deterministic run.
 
-use ringio::net::{TcpListener, TcpStream, UdpSocket};
+use ringio::net::{TcpListener, TcpSocket, TcpStream, UdpSocket};
 use ringio::sim::{Link, Sim};
 use ringio::time::{sleep, timeout};
 use std::io::ErrorKind;
@@ -367,5 +367,36 @@ fn a_dropped_write_all_still_sends_everything() {
         res.unwrap();
         assert_eq!(&buf[..20_000], &data[..]);
         assert_eq!(&buf[20_000..], b"after");
+    });
+}
+
+#[test]
+fn tcp_socket_binds_listens_with_its_backlog_and_connects_from_its_address() {
+    Sim::new(16).run(CLIENT, || async {
+        let socket = TcpSocket::new_v4().unwrap();
+        socket.bind("0.0.0.0:70".parse().unwrap()).unwrap();
+        assert_eq!(socket.local_addr().unwrap().to_string(), "127.0.1.2:70");
+        let listener = socket.listen(1).unwrap();
+        assert_eq!(listener.local_addr().unwrap().to_string(), "127.0.1.2:70");
+        let first = TcpStream::connect("127.0.1.2:70").await.unwrap();
+        // Backlog 1: the second waits for its SYN's retransmission.
+        let second = ringio::spawn(async { TcpStream::connect("127.0.1.2:70").await });
+        sleep(ms(100)).await;
+        assert!(!second.is_finished());
+        let (_a, peer) = listener.accept().await.unwrap();
+        assert_eq!(peer, first.local_addr().unwrap());
+        let _second = second.await.unwrap().unwrap();
+        let (_b, _) = listener.accept().await.unwrap();
+
+        let client = TcpSocket::new_v4().unwrap();
+        client.bind("127.0.1.2:4000".parse().unwrap()).unwrap();
+        let stream = client.connect("127.0.1.2:70".parse().unwrap()).await.unwrap();
+        assert_eq!(stream.local_addr().unwrap().to_string(), "127.0.1.2:4000");
+        // A socket dropped before use frees its address.
+        let unused = TcpSocket::new_v4().unwrap();
+        unused.bind("127.0.1.2:4001".parse().unwrap()).unwrap();
+        drop(unused);
+        let again = TcpSocket::new_v4().unwrap();
+        again.bind("127.0.1.2:4001".parse().unwrap()).unwrap();
     });
 }

@@ -119,7 +119,7 @@ pub(crate) fn listener(family: AddressFamily, addr: &SocketAddrAny, backlog: i32
     Some((|| {
         let addr = ip_addr(addr)?;
         let (fd, id) = net.open(true, host::current())?;
-        net.with(|st| st.listen(id, addr, backlog.max(1) as usize))?;
+        net.with(|st| st.listen(id, Some(addr), backlog.max(1) as usize))?;
         Ok(fd)
     })())
 }
@@ -138,6 +138,34 @@ pub(crate) fn datagram(family: AddressFamily, addr: Option<&SocketAddrAny>) -> O
         }
         Ok(fd)
     })())
+}
+
+/// The simulated socket a `TcpSocket`'s placeholder (not adopted yet)
+/// stands for.
+fn unadopted(fd: &OwnedFd) -> Option<(std::sync::Arc<net::Net>, u64)> {
+    use std::os::fd::AsRawFd;
+    let net = driver::current_net()?;
+    let id = net.pending(fd.as_raw_fd())?;
+    Some((net, id))
+}
+
+/// `TcpSocket::bind` on the simulator.
+pub(crate) fn bind_unadopted(fd: &OwnedFd, addr: SocketAddr) -> Option<io::Result<()>> {
+    let (net, id) = unadopted(fd)?;
+    Some(net.with(|st| st.bind_stream(id, addr)).map(drop))
+}
+
+/// `TcpSocket::listen` on the simulator.
+pub(crate) fn listen_unadopted(fd: &OwnedFd, backlog: u32) -> Option<io::Result<()>> {
+    let (net, id) = unadopted(fd)?;
+    let backlog = usize::try_from(backlog).unwrap_or(usize::MAX);
+    Some(net.with(|st| st.listen(id, None, backlog)).map(drop))
+}
+
+/// `TcpSocket::local_addr` on the simulator.
+pub(crate) fn local_addr_unadopted(fd: &OwnedFd) -> Option<io::Result<SocketAddr>> {
+    let (net, id) = unadopted(fd)?;
+    Some(net.with(|st| st.sock(id)?.local.ok_or_else(|| net::errno(libc::EINVAL))))
 }
 
 /// A simulator error as the errno a closure standing in for a syscall

@@ -223,6 +223,7 @@ impl Net {
             None,
         )?;
         let ino = rustix::fs::fstat(&fd)?.st_ino;
+        self.sweep();
         self.with(|st| st.pending.insert(fd.as_raw_fd(), (ino, id)));
         Ok(fd)
     }
@@ -230,18 +231,44 @@ impl Net {
     /// The socket a placeholder stands for, taken when its `Descriptor`
     /// registers; `None` for a real descriptor.
     pub(crate) fn adopt(&self, raw: RawFd) -> Option<u64> {
-        let (ino, id) = self.with(|st| st.pending.remove(&raw))?;
-        // SAFETY: `raw` is the descriptor being adopted, open for this call.
-        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(raw) };
-        match rustix::fs::fstat(fd) {
-            Ok(stat) if stat.st_ino == ino => Some(id),
-            // A placeholder closed before adoption, its number reused.
-            _ => {
-                self.with(|st| st.remove(id));
-                None
+        let id = self.pending(raw)?;
+        self.with(|st| st.pending.remove(&raw));
+        Some(id)
+    }
+
+    /// The socket placeholder `raw` stands for while not adopted yet (a
+    /// `TcpSocket`), forgetting placeholders closed meanwhile.
+    pub(crate) fn pending(&self, raw: RawFd) -> Option<u64> {
+        self.sweep();
+        self.with(|st| st.pending.get(&raw).map(|&(_, id)| id))
+    }
+
+    /// Forgets sockets whose placeholder was closed before adoption (a
+    /// dropped `TcpSocket`), freeing what they held.
+    fn sweep(&self) {
+        let pending: Vec<(RawFd, u64)> =
+            self.with(|st| st.pending.iter().map(|(&raw, &(ino, _))| (raw, ino)).collect());
+        for (raw, ino) in pending {
+            if inode(raw) != Some(ino) {
+                self.with(|st| {
+                    if let Some((_, id)) = st.pending.remove(&raw) {
+                        st.remove(id);
+                    }
+                });
             }
         }
     }
+}
+
+/// The inode of descriptor number `raw`, if it is open.
+fn inode(raw: RawFd) -> Option<u64> {
+    let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `stat` is valid for writes of one `struct stat`; a closed or
+    // reused number is harmless to `fstat` (it fails with `EBADF`, or
+    // describes another file, which the caller tells apart by inode).
+    let ret = unsafe { libc::fstat(raw, stat.as_mut_ptr()) };
+    // SAFETY: `fstat` succeeded, so it filled `stat`.
+    (ret == 0).then(|| unsafe { stat.assume_init() }.st_ino)
 }
 
 impl State {

@@ -86,13 +86,34 @@ fn stream(st: &mut State, id: u64) -> io::Result<&mut StreamSock> {
 }
 
 impl State {
-    /// Binds and listens on `addr` (port 0: ephemeral).
-    pub(crate) fn listen(&mut self, id: u64, addr: SocketAddr, backlog: usize) -> io::Result<SocketAddr> {
+    /// Binds stream socket `id` to `addr` (port 0: ephemeral) before it
+    /// listens or connects.
+    pub(crate) fn bind_stream(&mut self, id: u64, addr: SocketAddr) -> io::Result<SocketAddr> {
+        let sock = self.sock(id)?;
+        if sock.local.is_some() || !matches!(&sock.kind, Kind::Stream(s) if s.phase == Phase::Idle) {
+            return Err(errno(libc::EINVAL));
+        }
+        let host = sock.host;
+        let local = self.take_port(host, true, addr)?;
+        self.sock(id)?.local = Some(local);
+        Ok(local)
+    }
+
+    /// Listens on the address `id` is bound to, or binds `addr` first
+    /// (port 0: ephemeral).
+    pub(crate) fn listen(&mut self, id: u64, addr: Option<SocketAddr>, backlog: usize) -> io::Result<SocketAddr> {
         let host = self.sock(id)?.host;
         if !self.hosts[host].alive {
             return Err(errno(libc::ENETDOWN));
         }
-        let local = self.take_port(host, true, addr)?;
+        if !matches!(&self.sock(id)?.kind, Kind::Stream(s) if s.phase == Phase::Idle) {
+            return Err(errno(libc::EINVAL));
+        }
+        let local = match (self.sock(id)?.local, addr) {
+            (Some(local), _) => local,
+            (None, Some(addr)) => self.take_port(host, true, addr)?,
+            (None, None) => self.take_port(host, true, SocketAddr::from(([0, 0, 0, 0], 0)))?,
+        };
         let limit = backlog.clamp(1, self.config.somaxconn.max(1));
         let sock = self.sock(id)?;
         sock.local = Some(local);
@@ -126,7 +147,11 @@ impl State {
             Ok(to) => to,
             Err(e) => return Poll::Ready(Err(e)),
         };
-        let local = match self.take_port(host, true, SocketAddr::from(([0, 0, 0, 0], 0))) {
+        let local = match self.sockets[&id].local {
+            Some(bound) => Ok(bound),
+            None => self.take_port(host, true, SocketAddr::from(([0, 0, 0, 0], 0))),
+        };
+        let local = match local {
             Ok(local) => local,
             Err(e) => return Poll::Ready(Err(e)),
         };
