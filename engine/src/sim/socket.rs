@@ -88,7 +88,13 @@ impl Socket {
             Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
             Poll::Pending => return Poll::Pending,
         };
-        Poll::Ready(self.net.placeholder_for(server).map(|fd| (fd, peer)))
+        let accepted = self.net.placeholder_for(server);
+        if accepted.is_err() {
+            // No descriptor for it (EMFILE): the connection goes, as if
+            // closed at once, and the error reaches the accept.
+            self.net.with(|st| st.close_stream(server));
+        }
+        Poll::Ready(accepted.map(|fd| (fd, peer)))
     }
 
     pub(crate) fn poll_ready(&self, interest: Interest, cx: &mut Context<'_>) -> Poll<io::Result<Interest>> {

@@ -345,7 +345,12 @@ impl State {
             let Kind::Stream(s) = &mut self.sockets.get_mut(&id).expect("checked").kind else {
                 unreachable!()
             };
-            let bytes: Vec<u8> = s.recv.drain(..n).collect();
+            let mut bytes = Vec::with_capacity(n);
+            let (front, back) = s.recv.as_slices();
+            let from_front = n.min(front.len());
+            bytes.extend_from_slice(&front[..from_front]);
+            bytes.extend_from_slice(&back[..n - from_front]);
+            s.recv.drain(..n);
             if let Some(peer) = s.peer_id {
                 // Room opened: the peer's writers learn it once the
                 // acknowledgement gets there.
