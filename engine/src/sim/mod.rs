@@ -4,11 +4,13 @@
 //!
 //! | file | what it owns |
 //! |---|---|
-//! | `runner.rs` | [`Sim`], [`for_each_seed`] and the in-test controls ([`crash`], [`partition`], ...) |
+//! | `runner.rs` | [`Sim`] and [`for_each_seed`] |
+//! | `control.rs` | what a running test does: [`crash`], [`restart`], [`partition`], [`heal`], [`set_link`], [`elapsed`] |
 //! | `driver.rs` | the backend: its turn (virtual time) and `SimOp`, an operation on it |
 //! | `socket.rs` | `Socket`: the calls operations make on a simulated socket |
 //! | `net.rs` | the network's state, sockets, addresses and ports, the event loop |
-//! | `stream.rs` | TCP: connect, the backlog, bounded byte queues, FIN and RST |
+//! | `connect.rs` | TCP setup: bind, listen, connect (SYN and its retries), the backlog, accept |
+//! | `stream.rs` | TCP data: bounded byte queues, in-order segments, FIN and RST, readiness |
 //! | `datagram.rs` | UDP: bounded message queues |
 //! | `host.rs` | hosts, their tasks, crash and restart |
 //! | `fault.rs` | [`Link`]: latency, jitter, bandwidth, loss, ..., and partitions |
@@ -43,6 +45,8 @@
 //! ```
 
 mod clock;
+mod connect;
+mod control;
 mod datagram;
 pub(crate) mod driver;
 mod fault;
@@ -53,8 +57,9 @@ mod runner;
 mod socket;
 mod stream;
 
+pub use control::{crash, elapsed, heal, partition, restart, set_link};
 pub use fault::Link;
-pub use runner::{crash, elapsed, for_each_seed, heal, partition, restart, set_link, Sim};
+pub use runner::{for_each_seed, Sim};
 
 pub(crate) use driver::{Driver, SimOp, WeakDriver};
 pub(crate) use socket::{completion, Socket};

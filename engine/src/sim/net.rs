@@ -9,11 +9,12 @@
 //! and woken after it is released, in the order the events produced them.
 
 use super::clock::Clock;
+use super::connect::ListenSock;
 use super::datagram::DgramSock;
 use super::fault::Faults;
 use super::host::Host;
 use super::rng::Rng;
-use super::stream::{ListenSock, StreamSock};
+use super::stream::StreamSock;
 use crate::sync::Mutex;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io;

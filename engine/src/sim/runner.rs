@@ -1,9 +1,9 @@
 //! The test helper: [`Sim`] sets up hosts and links, runs a test body on
 //! a simulated runtime and keeps the trace; [`for_each_seed`] runs a
-//! scenario over many seeds; the free functions (`crash`, `partition`, ...)
-//! act on the running simulation from inside its tasks.
+//! scenario over many seeds. (The controls a running test uses, `crash`,
+//! `partition`, ..., are in `control.rs`.)
 
-use super::driver::{current_net, set_next_net};
+use super::driver::set_next_net;
 use super::fault::Link;
 use super::host::Tagged;
 use super::net::{Config, Net};
@@ -14,13 +14,13 @@ use std::net::Ipv4Addr;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Duration;
 
-type Factory = Rc<dyn Fn() -> Pin<Box<dyn Future<Output = io::Result<()>>>>>;
+/// A host's program, started again on restart.
+pub(super) type Factory = Rc<dyn Fn() -> Pin<Box<dyn Future<Output = io::Result<()>>>>>;
 
 thread_local! {
     /// The running simulation's host programs, for `restart`.
-    static FACTORIES: RefCell<Vec<(usize, Factory)>> = const { RefCell::new(Vec::new()) };
+    pub(super) static FACTORIES: RefCell<Vec<(usize, Factory)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A deterministic simulation: hosts with their own 127.x.y.z addresses,
@@ -131,8 +131,7 @@ impl Sim {
     /// # Examples
     ///
     /// ```
-    /// use std::time::Duration;
-    /// let mut sim = ringio::sim::Sim::new(1);
+    ///     /// let mut sim = ringio::sim::Sim::new(1);
     /// sim.link("127.0.1.1", "127.0.1.2", ringio::sim::Link::new().latency(Duration::from_millis(10)));
     /// ```
     pub fn link(&mut self, a: &str, b: &str, link: Link) -> &mut Sim {
@@ -202,8 +201,7 @@ impl Sim {
     /// # Examples
     ///
     /// ```
-    /// use std::time::Duration;
-    /// let slept = ringio::sim::Sim::new(1).run("127.0.1.1", || async {
+    ///     /// let slept = ringio::sim::Sim::new(1).run("127.0.1.1", || async {
     ///     ringio::time::sleep(Duration::from_secs(3600)).await;
     ///     ringio::sim::elapsed()
     /// });
@@ -252,7 +250,7 @@ impl Sim {
 }
 
 /// Starts `program` as a task of `host`.
-fn start(net: &Arc<Net>, host: usize, program: &Factory) {
+pub(super) fn start(net: &Arc<Net>, host: usize, program: &Factory) {
     let ip = net.with(|st| st.host_ip(host));
     let task = program();
     let log = net.clone();
@@ -301,173 +299,4 @@ pub fn for_each_seed(count: u64, mut scenario: impl FnMut(u64)) {
             (0..count).for_each(scenario)
         }
     }
-}
-
-fn with_net<R>(f: impl FnOnce(&Arc<Net>) -> R) -> R {
-    let net = current_net().expect("ringio::sim: called outside a simulation");
-    f(&net)
-}
-
-fn host_index(net: &Net, ip: &str) -> usize {
-    let ip: Ipv4Addr = ip
-        .parse()
-        .unwrap_or_else(|_| panic!("ringio::sim: {ip:?} is not an IPv4 address"));
-    net.with(|st| st.host_of(ip.into()))
-        .unwrap_or_else(|| panic!("ringio::sim: no host {ip}"))
-}
-
-/// Virtual time since the simulation started.
-///
-/// # Panics
-///
-/// Outside a simulation.
-///
-/// # Examples
-///
-/// ```
-/// ringio::sim::Sim::new(1).run("127.0.1.1", || async {
-///     assert_eq!(ringio::sim::elapsed(), std::time::Duration::ZERO);
-/// });
-/// ```
-pub fn elapsed() -> Duration {
-    with_net(|net| net.with(|st| st.clock.now()))
-}
-
-/// Crashes host `ip`: its sockets reset (peers see `ECONNRESET`), its
-/// addresses come free and its tasks are dropped.
-///
-/// # Panics
-///
-/// Outside a simulation, or if there is no such host.
-///
-/// # Examples
-///
-/// ```
-/// let mut sim = ringio::sim::Sim::new(1);
-/// sim.host("127.0.1.1", || async { Ok(()) });
-/// sim.run("127.0.1.2", || async { ringio::sim::crash("127.0.1.1") });
-/// ```
-pub fn crash(ip: &str) {
-    with_net(|net| {
-        let host = host_index(net, ip);
-        net.with(|st| st.crash(host));
-    })
-}
-
-/// Restarts crashed host `ip`: its program (see [`Sim::host`]) starts again.
-///
-/// # Panics
-///
-/// Outside a simulation, or if there is no such host.
-///
-/// # Examples
-///
-/// ```
-/// let mut sim = ringio::sim::Sim::new(1);
-/// sim.host("127.0.1.1", || async { Ok(()) });
-/// sim.run("127.0.1.2", || async {
-///     ringio::sim::crash("127.0.1.1");
-///     ringio::sim::restart("127.0.1.1");
-/// });
-/// ```
-pub fn restart(ip: &str) {
-    with_net(|net| {
-        let host = host_index(net, ip);
-        let alive = net.with(|st| st.hosts[host].alive);
-        if alive {
-            return;
-        }
-        net.with(|st| st.restart(host));
-        let programs: Vec<Factory> = FACTORIES.with(|f| {
-            f.borrow()
-                .iter()
-                .filter(|(h, _)| *h == host)
-                .map(|(_, p)| p.clone())
-                .collect()
-        });
-        for program in &programs {
-            start(net, host, program);
-        }
-    })
-}
-
-/// Cuts hosts `a` and `b` apart; with `heal_after`, the cut heals then
-/// (else at [`heal`]). Stream bytes wait (and retransmit) meanwhile;
-/// datagrams and connection attempts across the cut are lost.
-///
-/// # Panics
-///
-/// Outside a simulation, or if there is no such host.
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-/// let mut sim = ringio::sim::Sim::new(1);
-/// sim.host("127.0.1.1", || async { Ok(()) });
-/// sim.run("127.0.1.2", || async {
-///     ringio::sim::partition("127.0.1.1", "127.0.1.2", Some(Duration::from_secs(5)));
-/// });
-/// ```
-pub fn partition(a: &str, b: &str, heal_after: Option<Duration>) {
-    with_net(|net| {
-        let (a, b) = (host_index(net, a), host_index(net, b));
-        net.with(|st| {
-            let heal = heal_after.map(|d| st.after(d));
-            st.faults.partition(a, b, heal);
-            let (ia, ib) = (st.host_ip(a), st.host_ip(b));
-            st.log(format_args!("partition {ia} <-> {ib} until {heal:?}"));
-            if let Some(at) = heal {
-                st.clock.schedule(&mut st.rng, at, super::net::Event::Heal { a, b });
-            }
-        });
-    })
-}
-
-/// Heals a partition between `a` and `b` now.
-///
-/// # Panics
-///
-/// Outside a simulation, or if there is no such host.
-///
-/// # Examples
-///
-/// ```
-/// let mut sim = ringio::sim::Sim::new(1);
-/// sim.host("127.0.1.1", || async { Ok(()) });
-/// sim.run("127.0.1.2", || async {
-///     ringio::sim::partition("127.0.1.1", "127.0.1.2", None);
-///     ringio::sim::heal("127.0.1.1", "127.0.1.2");
-/// });
-/// ```
-pub fn heal(a: &str, b: &str) {
-    with_net(|net| {
-        let (a, b) = (host_index(net, a), host_index(net, b));
-        net.with(|st| {
-            let now = st.clock.now();
-            st.clock.schedule(&mut st.rng, now, super::net::Event::Heal { a, b });
-        });
-    })
-}
-
-/// Changes the link between `a` and `b` while the simulation runs.
-///
-/// # Panics
-///
-/// Outside a simulation, or if there is no such host.
-///
-/// # Examples
-///
-/// ```
-/// let mut sim = ringio::sim::Sim::new(1);
-/// sim.host("127.0.1.1", || async { Ok(()) });
-/// sim.run("127.0.1.2", || async {
-///     ringio::sim::set_link("127.0.1.1", "127.0.1.2", ringio::sim::Link::new().loss(1.0));
-/// });
-/// ```
-pub fn set_link(a: &str, b: &str, link: Link) {
-    with_net(|net| {
-        let (a, b) = (host_index(net, a), host_index(net, b));
-        net.with(|st| st.faults.set_link(a, b, link));
-    })
 }
