@@ -42,6 +42,23 @@ thread_local! {
     static CURRENT: Cell<Option<usize>> = const { Cell::new(None) };
 }
 
+/// Makes a host current until dropped (also when a poll panics), then
+/// restores the previous one.
+struct Enter(Option<usize>);
+
+impl Enter {
+    /// `None` keeps the current host (an untagged task inherits it).
+    fn host(host: Option<usize>) -> Enter {
+        Enter(CURRENT.with(|c| c.replace(host.or(c.get()))))
+    }
+}
+
+impl Drop for Enter {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.set(self.0));
+    }
+}
+
 /// The host of the task being polled (the first host outside any task).
 pub(crate) fn current() -> usize {
     CURRENT.with(Cell::get).unwrap_or(0)
@@ -145,7 +162,7 @@ impl Tag {
 /// A task's future, bound to a host (or to none, outside a simulation).
 pub(crate) struct Tagged<F> {
     tag: Option<Tag>,
-    /// `None` once finished, or dropped by a crash.
+    /// `None` once dropped by a crash.
     inner: Option<F>,
 }
 
@@ -201,15 +218,12 @@ impl<F: Future> Future for Tagged<F> {
         let Some(inner) = this.inner.as_mut() else {
             return Poll::Pending;
         };
-        let previous = CURRENT.with(|c| c.replace(host.or(c.get())));
+        let _current = Enter::host(host);
         // SAFETY: `inner` is pinned along with `self` (see above).
         let result = unsafe { Pin::new_unchecked(inner) }.poll(cx);
-        CURRENT.with(|c| c.set(previous));
-        if result.is_ready() {
-            this.inner = None;
-            if let Some(tag) = &mut this.tag {
-                tag.release();
-            }
+        // A finished future is dropped with the task, as without the tag.
+        if let (true, Some(tag)) = (result.is_ready(), &mut this.tag) {
+            tag.release();
         }
         result
     }

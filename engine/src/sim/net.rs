@@ -100,7 +100,7 @@ pub(crate) struct State {
     ports: BTreeSet<(bool, SocketAddr)>,
     /// Placeholders created but not yet adopted by a `Descriptor`: number ->
     /// (inode, socket), the inode telling a reused number apart.
-    pending: HashMap<RawFd, (u64, u64)>,
+    pending: BTreeMap<RawFd, (u64, u64)>,
     trace: Vec<String>,
     /// Wakers to wake once the lock is released.
     pub wake: Vec<Waker>,
@@ -131,7 +131,7 @@ impl Net {
                 listeners: HashMap::new(),
                 dgrams: HashMap::new(),
                 ports: BTreeSet::new(),
-                pending: HashMap::new(),
+                pending: BTreeMap::new(),
                 trace: Vec::new(),
                 wake: Vec::new(),
             }),

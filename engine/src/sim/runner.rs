@@ -213,6 +213,7 @@ impl Sim {
         Fut: Future + 'static,
     {
         let main_host = self.add_host(ip);
+        REPORTED.with(|r| r.set(None));
         let report = SeedReport(self.seed());
         set_next_net(self.net.clone());
         let rt = crate::Runtime::builder()
@@ -266,9 +267,14 @@ pub(super) fn start(net: &Arc<Net>, host: usize, program: &Factory) {
 /// Prints the seed if dropped while unwinding (the run failed).
 struct SeedReport(u64);
 
+thread_local! {
+    /// The seed whose failure was printed last, so one failure prints once.
+    static REPORTED: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
 impl Drop for SeedReport {
     fn drop(&mut self) {
-        if std::thread::panicking() {
+        if std::thread::panicking() && REPORTED.with(|r| r.replace(Some(self.0))) != Some(self.0) {
             eprintln!(
                 "ringio::sim: run with seed {0} failed; replay it with RINGIO_SIM_SEED={0}",
                 self.0
@@ -290,13 +296,21 @@ impl Drop for SeedReport {
 /// ```
 pub fn for_each_seed(count: u64, mut scenario: impl FnMut(u64)) {
     match std::env::var("RINGIO_SIM_SEED") {
-        Ok(_) => scenario(super::seed_from_env(0).expect("RINGIO_SIM_SEED")),
+        Ok(_) => {
+            let seed = super::seed_from_env(0).expect("RINGIO_SIM_SEED");
+            let _report = SeedReport(seed);
+            scenario(seed)
+        }
         Err(_) => {
             let count = match std::env::var("RINGIO_SIM_SEEDS") {
                 Ok(n) => n.trim().parse().expect("RINGIO_SIM_SEEDS: a number of seeds"),
                 Err(_) => count,
             };
-            (0..count).for_each(scenario)
+            for seed in 0..count {
+                // Prints the seed if `scenario` fails outside `Sim::run` too.
+                let _report = SeedReport(seed);
+                scenario(seed);
+            }
         }
     }
 }
