@@ -123,16 +123,7 @@ unsafe impl Operation for Accept {
         socket: &crate::sim::Socket,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Completion> {
-        socket.poll_accept(Some(cx)).map(|r| match r {
-            Ok((fd, peer)) => {
-                self.peer = Some(crate::sim::any(peer));
-                Completion {
-                    result: fd.into_raw_fd(),
-                    flags: 0,
-                }
-            }
-            Err(e) => Completion::failed(&e),
-        })
+        crate::sim::ops::accept(socket, &mut self.peer, cx)
     }
 
     fn fd(&self) -> Option<&OpLease> {

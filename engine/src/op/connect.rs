@@ -86,12 +86,7 @@ unsafe impl Operation for Connect {
         socket: &crate::sim::Socket,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Completion> {
-        match std::net::SocketAddr::try_from((*self.addr).clone()) {
-            Ok(addr) => socket
-                .poll_connect(addr, cx)
-                .map(|r| crate::sim::completion(r.map(|()| 0))),
-            Err(_) => std::task::Poll::Ready(Completion::errno(libc::EAFNOSUPPORT)),
-        }
+        crate::sim::ops::connect(socket, &self.addr, cx)
     }
 
     fn fd(&self) -> Option<&OpLease> {

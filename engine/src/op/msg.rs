@@ -96,22 +96,7 @@ unsafe impl<B: IoBuf> Operation for SendMsg<B> {
         socket: &crate::sim::Socket,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Completion> {
-        if !self.control.is_empty() {
-            // Ancillary data is not simulated.
-            return std::task::Poll::Ready(Completion::errno(libc::EOPNOTSUPP));
-        }
-        let mut data = Vec::new();
-        for b in &self.bufs {
-            // SAFETY: the first `bytes_init` bytes of each buffer are
-            // initialized (`IoBuf`), and `self.bufs` owns them for the borrow.
-            data.extend_from_slice(unsafe { crate::buf::written(b, b.bytes_init()) });
-        }
-        let to = match self.addr.as_deref().map(|a| std::net::SocketAddr::try_from(a.clone())) {
-            Some(Ok(to)) => Some(to),
-            Some(Err(_)) => return std::task::Poll::Ready(Completion::errno(libc::EAFNOSUPPORT)),
-            None => None,
-        };
-        socket.poll_send(&data, to, Some(cx)).map(crate::sim::completion)
+        crate::sim::ops::send_msg(socket, &self.bufs, &self.control, self.addr.as_deref(), cx)
     }
 
     fn fd(&self) -> Option<&OpLease> {
@@ -201,29 +186,7 @@ unsafe impl<B: IoBufMut> Operation for RecvMsg<B> {
         socket: &crate::sim::Socket,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Completion> {
-        let room = self.bufs.iter().map(|b| b.bytes_total()).sum();
-        let (bytes, from, len) = match socket.poll_recv(room, Some(cx)) {
-            std::task::Poll::Ready(Ok(got)) => got,
-            std::task::Poll::Ready(Err(e)) => return std::task::Poll::Ready(Completion::failed(&e)),
-            std::task::Poll::Pending => return std::task::Poll::Pending,
-        };
-        let mut copied = 0;
-        for b in self.bufs.iter_mut() {
-            copied += crate::buf::fill_at(b, 0, &bytes[copied..]);
-        }
-        self.msg.msg_namelen = 0;
-        if let Some(from) = from.map(crate::sim::any) {
-            let n = (from.addr_len() as usize).min(size_of::<SocketAddrStorage>());
-            // SAFETY: `from` holds `addr_len` bytes of socket address, and the
-            // boxed storage has room for `n <= size_of::<sockaddr_storage>()`.
-            unsafe {
-                std::ptr::copy_nonoverlapping(from.as_ptr().cast::<u8>(), self.addr.as_mut_ptr().cast::<u8>(), n)
-            };
-            self.msg.msg_namelen = n as libc::socklen_t;
-        }
-        self.msg.msg_controllen = 0;
-        self.msg.msg_flags = if len > bytes.len() { libc::MSG_TRUNC } else { 0 };
-        std::task::Poll::Ready(crate::sim::completion(Ok(copied)))
+        crate::sim::ops::recv_msg(socket, &mut self.bufs, &mut self.addr, &mut self.msg, cx)
     }
 
     fn fd(&self) -> Option<&OpLease> {

@@ -108,22 +108,7 @@ unsafe impl Operation for PollReady {
         socket: &crate::sim::Socket,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Completion> {
-        socket.poll_ready(self.interest, cx).map(|r| match r {
-            Ok(ready) => {
-                let mut mask = 0;
-                if ready.is_readable() {
-                    mask |= libc::POLLIN;
-                }
-                if ready.is_writable() {
-                    mask |= libc::POLLOUT;
-                }
-                Completion {
-                    result: i32::from(mask),
-                    flags: 0,
-                }
-            }
-            Err(e) => Completion::failed(&e),
-        })
+        crate::sim::ops::poll_ready(socket, self.interest, cx)
     }
 
     fn fd(&self) -> Option<&OpLease> {

@@ -112,10 +112,7 @@ unsafe impl<B: IoBufMut> Operation for Recv<B> {
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Completion> {
         let at = self.at();
-        let room = self.buf.bytes_total() - at;
-        socket
-            .poll_recv(room, Some(cx))
-            .map(|r| crate::sim::completion(r.map(|(bytes, _, _)| crate::buf::fill_at(&mut self.buf, at, &bytes))))
+        crate::sim::ops::recv(socket, &mut self.buf, at, cx)
     }
 
     fn fd(&self) -> Option<&OpLease> {
@@ -212,10 +209,7 @@ unsafe impl<B: IoBuf> Operation for Send<B> {
         socket: &crate::sim::Socket,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Completion> {
-        // SAFETY: the first `bytes_init` bytes of the buffer are initialized
-        // (`IoBuf`), and `self.buf` owns them for the borrow.
-        let data = unsafe { crate::buf::written(&self.buf, self.buf.bytes_init()) };
-        socket.poll_send(data, None, Some(cx)).map(crate::sim::completion)
+        crate::sim::ops::send(socket, &self.buf, cx)
     }
 
     fn fd(&self) -> Option<&OpLease> {

@@ -8,6 +8,7 @@
 //! | `control.rs` | what a running test does: [`crash`], [`restart`], [`partition`], [`heal`], [`set_link`], [`elapsed`] |
 //! | `driver.rs` | the backend: its turn (virtual time) and `SimOp`, an operation on it |
 //! | `socket.rs` | `Socket`: the calls operations make on a simulated socket |
+//! | `ops.rs` | each socket operation's `simulate`: buffers and addresses filled as the kernel would |
 //! | `net.rs` | the network's state, sockets, addresses and ports, the event loop |
 //! | `connect.rs` | TCP setup: bind, listen, connect (SYN and its retries), the backlog, accept |
 //! | `stream.rs` | TCP data: bounded byte queues, in-order segments, FIN and RST, readiness |
@@ -52,6 +53,7 @@ pub(crate) mod driver;
 mod fault;
 pub(crate) mod host;
 mod net;
+pub(crate) mod ops;
 mod rng;
 mod runner;
 mod socket;
@@ -62,7 +64,7 @@ pub use fault::Link;
 pub use runner::{for_each_seed, Sim};
 
 pub(crate) use driver::{Driver, SimOp, WeakDriver};
-pub(crate) use socket::{completion, Socket};
+pub(crate) use socket::Socket;
 
 use rustix::net::{AddressFamily, SocketAddrAny};
 use std::io;
