@@ -259,3 +259,27 @@ fn a_host_crash_resets_its_connections_and_a_restart_serves_again() {
         assert_eq!(buf, b"hi");
     });
 }
+
+/// How long a connect from `client` to a server behind a slow host link
+/// takes, with a faster link of its own between the server and 127.0.2.3.
+fn connect_time(client: &str) -> Duration {
+    let mut sim = Sim::new(10);
+    sim.host_link(SERVER, Link::new().latency(ms(50)));
+    sim.link(SERVER, "127.0.2.3", Link::new().latency(ms(5)));
+    sim.host(SERVER, || async {
+        let listener = TcpListener::bind("0.0.0.0:8")?;
+        loop {
+            drop(listener.accept().await?);
+        }
+    });
+    sim.run(client, || async {
+        let _stream = TcpStream::connect("127.0.2.1:8").await.unwrap();
+        ringio::sim::elapsed()
+    })
+}
+
+#[test]
+fn a_host_link_applies_to_all_its_paths_unless_a_pair_has_its_own() {
+    assert_eq!(connect_time(CLIENT), ms(100), "the host's link, both ways");
+    assert_eq!(connect_time("127.0.2.3"), ms(10), "the pair's own link");
+}

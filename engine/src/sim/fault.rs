@@ -112,6 +112,8 @@ pub(crate) struct Faults {
     default: Link,
     /// Links set for one pair of hosts (both directions), by host index.
     links: HashMap<(usize, usize), Link>,
+    /// Links set for all of one host's paths that have none of their own.
+    hosts: HashMap<usize, Link>,
     /// Cut pairs and when each heals (`None`: until healed by hand).
     partitions: BTreeMap<(usize, usize), Option<Duration>>,
     /// When each direction's bandwidth is next free.
@@ -131,8 +133,18 @@ impl Faults {
         self.links.insert(pair(a, b), link);
     }
 
+    pub(crate) fn set_host_link(&mut self, host: usize, link: Link) {
+        self.hosts.insert(host, link);
+    }
+
+    /// The link between `a` and `b`: the pair's own, else `a`'s or `b`'s
+    /// host link, else the default.
     pub(crate) fn link(&self, a: usize, b: usize) -> &Link {
-        self.links.get(&pair(a, b)).unwrap_or(&self.default)
+        self.links
+            .get(&pair(a, b))
+            .or_else(|| self.hosts.get(&a))
+            .or_else(|| self.hosts.get(&b))
+            .unwrap_or(&self.default)
     }
 
     pub(crate) fn partition(&mut self, a: usize, b: usize, heal_at: Option<Duration>) {

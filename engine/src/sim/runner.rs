@@ -140,6 +140,22 @@ impl Sim {
         self
     }
 
+    /// Sets the link of every path to or from host `ip` that has no link of
+    /// its own (see [`Sim::link`]): a slow or lossy machine.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let mut sim = ringio::sim::Sim::new(1);
+    /// sim.host_link("127.0.1.1", ringio::sim::Link::new().latency(Duration::from_millis(100)));
+    /// ```
+    pub fn host_link(&mut self, ip: &str, link: Link) -> &mut Sim {
+        let host = self.add_host(ip);
+        self.net.with(|st| st.faults.set_host_link(host, link));
+        self
+    }
+
     /// Sets the link used between hosts that have none of their own.
     ///
     /// # Examples
