@@ -151,7 +151,7 @@ fn different_seeds_give_different_schedules() {
 
 #[test]
 fn echo_loses_and_duplicates_no_byte_under_random_faults() {
-    const SEEDS: u64 = 300;
+    const SEEDS: u64 = 1000;
     ringio::sim::for_each_seed(SEEDS, |seed| {
         let mut d = Draw(seed);
         let mut link = Link::new()
@@ -161,8 +161,8 @@ fn echo_loses_and_duplicates_no_byte_under_random_faults() {
         if d.below(3) == 0 {
             link = link.bandwidth(50_000 + d.below(1_000_000));
         }
-        let len = 1 + d.below(150_000) as usize;
-        let chunk = 1 + d.below(20_000) as usize;
+        let len = 1 + d.below(48_000) as usize;
+        let chunk = 1 + d.below(8_000) as usize;
         let partition_at = ms(d.below(500));
         let partition_for = ms(d.below(3000));
         let data: Vec<u8> = (0..len).map(|_| d.next() as u8).collect();
