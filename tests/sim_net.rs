@@ -503,3 +503,39 @@ fn reads_cut_short_by_timeouts_lose_nothing() {
     assert_eq!(got.len(), want.len());
     assert!(got == want, "bytes lost, duplicated or reordered");
 }
+
+#[test]
+fn a_run_that_never_ends_hits_the_time_limit() {
+    let stuck = std::panic::catch_unwind(|| {
+        let mut sim = Sim::new(18);
+        sim.time_limit(Duration::from_secs(3600));
+        sim.run(CLIENT, || async {
+            let mut tick = ringio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+            }
+        })
+    });
+    let message = stuck.unwrap_err();
+    let message = message.downcast_ref::<String>().expect("a formatted panic");
+    assert!(
+        message.contains("time limit") && message.contains("seed 18"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_deadlock_panics_with_the_seed_instead_of_hanging() {
+    let stuck = std::panic::catch_unwind(|| {
+        Sim::new(19).run(CLIENT, || async {
+            let listener = TcpListener::bind("0.0.0.0:12").unwrap();
+            let _ = listener.accept().await; // nobody connects
+        })
+    });
+    let message = stuck.unwrap_err();
+    let message = message.downcast_ref::<String>().expect("a formatted panic");
+    assert!(
+        message.contains("deadlock") && message.contains("RINGIO_SIM_SEED=19"),
+        "{message}"
+    );
+}

@@ -167,7 +167,8 @@ impl Driver {
     /// # Panics
     ///
     /// When every task waits and nothing is scheduled: the simulation is
-    /// deadlocked and would otherwise hang (the message names the seed).
+    /// deadlocked and would otherwise hang; or when virtual time passes the
+    /// limit (`Sim::time_limit`). The message names the seed.
     pub(crate) fn turn(&self, wait: Wait) -> io::Result<()> {
         self.inner.turns.fetch_add(1, Relaxed);
         self.inner.background.run();
@@ -192,6 +193,13 @@ impl Driver {
                 }
                 net.run_due();
             }
+        }
+        if net.past_limit() {
+            let seed = net.seed();
+            panic!(
+                "ringio::sim: the virtual time limit passed: tasks keep waking but the run never ends \
+                 (seed {seed}; replay with RINGIO_SIM_SEED={seed})"
+            );
         }
         Ok(())
     }

@@ -33,6 +33,9 @@ pub(crate) struct Config {
     pub datagram_queue: usize,
     /// The cap on every listen backlog (`net.core.somaxconn`).
     pub somaxconn: usize,
+    /// Virtual time after which a run is considered stuck (a task that
+    /// wakes periodically forever would otherwise spin without end).
+    pub time_limit: Duration,
 }
 
 impl Default for Config {
@@ -41,6 +44,7 @@ impl Default for Config {
             stream_buffer: 64 * 1024,
             datagram_queue: 256,
             somaxconn: 4096,
+            time_limit: Duration::from_secs(365 * 86_400),
         }
     }
 }
@@ -159,6 +163,11 @@ impl Net {
 
     pub(crate) fn trace(&self) -> Vec<String> {
         self.with(|st| st.trace.clone())
+    }
+
+    /// Whether virtual time went past the configured limit.
+    pub(crate) fn past_limit(&self) -> bool {
+        self.with(|st| st.clock.now() > st.config.time_limit)
     }
 
     /// Runs every event due now; `false` if none was.

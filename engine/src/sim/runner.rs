@@ -14,6 +14,7 @@ use std::net::Ipv4Addr;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// A host's program, started again on restart.
 pub(super) type Factory = Rc<dyn Fn() -> Pin<Box<dyn Future<Output = io::Result<()>>>>>;
@@ -202,6 +203,20 @@ impl Sim {
     /// ```
     pub fn somaxconn(&mut self, backlog: usize) -> &mut Sim {
         self.net.with(|st| st.config.somaxconn = backlog.max(1));
+        self
+    }
+
+    /// Virtual time after which a run counts as stuck and panics (default
+    /// 365 days): a task that wakes periodically forever would otherwise keep
+    /// the clock running without end.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// ringio::sim::Sim::new(1).time_limit(std::time::Duration::from_secs(3600));
+    /// ```
+    pub fn time_limit(&mut self, limit: Duration) -> &mut Sim {
+        self.net.with(|st| st.config.time_limit = limit);
         self
     }
 
