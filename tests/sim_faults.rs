@@ -283,3 +283,25 @@ fn a_host_link_applies_to_all_its_paths_unless_a_pair_has_its_own() {
     assert_eq!(connect_time(CLIENT), ms(100), "the host's link, both ways");
     assert_eq!(connect_time("127.0.2.3"), ms(10), "the pair's own link");
 }
+
+#[test]
+fn a_partition_during_the_handshake_delays_the_connect() {
+    let mut sim = Sim::new(11);
+    sim.link(SERVER, CLIENT, Link::new().latency(ms(100)));
+    sim.host(SERVER, || async {
+        let listener = TcpListener::bind("0.0.0.0:9")?;
+        let (_stream, _) = listener.accept().await?;
+        std::future::pending().await
+    });
+    sim.run(CLIENT, || async {
+        ringio::spawn(async {
+            // The SYN is through; its answer is on the way when the cut comes.
+            sleep(ms(150)).await;
+            ringio::sim::partition(SERVER, CLIENT, Some(ms(2000)));
+        });
+        let _stream = TcpStream::connect("127.0.2.1:9").await.unwrap();
+        // The SYN-ACK sent again 1 s after the lost one is lost too; the
+        // one after another 2 s gets through.
+        assert_eq!(ringio::sim::elapsed(), ms(200 + 1000 + 2000));
+    });
+}

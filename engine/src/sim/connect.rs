@@ -187,13 +187,41 @@ impl State {
         }
         self.wake_readers(lid);
         self.log(format_args!("accept queue {to} <- {client_addr}"));
-        self.clock
-            .schedule(&mut self.rng, back, Event::Established { client, server });
+        self.clock.schedule(
+            &mut self.rng,
+            back,
+            Event::Established {
+                client,
+                server,
+                attempt: 0,
+            },
+        );
     }
 
-    pub(crate) fn on_established(&mut self, client: u64, server: u64) {
+    pub(crate) fn on_established(&mut self, client: u64, server: u64, attempt: u32) {
         let server_addr = self.sockets.get(&server).and_then(|s| s.local);
         let alive = self.sockets.get(&client).is_some_and(|s| !s.fd_closed);
+        let hosts = (
+            self.sockets.get(&server).map(|s| s.host),
+            self.sockets.get(&client).map(|s| s.host),
+        );
+        if let (true, (Some(from), Some(to))) = (alive, hosts) {
+            if self.faults.cut(from, to, self.clock.now()).is_some() {
+                // The SYN-ACK is lost; the server sends it again later, and
+                // the client gives up after as many tries as for its SYN.
+                if attempt >= SYN_RETRIES {
+                    self.on_connect_failed(client, libc::ETIMEDOUT);
+                    return self.reset(server, libc::ETIMEDOUT);
+                }
+                let at = self.after(SYN_RTO * (1 << attempt));
+                let ev = Event::Established {
+                    client,
+                    server,
+                    attempt: attempt + 1,
+                };
+                return self.clock.schedule(&mut self.rng, at, ev);
+            }
+        }
         match self.sockets.get_mut(&client).map(|s| &mut s.kind) {
             Some(Kind::Stream(s)) if alive && s.phase == Phase::Connecting => {
                 s.phase = Phase::Connected;

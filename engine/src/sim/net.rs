@@ -53,8 +53,9 @@ impl Default for Config {
 pub(crate) enum Event {
     /// A connection request reaches `to` (try number `attempt`).
     Syn { client: u64, to: SocketAddr, attempt: u32 },
-    /// The server's answer reaches the client: connected.
-    Established { client: u64, server: u64 },
+    /// The server's answer reaches the client (try number `attempt`):
+    /// connected.
+    Established { client: u64, server: u64, attempt: u32 },
     /// The connect fails (refused, timed out).
     ConnectFailed { client: u64, errno: i32 },
     /// Segments of stream `from` that are due reach its peer.
@@ -409,7 +410,11 @@ impl State {
     fn handle(&mut self, ev: Event) {
         match ev {
             Event::Syn { client, to, attempt } => self.on_syn(client, to, attempt),
-            Event::Established { client, server } => self.on_established(client, server),
+            Event::Established {
+                client,
+                server,
+                attempt,
+            } => self.on_established(client, server, attempt),
             Event::ConnectFailed { client, errno } => self.on_connect_failed(client, errno),
             Event::Arrive { from } => self.on_arrive(from),
             Event::Datagram { from, to, data } => self.on_datagram(from, to, data),
