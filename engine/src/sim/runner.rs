@@ -132,7 +132,8 @@ impl Sim {
     /// # Examples
     ///
     /// ```
-    ///     /// let mut sim = ringio::sim::Sim::new(1);
+    /// use std::time::Duration;
+    /// let mut sim = ringio::sim::Sim::new(1);
     /// sim.link("127.0.1.1", "127.0.1.2", ringio::sim::Link::new().latency(Duration::from_millis(10)));
     /// ```
     pub fn link(&mut self, a: &str, b: &str, link: Link) -> &mut Sim {
@@ -232,7 +233,8 @@ impl Sim {
     /// # Examples
     ///
     /// ```
-    ///     /// let slept = ringio::sim::Sim::new(1).run("127.0.1.1", || async {
+    /// use std::time::Duration;
+    /// let slept = ringio::sim::Sim::new(1).run("127.0.1.1", || async {
     ///     ringio::time::sleep(Duration::from_secs(3600)).await;
     ///     ringio::sim::elapsed()
     /// });
