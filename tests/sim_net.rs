@@ -539,3 +539,36 @@ fn a_deadlock_panics_with_the_seed_instead_of_hanging() {
         "{message}"
     );
 }
+
+/// Run by `ringio_backend_sim_selects_the_simulator` in a child process
+/// with `RINGIO_BACKEND=sim` (alone, it checks nothing).
+#[test]
+fn env_child() {
+    if std::env::var_os("RINGIO_SIM_ENV_CHILD").is_none() {
+        return;
+    }
+    let rt = ringio::Runtime::new().unwrap();
+    assert_eq!(rt.backend(), ringio::Backend::Sim);
+    let port = rt.block_on(async { TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port() });
+    // The seed (RINGIO_SIM_SEED) picks the ephemeral port.
+    println!("port={port}");
+}
+
+#[test]
+fn ringio_backend_sim_selects_the_simulator() {
+    let run = |seed: &str| {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "env_child", "--nocapture", "--test-threads=1"])
+            .env("RINGIO_SIM_ENV_CHILD", "1")
+            .env("RINGIO_BACKEND", "sim")
+            .env("RINGIO_SIM_SEED", seed)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let at = stdout.find("port=").expect("the child printed its port");
+        stdout[at..].split_whitespace().next().unwrap().to_owned()
+    };
+    assert_eq!(run("7"), run("7"), "the same seed, the same port");
+    assert_ne!(run("7"), run("8"));
+}
