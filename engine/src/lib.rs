@@ -33,6 +33,8 @@
 //!
 //! The choice is made when a runtime starts ([`Runtime::backend`] reports it);
 //! `RINGIO_BACKEND=uring|epoll|kqueue|port` or [`Builder::backend`] forces one.
+//! With the `sim` feature, `Backend::Sim` (`RINGIO_BACKEND=sim`) is a
+//! deterministic in-memory network on a virtual clock; see `ringio::sim`.
 //!
 //! Every operation takes its buffer by value and hands it back with the
 //! result ([`BufResult`]); dropping an operation's future cancels it, and the
@@ -61,6 +63,8 @@ pub mod reactor;
 pub(crate) mod readiness;
 pub(crate) mod ring;
 pub mod runtime;
+#[cfg(feature = "sim")]
+pub mod sim;
 pub(crate) mod sync;
 pub mod time;
 

@@ -29,6 +29,8 @@ pub(crate) enum Op<T: Operation> {
     #[cfg(uring)]
     RingReady(ring::RingReadyOp<T>),
     Ready(ReadyOp<T>),
+    #[cfg(feature = "sim")]
+    Sim(crate::sim::SimOp<T>),
 }
 
 impl<T: Operation> Future for Op<T> {
@@ -41,6 +43,8 @@ impl<T: Operation> Future for Op<T> {
             #[cfg(uring)]
             Op::RingReady(op) => Pin::new(op).poll(cx),
             Op::Ready(op) => Pin::new(op).poll(cx),
+            #[cfg(feature = "sim")]
+            Op::Sim(op) => Pin::new(op).poll(cx),
         }
     }
 }
@@ -56,7 +60,8 @@ pub(crate) struct OwnerToken {
 ///
 /// Chosen at run time: io_uring where the kernel allows it, else the
 /// platform's readiness API. Force one with [`crate::Builder::backend`] or the
-/// environment variable `RINGIO_BACKEND=uring|epoll|kqueue|port`.
+/// environment variable `RINGIO_BACKEND=uring|epoll|kqueue|port` (and `sim`
+/// with the `sim` feature).
 ///
 /// # Examples
 ///
@@ -75,6 +80,10 @@ pub enum Backend {
     Kqueue,
     /// illumos/Solaris event ports (readiness; files on a thread pool).
     EventPorts,
+    /// The deterministic simulated network on a virtual clock (cargo
+    /// feature `sim`; see [`crate::sim`]). Files stay real.
+    #[cfg(feature = "sim")]
+    Sim,
 }
 
 impl fmt::Display for Backend {
@@ -84,6 +93,8 @@ impl fmt::Display for Backend {
             Backend::Epoll => "epoll",
             Backend::Kqueue => "kqueue",
             Backend::EventPorts => "event ports",
+            #[cfg(feature = "sim")]
+            Backend::Sim => "sim",
         })
     }
 }
@@ -108,6 +119,13 @@ impl Backend {
             "epoll" => Ok(Some(Backend::Epoll)),
             "kqueue" => Ok(Some(Backend::Kqueue)),
             "port" | "ports" | "evport" => Ok(Some(Backend::EventPorts)),
+            #[cfg(feature = "sim")]
+            "sim" => Ok(Some(Backend::Sim)),
+            #[cfg(not(feature = "sim"))]
+            "sim" => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "RINGIO_BACKEND=sim: ringio was built without its `sim` feature",
+            )),
             other => Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("RINGIO_BACKEND={other}: expected uring, epoll, kqueue, port or auto"),
@@ -122,6 +140,8 @@ pub(crate) enum Driver {
     #[cfg(uring)]
     Ring(ring::Driver),
     Ready(readiness::Driver),
+    #[cfg(feature = "sim")]
+    Sim(crate::sim::Driver),
 }
 
 /// A [`Driver`] that does not keep the backend alive.
@@ -130,6 +150,8 @@ pub(crate) enum WeakDriver {
     #[cfg(uring)]
     Ring(ring::WeakDriver),
     Ready(readiness::WeakDriver),
+    #[cfg(feature = "sim")]
+    Sim(crate::sim::WeakDriver),
 }
 
 impl WeakDriver {
@@ -138,6 +160,8 @@ impl WeakDriver {
             #[cfg(uring)]
             WeakDriver::Ring(d) => d.upgrade().map(Driver::Ring),
             WeakDriver::Ready(d) => d.upgrade().map(Driver::Ready),
+            #[cfg(feature = "sim")]
+            WeakDriver::Sim(d) => d.upgrade().map(Driver::Sim),
         }
     }
 }
@@ -150,6 +174,8 @@ impl Driver {
             #[cfg(uring)]
             Driver::Ring(d) => WeakDriver::Ring(d.downgrade()),
             Driver::Ready(d) => WeakDriver::Ready(d.downgrade()),
+            #[cfg(feature = "sim")]
+            Driver::Sim(d) => WeakDriver::Sim(d.downgrade()),
         }
     }
 
@@ -162,6 +188,8 @@ impl Driver {
         };
         match forced {
             Some(Backend::IoUring) => Self::uring(config),
+            #[cfg(feature = "sim")]
+            Some(Backend::Sim) => Ok(Driver::Sim(crate::sim::Driver::new(config.hosted)?)),
             Some(b) if b == Backend::NATIVE_READINESS => Ok(Driver::Ready(readiness::Driver::new(config.hosted)?)),
             Some(b) => Err(Error::Unsupported(format!("the {b} backend does not exist on this platform")).into()),
             None => match Self::uring(config) {
@@ -207,6 +235,8 @@ impl Driver {
                 let _ = buf;
                 None
             }
+            #[cfg(feature = "sim")]
+            Driver::Sim(_) => None,
         }
     }
 
@@ -216,6 +246,8 @@ impl Driver {
             #[cfg(uring)]
             Driver::Ring(d) => fallback::ring_has(d, io_uring::opcode::SendZc::CODE),
             Driver::Ready(_) => false,
+            #[cfg(feature = "sim")]
+            Driver::Sim(_) => false,
         }
     }
 
@@ -224,6 +256,8 @@ impl Driver {
             #[cfg(uring)]
             Driver::Ring(_) => Backend::IoUring,
             Driver::Ready(_) => Backend::NATIVE_READINESS,
+            #[cfg(feature = "sim")]
+            Driver::Sim(_) => Backend::Sim,
         }
     }
 
@@ -232,6 +266,8 @@ impl Driver {
             #[cfg(uring)]
             Driver::Ring(d) => d.unparker(),
             Driver::Ready(d) => d.unparker(),
+            #[cfg(feature = "sim")]
+            Driver::Sim(d) => d.unparker(),
         }
     }
 
@@ -240,6 +276,8 @@ impl Driver {
             #[cfg(uring)]
             Driver::Ring(d) => Op::Ring(d.submit(data)),
             Driver::Ready(d) => d.submit(data),
+            #[cfg(feature = "sim")]
+            Driver::Sim(d) => Op::Sim(d.submit(data)),
         }
     }
 
@@ -255,6 +293,8 @@ impl Driver {
                 let _ = interest; // the operation's `plan` says it
                 d.submit(data)
             }
+            #[cfg(feature = "sim")]
+            Driver::Sim(d) => Op::Sim(d.submit(data)),
         }
     }
 
@@ -265,6 +305,8 @@ impl Driver {
             #[cfg(uring)]
             Driver::Ring(d) => d.spawn_background(task),
             Driver::Ready(d) => d.spawn_background(task),
+            #[cfg(feature = "sim")]
+            Driver::Sim(d) => d.spawn_background(task),
         }
     }
 
@@ -292,6 +334,10 @@ impl Driver {
             #[cfg(uring)]
             Driver::Ring(d) => d.set_driving(driving),
             Driver::Ready(d) => d.set_driving(driving),
+            #[cfg(feature = "sim")]
+            Driver::Sim(_) => {
+                let _ = driving; // one thread drives a simulation throughout
+            }
         }
     }
 
@@ -300,6 +346,8 @@ impl Driver {
             #[cfg(uring)]
             Driver::Ring(d) => d.has_remote_work(),
             Driver::Ready(d) => d.has_background_work(),
+            #[cfg(feature = "sim")]
+            Driver::Sim(d) => d.has_background_work(),
         }
     }
 
@@ -308,6 +356,8 @@ impl Driver {
             #[cfg(uring)]
             Driver::Ring(d) => d.turn(wait),
             Driver::Ready(d) => d.turn(wait),
+            #[cfg(feature = "sim")]
+            Driver::Sim(d) => d.turn(wait),
         }
     }
 
@@ -317,6 +367,8 @@ impl Driver {
             #[cfg(uring)]
             Driver::Ring(d) => d.turn_hosted(),
             Driver::Ready(d) => d.turn_hosted(),
+            #[cfg(feature = "sim")]
+            Driver::Sim(d) => d.turn_hosted(),
         }
     }
 
@@ -326,6 +378,8 @@ impl Driver {
             #[cfg(uring)]
             Driver::Ring(d) => d.park_hosted(waker),
             Driver::Ready(d) => d.park_hosted(waker),
+            #[cfg(feature = "sim")]
+            Driver::Sim(d) => d.park_hosted(waker),
         }
     }
 
@@ -335,6 +389,8 @@ impl Driver {
             #[cfg(uring)]
             Driver::Ring(d) => d.notify_fd(),
             Driver::Ready(d) => d.notify_fd(),
+            #[cfg(feature = "sim")]
+            Driver::Sim(d) => d.notify_fd(),
         }
     }
 
@@ -345,6 +401,8 @@ impl Driver {
             #[cfg(uring)]
             Driver::Ring(d) => d.begin_shutdown(),
             Driver::Ready(d) => d.shutdown(),
+            #[cfg(feature = "sim")]
+            Driver::Sim(d) => d.shutdown(),
         }
     }
 
@@ -356,6 +414,8 @@ impl Driver {
             #[cfg(uring)]
             Driver::Ring(d) => d.shutdown(),
             Driver::Ready(d) => d.shutdown(),
+            #[cfg(feature = "sim")]
+            Driver::Sim(d) => d.shutdown(),
         }
     }
 
@@ -364,6 +424,8 @@ impl Driver {
             #[cfg(uring)]
             Driver::Ring(d) => d.stats(),
             Driver::Ready(d) => d.stats(),
+            #[cfg(feature = "sim")]
+            Driver::Sim(d) => d.stats(),
         }
     }
 
@@ -373,6 +435,8 @@ impl Driver {
             #[cfg(uring)]
             Driver::Ring(d) => Some(d.mode()),
             Driver::Ready(_) => None,
+            #[cfg(feature = "sim")]
+            Driver::Sim(_) => None,
         }
     }
 }

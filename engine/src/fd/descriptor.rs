@@ -75,6 +75,10 @@ enum Registration {
     /// (`None`: the poller refuses this kind of descriptor, e.g. a regular
     /// file on epoll; its operations run on the blocking pool.)
     Source(readiness::Driver, Option<Arc<Source>>),
+    /// Registered with the simulated backend: the simulated socket this
+    /// descriptor stands for (`None`: a real descriptor, such as a file).
+    #[cfg(feature = "sim")]
+    Sim(crate::sim::Driver, Option<crate::sim::Socket>),
 }
 
 impl Registration {
@@ -96,6 +100,8 @@ impl Registration {
                     Registration::Source(d.clone(), None)
                 }
             },
+            #[cfg(feature = "sim")]
+            Driver::Sim(d) => Registration::Sim(d.clone(), d.adopt(raw)),
         }
     }
 }
@@ -193,6 +199,8 @@ impl Descriptor {
             #[cfg(uring)]
             Registration::Ring(home, _) => Ok(Driver::Ring(home.clone())),
             Registration::Source(driver, _) => Ok(Driver::Ready(driver.clone())),
+            #[cfg(feature = "sim")]
+            Registration::Sim(driver, _) => Ok(Driver::Sim(driver.clone())),
             Registration::Plain => Driver::current(),
         }
     }
@@ -200,6 +208,15 @@ impl Descriptor {
     /// True once closing has begun.
     pub(crate) fn is_closed(&self) -> bool {
         self.inner.mutex.is_closed()
+    }
+
+    /// The simulated socket this descriptor stands for, if any.
+    #[cfg(feature = "sim")]
+    pub(crate) fn sim_socket(&self) -> Option<crate::sim::Socket> {
+        match self.inner.registration.get()? {
+            Registration::Sim(_, socket) => socket.clone(),
+            _ => None,
+        }
     }
 
     /// Where this descriptor keeps what dropped reads received.
@@ -283,6 +300,8 @@ impl Descriptor {
             // too (and ones submitted before the slot was filled).
             Registration::Ring(home, _) => home.cancel_fd(Target::fd(self.inner.raw)),
             Registration::Source(_, source) => source.iter().for_each(|s| s.cancel()),
+            #[cfg(feature = "sim")]
+            Registration::Sim(_, socket) => socket.iter().for_each(crate::sim::Socket::cancel),
             // Never used with a driver: nothing can be in flight.
             Registration::Plain => {}
         }
@@ -306,6 +325,11 @@ impl Descriptor {
             },
             Registration::Source(driver, Some(source)) => {
                 driver.deregister(source);
+                self.close_now();
+            }
+            #[cfg(feature = "sim")]
+            Registration::Sim(_, Some(socket)) => {
+                socket.destroy();
                 self.close_now();
             }
             _ => self.close_now(),
@@ -430,6 +454,12 @@ impl OpLease {
     pub(crate) fn shared(&self) -> &Descriptor {
         self.get().shared()
     }
+
+    /// The simulated socket the descriptor stands for, if any.
+    #[cfg(feature = "sim")]
+    pub(crate) fn sim_socket(&self) -> Option<crate::sim::Socket> {
+        self.get().fd.sim_socket()
+    }
 }
 
 impl From<Lease> for OpLease {
@@ -507,6 +537,14 @@ impl Handle {
     /// The shared descriptor (for operations that outlive a borrow of the handle).
     pub(crate) fn shared(&self) -> &Descriptor {
         &self.fd
+    }
+
+    /// The simulated socket this handle's descriptor stands for, if any
+    /// (registering it with the current runtime first, as an operation would).
+    #[cfg(feature = "sim")]
+    pub(crate) fn sim(&self) -> Option<crate::sim::Socket> {
+        let _ = self.fd.driver();
+        self.fd.sim_socket()
     }
 
     /// Runs `f` on the descriptor under a reference (for synchronous syscalls

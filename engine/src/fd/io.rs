@@ -384,5 +384,9 @@ fn cancel(driver: &Driver, target: Target) {
         Driver::Ready(_) => {
             let _ = target;
         }
+        #[cfg(feature = "sim")]
+        Driver::Sim(_) => {
+            let _ = target;
+        }
     }
 }

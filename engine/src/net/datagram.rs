@@ -64,6 +64,23 @@ impl Datagram {
     /// One non-blocking `recvfrom` (a datagram is taken whole or not at all);
     /// a datagram a dropped receive got comes first.
     pub(crate) fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, Option<SocketAddrAny>)> {
+        #[cfg(feature = "sim")]
+        if let Some(sock) = self.fd.sim() {
+            return ready::try_read(
+                &self.fd,
+                buf,
+                |rescue, buf| {
+                    rescue
+                        .take_datagram()
+                        .map(|d| d.map(|d| (copy_to(buf, &d.data), d.addr.clone())))
+                },
+                |_, buf| {
+                    sock.try_recv(buf)
+                        .map(|(n, from)| (n, from.map(crate::sim::any)))
+                        .map_err(crate::sim::errno_of)
+                },
+            );
+        }
         ready::try_read(
             &self.fd,
             buf,
@@ -78,6 +95,17 @@ impl Datagram {
 
     /// One non-blocking `sendto` (or `send` on a connected socket, `addr = None`).
     pub(crate) fn try_send_to(&self, buf: &[u8], addr: Option<&SocketAddrAny>) -> io::Result<usize> {
+        #[cfg(feature = "sim")]
+        if let Some(sock) = self.fd.sim() {
+            let to = match addr.map(|a| std::net::SocketAddr::try_from(a.clone())) {
+                Some(Ok(to)) => Some(to),
+                Some(Err(_)) => return Err(io::Error::from_raw_os_error(libc::EAFNOSUPPORT)),
+                None => None,
+            };
+            return ready::try_io(&self.fd, Some(Access::Write), |_| {
+                sock.try_send(buf, to).map_err(crate::sim::errno_of)
+            });
+        }
         ready::try_io(&self.fd, Some(Access::Write), |fd| match addr {
             Some(addr) => rustix::net::sendto(fd, buf, send_flags(), addr),
             None => rustix::net::send(fd, buf, send_flags()),
@@ -150,6 +178,13 @@ impl Datagram {
     }
 
     pub(crate) fn connect(&self, addr: &SocketAddrAny) -> io::Result<()> {
+        #[cfg(feature = "sim")]
+        if let Some(sock) = self.fd.sim() {
+            let _lease = self.fd.incref()?;
+            let to = std::net::SocketAddr::try_from(addr.clone())
+                .map_err(|_| io::Error::from_raw_os_error(libc::EAFNOSUPPORT))?;
+            return sock.connect_datagram(to);
+        }
         self.fd.with(|fd| rustix::net::connect(fd, addr))
     }
 }

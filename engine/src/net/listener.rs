@@ -55,6 +55,20 @@ impl Listener {
     /// else a non-blocking `accept4`. `WouldBlock` if none is, or if another
     /// accept holds the listener's read lock.
     pub(crate) fn try_accept(&self) -> io::Result<(Stream, Option<SocketAddrAny>)> {
+        #[cfg(feature = "sim")]
+        if let Some(sock) = self.fd.sim() {
+            let (fd, peer) = ready::try_read(
+                &self.fd,
+                &mut (),
+                |rescue, _| rescue.take_conn().map(Ok),
+                |_, _| {
+                    sock.try_accept()
+                        .map(|(fd, peer)| (fd, Some(crate::sim::any(peer))))
+                        .map_err(crate::sim::errno_of)
+                },
+            )?;
+            return Ok((Stream::from_fd(fd), peer));
+        }
         let mut none = ();
         let (fd, peer) = ready::try_read(
             &self.fd,
@@ -161,6 +175,8 @@ impl<S> Incoming<'_, S> {
             Driver::Ring(ring) => self.next_multishot(&driver, ring).await,
             // Readiness backends: one non-blocking accept per connection.
             Driver::Ready(_) => self.listener.accept().await.map(|(stream, _)| stream),
+            #[cfg(feature = "sim")]
+            Driver::Sim(_) => self.listener.accept().await.map(|(stream, _)| stream),
         };
         match res {
             Err(e) if crate::Error::is_closed(&e) => None,

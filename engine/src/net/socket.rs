@@ -10,6 +10,10 @@ use std::path::Path;
 /// A new socket: close-on-exec, non-blocking, and (on Apple, which has no
 /// `MSG_NOSIGNAL`) with `SO_NOSIGPIPE`.
 pub(crate) fn socket(family: AddressFamily, ty: SocketType) -> io::Result<OwnedFd> {
+    #[cfg(feature = "sim")]
+    if let Some(fd) = crate::sim::socket(family, ty == SocketType::STREAM) {
+        return fd;
+    }
     #[cfg(not(target_vendor = "apple"))]
     return Ok(rustix::net::socket_with(
         family,
@@ -108,6 +112,10 @@ pub(crate) fn listener(
     reuse_port: bool,
     backlog: i32,
 ) -> io::Result<OwnedFd> {
+    #[cfg(feature = "sim")]
+    if let Some(fd) = crate::sim::listener(family, addr, backlog) {
+        return fd;
+    }
     let fd = socket(family, SocketType::STREAM)?;
     if family != AddressFamily::UNIX {
         rustix::net::sockopt::set_socket_reuseaddr(&fd, true)?;
@@ -128,6 +136,10 @@ pub(crate) fn listener(
 
 /// A bound datagram socket.
 pub(crate) fn datagram(family: AddressFamily, addr: Option<&SocketAddrAny>) -> io::Result<OwnedFd> {
+    #[cfg(feature = "sim")]
+    if let Some(fd) = crate::sim::datagram(family, addr) {
+        return fd;
+    }
     let fd = socket(family, SocketType::DGRAM)?;
     if let Some(addr) = addr {
         rustix::net::bind(&fd, addr)?;

@@ -134,6 +134,15 @@ impl Stream {
     /// One non-blocking `recv` into `buf` under the read lock (rescued
     /// bytes first).
     pub(crate) fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        #[cfg(feature = "sim")]
+        if let Some(sock) = self.fd.sim() {
+            return ready::try_read(
+                &self.fd,
+                buf,
+                |rescue, buf| rescue.take_bytes(buf.len(), |at, src| copy_to(&mut buf[at..], src)),
+                |_, buf| sock.try_recv(buf).map(|(n, _)| n).map_err(crate::sim::errno_of),
+            );
+        }
         ready::try_read(
             &self.fd,
             buf,
@@ -144,6 +153,15 @@ impl Stream {
 
     /// [`Stream::try_read`] into memory that need not be initialized.
     pub(crate) fn try_read_uninit(&self, buf: &mut [std::mem::MaybeUninit<u8>]) -> io::Result<usize> {
+        #[cfg(feature = "sim")]
+        if self.fd.sim().is_some() {
+            let mut bytes = vec![0u8; buf.len()];
+            let n = self.try_read(&mut bytes)?;
+            for (dst, byte) in buf.iter_mut().zip(&bytes[..n]) {
+                dst.write(*byte);
+            }
+            return Ok(n);
+        }
         ready::try_read(
             &self.fd,
             buf,
@@ -162,6 +180,12 @@ impl Stream {
 
     /// One non-blocking `send` of `buf` under the write lock (no `SIGPIPE`).
     pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        #[cfg(feature = "sim")]
+        if let Some(sock) = self.fd.sim() {
+            return ready::try_io(&self.fd, Some(Access::Write), |_| {
+                sock.try_send(buf, None).map_err(crate::sim::errno_of)
+            });
+        }
         ready::try_io(&self.fd, Some(Access::Write), |fd| {
             rustix::net::send(fd, buf, send_flags())
         })
@@ -169,12 +193,21 @@ impl Stream {
 
     /// One non-blocking `sendmsg` of `bufs` under the write lock (no `SIGPIPE`).
     pub(crate) fn try_write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        #[cfg(feature = "sim")]
+        if self.fd.sim().is_some() {
+            return self.try_write(&bufs.iter().flat_map(|b| b.iter().copied()).collect::<Vec<u8>>());
+        }
         ready::try_io(&self.fd, Some(Access::Write), |fd| {
             rustix::net::sendmsg(fd, bufs, &mut Default::default(), send_flags())
         })
     }
 
     pub(crate) fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
+        #[cfg(feature = "sim")]
+        if let Some(sock) = self.fd.sim() {
+            let _lease = self.fd.incref()?;
+            return sock.shutdown(how);
+        }
         self.fd
             .with(|fd| rustix::net::shutdown(fd, super::socket::to_rustix_shutdown(how)))
     }
@@ -189,10 +222,20 @@ impl Stream {
     }
 
     pub(crate) fn local_addr(&self) -> io::Result<SocketAddrAny> {
+        #[cfg(feature = "sim")]
+        if let Some(sock) = self.fd.sim() {
+            let _lease = self.fd.incref()?;
+            return sock.local_addr().map(crate::sim::any);
+        }
         self.fd.with(|fd| rustix::net::getsockname(fd))
     }
 
     pub(crate) fn peer_addr(&self) -> io::Result<SocketAddrAny> {
+        #[cfg(feature = "sim")]
+        if let Some(sock) = self.fd.sim() {
+            let _lease = self.fd.incref()?;
+            return sock.peer_addr().map(crate::sim::any);
+        }
         self.fd
             .with(|fd| rustix::net::getpeername(fd)?.ok_or(rustix::io::Errno::NOTCONN))
     }

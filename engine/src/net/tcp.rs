@@ -166,6 +166,11 @@ impl TcpListener {
 
     /// The bound address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        #[cfg(feature = "sim")]
+        if let Some(sock) = self.inner.fd.sim() {
+            let _lease = self.inner.fd.incref()?;
+            return sock.local_addr();
+        }
         inet_addr(self.inner.fd.with(|fd| rustix::net::getsockname(fd))?)
     }
 

@@ -127,6 +127,10 @@ impl TcpSocket {
     ///
     /// `bind(2)`'s errors: `AddrInUse`, `AddrNotAvailable`, ...
     pub fn bind(&self, addr: SocketAddr) -> io::Result<()> {
+        #[cfg(feature = "sim")]
+        if let Some(res) = crate::sim::bind_unadopted(&self.fd, addr) {
+            return res;
+        }
         Ok(rustix::net::bind(&self.fd, &SocketAddrAny::from(addr))?)
     }
 
@@ -136,6 +140,10 @@ impl TcpSocket {
     ///
     /// `getsockname(2)`'s errors.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        #[cfg(feature = "sim")]
+        if let Some(res) = crate::sim::local_addr_unadopted(&self.fd) {
+            return res;
+        }
         inet_addr(rustix::net::getsockname(&self.fd)?)
     }
 
@@ -147,6 +155,10 @@ impl TcpSocket {
     ///
     /// `listen(2)`'s errors.
     pub fn listen(self, backlog: u32) -> io::Result<TcpListener> {
+        #[cfg(feature = "sim")]
+        if let Some(res) = crate::sim::listen_unadopted(&self.fd, backlog) {
+            return res.map(|()| TcpListener::from_fd(self.fd));
+        }
         let backlog = i32::try_from(backlog).unwrap_or(SOMAXCONN);
         rustix::net::listen(&self.fd, backlog)?;
         Ok(TcpListener::from_fd(self.fd))

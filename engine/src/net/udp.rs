@@ -189,11 +189,21 @@ impl UdpSocket {
 
     /// The bound address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        #[cfg(feature = "sim")]
+        if let Some(sock) = self.inner.fd.sim() {
+            let _lease = self.inner.fd.incref()?;
+            return sock.local_addr();
+        }
         inet_addr(self.inner.fd.with(|fd| rustix::net::getsockname(fd))?)
     }
 
     /// The connected peer.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        #[cfg(feature = "sim")]
+        if let Some(sock) = self.inner.fd.sim() {
+            let _lease = self.inner.fd.incref()?;
+            return sock.peer_addr();
+        }
         inet_addr(
             self.inner
                 .fd

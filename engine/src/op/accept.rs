@@ -117,6 +117,15 @@ unsafe impl Operation for Accept {
         c
     }
 
+    #[cfg(feature = "sim")]
+    fn simulate(
+        &mut self,
+        socket: &crate::sim::Socket,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Completion> {
+        crate::sim::ops::accept(socket, &mut self.peer, cx)
+    }
+
     fn fd(&self) -> Option<&OpLease> {
         Some(&self.fd)
     }

@@ -80,6 +80,15 @@ unsafe impl Operation for Connect {
         }
     }
 
+    #[cfg(feature = "sim")]
+    fn simulate(
+        &mut self,
+        socket: &crate::sim::Socket,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Completion> {
+        crate::sim::ops::connect(socket, &self.addr, cx)
+    }
+
     fn fd(&self) -> Option<&OpLease> {
         Some(&self.fd)
     }

@@ -83,6 +83,21 @@ pub(crate) unsafe trait Operation: Send + Unpin + 'static {
     /// means "would block" (only for [`Plan::Nonblocking`]).
     fn syscall(&mut self) -> Option<Completion>;
 
+    /// The simulated backend: performs the operation on `socket`, the
+    /// simulated socket its descriptor stands for, moving data only inside
+    /// this call (as a non-blocking syscall would); `Pending` registers
+    /// `cx` with the simulator. Operations that never name a socket keep
+    /// this default.
+    #[cfg(feature = "sim")]
+    fn simulate(
+        &mut self,
+        socket: &crate::sim::Socket,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Completion> {
+        let _ = (socket, cx);
+        std::task::Poll::Ready(Completion::errno(libc::EOPNOTSUPP))
+    }
+
     /// The descriptor reference the operation holds, if any.
     fn fd(&self) -> Option<&OpLease> {
         None

@@ -90,6 +90,15 @@ unsafe impl<B: IoBuf> Operation for SendMsg<B> {
         syscall_retry(|| unsafe { libc::sendmsg(fd, msg, NOSIGNAL) })
     }
 
+    #[cfg(feature = "sim")]
+    fn simulate(
+        &mut self,
+        socket: &crate::sim::Socket,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Completion> {
+        crate::sim::ops::send_msg(socket, &self.bufs, &self.control, self.addr.as_deref(), cx)
+    }
+
     fn fd(&self) -> Option<&OpLease> {
         Some(&self.fd)
     }
@@ -169,6 +178,15 @@ unsafe impl<B: IoBufMut> Operation for RecvMsg<B> {
         let (fd, msg) = (self.fd.raw(), &mut *self.msg as *mut libc::msghdr);
         // SAFETY: `msg` and the memory it points to are owned by `self`.
         syscall_retry(|| unsafe { libc::recvmsg(fd, msg, 0) })
+    }
+
+    #[cfg(feature = "sim")]
+    fn simulate(
+        &mut self,
+        socket: &crate::sim::Socket,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Completion> {
+        crate::sim::ops::recv_msg(socket, &mut self.bufs, &mut self.addr, &mut self.msg, cx)
     }
 
     fn fd(&self) -> Option<&OpLease> {

@@ -102,6 +102,15 @@ unsafe impl Operation for PollReady {
         }
     }
 
+    #[cfg(feature = "sim")]
+    fn simulate(
+        &mut self,
+        socket: &crate::sim::Socket,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Completion> {
+        crate::sim::ops::poll_ready(socket, self.interest, cx)
+    }
+
     fn fd(&self) -> Option<&OpLease> {
         Some(&self.fd)
     }

@@ -105,6 +105,16 @@ unsafe impl<B: IoBufMut> Operation for Recv<B> {
         syscall_retry(|| unsafe { libc::recv(fd, ptr.cast(), len, flags) })
     }
 
+    #[cfg(feature = "sim")]
+    fn simulate(
+        &mut self,
+        socket: &crate::sim::Socket,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Completion> {
+        let at = self.at();
+        crate::sim::ops::recv(socket, &mut self.buf, at, cx)
+    }
+
     fn fd(&self) -> Option<&OpLease> {
         Some(&self.fd)
     }
@@ -218,6 +228,15 @@ unsafe impl<B: IoBuf> Operation for Send<B> {
         let (fd, ptr, len) = (self.fd.raw(), self.buf.stable_ptr(), self.buf.bytes_init());
         // SAFETY: `ptr` is valid for reads of `len` initialized bytes, owned by `self`.
         syscall_retry(|| unsafe { libc::send(fd, ptr.cast(), len, NOSIGNAL) })
+    }
+
+    #[cfg(feature = "sim")]
+    fn simulate(
+        &mut self,
+        socket: &crate::sim::Socket,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Completion> {
+        crate::sim::ops::send(socket, &self.buf, cx)
     }
 
     fn fd(&self) -> Option<&OpLease> {

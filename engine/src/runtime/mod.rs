@@ -211,6 +211,9 @@ impl Runtime {
         F: Future + 'static,
         F::Output: 'static,
     {
+        // A simulated host's task spawns tasks of the same host.
+        #[cfg(feature = "sim")]
+        let future = crate::sim::host::Tagged::inherit(future);
         self.core.tasks.spawn(&self.core.sched, future)
     }
 
@@ -296,6 +299,9 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
+    // A simulated host's task spawns tasks of the same host.
+    #[cfg(feature = "sim")]
+    let future = crate::sim::host::Tagged::inherit(future);
     context::with_core(|core| core.tasks.spawn(&core.sched, future))
         .expect("ringio::spawn called outside of a ringio runtime")
 }

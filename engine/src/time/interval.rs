@@ -36,7 +36,7 @@ pub enum MissedTickBehavior {
 /// });
 /// ```
 pub fn interval(period: Duration) -> Interval {
-    interval_at(Instant::now(), period)
+    interval_at(super::now(), period)
 }
 
 /// Ticks every `period`, the first tick at `start`.
@@ -81,7 +81,7 @@ impl Interval {
             return Poll::Pending;
         }
         let scheduled = self.sleep.deadline();
-        let now = Instant::now();
+        let now = super::now();
         let after = |t: Instant, d: Duration| t.checked_add(d).unwrap_or_else(|| deadline_after(Duration::MAX));
         let mut next = after(scheduled, self.period);
         if next <= now {

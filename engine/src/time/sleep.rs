@@ -28,7 +28,7 @@ pub fn sleep(duration: Duration) -> Sleep {
 /// `now + duration`, saturating at a deadline about 30 years away (as tokio
 /// does): `sleep(Duration::MAX)` waits "forever" instead of panicking.
 pub(crate) fn deadline_after(duration: Duration) -> Instant {
-    let now = Instant::now();
+    let now = super::now();
     now.checked_add(duration).unwrap_or_else(|| far_future(now))
 }
 
@@ -76,7 +76,7 @@ impl Sleep {
 
     /// True once the deadline has passed.
     pub fn is_elapsed(&self) -> bool {
-        Instant::now() >= self.deadline
+        super::now() >= self.deadline
     }
 
     /// Moves the deadline (works before or after completion).
@@ -106,7 +106,7 @@ impl Future for Sleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if Instant::now() >= self.deadline {
+        if super::now() >= self.deadline {
             self.deregister();
             return Poll::Ready(());
         }

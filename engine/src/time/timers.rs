@@ -70,7 +70,7 @@ impl Timers {
         if self.is_empty() {
             return None;
         }
-        let now = Instant::now();
+        let now = super::now();
         let due = {
             let mut st = self.lock();
             match st.entries.first_key_value() {
