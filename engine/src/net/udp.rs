@@ -213,3 +213,5 @@ impl AsRawFd for UdpSocket {
         self.inner.fd.raw_fd()
     }
 }
+
+super::lend::lend_fd!(UdpSocket);

@@ -381,3 +381,6 @@ impl AsRawFd for UnixStream {
         self.inner.fd.raw_fd()
     }
 }
+
+super::lend::lend_fd!(UnixListener);
+super::lend::lend_fd!(UnixStream);
