@@ -1,6 +1,7 @@
 //! Files with `tokio::fs`'s names: [`File`] and [`OpenOptions`].
 
 mod file;
+mod file_std;
 mod open_options;
 
 pub use file::File;
