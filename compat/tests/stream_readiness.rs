@@ -5,7 +5,8 @@
 //! `UnixStream::pair()` polls writable at once; a Unix `connect` whose
 //! listener is dropped mid-connect fails. Also `ready(Interest)`, vectored
 //! `try_read_vectored`/`try_write_vectored`, `try_read_buf`, `set_linger`/
-//! `set_zero_linger` (a reset at the peer) and `ttl`.
+//! `set_zero_linger` (a reset at the peer) and `ttl`; `try_io` forgetting
+//! readiness on `WouldBlock`, and `async_io` retrying until done.
 
 mod common;
 
@@ -160,5 +161,27 @@ fn zero_linger_resets_and_ttl_round_trips() {
         let mut buf = [0; 8];
         let err = server.read(&mut buf).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::ConnectionReset);
+    });
+}
+
+#[test]
+fn try_io_forgets_readiness_and_async_io_retries() {
+    flavours(|| async {
+        let (mut client, server) = tcp_pair().await;
+        // Ready by tokio's model until a call says `WouldBlock`...
+        poll_fn(|cx| server.poll_read_ready(cx)).await.unwrap();
+        let res: std::io::Result<()> = server.try_io(Interest::READABLE, || Err(ErrorKind::WouldBlock.into()));
+        assert_eq!(res.unwrap_err().kind(), ErrorKind::WouldBlock);
+        // ...then waiting for the kernel.
+        assert_not_readable(&server).await;
+
+        let mut buf = [0; 5];
+        let (wrote, n) = tokio::join!(
+            client.write_all(b"later"),
+            server.async_io(Interest::READABLE, || server.try_read(&mut buf))
+        );
+        wrote.unwrap();
+        let n = n.unwrap();
+        assert!(n >= 1 && b"later".starts_with(&buf[..n]));
     });
 }

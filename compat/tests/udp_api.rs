@@ -2,7 +2,7 @@
 //! `poll_send_to`/`poll_recv_from` and the `poll_*_ready` pair; the `*_buf`
 //! receives into a `BufMut`'s spare capacity; `ready(Interest)`; and the
 //! socket options (TTL, broadcast, multicast loop and TTL, `IP_TOS`, group
-//! membership) round-tripping.
+//! membership) round-tripping; `async_io` around `try_recv_from`.
 
 mod common;
 
@@ -95,5 +95,27 @@ fn options_round_trip() {
         if socket.join_multicast_v4(group, Ipv4Addr::LOCALHOST).is_ok() {
             socket.leave_multicast_v4(group, Ipv4Addr::LOCALHOST).unwrap();
         }
+    });
+}
+
+#[test]
+fn async_io_waits_and_retries() {
+    flavours(|| async {
+        let (a, b) = pair().await;
+        let b_addr = b.local_addr().unwrap();
+        let mut buf = [0; 16];
+        let (sent, got) = tokio::join!(
+            a.send_to(b"io", b_addr),
+            b.async_io(Interest::READABLE, || b.try_recv_from(&mut buf))
+        );
+        sent.unwrap();
+        let (n, from) = got.unwrap();
+        assert_eq!((&buf[..n], from), (&b"io"[..], a.local_addr().unwrap()));
+        assert_eq!(
+            b.try_io(Interest::READABLE, || b.try_recv(&mut buf))
+                .unwrap_err()
+                .kind(),
+            ErrorKind::WouldBlock
+        );
     });
 }
