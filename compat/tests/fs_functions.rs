@@ -2,7 +2,8 @@
 //! `read`/`read_to_string` (and `InvalidData` for bytes that are not UTF-8),
 //! `copy` with its byte count, `rename`, `metadata`, links, `create_dir_all`
 //! (idempotent), `read_dir` listing every entry with its type, removals, and
-//! the error kinds of missing paths.
+//! the error kinds of missing paths; `DirBuilder` with and without
+//! `recursive`, and its mode.
 
 mod common;
 
@@ -132,5 +133,27 @@ fn directories_links_and_read_dir() {
         perms.set_readonly(true);
         fs::set_permissions(&file, perms).await.unwrap();
         assert!(fs::metadata(&file).await.unwrap().permissions().readonly());
+    });
+}
+
+#[test]
+fn dir_builder_recursive_and_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    flavours(|| async {
+        let dir = TempDir::new("builder");
+        let deep = dir.0.join("x/y/z");
+        let err = fs::DirBuilder::new().create(&deep).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotFound);
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&deep)
+            .await
+            .unwrap();
+        fs::DirBuilder::new().recursive(true).create(&deep).await.unwrap(); // exists: fine
+        let mode = fs::metadata(&deep).await.unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        let err = fs::DirBuilder::new().create(&deep).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::AlreadyExists);
     });
 }

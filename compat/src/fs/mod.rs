@@ -4,6 +4,7 @@
 //! in tokio.
 
 mod blocking;
+mod dir_builder;
 mod file;
 mod file_std;
 mod open_options;
@@ -13,6 +14,7 @@ mod read_dir;
 pub use blocking::{
     canonicalize, copy, metadata, read_link, remove_dir_all, set_permissions, symlink_metadata, try_exists,
 };
+pub use dir_builder::DirBuilder;
 pub use file::File;
 pub use open_options::OpenOptions;
 pub use ops::{
