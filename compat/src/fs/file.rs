@@ -16,14 +16,15 @@
 //! kernel reads from or writes into.
 
 use std::future::{poll_fn, Future};
-use std::io::{self, SeekFrom};
+use std::io::{self, IoSlice, SeekFrom};
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{ready, Context, Poll};
 use tokio::io::{AsyncRead, AsyncSeek, AsyncWrite, ReadBuf};
 
-/// Largest single read or write, as in tokio.
+/// Largest single read or write by default, as in tokio
+/// ([`File::set_max_buf_size`] changes it).
 const MAX_BUF: usize = 2 * 1024 * 1024;
 
 /// A file, as `tokio::fs::File`: `AsyncRead + AsyncWrite + AsyncSeek`.
@@ -41,15 +42,14 @@ const MAX_BUF: usize = 2 * 1024 * 1024;
 /// ringio_compat::fs::File::open("/tmp/hello.txt").await?.read_to_string(&mut text).await?;
 /// # Ok(()) }
 /// ```
-#[derive(Debug)]
 pub struct File {
-    file: Arc<ringio::fs::File>,
+    pub(super) file: Arc<ringio::fs::File>,
     state: Mutex<State>,
 }
 
-struct State {
+pub(super) struct State {
     /// The caller's position.
-    pos: u64,
+    pub(super) pos: u64,
     /// Bytes read ahead: `buf[start..]` are the file's bytes at `pos`.
     buf: Vec<u8>,
     start: usize,
@@ -58,6 +58,8 @@ struct State {
     write_error: Option<io::Error>,
     /// `SeekFrom::End` waiting for the file's length.
     seek_from_end: Option<i64>,
+    /// Largest single read or write.
+    pub(super) max_buf: usize,
 }
 
 type Busy = Pin<Box<dyn Future<Output = Done> + Send>>;
@@ -97,21 +99,42 @@ impl File {
         File::options().write(true).create(true).truncate(true).open(path).await
     }
 
+    /// Creates `path` for reading and writing, failing if it exists.
+    ///
+    /// # Errors
+    ///
+    /// `AlreadyExists`, `PermissionDenied`, ...
+    pub async fn create_new(path: impl AsRef<Path>) -> io::Result<File> {
+        File::options().read(true).write(true).create_new(true).open(path).await
+    }
+
     /// Options to open a file with.
     pub fn options() -> super::OpenOptions {
         super::OpenOptions::new()
     }
 
-    /// Adopts a std file, at its current position.
+    /// Adopts a std file, at its current position (0 if it has none, as a
+    /// pipe). Infallible, as tokio's; outside a runtime the file joins the
+    /// reactor of its first operation.
     ///
-    /// # Errors
+    /// # Examples
     ///
-    /// If the position cannot be read; outside a tokio runtime.
-    pub fn from_std(mut file: std::fs::File) -> io::Result<File> {
+    /// ```no_run
+    /// let std_file = std::fs::File::open("/etc/hostname")?;
+    /// let file = ringio_compat::fs::File::from_std(std_file);
+    /// # drop(file); Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn from_std(mut file: std::fs::File) -> File {
         use std::io::Seek;
-        let pos = file.stream_position()?;
-        let file = crate::reactor::with_entered(|| Ok(ringio::fs::File::from_std(file)))?;
-        Ok(File::new(file, pos))
+        let pos = file.stream_position().unwrap_or(0);
+        let file = match crate::reactor::current() {
+            Ok(reactor) => {
+                let _entered = reactor.enter();
+                ringio::fs::File::from_std(file)
+            }
+            Err(_) => ringio::fs::File::from_std(file),
+        };
+        File::new(file, pos)
     }
 
     pub(crate) fn new(file: ringio::fs::File, pos: u64) -> File {
@@ -124,16 +147,17 @@ impl File {
                 busy: None,
                 write_error: None,
                 seek_from_end: None,
+                max_buf: MAX_BUF,
             }),
         }
     }
 
-    fn state(&self) -> MutexGuard<'_, State> {
+    pub(super) fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Waits for the operation in flight (reporting a background write's error).
-    async fn settle(&self) -> io::Result<()> {
+    pub(super) async fn settle(&self) -> io::Result<()> {
         poll_fn(|cx| self.state().poll_settle(cx)).await
     }
 
@@ -238,6 +262,11 @@ impl State {
         }
     }
 
+    /// True while an operation is in flight.
+    pub(super) fn is_busy(&self) -> bool {
+        self.busy.is_some()
+    }
+
     fn buffered(&self) -> &[u8] {
         &self.buf[self.start..]
     }
@@ -297,7 +326,7 @@ impl AsyncRead for File {
             let mut buf = std::mem::take(&mut st.buf);
             buf.clear();
             st.start = 0;
-            buf.reserve(dst.remaining().min(MAX_BUF));
+            buf.reserve(dst.remaining().min(st.max_buf));
             let (file, pos) = (file.clone(), st.pos);
             st.busy = Some(Box::pin(async move {
                 let (res, buf) = file.read_at(buf, pos).await;
@@ -309,15 +338,31 @@ impl AsyncRead for File {
 
 impl AsyncWrite for File {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, src: &[u8]) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored(cx, &[IoSlice::new(src)])
+    }
+
+    /// Takes every slice (up to the buffer limit) into one background
+    /// write, as tokio's `File` does.
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        srcs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let file = &this.file;
         let st = this.state.get_mut().unwrap_or_else(|p| p.into_inner());
         ready!(st.poll_settle(cx))?;
         // Writing moves on from where the caller is, not from the read-ahead.
         st.discard_read_ahead();
-        let n = src.len().min(MAX_BUF);
         let mut buf = std::mem::take(&mut st.buf);
-        buf.extend_from_slice(&src[..n]);
+        for src in srcs {
+            let room = st.max_buf - buf.len();
+            buf.extend_from_slice(&src[..src.len().min(room)]);
+            if room <= src.len() {
+                break;
+            }
+        }
+        let n = buf.len();
         let (file, pos) = (file.clone(), st.pos);
         st.pos += n as u64;
         st.busy = Some(Box::pin(async move {
@@ -325,6 +370,10 @@ impl AsyncWrite for File {
             Done::Write(res, buf)
         }));
         Poll::Ready(Ok(n))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -2,13 +2,26 @@
 //! `use ringio_compat::net::...`. See `docs/migrating-from-tokio.md` for the
 //! covered subset.
 
+mod buf_reads;
+mod cached;
+mod interop;
+mod lend;
+mod peek;
 mod poll_io;
+mod ready;
 pub(crate) mod split;
+mod stream_extra;
 pub mod tcp;
+mod tcp_socket;
 mod udp;
+mod udp_opts;
+mod udp_poll;
 pub mod unix;
+mod unix_datagram;
 
 pub use split::Splittable;
 pub use tcp::{TcpListener, TcpStream};
+pub use tcp_socket::TcpSocket;
 pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixStream};
+pub use unix_datagram::UnixDatagram;

@@ -20,6 +20,7 @@ use tokio::io::ReadBuf;
 pub trait RawStream: Send + Sync + 'static {
     fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
     fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+    fn try_read(&self, buf: &mut [u8]) -> io::Result<usize>;
     fn try_read_uninit(&self, buf: &mut [std::mem::MaybeUninit<u8>]) -> io::Result<usize>;
     fn try_write(&self, buf: &[u8]) -> io::Result<usize>;
     fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
@@ -35,6 +36,9 @@ macro_rules! raw_stream {
             }
             fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
                 <$ty>::poll_write_ready(self, cx)
+            }
+            fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+                <$ty>::try_read(self, buf)
             }
             fn try_read_uninit(&self, buf: &mut [std::mem::MaybeUninit<u8>]) -> io::Result<usize> {
                 <$ty>::try_read_uninit(self, buf)

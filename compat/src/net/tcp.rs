@@ -1,6 +1,7 @@
 //! TCP: [`TcpListener`] and [`TcpStream`], with tokio's method names, plus
 //! the split halves under the same paths as `tokio::net::tcp`.
 
+use super::cached::Cached;
 use super::split::{self, Splittable};
 use crate::reactor;
 use std::io;
@@ -60,7 +61,7 @@ where
 /// ```
 #[derive(Debug)]
 pub struct TcpListener {
-    inner: ringio::net::TcpListener,
+    pub(crate) inner: ringio::net::TcpListener,
 }
 
 impl TcpListener {
@@ -99,7 +100,7 @@ impl TcpListener {
         )
         .await?;
         let (inner, addr) = accepted;
-        Ok((TcpStream { inner }, addr))
+        Ok((TcpStream::wrap(inner), addr))
     }
 
     /// Poll-style accept; only the task that polled last is woken.
@@ -113,7 +114,7 @@ impl TcpListener {
         let _entered = reactor.enter();
         self.inner
             .poll_accept(cx)
-            .map_ok(|(inner, addr)| (TcpStream { inner }, addr))
+            .map_ok(|(inner, addr)| (TcpStream::wrap(inner), addr))
     }
 
     /// The bound address.
@@ -143,7 +144,7 @@ impl TcpListener {
 /// ```
 #[derive(Debug)]
 pub struct TcpStream {
-    inner: ringio::net::TcpStream,
+    pub(crate) inner: Cached<ringio::net::TcpStream>,
 }
 
 impl TcpStream {
@@ -155,7 +156,7 @@ impl TcpStream {
     pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
         each_addr(addr, |a| reactor::entered(ringio::net::TcpStream::connect(a)))
             .await
-            .map(|inner| TcpStream { inner })
+            .map(TcpStream::wrap)
     }
 
     /// Adopts a connected std stream (made non-blocking).
@@ -164,12 +165,18 @@ impl TcpStream {
     ///
     /// Outside a tokio runtime, or if the socket cannot be made non-blocking.
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
-        reactor::with_entered(|| ringio::net::TcpStream::from_std(stream)).map(|inner| TcpStream { inner })
+        reactor::with_entered(|| ringio::net::TcpStream::from_std(stream)).map(TcpStream::wrap)
     }
 
     /// The engine-level stream, for its owned-buffer API.
     pub fn as_ringio(&self) -> &ringio::net::TcpStream {
-        &self.inner
+        self.inner.get()
+    }
+
+    pub(crate) fn wrap(inner: ringio::net::TcpStream) -> TcpStream {
+        TcpStream {
+            inner: Cached::new(inner),
+        }
     }
 
     /// The local address.
@@ -226,7 +233,10 @@ impl TcpStream {
         self.inner.writable().await
     }
 
-    /// Poll-style [`TcpStream::readable`]; only the task that polled last is woken.
+    /// Poll-style [`TcpStream::readable`], with tokio's readiness model:
+    /// ready until a read finds the stream empty (a fresh stream too), then
+    /// until the kernel reports data again. Only the task that polled last
+    /// is woken.
     pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.inner.poll_read_ready(cx)
     }
@@ -266,8 +276,8 @@ impl TcpStream {
 }
 
 impl Splittable for TcpStream {
-    type Raw = ringio::net::TcpStream;
-    fn raw(&self) -> &ringio::net::TcpStream {
+    type Raw = Cached<ringio::net::TcpStream>;
+    fn raw(&self) -> &Cached<ringio::net::TcpStream> {
         &self.inner
     }
 }

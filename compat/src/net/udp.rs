@@ -24,7 +24,7 @@ use tokio::net::{lookup_host, ToSocketAddrs};
 /// ```
 #[derive(Debug)]
 pub struct UdpSocket {
-    inner: ringio::net::UdpSocket,
+    pub(crate) inner: ringio::net::UdpSocket,
 }
 
 impl UdpSocket {

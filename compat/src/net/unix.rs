@@ -1,6 +1,7 @@
 //! Unix domain sockets: [`UnixListener`] and [`UnixStream`], with tokio's
 //! method names, plus the split halves under the paths of `tokio::net::unix`.
 
+use super::cached::Cached;
 use super::split::{self, Splittable};
 use crate::reactor;
 pub use ringio::net::UnixSocketAddr as SocketAddr;
@@ -19,6 +20,12 @@ pub type OwnedWriteHalf = split::OwnedWriteHalf<UnixStream>;
 /// Error of `reunite` with halves of different streams.
 pub type ReuniteError = split::ReuniteError<UnixStream>;
 
+/// The path of a named address.
+fn pathname(addr: &SocketAddr) -> io::Result<&Path> {
+    addr.as_pathname()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a pathname socket address"))
+}
+
 /// A Unix stream listener, as `tokio::net::UnixListener`.
 ///
 /// # Examples
@@ -31,10 +38,19 @@ pub type ReuniteError = split::ReuniteError<UnixStream>;
 /// ```
 #[derive(Debug)]
 pub struct UnixListener {
-    inner: ringio::net::UnixListener,
+    pub(crate) inner: ringio::net::UnixListener,
 }
 
 impl UnixListener {
+    /// Adopts a listening std socket (made non-blocking).
+    ///
+    /// # Errors
+    ///
+    /// Outside a tokio runtime, or if the socket cannot be made non-blocking.
+    pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
+        reactor::with_entered(|| ringio::net::UnixListener::from_std(listener)).map(|inner| UnixListener { inner })
+    }
+
     /// Binds to `path` (which must not exist).
     ///
     /// # Errors
@@ -42,6 +58,16 @@ impl UnixListener {
     /// `AddrInUse` if `path` exists; outside a tokio runtime, an error.
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
         reactor::with_entered(|| ringio::net::UnixListener::bind(path)).map(|inner| UnixListener { inner })
+    }
+
+    /// Binds to the path of `addr` (tokio's `bind_addr`; ringio's addresses
+    /// are paths or unnamed).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for an unnamed address; else as [`UnixListener::bind`].
+    pub fn bind_addr(addr: &SocketAddr) -> io::Result<UnixListener> {
+        UnixListener::bind(pathname(addr)?)
     }
 
     /// Accepts a connection. Cancel safe.
@@ -57,7 +83,7 @@ impl UnixListener {
         )
         .await?;
         let (inner, addr) = accepted;
-        Ok((UnixStream { inner }, addr))
+        Ok((UnixStream::wrap(inner), addr))
     }
 
     /// Poll-style accept; only the task that polled last is woken.
@@ -70,7 +96,7 @@ impl UnixListener {
         let _entered = reactor.enter();
         self.inner
             .poll_accept(cx)
-            .map_ok(|(inner, addr)| (UnixStream { inner }, addr))
+            .map_ok(|(inner, addr)| (UnixStream::wrap(inner), addr))
     }
 
     /// The bound address.
@@ -99,20 +125,39 @@ impl UnixListener {
 /// ```
 #[derive(Debug)]
 pub struct UnixStream {
-    inner: ringio::net::UnixStream,
+    pub(crate) inner: Cached<ringio::net::UnixStream>,
 }
 
 impl UnixStream {
-    /// Connects to the socket at `path`.
+    /// Connects to the socket at `path`. As with tokio, the connect counts
+    /// once the socket reports writable: a listener closed meanwhile (with
+    /// the connection still in its backlog) is seen, as `ConnectionReset`.
     ///
     /// # Errors
     ///
-    /// `NotFound`, `ConnectionRefused`; outside a tokio runtime, an error.
+    /// `NotFound`, `ConnectionRefused`, `ConnectionReset`; outside a tokio runtime, an error.
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
         let path = path.as_ref().to_path_buf();
-        reactor::entered(async move { ringio::net::UnixStream::connect(path).await })
-            .await
-            .map(|inner| UnixStream { inner })
+        let stream = reactor::entered(async move { ringio::net::UnixStream::connect(path).await }).await?;
+        // A Unix connect (and the readiness check after it) can finish at
+        // once on a readiness backend; tokio's never finishes on its first
+        // poll, and a caller that drops the listener in between relies on
+        // seeing that (the pending error below).
+        tokio::task::yield_now().await;
+        stream.writable().await?;
+        if let Some(e) = super::lend::take_error(&stream)? {
+            return Err(e);
+        }
+        Ok(UnixStream::wrap(stream))
+    }
+
+    /// Connects to the path of `addr` (tokio's `connect_addr`).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for an unnamed address; else as [`UnixStream::connect`].
+    pub async fn connect_addr(addr: &SocketAddr) -> io::Result<UnixStream> {
+        UnixStream::connect(pathname(addr)?).await
     }
 
     /// A connected pair.
@@ -122,12 +167,39 @@ impl UnixStream {
     /// Out of descriptors; outside a tokio runtime, an error.
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
         let (a, b) = reactor::with_entered(ringio::net::UnixStream::pair)?;
-        Ok((UnixStream { inner: a }, UnixStream { inner: b }))
+        Ok((UnixStream::wrap(a), UnixStream::wrap(b)))
+    }
+
+    /// Adopts a connected std stream (made non-blocking).
+    ///
+    /// # Errors
+    ///
+    /// Outside a tokio runtime, or if the socket cannot be made non-blocking.
+    pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
+        reactor::with_entered(|| ringio::net::UnixStream::from_std(stream)).map(UnixStream::wrap)
+    }
+
+    /// Poll-style [`UnixStream::readable`], with tokio's readiness model: ready
+    /// until a read finds the stream empty, then until the kernel reports
+    /// data again. Only the task that polled last is woken.
+    pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.inner.poll_read_ready(cx)
+    }
+
+    /// Poll-style [`UnixStream::writable`]; see [`UnixStream::poll_read_ready`].
+    pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.inner.poll_write_ready(cx)
     }
 
     /// The engine-level stream, for its owned-buffer API.
     pub fn as_ringio(&self) -> &ringio::net::UnixStream {
-        &self.inner
+        self.inner.get()
+    }
+
+    pub(crate) fn wrap(inner: ringio::net::UnixStream) -> UnixStream {
+        UnixStream {
+            inner: Cached::new(inner),
+        }
     }
 
     /// The local address.
@@ -196,8 +268,8 @@ impl UnixStream {
 }
 
 impl Splittable for UnixStream {
-    type Raw = ringio::net::UnixStream;
-    fn raw(&self) -> &ringio::net::UnixStream {
+    type Raw = Cached<ringio::net::UnixStream>;
+    fn raw(&self) -> &Cached<ringio::net::UnixStream> {
         &self.inner
     }
 }

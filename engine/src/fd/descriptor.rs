@@ -556,6 +556,12 @@ impl Handle {
         let r = self.fd.incref()?;
         Ok(f(r.borrow())?)
     }
+
+    /// [`Handle::with`] for a call that reports `io::Error`s itself.
+    pub(crate) fn with_io<R>(&self, f: impl FnOnce(std::os::fd::BorrowedFd<'_>) -> io::Result<R>) -> io::Result<R> {
+        let r = self.fd.incref()?;
+        f(r.borrow())
+    }
 }
 
 impl Drop for Handle {

@@ -113,6 +113,24 @@ impl File {
         Ok(file)
     }
 
+    /// Runs `f` with the file's descriptor, kept open for the call (for a
+    /// `dup`, `futimens` or an `fcntl` ringio has no method for).
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Closed`] once the file is closed; else what `f` returns.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn f(file: &ringio::fs::File) -> std::io::Result<()> {
+    /// let copy = file.with_fd(|fd| fd.try_clone_to_owned())?;
+    /// # drop(copy); Ok(()) }
+    /// ```
+    pub fn with_fd<R>(&self, f: impl FnOnce(std::os::fd::BorrowedFd<'_>) -> io::Result<R>) -> io::Result<R> {
+        self.fd.with_io(f)
+    }
+
     /// True if the file was opened with `O_DIRECT`.
     pub fn is_direct(&self) -> bool {
         self.direct

@@ -10,6 +10,7 @@
 //! a read and a write run concurrently.
 
 mod datagram;
+mod lend;
 mod listener;
 mod ready;
 mod socket;

@@ -482,3 +482,6 @@ impl AsRawFd for TcpStream {
         self.inner.fd.raw_fd()
     }
 }
+
+super::lend::lend_fd!(TcpListener);
+super::lend::lend_fd!(TcpStream);

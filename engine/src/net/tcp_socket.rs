@@ -194,3 +194,12 @@ impl From<TcpSocket> for OwnedFd {
         socket.fd
     }
 }
+
+impl From<OwnedFd> for TcpSocket {
+    /// Adopts a TCP socket that is neither listening nor connected; it
+    /// should be non-blocking (a blocking one makes a readiness backend's
+    /// connect block the thread).
+    fn from(fd: OwnedFd) -> TcpSocket {
+        TcpSocket { fd }
+    }
+}

@@ -41,6 +41,18 @@ impl UdpSocket {
         })
     }
 
+    /// Adopts a std socket (made non-blocking).
+    ///
+    /// # Errors
+    ///
+    /// If the socket cannot be made non-blocking.
+    pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
+        socket.set_nonblocking(true)?;
+        Ok(UdpSocket {
+            inner: Datagram::new(std::os::fd::OwnedFd::from(socket)),
+        })
+    }
+
     /// Sets the default peer for [`UdpSocket::send`] and filters what
     /// [`UdpSocket::recv`] sees. Synchronous (it never blocks for UDP).
     pub fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
@@ -223,3 +235,5 @@ impl AsRawFd for UdpSocket {
         self.inner.fd.raw_fd()
     }
 }
+
+super::lend::lend_fd!(UdpSocket);

@@ -79,6 +79,18 @@ impl UnixListener {
         })
     }
 
+    /// Adopts a listening std socket (made non-blocking).
+    ///
+    /// # Errors
+    ///
+    /// If the socket cannot be made non-blocking.
+    pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
+        listener.set_nonblocking(true)?;
+        Ok(UnixListener {
+            inner: Listener::new(OwnedFd::from(listener)),
+        })
+    }
+
     /// Waits for a connection. Cancel safe, and any number of tasks may
     /// wait; see [`crate::net::TcpListener::accept`].
     ///
@@ -381,3 +393,6 @@ impl AsRawFd for UnixStream {
         self.inner.fd.raw_fd()
     }
 }
+
+super::lend::lend_fd!(UnixListener);
+super::lend::lend_fd!(UnixStream);

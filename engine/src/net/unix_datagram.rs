@@ -5,10 +5,12 @@ use super::socket::{datagram, unix_addr};
 use super::unix::UnixSocketAddr;
 use crate::buf::{IoBuf, IoBufMut};
 use crate::error::BufResult;
+use crate::fd::Interest;
 use rustix::net::{AddressFamily, SocketAddrAny, SocketType};
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
+use std::task::{Context, Poll};
 
 /// A Unix datagram socket; with [`UnixDatagram::send_msg`] it can pass
 /// descriptors (`SCM_RIGHTS`).
@@ -111,6 +113,104 @@ impl UnixDatagram {
         )
     }
 
+    /// Adopts a std socket (made non-blocking).
+    ///
+    /// # Errors
+    ///
+    /// If the socket cannot be made non-blocking.
+    pub fn from_std(socket: std::os::unix::net::UnixDatagram) -> io::Result<UnixDatagram> {
+        socket.set_nonblocking(true)?;
+        Ok(UnixDatagram {
+            inner: Datagram::new(OwnedFd::from(socket)),
+        })
+    }
+
+    /// Waits until a datagram (or an error) is pending; every caller waits
+    /// on its own, nothing is consumed.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Closed`] if the socket is closed meanwhile.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.inner.ready(Interest::READABLE).await
+    }
+
+    /// Waits until the socket can send.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Closed`] if the socket is closed meanwhile.
+    pub async fn writable(&self) -> io::Result<()> {
+        self.inner.ready(Interest::WRITABLE).await
+    }
+
+    /// Poll-style [`Self::readable`]; only the task that polled last is woken.
+    pub fn poll_recv_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.inner.poll_ready(Interest::READABLE, cx)
+    }
+
+    /// Poll-style [`Self::writable`]; only the task that polled last is woken.
+    pub fn poll_send_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.inner.poll_ready(Interest::WRITABLE, cx)
+    }
+
+    /// Takes one pending datagram and its sender without waiting.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` if none is pending.
+    pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, UnixSocketAddr)> {
+        let (n, addr) = self.inner.try_recv_from(buf)?;
+        Ok((n, UnixSocketAddr::from_any(addr)))
+    }
+
+    /// Takes one pending datagram without waiting.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` if none is pending.
+    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.try_recv_from(buf).map(|(n, _)| n)
+    }
+
+    /// Sends `buf` as one datagram to `path` without waiting.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` if the peer's queue is full; `NotFound` if nothing is bound at `path`.
+    pub fn try_send_to(&self, buf: &[u8], path: impl AsRef<Path>) -> io::Result<usize> {
+        let addr = SocketAddrAny::from(unix_addr(path.as_ref())?);
+        self.inner.try_send_to(buf, Some(&addr))
+    }
+
+    /// Sends `buf` to the connected peer without waiting.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` if the peer's queue is full; `NotConnected`.
+    pub fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.try_send_to(buf, None)
+    }
+
+    /// The bound address (unnamed if not bound).
+    pub fn local_addr(&self) -> io::Result<UnixSocketAddr> {
+        let addr = self.inner.fd.with(|fd| rustix::net::getsockname(fd))?;
+        Ok(UnixSocketAddr::from_any(Some(addr)))
+    }
+
+    /// The connected peer's address.
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected`.
+    pub fn peer_addr(&self) -> io::Result<UnixSocketAddr> {
+        let addr = self
+            .inner
+            .fd
+            .with(|fd| rustix::net::getpeername(fd)?.ok_or(rustix::io::Errno::NOTCONN))?;
+        Ok(UnixSocketAddr::from_any(Some(addr)))
+    }
+
     /// Closes the socket. Idempotent.
     pub async fn close(&self) -> io::Result<()> {
         self.inner.close().await
@@ -123,3 +223,5 @@ impl AsRawFd for UnixDatagram {
         self.inner.fd.raw_fd()
     }
 }
+
+super::lend::lend_fd!(UnixDatagram);

@@ -1,0 +1,168 @@
+//! [`File`]'s std and raw-descriptor interop (`into_std`, `try_into_std`,
+//! `From<std::fs::File>`, `AsRawFd`, `FromRawFd`), the calls tokio makes on
+//! the std file underneath (`try_clone`, `set_times`), `set_max_buf_size`,
+//! and tokio's `Debug` text.
+
+use super::File;
+use std::fmt;
+use std::io::{self, Seek, SeekFrom};
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+
+impl File {
+    /// A std file on a duplicate of the descriptor, at the caller's position.
+    fn dup_std(&self) -> io::Result<std::fs::File> {
+        let mut std_file = std::fs::File::from(self.file.with_fd(|fd| fd.try_clone_to_owned())?);
+        // A file without a position (a pipe) has none to set.
+        let _ = std_file.seek(SeekFrom::Start(self.state().pos));
+        Ok(std_file)
+    }
+
+    /// Waits for the operation in flight, then turns this file into a std
+    /// file at the same position.
+    ///
+    /// # Panics
+    ///
+    /// If the descriptor cannot be duplicated (out of descriptors).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run() -> std::io::Result<()> {
+    /// let file = ringio_compat::fs::File::open("/etc/hostname").await?;
+    /// let std_file: std::fs::File = file.into_std().await;
+    /// # drop(std_file); Ok(()) }
+    /// ```
+    pub async fn into_std(self) -> std::fs::File {
+        let _ = self.settle().await;
+        self.dup_std().expect("duplicating the file's descriptor")
+    }
+
+    /// [`File::into_std`] without waiting: gives the file back if an
+    /// operation is in flight (or the descriptor cannot be duplicated).
+    ///
+    /// # Errors
+    ///
+    /// The file itself, unchanged.
+    pub fn try_into_std(self) -> Result<std::fs::File, File> {
+        if self.state().is_busy() {
+            return Err(self);
+        }
+        match self.dup_std() {
+            Ok(std_file) => Ok(std_file),
+            Err(_) => Err(self),
+        }
+    }
+
+    /// A second handle to the same open file, at this one's position. Waits
+    /// for the operation in flight first. Unlike tokio's clones, which
+    /// share the OS file position, each clone keeps its own position (ringio
+    /// reads and writes at offsets).
+    ///
+    /// # Errors
+    ///
+    /// A pending write's error; out of descriptors.
+    pub async fn try_clone(&self) -> io::Result<File> {
+        self.settle().await?;
+        Ok(File::from_std(self.dup_std()?))
+    }
+
+    /// Sets the access and modification times (`futimens`), after the
+    /// operation in flight.
+    ///
+    /// # Errors
+    ///
+    /// A pending write's error; `PermissionDenied`, ...
+    pub async fn set_times(&self, times: std::fs::FileTimes) -> io::Result<()> {
+        self.settle().await?;
+        let std_file = std::fs::File::from(self.file.with_fd(|fd| fd.try_clone_to_owned())?);
+        std_file.set_times(times)
+    }
+
+    /// Sets the modification time, after the operation in flight.
+    ///
+    /// # Errors
+    ///
+    /// A pending write's error; `PermissionDenied`, ...
+    pub async fn set_modified(&self, time: std::time::SystemTime) -> io::Result<()> {
+        self.set_times(std::fs::FileTimes::new().set_modified(time)).await
+    }
+
+    /// Sets the file's permissions (`fchmod`), after the operation in flight.
+    ///
+    /// # Errors
+    ///
+    /// A pending write's error; `PermissionDenied`, ...
+    pub async fn set_permissions(&self, perm: std::fs::Permissions) -> io::Result<()> {
+        self.settle().await?;
+        let std_file = std::fs::File::from(self.file.with_fd(|fd| fd.try_clone_to_owned())?);
+        std_file.set_permissions(perm)
+    }
+
+    /// The largest single read or write the file buffers.
+    pub fn max_buf_size(&self) -> usize {
+        self.state().max_buf
+    }
+
+    /// Sets the largest single read or write the file buffers (2 MiB by
+    /// default, as in tokio).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run() -> std::io::Result<()> {
+    /// let mut file = ringio_compat::fs::File::create("/tmp/big.bin").await?;
+    /// file.set_max_buf_size(8 * 1024 * 1024);
+    /// # Ok(()) }
+    /// ```
+    pub fn set_max_buf_size(&mut self, max_buf_size: usize) {
+        self.state().max_buf = max_buf_size.max(1);
+    }
+}
+
+impl From<std::fs::File> for File {
+    fn from(file: std::fs::File) -> File {
+        File::from_std(file)
+    }
+}
+
+impl AsRawFd for File {
+    fn as_raw_fd(&self) -> RawFd {
+        self.file.as_raw_fd()
+    }
+}
+
+impl FromRawFd for File {
+    /// Adopts an open file descriptor.
+    ///
+    /// # Safety
+    ///
+    /// `fd` must be an open descriptor that nothing else owns.
+    unsafe fn from_raw_fd(fd: RawFd) -> File {
+        // SAFETY: the caller hands over ownership of an open descriptor.
+        File::from_std(unsafe { std::fs::File::from_raw_fd(fd) })
+    }
+}
+
+/// std's view of a descriptor, for `Debug`.
+struct StdView(io::Result<std::fs::File>, RawFd);
+
+impl fmt::Debug for StdView {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Ok(file) => file.fmt(f),
+            Err(_) => f.debug_struct("File").field("fd", &self.1).finish(),
+        }
+    }
+}
+
+impl fmt::Debug for File {
+    /// tokio's text, `tokio::fs::File { std: File { fd: .., path: .., .. } }`
+    /// (with std's view of a duplicate descriptor, whose number differs),
+    /// so output and tests written against tokio's `Debug` read the same.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let view = self.file.with_fd(|fd| fd.try_clone_to_owned()).map(std::fs::File::from);
+        f.debug_struct("tokio::fs::File")
+            .field("std", &StdView(view, self.file.as_raw_fd()))
+            .finish()
+    }
+}

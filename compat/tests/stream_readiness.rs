@@ -1,0 +1,187 @@
+//! tokio's readiness model on compat streams, and the differences issue 13
+//! found: a freshly accepted stream polls readable until a read finds
+//! nothing, then not until data (or end of stream) arrives, and stays
+//! readable after a read that emptied it until one finds it empty; a fresh
+//! `UnixStream::pair()` polls writable at once; a Unix `connect` whose
+//! listener is dropped mid-connect fails. Also `ready(Interest)`, vectored
+//! `try_read_vectored`/`try_write_vectored`, `try_read_buf`, `set_linger`/
+//! `set_zero_linger` (a reset at the peer) and `ttl`; `try_io` forgetting
+//! readiness on `WouldBlock`, and `async_io` retrying until done.
+
+mod common;
+
+use common::net::{TcpStream, UnixListener, UnixStream};
+use common::{flavours, tcp_pair, TempPath};
+use std::future::{poll_fn, Future};
+use std::io::{ErrorKind, IoSlice, IoSliceMut};
+use std::task::Poll;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
+
+/// Reads with `try_read` until `WouldBlock`.
+fn drain(stream: &TcpStream) {
+    let mut buf = [0; 1024];
+    loop {
+        match stream.try_read(&mut buf) {
+            Ok(0) => panic!("unexpected end of stream"),
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+            Err(e) => panic!("try_read: {e}"),
+        }
+    }
+}
+
+/// Asserts that one poll of `poll_read_ready` is pending.
+async fn assert_not_readable(stream: &TcpStream) {
+    poll_fn(|cx| {
+        assert!(stream.poll_read_ready(cx).is_pending(), "should not be readable");
+        Poll::Ready(())
+    })
+    .await;
+}
+
+#[test]
+fn poll_read_ready_follows_tokio() {
+    flavours(|| async {
+        let (mut client, mut server) = tcp_pair().await;
+        // A fresh stream is readable until a read finds nothing.
+        poll_fn(|cx| server.poll_read_ready(cx)).await.unwrap();
+        drain(&server);
+        assert_not_readable(&server).await;
+
+        client.write_all(b"ping").await.unwrap();
+        poll_fn(|cx| server.poll_read_ready(cx)).await.unwrap();
+        let mut buf = [0; 4];
+        server.read_exact(&mut buf).await.unwrap();
+        // Emptied, but no read has found it empty yet.
+        poll_fn(|cx| server.poll_read_ready(cx)).await.unwrap();
+        drain(&server);
+        assert_not_readable(&server).await;
+
+        drop(client);
+        poll_fn(|cx| server.poll_read_ready(cx)).await.unwrap();
+        assert_eq!(server.try_read(&mut buf).unwrap(), 0);
+    });
+}
+
+#[test]
+fn fresh_pair_is_writable_on_the_first_poll() {
+    flavours(|| async {
+        let (a, b) = UnixStream::pair().unwrap();
+        poll_fn(|cx| {
+            assert!(a.poll_write_ready(cx).is_ready(), "a fresh pair is writable");
+            assert!(b.poll_write_ready(cx).is_ready(), "a fresh pair is writable");
+            Poll::Ready(())
+        })
+        .await;
+        assert_eq!(a.try_write(b"x").unwrap(), 1);
+        poll_fn(|cx| b.poll_read_ready(cx)).await.unwrap();
+        let mut buf = [0; 1];
+        b.readable().await.unwrap();
+        assert_eq!(b.try_read(&mut buf).unwrap(), 1);
+    });
+}
+
+#[test]
+fn unix_connect_sees_a_listener_dropped_mid_connect() {
+    flavours(|| async {
+        let path = TempPath::new("dropped-listener.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        let connect = UnixStream::connect(&path);
+        tokio::pin!(connect);
+        poll_fn(|cx| {
+            assert!(connect.as_mut().poll(cx).is_pending(), "connect done on its first poll");
+            Poll::Ready(())
+        })
+        .await;
+        drop(listener);
+        let err = connect.await.unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::ConnectionReset | ErrorKind::ConnectionRefused),
+            "{err:?}"
+        );
+    });
+}
+
+#[test]
+fn ready_interest_vectored_and_buf_reads() {
+    flavours(|| async {
+        let (client, server) = tcp_pair().await;
+        let ready = client.ready(Interest::WRITABLE).await.unwrap();
+        assert!(ready.is_writable());
+        let parts = [IoSlice::new(b"vec"), IoSlice::new(b"tored")];
+        assert_eq!(client.try_write_vectored(&parts).unwrap(), 8);
+        let ready = server.ready(Interest::READABLE | Interest::WRITABLE).await.unwrap();
+        assert!(ready.is_readable() || ready.is_writable());
+        server.readable().await.unwrap();
+        let (mut x, mut y) = ([0; 3], [0; 5]);
+        let n = server
+            .try_read_vectored(&mut [IoSliceMut::new(&mut x), IoSliceMut::new(&mut y)])
+            .unwrap();
+        assert_eq!((n, &x, &y), (8, b"vec", b"tored"));
+        assert_eq!(
+            server
+                .try_read_vectored(&mut [IoSliceMut::new(&mut x)])
+                .unwrap_err()
+                .kind(),
+            ErrorKind::WouldBlock
+        );
+
+        client.try_write(b"into a BufMut").unwrap();
+        let mut vec = Vec::with_capacity(64);
+        loop {
+            server.readable().await.unwrap();
+            match server.try_read_buf(&mut vec) {
+                Ok(n) => {
+                    assert!(n > 0);
+                    if vec.len() == 13 {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(e) => panic!("try_read_buf: {e}"),
+            }
+        }
+        assert_eq!(&vec, b"into a BufMut");
+    });
+}
+
+#[test]
+fn zero_linger_resets_and_ttl_round_trips() {
+    flavours(|| async {
+        let (client, mut server) = tcp_pair().await;
+        client.set_ttl(42).unwrap();
+        assert_eq!(client.ttl().unwrap(), 42);
+        client.set_linger(Some(Duration::from_secs(1))).unwrap();
+        assert_eq!(client.linger().unwrap(), Some(Duration::from_secs(1)));
+        client.set_zero_linger().unwrap();
+        assert_eq!(client.linger().unwrap(), Some(Duration::ZERO));
+        assert!(client.take_error().unwrap().is_none());
+        drop(client);
+        let mut buf = [0; 8];
+        let err = server.read(&mut buf).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ConnectionReset);
+    });
+}
+
+#[test]
+fn try_io_forgets_readiness_and_async_io_retries() {
+    flavours(|| async {
+        let (mut client, server) = tcp_pair().await;
+        // Ready by tokio's model until a call says `WouldBlock`...
+        poll_fn(|cx| server.poll_read_ready(cx)).await.unwrap();
+        let res: std::io::Result<()> = server.try_io(Interest::READABLE, || Err(ErrorKind::WouldBlock.into()));
+        assert_eq!(res.unwrap_err().kind(), ErrorKind::WouldBlock);
+        // ...then waiting for the kernel.
+        assert_not_readable(&server).await;
+
+        let mut buf = [0; 5];
+        let (wrote, n) = tokio::join!(
+            client.write_all(b"later"),
+            server.async_io(Interest::READABLE, || server.try_read(&mut buf))
+        );
+        wrote.unwrap();
+        let n = n.unwrap();
+        assert!(n >= 1 && b"later".starts_with(&buf[..n]));
+    });
+}
