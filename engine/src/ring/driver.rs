@@ -458,6 +458,10 @@ impl Driver {
             // now. The kernel closes the number during the call; the
             // completions wait for the next turn's reap.
             let _driving = OwnerGuard::enter(self.inner.id);
+            // First what was posted before, the close's cancel by number
+            // among it: it must reach the kernel before the number is
+            // closed, or it would cancel whatever reuses the number.
+            self.drain_remote();
             self.start_unregister(slot, fd, then);
             if let Err(err) = self.with(|st| self.flush(st)) {
                 tracing::warn!(%err, "could not submit a release while the ring is idle");
