@@ -108,3 +108,41 @@ fn close_from_many_tasks_is_idempotent_and_all_wait() {
         assert!(ringio::Error::is_closed(&reader.await.unwrap().unwrap_err()));
     });
 }
+
+/// A descriptor with no fixed slot, closed on a foreign thread while its
+/// home runtime runs: the close's cancel (by number) reaches the home ring
+/// through its remote queue, after the foreign thread let go of the number.
+/// A descriptor that reuses the number at once, with a read waiting on the
+/// home ring, must not be hit by that cancel.
+#[test]
+fn a_foreign_close_does_not_cancel_the_next_holder_of_the_number() {
+    let _serial = ringio_tests::fd_serial();
+    let rt = ringio_tests::runtime_with_fixed(0);
+    rt.block_on(ringio::time::timeout(ringio_tests::STEP * 3, async {
+        for round in 0..200 {
+            let (a, _a_peer) = std::os::unix::net::UnixStream::pair().unwrap();
+            let old = ringio::fd::Fd::new(a.into());
+            old.set_nonblocking(true).unwrap();
+            old.writable().await.unwrap(); // registers it with this runtime
+            let number = old.raw();
+            // Closed on another thread; this task waits without a turn.
+            std::thread::spawn(move || drop(old)).join().unwrap();
+            let (b, mut b_peer) = std::os::unix::net::UnixStream::pair().unwrap();
+            let new = ringio::fd::Fd::new(b.into());
+            new.set_nonblocking(true).unwrap();
+            let reused = new.raw() == number;
+            let read = ringio::spawn(async move {
+                let (res, buf) = new.read(Vec::with_capacity(8)).await;
+                (res.map(|n| buf[..n].to_vec()), new)
+            });
+            ringio::time::sleep(std::time::Duration::from_millis(2)).await;
+            std::io::Write::write_all(&mut b_peer, b"ok").unwrap();
+            let (res, _new) = read.await.unwrap();
+            assert_eq!(
+                res.unwrap_or_else(|e| panic!("round {round} (number reused: {reused}): {e}")),
+                b"ok"
+            );
+        }
+    }))
+    .expect("hung");
+}

@@ -166,16 +166,8 @@ impl Descriptor {
             return; // still referenced: operations now name the slot
         }
         let Some(fd) = self.take_owned() else { return };
-        match slot {
-            Some(slot) => {
-                let this = self.clone();
-                home.release_fixed(slot, fd, Box::new(move || this.inner.destroyed.set()));
-            }
-            None => {
-                drop(fd);
-                self.inner.destroyed.set();
-            }
-        }
+        let this = self.clone();
+        home.close_descriptor(slot, fd, Box::new(move || this.inner.destroyed.set()));
     }
 
     /// The number itself (for a registration to put in a fixed slot).
@@ -316,12 +308,10 @@ impl Descriptor {
             Registration::Ring(home, fixed) => match fixed.release() {
                 // The ring's registration finishes the close (`registered`).
                 Registered::Pending => {}
-                Registered::Slot(slot) => {
-                    let Some(fd) = self.take_owned() else { return };
-                    let this = self.clone();
-                    home.release_fixed(slot, fd, Box::new(move || this.inner.destroyed.set()));
-                }
-                Registered::No => self.close_now(),
+                // Closed on the ring, behind the close's cancel by number
+                // (see `ring::Driver::close_descriptor`).
+                Registered::Slot(slot) => self.release_on(home, Some(slot)),
+                Registered::No => self.release_on(home, None),
             },
             Registration::Source(driver, Some(source)) => {
                 driver.deregister(source);
@@ -334,6 +324,13 @@ impl Descriptor {
             }
             _ => self.close_now(),
         }
+    }
+
+    #[cfg(uring)]
+    fn release_on(&self, home: &ring::Driver, slot: Option<u32>) {
+        let Some(fd) = self.take_owned() else { return };
+        let this = self.clone();
+        home.close_descriptor(slot, fd, Box::new(move || this.inner.destroyed.set()));
     }
 
     fn close_now(&self) {

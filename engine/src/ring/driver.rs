@@ -437,17 +437,21 @@ impl Driver {
         self.start_register(fd, registration)
     }
 
-    /// Unregisters `slot` (a `FILES_UPDATE` to -1), and once the kernel did,
-    /// closes `fd` and runs `then`. Called once the descriptor's last
-    /// reference is gone.
-    pub(crate) fn release_fixed(&self, slot: u32, fd: OwnedFd, then: Box<dyn FnOnce() + Send>) {
+    /// Closes `fd` on the ring once its last reference is gone, after
+    /// unregistering its fixed `slot` if it has one (a `FILES_UPDATE` to -1
+    /// linked to the `CLOSE`), then runs `then`. On the ring, in order
+    /// behind everything pushed or posted before, the close's own cancel by
+    /// number among it: a number closed before that cancel reached the
+    /// kernel could be reused, and the cancel would hit its new holder.
+    pub(crate) fn close_descriptor(&self, slot: Option<u32>, fd: OwnedFd, then: Box<dyn FnOnce() + Send>) {
         if self.inner.shut_down.load(Ordering::Acquire) {
-            // The whole table was unregistered at shutdown.
+            // The whole table was unregistered at shutdown, and nothing is
+            // submitted any more.
             drop(fd);
             return then();
         }
         if self.is_owner_thread() {
-            self.start_unregister(slot, fd, then);
+            self.start_release(slot, fd, then);
             return self.settle();
         }
         let idle = !self.inner.hosted && !self.inner.driving.load(Ordering::Acquire);
@@ -462,7 +466,7 @@ impl Driver {
             // among it: it must reach the kernel before the number is
             // closed, or it would cancel whatever reuses the number.
             self.drain_remote();
-            self.start_unregister(slot, fd, then);
+            self.start_release(slot, fd, then);
             if let Err(err) = self.with(|st| self.flush(st)) {
                 tracing::warn!(%err, "could not submit a release while the ring is idle");
             }

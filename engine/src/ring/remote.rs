@@ -40,9 +40,10 @@ pub(crate) enum Remote {
     CancelFd(Target),
     /// Register this descriptor in a fixed slot.
     Register(Descriptor),
-    /// Unregister a fixed slot, close its descriptor, then run `then`.
+    /// Unregister a fixed slot (if any), close its descriptor on the ring,
+    /// then run `then`.
     Release {
-        slot: u32,
+        slot: Option<u32>,
         fd: OwnedFd,
         then: Box<dyn FnOnce() + Send>,
     },
@@ -73,7 +74,7 @@ impl Driver {
                         registration.registered(None);
                     }
                 }
-                Remote::Release { slot, fd, then } => self.release_fixed(slot, fd, then),
+                Remote::Release { slot, fd, then } => self.close_descriptor(slot, fd, then),
                 Remote::ReleaseBuffers { first, n, memory } => self.release_buffers(first, n, memory),
             }
             self.settle();

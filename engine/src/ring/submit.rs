@@ -214,7 +214,15 @@ impl Driver {
     /// reference), and the update names the slot, so the close may run
     /// whatever the update's outcome: a failed update breaks the link and
     /// the close, cancelled, is done here instead.
-    pub(super) fn start_unregister(&self, slot: u32, fd: OwnedFd, then: Box<dyn FnOnce() + Send>) {
+    pub(super) fn start_release(&self, slot: Option<u32>, fd: OwnedFd, then: Box<dyn FnOnce() + Send>) {
+        let Some(slot) = slot else {
+            // No slot: the close alone.
+            return self.with(|st| {
+                let ticket = st.alloc(&self.inner.slots);
+                let close = opcode::Close::new(types::Fd(fd.as_raw_fd())).build();
+                self.push_internal(st, ticket, close, Internal::Close { fd, then });
+            });
+        };
         self.with(|st| {
             st.fixed_fds[slot as usize] = -1;
             // Room for both, so that the link is not split across enters
