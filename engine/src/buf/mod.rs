@@ -8,11 +8,23 @@
 //! memory must stay put while the value is moved around (heap storage, `'static`
 //! data), which is what lets a dropped operation keep it alive, untouched, until
 //! the kernel's completion arrives.
+//!
+//! Receive buffers may also be shared by many connections instead: a
+//! [`BufRing`] is a group of buffers the kernel picks from as data arrives
+//! (`recv_multi`), handed out as [`BufRingBuf`] values that go back to the
+//! group when dropped.
 
 mod aligned;
+mod ring;
+mod ring_buf;
+mod ring_mem;
+mod ring_wait;
 mod slice;
 
 pub use aligned::AlignedBuf;
+pub use ring::BufRing;
+pub(crate) use ring::Pool;
+pub use ring_buf::BufRingBuf;
 pub use slice::Slice;
 
 use std::ops::RangeBounds;

@@ -38,6 +38,8 @@ pub(crate) enum Remote {
     CancelFd(Target),
     /// Register this descriptor in a fixed slot.
     Register(Descriptor),
+    /// Unregister a provided-buffer ring, then drop its memory.
+    UnregisterBufRing { bgid: u16, memory: Box<dyn Send> },
     /// Unregister a fixed slot, close its descriptor, then run `then`.
     Release {
         slot: u32,
@@ -69,6 +71,7 @@ impl Driver {
                     }
                 }
                 Remote::Release { slot, fd, then } => self.release_fixed(slot, fd, then),
+                Remote::UnregisterBufRing { bgid, memory } => self.unregister_buf_ring(bgid, memory),
             }
             self.settle();
         }
