@@ -300,3 +300,65 @@ fn group_arguments_are_checked() {
     });
     assert!(BufRing::new(7, 8, 64).is_err(), "outside a runtime");
 }
+
+#[test]
+fn close_ends_a_waiting_recv_multi() {
+    watchdog("close under recv_multi", STEP * 2, |_| {
+        runtime().block_on(async {
+            let group = BufRing::new(8, 8, 256).unwrap();
+            for transport in TRANSPORTS {
+                let what = format!("{transport:?}");
+                let (stream, _peer) = transport.pair();
+                let stream = std::sync::Arc::new(stream);
+                let base = ringio::runtime::stats().unwrap().in_flight;
+                let reader = {
+                    let (stream, group) = (stream.clone(), group.clone());
+                    ringio::spawn(async move {
+                        let mut rx = stream.recv_multi(&group);
+                        let first = rx.next().await;
+                        let err = first.expect("a closed stream reports it").unwrap_err();
+                        assert!(ringio::Error::is_closed(&err), "not Closed: {err}");
+                    })
+                };
+                // The receive (or its readiness wait) is in the kernel.
+                until(|| ringio::runtime::stats().unwrap().in_flight > base).await;
+                ringio::time::timeout(STEP, stream.close())
+                    .await
+                    .unwrap_or_else(|_| panic!("hung: {what}: close with recv_multi armed"))
+                    .unwrap();
+                ringio::time::timeout(STEP, reader)
+                    .await
+                    .unwrap_or_else(|_| panic!("hung: {what}: recv_multi after close"))
+                    .unwrap();
+                all_home(&group, &what).await;
+            }
+        })
+    });
+}
+
+#[test]
+fn a_runtime_dropped_under_an_armed_recv_multi_lets_go() {
+    for keep_group in [true, false] {
+        watchdog("runtime drop under recv_multi", STEP, move |_| {
+            let rt = runtime();
+            let group = rt.block_on(async {
+                let group = BufRing::new(10, 8, 256).unwrap();
+                let (stream, peer) = Transport::Unix.pair();
+                let base = ringio::runtime::stats().unwrap().in_flight;
+                let g = group.clone();
+                drop(ringio::spawn(async move {
+                    let _peer = peer;
+                    let mut rx = stream.recv_multi(&g);
+                    while rx.next().await.is_some() {}
+                }));
+                until(|| ringio::runtime::stats().unwrap().in_flight > base).await;
+                // Without this handle, the group goes with the task, while
+                // the runtime shuts down.
+                keep_group.then_some(group)
+            });
+            drop(rt);
+            // A group that outlives its runtime frees its memory when dropped.
+            drop(group);
+        });
+    }
+}
