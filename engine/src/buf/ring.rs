@@ -103,7 +103,7 @@ impl BufRing {
     ///
     /// # Examples
     ///
-    /// ```no_run
+    /// ```
     /// ringio::Runtime::new()?.block_on(async {
     ///     assert!(ringio::buf::BufRing::new(1, 3, 4096).is_err(), "not a power of two");
     ///     let group = ringio::buf::BufRing::new(1, 8, 4096)?;
@@ -140,16 +140,27 @@ impl BufRing {
     }
 
     /// The group id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// ringio::Runtime::new()?.block_on(async {
+    ///     let group = ringio::buf::BufRing::new(3, 16, 2048)?;
+    ///     assert_eq!((group.group(), group.count(), group.buf_len()), (3, 16, 2048));
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn group(&self) -> u16 {
         self.pool.group
     }
 
-    /// Bytes per buffer.
+    /// Bytes per buffer (see [`BufRing::group`] for an example).
     pub fn buf_len(&self) -> usize {
         self.pool.buf_len
     }
 
-    /// Buffers in the group.
+    /// Buffers in the group (see [`BufRing::group`] for an example).
     pub fn count(&self) -> usize {
         self.pool.count
     }
@@ -157,6 +168,19 @@ impl BufRing {
     /// Buffers in the group now, not out (a moment's estimate on io_uring:
     /// a buffer the kernel picked counts as out once its completion is
     /// reaped).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn f(stream: ringio::net::TcpStream) -> std::io::Result<()> {
+    /// let group = ringio::buf::BufRing::new(0, 4, 4096)?;
+    /// let mut rx = stream.recv_multi(&group);
+    /// if let Some(buf) = rx.next().await {
+    ///     let buf = buf?;
+    ///     assert!(group.available() < 4); // `buf` is out
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn available(&self) -> usize {
         self.pool.available()
     }
@@ -302,6 +326,11 @@ impl Pool {
     /// The caller owned buffer `bid` (it left the group and was not given
     /// back since) and gives up all access to its memory.
     pub(crate) unsafe fn give_back(&self, bid: u16) {
+        self.counters.returned();
+        // Counted home before the kernel (or `take_free`) can see it, so a
+        // buffer is never counted out twice (`picked` follows a pick). SeqCst
+        // pairs with the waiters' registration (see `Waiters::poll`).
+        self.available.fetch_add(1, Ordering::SeqCst);
         match &self.home {
             #[cfg(uring)]
             Home::Ring { entries, tail, .. } => {
@@ -320,9 +349,6 @@ impl Pool {
             }
             Home::Free(free) => free.lock().push(bid),
         }
-        self.counters.returned();
-        // SeqCst: pairs with the waiters' registration (see `Waiters::poll`).
-        self.available.fetch_add(1, Ordering::SeqCst);
         self.waiters.notify_one();
     }
 

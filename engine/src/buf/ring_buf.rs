@@ -65,7 +65,19 @@ impl BufRingBuf {
         }
     }
 
-    /// The buffer id in its group (`None` for bytes outside any group).
+    /// The buffer id in its group (`None` for bytes outside any group:
+    /// those a dropped read left on the stream).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn f(rx: &mut ringio::net::RecvMulti<'_>) -> std::io::Result<()> {
+    /// if let Some(buf) = rx.next().await {
+    ///     let buf = buf?;
+    ///     println!("buffer {:?}: {} bytes", buf.buffer_id(), buf.len());
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn buffer_id(&self) -> Option<u16> {
         match self.storage {
             Storage::Group { bid, .. } => Some(bid),

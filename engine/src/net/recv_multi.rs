@@ -124,7 +124,20 @@ impl<'a> RecvMulti<'a> {
 
     /// The next buffer of received bytes; `None` at end of stream.
     ///
-    /// Cancel safe: dropped before it returns, it took nothing.
+    /// Cancel safe: dropped before it returns, it took nothing. On io_uring
+    /// it needs Linux 6.0 (multishot receive), as the backend does.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn f(stream: ringio::net::TcpStream, group: ringio::buf::BufRing) -> std::io::Result<()> {
+    /// let mut rx = stream.recv_multi(&group);
+    /// while let Some(buf) = rx.next().await {
+    ///     let buf = buf?;
+    ///     println!("{} bytes", buf.len());
+    /// }
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     ///

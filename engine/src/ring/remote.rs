@@ -38,7 +38,9 @@ pub(crate) enum Remote {
     CancelFd(Target),
     /// Register this descriptor in a fixed slot.
     Register(Descriptor),
-    /// Unregister a provided-buffer ring, then drop its memory.
+    /// Unregister a provided-buffer ring, then drop its memory. (Left in
+    /// the queue when the ring is never driven again, the memory goes after
+    /// the ring: `Inner` drops `owned` before `remote`.)
     UnregisterBufRing { bgid: u16, memory: Box<dyn Send> },
     /// Unregister a fixed slot, close its descriptor, then run `then`.
     Release {
