@@ -262,7 +262,8 @@ impl Home {
                 Err(err) => return Err(err),
             }
         }
-        let _ = (driver, group, buf_len, data);
+        #[cfg(not(uring))]
+        let _ = (driver, group, buf_len, data); // only a ring needs them
         Ok(Home::Free(Mutex::new((0..count as u16).rev().collect())))
     }
 }

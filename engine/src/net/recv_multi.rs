@@ -40,7 +40,8 @@ fn default_unread(count: usize) -> usize {
 /// [`BufRing`] group; made by [`TcpStream::recv_multi`] or
 /// [`UnixStream::recv_multi`].
 ///
-/// While armed it holds the stream's read lock (other reads wait). Dropping
+/// On io_uring, while its receive is armed it holds the stream's read lock
+/// (other reads wait). Dropping
 /// it, or a `next()` future, loses nothing: bytes received and not handed
 /// out come first from the stream's next read, and their buffers go back to
 /// the group.
@@ -108,7 +109,10 @@ impl<'a> RecvMulti<'a> {
 
     /// Sets how many received buffers this stream may hold queued and
     /// unread before the receive is stopped (it resumes once they are all
-    /// taken); at least 1. Takes effect when the receive is next armed.
+    /// taken); at least 1; by default a quarter of the group, at most 64.
+    /// Takes effect when the receive is next armed. (The kernel may deliver
+    /// a few more before the stop lands; readiness backends receive only
+    /// when asked, so nothing queues there.)
     ///
     /// # Examples
     ///

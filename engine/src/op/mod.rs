@@ -110,12 +110,13 @@ pub(crate) unsafe trait Operation: Send + Unpin + 'static {
     /// rescue queue (received bytes, a datagram, an accepted connection).
     fn on_orphan_cqe(&mut self, _completion: &Completion) {}
 
-    /// A multishot operation: the driver reaped one of its CQEs that is not
-    /// the last, before it is queued for the stream (or handed to
-    /// [`Operation::on_orphan_cqe`]). Runs on the ring's owner thread with
+    /// A multishot operation: the driver reaped one of its CQEs (the last
+    /// one too), before it is queued for the stream or handed to
+    /// [`Operation::on_orphan_cqe`]. Runs on the ring's owner thread with
     /// the driver's state borrowed, so it must only count: wake nothing,
     /// drop nothing that reaches the driver. `true` asks the driver to
-    /// cancel the operation (its reader fell too far behind).
+    /// cancel the operation (its reader fell too far behind; meaningless
+    /// for the last CQE).
     fn on_multishot_cqe(&mut self, _completion: &Completion) -> bool {
         false
     }

@@ -356,8 +356,9 @@ impl Driver {
     pub(crate) fn drop_stream(&self, ticket: Ticket, stream: Arc<StreamShared>) {
         // Marks the slot so that later CQEs go straight to the orphan
         // handler instead of the queue. (A stream's slot stays `Pending`
-        // until the driver releases it; see `dispatch_stream`.)
-        let _ = self.slot(ticket.index).orphan(ticket);
+        // until the driver releases it, unless a closed queue refused its
+        // last CQE; see `Slot::orphan_stream`.)
+        self.slot(ticket.index).orphan_stream(ticket);
         if self.is_owner_thread() {
             self.end_stream(ticket, &stream);
             self.settle();

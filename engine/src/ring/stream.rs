@@ -1,7 +1,8 @@
 //! `StreamShared`: the completions of one multishot operation, queued by the
 //! driver (each CQE flagged `IORING_CQE_F_MORE`, then the last one) and taken
 //! by its stream on whatever thread polls it. A stream that is dropped may
-//! first close its queue and take what is in it ([`StreamShared::close`]):
+//! first close its queue and deal with what is in it
+//! ([`StreamShared::close_with`]):
 //! from then on the driver hands later completions to the operation's
 //! orphan handler instead, so each completion goes to exactly one of them.
 
@@ -24,7 +25,7 @@ pub(crate) struct StreamShared {
 #[derive(Default)]
 struct Queue {
     items: VecDeque<Completion>,
-    /// The stream let go ([`StreamShared::close`]): nothing more is queued.
+    /// The stream let go ([`StreamShared::close_with`]): nothing more is queued.
     closed: bool,
 }
 
