@@ -720,6 +720,11 @@ impl AnyStream {
         both!(self, s => s.write_all(buf).await)
     }
 
+    /// `recv_multi` from `group`.
+    pub fn recv_multi<'a>(&'a self, group: &ringio::buf::BufRing) -> ringio::net::RecvMulti<'a> {
+        both!(self, s => s.recv_multi(group))
+    }
+
     /// `close`.
     pub async fn close(&self) -> std::io::Result<()> {
         both!(self, s => s.close().await)

@@ -8,13 +8,26 @@
 //! memory must stay put while the value is moved around (heap storage, `'static`
 //! data), which is what lets a dropped operation keep it alive, untouched, until
 //! the kernel's completion arrives.
+//!
+//! Receive buffers may also be shared by many connections instead: a
+//! [`BufRing`] is a group of buffers the kernel picks from as data arrives
+//! (`recv_multi`), handed out as [`BufRingBuf`] values that go back to the
+//! group when dropped. And file I/O may use registered buffers: a
+//! [`BufPool`] of [`FixedBuf`]s the kernel pinned once (`read_fixed_at`).
 
 mod aligned;
 mod pool;
+mod ring;
+mod ring_buf;
+mod ring_mem;
+mod ring_wait;
 mod slice;
 
 pub use aligned::AlignedBuf;
 pub use pool::{BufPool, FixedBuf};
+pub use ring::BufRing;
+pub(crate) use ring::Pool;
+pub use ring_buf::BufRingBuf;
 pub use slice::Slice;
 
 use std::ops::RangeBounds;

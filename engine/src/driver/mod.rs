@@ -429,6 +429,18 @@ impl Driver {
         }
     }
 
+    /// The counters this driver's buffer groups report into (its `Stats`).
+    pub(crate) fn buf_counters(&self) -> Arc<crate::ring::BufCounters> {
+        match self {
+            #[cfg(uring)]
+            Driver::Ring(d) => d.buf_counters().clone(),
+            Driver::Ready(d) => d.buf_counters().clone(),
+            // The simulator keeps no buffer-group counters of its own.
+            #[cfg(feature = "sim")]
+            Driver::Sim(_) => Arc::default(),
+        }
+    }
+
     /// io_uring setup flags, when the backend is io_uring.
     pub(crate) fn setup_mode(&self) -> Option<crate::SetupMode> {
         match self {

@@ -89,6 +89,11 @@ impl Rescue {
         !self.any.load(Ordering::Acquire)
     }
 
+    /// Whether anything is kept here.
+    pub(crate) fn has_any(&self) -> bool {
+        !self.is_empty()
+    }
+
     /// Copies rescued stream bytes into `dst` (through `copy`, which writes
     /// a slice at an offset and returns how much it took), in order, up to
     /// `dst`'s room. `None` if nothing is rescued; a rescued error comes back

@@ -18,6 +18,7 @@ use std::io;
 use std::marker::PhantomData;
 use std::os::fd::OwnedFd;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 #[derive(Debug)]
 pub(crate) struct Listener {
@@ -115,6 +116,8 @@ impl Listener {
             #[cfg(uring)]
             op: None,
             wrap,
+            pause: None,
+            backoff: Duration::ZERO,
             _marker: PhantomData,
         }
     }
@@ -131,8 +134,21 @@ fn peer_of(fd: &OwnedFd) -> Option<SocketAddrAny> {
     rustix::net::getpeername(fd).ok().flatten()
 }
 
+/// First pause after the process or system ran out of descriptors.
+const BACKOFF_MIN: Duration = Duration::from_millis(1);
+/// Longest pause: each failure in a row doubles it up to this.
+const BACKOFF_MAX: Duration = Duration::from_secs(1);
+
 /// A stream of accepted connections, on one multishot `ACCEPT` (Linux 5.19)
-/// that is re-armed whenever the kernel ends it.
+/// that is re-armed whenever the kernel ends it (on readiness backends,
+/// one non-blocking accept per connection).
+///
+/// Out of descriptors (`EMFILE`/`ENFILE`), `next` returns the error, and the
+/// following `next` first pauses, 1 ms after the first failure and twice as
+/// long after each further one in a row, up to 1 s; an accepted connection
+/// resets it. The connection that could not be accepted stays queued in
+/// the kernel, so a server loop that logs the error and carries on recovers
+/// once descriptors are freed, and never spins meanwhile.
 ///
 /// While its multishot accept is armed, the stream holds the listener's
 /// read lock, so an `accept` elsewhere waits; connections accepted but not
@@ -160,12 +176,29 @@ pub struct Incoming<'a, S> {
     #[cfg(uring)]
     op: Option<MultiOp<AcceptMulti>>,
     wrap: fn(Stream) -> S,
+    /// The pause the next call starts with, after `EMFILE`/`ENFILE`.
+    pause: Option<Duration>,
+    /// The last pause, doubled by each failure in a row.
+    backoff: Duration,
     _marker: PhantomData<S>,
 }
 
 impl<S> Incoming<'_, S> {
     /// The next connection; `None` once the listener is closed.
+    ///
+    /// Cancel safe: a connection accepted for a dropped `next` (or a
+    /// dropped `Incoming`) is returned by the next accept on the listener.
+    ///
+    /// # Errors
+    ///
+    /// `EMFILE`/`ENFILE` when out of descriptors (then the next call
+    /// backs off first; see above), other accept errors as they come.
     pub async fn next(&mut self) -> Option<io::Result<S>> {
+        if let Some(pause) = self.pause {
+            // Taken only once slept: a dropped `next` leaves it for the next.
+            crate::time::sleep(pause).await;
+            self.pause = None;
+        }
         let driver = match self.listener.fd.driver() {
             Ok(d) => d,
             Err(e) => return Some(Err(e)),
@@ -180,7 +213,17 @@ impl<S> Incoming<'_, S> {
         };
         match res {
             Err(e) if crate::Error::is_closed(&e) => None,
-            other => Some(other.map(self.wrap)),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+                self.backoff = (self.backoff * 2).clamp(BACKOFF_MIN, BACKOFF_MAX);
+                self.pause = Some(self.backoff);
+                tracing::warn!(err = %e, pause = ?self.backoff, "out of descriptors; accepting again after a pause");
+                Some(Err(e))
+            }
+            Err(e) => Some(Err(e)),
+            Ok(stream) => {
+                self.backoff = Duration::ZERO;
+                Some(Ok((self.wrap)(stream)))
+            }
         }
     }
 

@@ -13,6 +13,7 @@ mod datagram;
 mod lend;
 mod listener;
 mod ready;
+mod recv_multi;
 mod socket;
 mod stream;
 /// Helpers other modules reuse.
@@ -31,6 +32,7 @@ pub(crate) use socket::prepare as prepare_socket;
 
 pub use datagram::RecvMsgMeta;
 pub use listener::Incoming;
+pub use recv_multi::RecvMulti;
 pub use tcp::{TcpListener, TcpStream};
 pub use tcp_socket::TcpSocket;
 pub use udp::UdpSocket;

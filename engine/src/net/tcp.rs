@@ -249,6 +249,31 @@ impl TcpStream {
         self.inner.read(buf).await
     }
 
+    /// Received bytes as a stream of buffers from `group`, which many
+    /// connections may share: on io_uring one multishot receive into a
+    /// provided-buffer ring (Linux 6.0), so an idle connection holds no
+    /// buffer; elsewhere a plain receive into a buffer from the group.
+    ///
+    /// Cancel safe like [`Self::read`]: bytes received but not handed out
+    /// when the stream (or a `next()`) is dropped come first from the next
+    /// read. See [`RecvMulti`](crate::net::RecvMulti).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn f(stream: ringio::net::TcpStream) -> std::io::Result<()> {
+    /// let group = ringio::buf::BufRing::new(0, 128, 4096)?;
+    /// let mut rx = stream.recv_multi(&group);
+    /// while let Some(buf) = rx.next().await {
+    ///     let (res, _) = stream.write_all(buf?).await; // echo, no copy
+    ///     res?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn recv_multi<'a>(&'a self, group: &crate::buf::BufRing) -> crate::net::RecvMulti<'a> {
+        crate::net::RecvMulti::new(&self.inner, group)
+    }
+
     /// Fills `buf` to its capacity, from its start.
     ///
     /// Cancel safe like [`Self::read`]: if dropped, the bytes it received

@@ -219,6 +219,24 @@ impl UnixStream {
         self.inner.read(buf).await
     }
 
+    /// Received bytes as a stream of buffers from `group`, shared with other
+    /// connections; see [`TcpStream::recv_multi`](crate::net::TcpStream::recv_multi).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn f(stream: ringio::net::UnixStream) -> std::io::Result<()> {
+    /// let group = ringio::buf::BufRing::new(0, 64, 4096)?;
+    /// let mut rx = stream.recv_multi(&group);
+    /// while let Some(buf) = rx.next().await {
+    ///     println!("{:?}", &buf?[..]);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn recv_multi<'a>(&'a self, group: &crate::buf::BufRing) -> crate::net::RecvMulti<'a> {
+        crate::net::RecvMulti::new(&self.inner, group)
+    }
+
     /// Fills `buf` to its capacity, from its start.
     ///
     /// Cancel safe like [`Self::read`]: if dropped, the bytes it received

@@ -109,6 +109,9 @@ pub(crate) trait Orphan: Send {
     /// descriptor, so the reference that kept it open can go (the caller
     /// drops it once the driver's state is no longer borrowed).
     fn take_reference(&mut self) -> Option<OpLease>;
+    /// A multishot operation's CQE was reaped (see
+    /// `Operation::on_multishot_cqe`); `true` asks the driver to cancel it.
+    fn on_reaped(&mut self, completion: &Completion) -> bool;
 }
 
 #[cfg(uring)]
@@ -119,5 +122,9 @@ impl<T: super::Operation> Orphan for T {
 
     fn take_reference(&mut self) -> Option<OpLease> {
         self.take_fd()
+    }
+
+    fn on_reaped(&mut self, completion: &Completion) -> bool {
+        self.on_multishot_cqe(completion)
     }
 }

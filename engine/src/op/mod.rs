@@ -28,6 +28,8 @@ pub(crate) mod open;
 #[cfg(target_os = "linux")]
 pub(crate) mod openat2;
 pub(crate) mod poll;
+#[cfg(uring)]
+pub(crate) mod recv_multi;
 pub(crate) mod rename;
 pub(crate) mod rw;
 pub(crate) mod rwv;
@@ -122,6 +124,17 @@ pub(crate) unsafe trait Operation: Send + Unpin + 'static {
     /// descriptor), or keep what a reader must not lose on the descriptor's
     /// rescue queue (received bytes, a datagram, an accepted connection).
     fn on_orphan_cqe(&mut self, _completion: &Completion) {}
+
+    /// A multishot operation: the driver reaped one of its CQEs (the last
+    /// one too), before it is queued for the stream or handed to
+    /// [`Operation::on_orphan_cqe`]. Runs on the ring's owner thread with
+    /// the driver's state borrowed, so it must only count: wake nothing,
+    /// drop nothing that reaches the driver. `true` asks the driver to
+    /// cancel the operation (its reader fell too far behind; meaningless
+    /// for the last CQE).
+    fn on_multishot_cqe(&mut self, _completion: &Completion) -> bool {
+        false
+    }
 }
 
 /// How a readiness backend executes an operation.

@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::fd::Interest;
 use crate::op::background::Background;
 use crate::op::Operation;
-use crate::ring::Stats;
+use crate::ring::{BufCounters, Stats};
 use crate::runtime::park::{Unparker, Wait};
 use crate::sync::Mutex;
 use std::cell::Cell;
@@ -106,6 +106,8 @@ struct Inner {
     completed: AtomicU64,
     orphaned: AtomicU64,
     waits: AtomicU64,
+    /// Counters of the buffer groups made on this driver.
+    bufs: Arc<BufCounters>,
 }
 
 impl Driver {
@@ -138,6 +140,7 @@ impl Driver {
                 completed: AtomicU64::new(0),
                 orphaned: AtomicU64::new(0),
                 waits: AtomicU64::new(0),
+                bufs: Arc::default(),
             }),
         })
     }
@@ -319,7 +322,7 @@ impl Driver {
         let submitted = self.inner.started.load(Relaxed);
         let completed = self.inner.completed.load(Relaxed);
         let in_flight = submitted.saturating_sub(completed);
-        Stats {
+        let mut stats = Stats {
             submitted,
             completed,
             orphaned: self.inner.orphaned.load(Relaxed),
@@ -327,6 +330,13 @@ impl Driver {
             slab_entries: in_flight,
             enters: self.inner.waits.load(Relaxed),
             ..Stats::default()
-        }
+        };
+        self.inner.bufs.fill(&mut stats);
+        stats
+    }
+
+    /// The counters buffer groups on this driver report into.
+    pub(crate) fn buf_counters(&self) -> &Arc<BufCounters> {
+        &self.inner.bufs
     }
 }

@@ -308,7 +308,7 @@ impl Driver {
         let owner = self.is_owner_thread();
         let stream = Arc::new(StreamShared::default());
         if let Err(err) = self.admits(data.fd(), owner) {
-            stream.push(Completion::refused(err), true);
+            let _fresh = stream.push(Completion::refused(err), true); // nobody closed it yet
             return MultiOp::refused(self.clone(), stream);
         }
         let ticket = self.alloc(owner);
@@ -377,8 +377,9 @@ impl Driver {
     pub(crate) fn drop_stream(&self, ticket: Ticket, stream: Arc<StreamShared>) {
         // Marks the slot so that later CQEs go straight to the orphan
         // handler instead of the queue. (A stream's slot stays `Pending`
-        // until the driver releases it; see `dispatch_stream`.)
-        let _ = self.slot(ticket.index).orphan(ticket);
+        // until the driver releases it, unless a closed queue refused its
+        // last CQE; see `Slot::orphan_stream`.)
+        self.slot(ticket.index).orphan_stream(ticket);
         if self.is_owner_thread() {
             self.end_stream(ticket, &stream);
             self.settle();
@@ -475,11 +476,55 @@ impl Driver {
         self.post(Remote::Release { slot, fd, then });
     }
 
+    // ----- provided buffer rings -------------------------------------------
+
+    /// Registers a provided-buffer ring of `entries` entries at `addr` as
+    /// group `bgid` (`IORING_REGISTER_PBUF_RING`, Linux 5.19). Owner thread
+    /// only: a `SINGLE_ISSUER` ring refuses registrations from others.
+    ///
+    /// # Safety
+    ///
+    /// `addr` must point to `entries` page-aligned `io_uring_buf` entries
+    /// that stay valid, and every buffer they name must stay valid and
+    /// unused by anyone else, until [`Driver::unregister_buf_ring`] has run
+    /// or the ring is gone.
+    pub(crate) unsafe fn register_buf_ring(&self, addr: u64, entries: u16, bgid: u16) -> io::Result<()> {
+        if !self.is_owner_thread() {
+            return Err(io::Error::other(
+                "buffer ring registered from a thread that does not drive the ring",
+            ));
+        }
+        // SAFETY: the caller vouches for the memory until it unregisters.
+        self.with(|st| unsafe { st.ring.submitter().register_buf_ring_with_flags(addr, entries, bgid, 0) })
+    }
+
+    /// Unregisters buffer group `bgid`, then drops `memory` (the ring and
+    /// buffers the kernel may use until then). From any thread: another
+    /// thread's request goes through the remote queue. If the ring is never
+    /// driven again, `memory` is dropped after the ring is closed.
+    pub(crate) fn unregister_buf_ring(&self, bgid: u16, memory: Box<dyn Send>) {
+        if !self.is_owner_thread() {
+            return self.post(Remote::UnregisterBufRing { bgid, memory });
+        }
+        if let Err(err) = self.with(|st| st.ring.submitter().unregister_buf_ring(bgid)) {
+            // The kernel keeps the group, and may read its memory: keep it
+            // too, for as long as the process lives.
+            tracing::error!(%err, bgid, "could not unregister a buffer ring; leaking its memory");
+            return std::mem::forget(memory);
+        }
+        drop(memory);
+    }
+
     // ----- idle and shutdown ------------------------------------------------
 
     /// True when other threads have posted work for the owner.
     pub(crate) fn has_remote_work(&self) -> bool {
         !self.inner.remote.is_empty() || self.inner.background.has_ready()
+    }
+
+    /// The counters this ring's buffer groups report into.
+    pub(crate) fn buf_counters(&self) -> &Arc<super::stats::BufCounters> {
+        &self.inner.counters.bufs
     }
 
     /// Counters and current occupancy.

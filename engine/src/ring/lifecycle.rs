@@ -218,6 +218,22 @@ impl Slot {
         }
     }
 
+    /// A multishot stream is being dropped: marks its slot orphaned if it
+    /// is still pending, so later CQEs go to the orphan handler. Unlike
+    /// [`Slot::orphan`], finding it otherwise is no error: a stream that
+    /// closed its queue first may have had its last CQE refused there and
+    /// handed to the orphan handler, which released the slot (the ticket is
+    /// stale then, and the slot may be in use again).
+    pub(crate) fn orphan_stream(&self, ticket: Ticket) {
+        // Release: as in `orphan`. A failed exchange changes nothing.
+        let _ = self.word.compare_exchange(
+            ticket.generation | PENDING,
+            ticket.generation | ORPHANED,
+            Ordering::Release,
+            Ordering::Relaxed,
+        );
+    }
+
     /// Whether `ticket` still names a live (not yet reaped) use of this slot:
     /// the guard that keeps a late cancel off a slot that was reused.
     pub(crate) fn is_live(&self, ticket: Ticket) -> bool {
@@ -266,6 +282,24 @@ mod tests {
         let t = slot.start(0);
         assert!(matches!(slot.complete(t, c(9)), Completed::Delivered));
         assert_eq!(slot.orphan(t), Err(c(9)));
+    }
+
+    #[test]
+    fn orphaning_a_stream_whose_slot_moved_on_changes_nothing() {
+        let slot = Slot::default();
+        let t = slot.start(0);
+        slot.orphan_stream(t);
+        assert!(slot.is_live(t), "orphaned, still live");
+        slot.reset();
+        let t2 = slot.start(0);
+        slot.orphan_stream(t);
+        assert!(slot.is_live(t2) && !slot.is_live(t));
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(
+            matches!(slot.complete(t2, c(4)), Completed::Delivered),
+            "the new use is untouched"
+        );
+        assert_eq!(slot.poll(t2, &mut cx), Poll::Ready(c(4)));
     }
 
     #[test]

@@ -67,4 +67,5 @@ pub(crate) use op::{MultiOp, RingOp};
 pub(crate) use owner::OwnerGuard;
 pub(crate) use setup::RingConfig;
 pub use setup::SetupMode;
+pub(crate) use stats::BufCounters;
 pub use stats::Stats;

@@ -150,6 +150,15 @@ impl<T: Operation> MultiOp<T> {
         }
         self.stream.poll_next(cx)
     }
+
+    /// Runs `f` on every completion queued and not yet taken, and hands
+    /// later ones to the operation's orphan handler (after `f` returned):
+    /// for a stream that deals with what it received itself, on its own
+    /// thread, before it is dropped (the kernel may still be running the
+    /// operation; dropping cancels it).
+    pub(crate) fn close_with<R>(&mut self, f: impl FnOnce(std::collections::VecDeque<Completion>) -> R) -> R {
+        self.stream.close_with(f)
+    }
 }
 
 impl<T: Operation> Drop for MultiOp<T> {

@@ -125,6 +125,9 @@ impl Driver {
                 }
             }
             let internal = meta.internal.take();
+            // A multishot operation sees each of its CQEs as it is reaped
+            // (even those its stream will take), and may ask to be stopped.
+            let stop = stream.is_some() && meta.orphan.as_mut().is_some_and(|data| data.on_reaped(&c)) && !last;
             // The kernel is done with a stream's descriptor at its last CQE:
             // let the reference go now, not when (if ever) the stream is
             // polled again.
@@ -144,6 +147,10 @@ impl Driver {
                 }
             }
             st.released.extend(reference);
+            if stop {
+                let entry = opcode::AsyncCancel::new(ticket.user_data()).build();
+                self.push_cancel_in(st, entry);
+            }
             if let Some(internal) = internal {
                 self.finish_internal(st, ticket, internal, c);
                 return Route::Done;
@@ -161,10 +168,13 @@ impl Driver {
                 }
             }
             Route::Stream(stream, c) => {
-                if self.slot(ticket.index).is_orphaned(ticket) {
-                    self.with(|st| self.orphan_cqe(st, ticket, c, last));
+                let refused = if self.slot(ticket.index).is_orphaned(ticket) {
+                    Some(c)
                 } else {
-                    stream.push(c, last);
+                    stream.push(c, last).err()
+                };
+                if let Some(c) = refused {
+                    self.with(|st| self.orphan_cqe(st, ticket, c, last));
                 }
             }
         }

@@ -42,6 +42,11 @@ pub(crate) enum Remote {
     Register(Descriptor),
     /// Unregister a fixed slot (if any), close its descriptor on the ring,
     /// then run `then`.
+    /// Unregister a provided-buffer ring, then drop its memory. (Left in
+    /// the queue when the ring is never driven again, the memory goes after
+    /// the ring: `Inner` drops `owned` before `remote`.)
+    UnregisterBufRing { bgid: u16, memory: Box<dyn Send> },
+    /// Unregister a fixed slot, close its descriptor, then run `then`.
     Release {
         slot: Option<u32>,
         fd: OwnedFd,
@@ -76,6 +81,7 @@ impl Driver {
                 }
                 Remote::Release { slot, fd, then } => self.close_descriptor(slot, fd, then),
                 Remote::ReleaseBuffers { first, n, memory } => self.release_buffers(first, n, memory),
+                Remote::UnregisterBufRing { bgid, memory } => self.unregister_buf_ring(bgid, memory),
             }
             self.settle();
         }

@@ -1,6 +1,7 @@
 //! Counters a driver keeps, and the snapshot callers read.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 
 /// A snapshot of one runtime's driver counters.
 ///
@@ -43,6 +44,51 @@ pub struct Stats {
     pub zc_sends: u64,
     /// Of those, the ones the kernel copied after all (loopback always does).
     pub zc_copied: u64,
+    /// Provided buffers ([`crate::buf::BufRing`]) out of their groups now:
+    /// holding received bytes, queued for a reader or in the reader's hands.
+    pub bufs_out: u64,
+    /// Times a `recv_multi` stream armed its receive again after the
+    /// kernel ended it (buffers ran dry, the reader fell behind, ...).
+    pub buf_rearms: u64,
+    /// Times a buffer group ran dry under a receive (`ENOBUFS`).
+    pub buf_enobufs: u64,
+}
+
+/// The buffer-group counters of one driver, shared with its groups. Buffers
+/// go back from any thread, so unlike [`Counters`] these are written by
+/// many threads (Relaxed read-modify-writes: they order nothing).
+#[derive(Default)]
+pub(crate) struct BufCounters {
+    out: AtomicU64,
+    rearms: AtomicU64,
+    enobufs: AtomicU64,
+}
+
+impl BufCounters {
+    /// `n` buffers left their group.
+    pub(crate) fn taken(&self, n: u64) {
+        self.out.fetch_add(n, Relaxed);
+    }
+
+    /// One buffer went back to its group.
+    pub(crate) fn returned(&self) {
+        self.out.fetch_sub(1, Relaxed);
+    }
+
+    pub(crate) fn rearmed(&self) {
+        self.rearms.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn ran_dry(&self) {
+        self.enobufs.fetch_add(1, Relaxed);
+    }
+
+    /// Copies the counters into `stats`.
+    pub(crate) fn fill(&self, stats: &mut Stats) {
+        stats.bufs_out = self.out.load(Relaxed);
+        stats.buf_rearms = self.rearms.load(Relaxed);
+        stats.buf_enobufs = self.enobufs.load(Relaxed);
+    }
 }
 
 /// The counters. Each has one writer, the ring's owner thread, so a bump is
@@ -61,6 +107,8 @@ pub(crate) struct Counters {
     fixed_in_use: AtomicU64,
     pub zc_sends: AtomicU64,
     pub zc_copied: AtomicU64,
+    /// The driver's buffer groups' counters.
+    pub bufs: Arc<BufCounters>,
 }
 
 impl Counters {
@@ -76,7 +124,7 @@ impl Counters {
     pub(crate) fn snapshot(&self, slab_entries: u64) -> Stats {
         let submitted = self.submitted.load(Relaxed);
         let completed = self.completed.load(Relaxed);
-        Stats {
+        let mut stats = Stats {
             submitted,
             completed,
             orphaned: self.orphaned.load(Relaxed),
@@ -90,6 +138,9 @@ impl Counters {
             fixed_in_use: self.fixed_in_use.load(Relaxed),
             zc_sends: self.zc_sends.load(Relaxed),
             zc_copied: self.zc_copied.load(Relaxed),
-        }
+            ..Stats::default()
+        };
+        self.bufs.fill(&mut stats);
+        stats
     }
 }

@@ -1,6 +1,10 @@
 //! `StreamShared`: the completions of one multishot operation, queued by the
 //! driver (each CQE flagged `IORING_CQE_F_MORE`, then the last one) and taken
-//! by its stream on whatever thread polls it.
+//! by its stream on whatever thread polls it. A stream that is dropped may
+//! first close its queue and deal with what is in it
+//! ([`StreamShared::close_with`]):
+//! from then on the driver hands later completions to the operation's
+//! orphan handler instead, so each completion goes to exactly one of them.
 
 use crate::op::Completion;
 use crate::sync::Mutex;
@@ -12,22 +16,37 @@ use std::task::{Context, Poll};
 /// See the module docs.
 #[derive(Default)]
 pub(crate) struct StreamShared {
-    queue: Mutex<VecDeque<Completion>>,
+    queue: Mutex<Queue>,
     /// The last CQE is in `queue` (or was taken).
     done: AtomicBool,
     waker: AtomicWaker,
 }
 
+#[derive(Default)]
+struct Queue {
+    items: VecDeque<Completion>,
+    /// The stream let go ([`StreamShared::close_with`]): nothing more is queued.
+    closed: bool,
+}
+
 impl StreamShared {
     /// The driver's side: one more completion (`last`: the final one).
-    pub(crate) fn push(&self, c: Completion, last: bool) {
-        self.queue.lock().push_back(c);
+    /// Refused (handed back) once the stream closed its queue.
+    pub(crate) fn push(&self, c: Completion, last: bool) -> Result<(), Completion> {
+        {
+            let mut queue = self.queue.lock();
+            if queue.closed {
+                return Err(c);
+            }
+            queue.items.push_back(c);
+        }
         if last {
             // Release (with the mutex): a poller that sees `done` and an
             // empty queue took everything.
             self.done.store(true, Ordering::Release);
         }
         self.waker.wake();
+        Ok(())
     }
 
     /// The next completion, `None` once the stream ended and all were
@@ -45,7 +64,7 @@ impl StreamShared {
 
     fn try_next(&self) -> Option<Option<Completion>> {
         let mut queue = self.queue.lock();
-        if let Some(c) = queue.pop_front() {
+        if let Some(c) = queue.items.pop_front() {
             return Some(Some(c));
         }
         // Acquire: pairs with the Release in `push`.
@@ -54,7 +73,17 @@ impl StreamShared {
 
     /// Everything queued and not taken (the stream was dropped).
     pub(crate) fn drain(&self) -> VecDeque<Completion> {
-        std::mem::take(&mut *self.queue.lock())
+        std::mem::take(&mut self.queue.lock().items)
+    }
+
+    /// The stream's side, as it is dropped: runs `f` on everything queued
+    /// and refuses what comes later (the driver gives it to the orphan
+    /// handler). Under the queue's lock, so whatever `f` does with the
+    /// queued completions happens before the handler sees a later one.
+    pub(crate) fn close_with<R>(&self, f: impl FnOnce(VecDeque<Completion>) -> R) -> R {
+        let mut queue = self.queue.lock();
+        queue.closed = true;
+        f(std::mem::take(&mut queue.items))
     }
 
     /// Whether the last completion arrived.

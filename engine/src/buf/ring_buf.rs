@@ -1,0 +1,171 @@
+//! `BufRingBuf`: one buffer of a [`BufRing`](super::BufRing) in the user's
+//! hands, holding what a receive put in it. It owns the buffer until
+//! dropped, then gives it back to its group, from whatever thread drops it.
+//! (Bytes a dropped receive left on the stream come back in a buffer of
+//! their own, outside any group.)
+
+use super::ring::Pool;
+use super::{IoBuf, IoBufMut};
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+
+/// Received bytes in a buffer of a [`BufRing`](super::BufRing); derefs to
+/// `[u8]`. Dropping it gives the buffer back to its group.
+///
+/// It is an owned buffer ([`IoBuf`]), so it can be written out as is, an
+/// echo without a copy.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn f(stream: ringio::net::TcpStream, group: ringio::buf::BufRing) -> std::io::Result<()> {
+/// let mut rx = stream.recv_multi(&group);
+/// while let Some(buf) = rx.next().await {
+///     let buf = buf?; // a ringio::buf::BufRingBuf
+///     assert!(!buf.is_empty());
+///     let (res, _buf) = stream.write_all(buf).await; // back to the group when dropped
+///     res?;
+/// }
+/// # Ok(()) }
+/// ```
+pub struct BufRingBuf {
+    storage: Storage,
+    /// Initialized bytes.
+    len: usize,
+}
+
+enum Storage {
+    /// Buffer `bid` of `pool`, ours until dropped.
+    Group { pool: Arc<Pool>, bid: u16 },
+    /// Bytes that were rescued from a dropped receive.
+    Own(Vec<u8>),
+}
+
+impl BufRingBuf {
+    /// Buffer `bid` of `pool`, with `len` bytes received into it.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns buffer `bid` (it left the group: a reaped CQE named
+    /// it, or it came off the free list) and hands that ownership over;
+    /// `len` bytes of it are initialized.
+    pub(crate) unsafe fn from_group(pool: Arc<Pool>, bid: u16, len: usize) -> BufRingBuf {
+        debug_assert!(len <= pool.buf_len());
+        BufRingBuf {
+            storage: Storage::Group { pool, bid },
+            len,
+        }
+    }
+
+    /// Bytes outside any group.
+    pub(crate) fn own(bytes: Vec<u8>) -> BufRingBuf {
+        BufRingBuf {
+            len: bytes.len(),
+            storage: Storage::Own(bytes),
+        }
+    }
+
+    /// The buffer id in its group (`None` for bytes outside any group:
+    /// those a dropped read left on the stream).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn f(rx: &mut ringio::net::RecvMulti<'_>) -> std::io::Result<()> {
+    /// if let Some(buf) = rx.next().await {
+    ///     let buf = buf?;
+    ///     println!("buffer {:?}: {} bytes", buf.buffer_id(), buf.len());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn buffer_id(&self) -> Option<u16> {
+        match self.storage {
+            Storage::Group { bid, .. } => Some(bid),
+            Storage::Own(_) => None,
+        }
+    }
+
+    fn ptr(&self) -> *const u8 {
+        match &self.storage {
+            Storage::Group { pool, bid } => pool.buf_ptr(*bid),
+            Storage::Own(v) => v.as_ptr(),
+        }
+    }
+
+    fn ptr_mut(&mut self) -> *mut u8 {
+        match &mut self.storage {
+            Storage::Group { pool, bid } => pool.buf_ptr(*bid),
+            Storage::Own(v) => v.as_mut_ptr(),
+        }
+    }
+
+    fn capacity(&self) -> usize {
+        match &self.storage {
+            Storage::Group { pool, .. } => pool.buf_len(),
+            Storage::Own(v) => v.len(),
+        }
+    }
+}
+
+impl Deref for BufRingBuf {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        // SAFETY: `len` bytes at `ptr` are initialized and ours (the buffer
+        // left its group and is given back only when `self` drops).
+        unsafe { std::slice::from_raw_parts(self.ptr(), self.len) }
+    }
+}
+
+impl DerefMut for BufRingBuf {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in `deref`; `&mut self` makes this the only reference.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr_mut(), self.len) }
+    }
+}
+
+impl std::fmt::Debug for BufRingBuf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BufRingBuf")
+            .field("buffer_id", &self.buffer_id())
+            .field("len", &self.len)
+            .finish()
+    }
+}
+
+impl Drop for BufRingBuf {
+    fn drop(&mut self) {
+        if let Storage::Group { pool, bid } = &self.storage {
+            // SAFETY: we own buffer `bid` and let go of it here.
+            unsafe { pool.give_back(*bid) };
+        }
+    }
+}
+
+// SAFETY: the memory is the group's region (stable for as long as the pool
+// lives, which `self` keeps alive) or a Vec's heap block; `len` bytes of its
+// `capacity` are initialized.
+unsafe impl IoBuf for BufRingBuf {
+    fn stable_ptr(&self) -> *const u8 {
+        self.ptr()
+    }
+
+    fn bytes_init(&self) -> usize {
+        self.len
+    }
+
+    fn bytes_total(&self) -> usize {
+        self.capacity()
+    }
+}
+
+// SAFETY: as for `IoBuf`; the buffer is ours alone while `self` lives.
+unsafe impl IoBufMut for BufRingBuf {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        self.ptr_mut()
+    }
+
+    unsafe fn set_init(&mut self, pos: usize) {
+        self.len = self.len.max(pos.min(self.capacity()));
+    }
+}
