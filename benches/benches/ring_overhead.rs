@@ -6,10 +6,6 @@
 //! | `nop_single`  | `ringio::nop().await`, one at a time     | push one NOP, `submit_and_wait(1)`, reap it      |
 //! | `nop_batch32` | 32 tasks, each awaiting `nop()` in turn  | push 32 NOPs, `submit_and_wait(32)`, reap all 32 |
 //!
-//! `nop_batch32` has a third contender, `ringio_join`: one task awaiting 32
-//! `nop()`s at once (`join_all`), which leaves out the 32 task switches and
-//! so separates the engine's cost per operation from the scheduler's.
-//!
 //! Both use `SINGLE_ISSUER | DEFER_TASKRUN | TASKRUN_FLAG | SUBMIT_ALL |
 //! NO_SQARRAY`, 256 SQ and 8192 CQ entries: ringio's default `Defer` setup.
 //! (ringio also registers its ring descriptor, which the `io-uring` crate
@@ -18,7 +14,6 @@
 //! factor ringio costs over the raw loop; issue 10's target is at most 1.3x.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use futures_util::future::join_all;
 use io_uring::{opcode, IoUring};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -110,19 +105,6 @@ fn nop_batch32(c: &mut Criterion) {
                     .collect();
                 for t in tasks {
                     t.await.expect("nop task");
-                }
-                start.elapsed()
-            })
-        })
-    });
-    g.bench_function("ringio_join", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    for res in join_all((0..BATCH).map(|_| ringio::nop())).await {
-                        res.expect("nop");
-                    }
                 }
                 start.elapsed()
             })
