@@ -310,8 +310,10 @@ impl Pool {
 
     /// A buffer from the free list (user-space groups only).
     pub(crate) fn take_free(self: &Arc<Self>) -> Option<BufRingBuf> {
-        let Home::Free(free) = &self.home else {
-            return None;
+        let free = match &self.home {
+            Home::Free(free) => free,
+            #[cfg(uring)]
+            Home::Ring { .. } => return None,
         };
         let bid = free.lock().pop()?;
         self.available.fetch_sub(1, Ordering::AcqRel);

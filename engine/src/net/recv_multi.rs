@@ -16,6 +16,7 @@
 
 use super::stream::Stream;
 use crate::buf::{BufRing, BufRingBuf, Pool};
+#[cfg(uring)]
 use crate::driver::Driver;
 #[cfg(uring)]
 use crate::fd::descriptor::Lease;
@@ -24,6 +25,7 @@ use crate::fd::mutex::Access;
 use crate::fd::Interest;
 #[cfg(uring)]
 use crate::op::recv_multi::{buffer_of, rescue, RecvMultiOp};
+#[cfg(uring)]
 use std::future::poll_fn;
 use std::io;
 #[cfg(uring)]
