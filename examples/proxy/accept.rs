@@ -24,6 +24,8 @@ pub struct Core {
     pub cut: watch::Receiver<bool>,
     /// Connections of this core still open.
     pub open: std::cell::Cell<usize>,
+    /// Signalled each time one of them ends.
+    pub ended: tokio::sync::Notify,
 }
 
 pub async fn serve_core(
@@ -41,6 +43,7 @@ pub async fn serve_core(
         stats,
         cut,
         open: std::cell::Cell::new(0),
+        ended: tokio::sync::Notify::new(),
     });
     let loops: Vec<_> = listeners
         .into_iter()
@@ -51,21 +54,28 @@ pub async fn serve_core(
     }
     // Draining: wait for the open connections, then cut the rest.
     let deadline = Instant::now() + config.drain();
-    while shared.open.get() > 0 && Instant::now() < deadline {
-        ringio::time::sleep(Duration::from_millis(10)).await;
-    }
-    if shared.open.get() > 0 {
+    if let Either::Right(()) = race(all_ended(&shared), ringio::time::sleep_until(deadline)).await {
         tracing::info!(
             core,
             open = shared.open.get(),
             "drain deadline passed; closing the rest"
         );
         let _ = cut_tx.send(true);
-        while shared.open.get() > 0 {
-            ringio::time::sleep(Duration::from_millis(1)).await;
-        }
+        all_ended(&shared).await;
     }
     Ok(())
+}
+
+/// Resolves once no connection of this core is open.
+async fn all_ended(core: &Core) {
+    loop {
+        // Registered before the check, so an end in between is not missed.
+        let ended = core.ended.notified();
+        if core.open.get() == 0 {
+            return;
+        }
+        ended.await;
+    }
 }
 
 async fn accept_loop(

@@ -25,6 +25,7 @@ pub async fn handle(client: TcpStream, core: Rc<Core>) {
     let _ = client.close().await;
     core.stats.active.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     core.open.set(core.open.get() - 1);
+    core.ended.notify_waiters();
 }
 
 async fn proxy(client: &TcpStream, core: &Core) {

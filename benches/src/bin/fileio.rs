@@ -22,7 +22,7 @@
 //! wrapping). Offsets come from a per-task xorshift, the same on every run.
 
 use clap::{Parser, ValueEnum};
-use ringio::buf::AlignedBuf;
+use ringio::buf::{AlignedBuf, FixedBuf};
 use std::cell::Cell;
 use std::io;
 use std::path::PathBuf;
@@ -95,8 +95,8 @@ fn main() -> io::Result<()> {
         ));
     }
     let (ops, secs) = match args.contender {
-        Contender::Ringio => ringio_run(&args, blocks)?,
-        Contender::RingioFixed => ringio_fixed_run(&args, blocks)?,
+        Contender::Ringio => ringio_run(&args, blocks, false)?,
+        Contender::RingioFixed => ringio_run(&args, blocks, true)?,
         Contender::Tokio => tokio_run(&args, blocks)?,
     };
     let iops = ops as f64 / secs;
@@ -145,7 +145,41 @@ impl Window {
     }
 }
 
-fn ringio_run(args: &Args, blocks: u64) -> io::Result<(u64, f64)> {
+/// One `ringio` task's buffer: plain aligned memory, or a registered one.
+enum TaskBuf {
+    Plain(AlignedBuf),
+    Fixed(FixedBuf),
+}
+
+impl TaskBuf {
+    /// One read into (or write from) the buffer at `off`.
+    async fn transfer(self, file: &ringio::fs::File, off: u64, write: bool) -> (io::Result<usize>, TaskBuf) {
+        match (self, write) {
+            (TaskBuf::Plain(b), true) => {
+                let (res, b) = file.write_at(b, off).await;
+                (res, TaskBuf::Plain(b))
+            }
+            (TaskBuf::Plain(mut b), false) => {
+                b.clear();
+                let (res, b) = file.read_at(b, off).await;
+                (res, TaskBuf::Plain(b))
+            }
+            (TaskBuf::Fixed(b), true) => {
+                let (res, b) = file.write_fixed_at(b, off).await;
+                (res, TaskBuf::Fixed(b))
+            }
+            (TaskBuf::Fixed(mut b), false) => {
+                b.clear();
+                let (res, b) = file.read_fixed_at(b, off).await;
+                (res, TaskBuf::Fixed(b))
+            }
+        }
+    }
+}
+
+/// The `ringio` contenders: `fixed` gives every task a buffer of one
+/// registered `BufPool` instead of its own `AlignedBuf`.
+fn ringio_run(args: &Args, blocks: u64, fixed: bool) -> io::Result<(u64, f64)> {
     let rt = ringio::Runtime::new()?;
     eprintln!("ringio backend: {}", rt.backend());
     rt.block_on(async {
@@ -159,71 +193,35 @@ fn ringio_run(args: &Args, blocks: u64) -> io::Result<(u64, f64)> {
         } else {
             4096
         };
+        let pool = if fixed {
+            let qd = u16::try_from(args.qd).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "qd too large"))?;
+            let pool = ringio::buf::BufPool::new(qd, args.bs)?;
+            eprintln!("buffers registered: {}", pool.is_registered());
+            Some(pool)
+        } else {
+            None
+        };
+        let write = args.workload == Workload::Seqwrite;
         let window = Window::new(args.seconds);
         let mut tasks = Vec::new();
         for task in 0..args.qd {
             let (file, window, args) = (file.clone(), window.clone(), args.clone());
-            tasks.push(ringio::spawn(async move {
-                let mut buf = AlignedBuf::zeroed(args.bs, align)?;
-                let mut rng = 0x9e37_79b9_7f4a_7c15u64 ^ (task as u64 + 1).wrapping_mul(0x2545_f491_4f6c_dd1d);
-                let mut n = 0u64;
-                loop {
-                    let off = block(&args, blocks, task, n, &mut rng) * args.bs as u64;
-                    let (res, b) = if args.workload == Workload::Seqwrite {
-                        file.write_at(buf, off).await
-                    } else {
-                        buf.clear();
-                        file.read_at(buf, off).await
-                    };
-                    buf = b;
-                    if res? == 0 {
-                        return Err(io::Error::other("zero-length transfer"));
+            let mut buf = match &pool {
+                Some(pool) => {
+                    let mut buf = pool.try_get().expect("one buffer per task");
+                    if write {
+                        buf.append(&vec![0x5a; args.bs]);
                     }
-                    n += 1;
-                    if !window.tick() {
-                        return Ok::<(), io::Error>(());
-                    }
+                    TaskBuf::Fixed(buf)
                 }
-            }));
-        }
-        for t in tasks {
-            t.await.map_err(|e| io::Error::other(e.to_string()))??;
-        }
-        Ok((window.ops.get(), window.end.duration_since(window.start).as_secs_f64()))
-    })
-}
-
-fn ringio_fixed_run(args: &Args, blocks: u64) -> io::Result<(u64, f64)> {
-    let rt = ringio::Runtime::new()?;
-    eprintln!("ringio backend: {}", rt.backend());
-    rt.block_on(async {
-        let mut o = ringio::fs::OpenOptions::new();
-        o.read(true)
-            .write(args.workload == Workload::Seqwrite)
-            .direct(args.direct);
-        let file = Rc::new(o.open(&args.file).await?);
-        let qd = u16::try_from(args.qd).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "qd too large"))?;
-        let pool = ringio::buf::BufPool::new(qd, args.bs)?;
-        eprintln!("buffers registered: {}", pool.is_registered());
-        let window = Window::new(args.seconds);
-        let mut tasks = Vec::new();
-        for task in 0..args.qd {
-            let (file, window, args) = (file.clone(), window.clone(), args.clone());
-            let mut buf = pool.try_get().expect("one buffer per task");
-            if args.workload == Workload::Seqwrite {
-                buf.append(&vec![0x5a; args.bs]);
-            }
+                None => TaskBuf::Plain(AlignedBuf::zeroed(args.bs, align)?),
+            };
             tasks.push(ringio::spawn(async move {
                 let mut rng = 0x9e37_79b9_7f4a_7c15u64 ^ (task as u64 + 1).wrapping_mul(0x2545_f491_4f6c_dd1d);
                 let mut n = 0u64;
                 loop {
                     let off = block(&args, blocks, task, n, &mut rng) * args.bs as u64;
-                    let (res, b) = if args.workload == Workload::Seqwrite {
-                        file.write_fixed_at(buf, off).await
-                    } else {
-                        buf.clear();
-                        file.read_fixed_at(buf, off).await
-                    };
+                    let (res, b) = buf.transfer(&file, off, write).await;
                     buf = b;
                     if res? == 0 {
                         return Err(io::Error::other("zero-length transfer"));

@@ -5,6 +5,7 @@
 use super::{DioAlignment, Metadata, OpenOptions};
 use crate::buf::{FixedBuf, IoBuf, IoBufMut};
 use crate::driver::fallback::submit_or_pool;
+use crate::driver::Driver;
 use crate::error::BufResult;
 use crate::fd::descriptor::Handle;
 use crate::net::stream_support::try_buf;
@@ -187,16 +188,7 @@ impl File {
     /// [`File::dio_alignment`] says (the message names which);
     /// [`crate::Error::Closed`]; any error of `pread(2)`.
     pub async fn read_at<B: IoBufMut>(&self, buf: B, offset: u64) -> BufResult<usize, B> {
-        if let Some(a) = try_buf!(self.direct_alignment().await, buf) {
-            try_buf!(
-                a.check("read", buf.stable_ptr() as usize, buf.bytes_total(), offset),
-                buf
-            );
-        }
-        let driver = try_buf!(self.fd.driver(), buf);
-        let r = try_buf!(self.fd.incref(), buf);
-        let (res, buf) = driver.submit(Read::new(r.into(), buf, offset)).await;
-        (res, buf)
+        self.read_part(buf, offset, |_, _| None).await
     }
 
     /// Writes `buf`'s initialized bytes at `offset`; returns how many.
@@ -207,16 +199,7 @@ impl File {
     /// if the buffer's address, its initialized length or `offset` is
     /// misaligned; [`crate::Error::Closed`]; any error of `pwrite(2)`.
     pub async fn write_at<B: IoBuf>(&self, buf: B, offset: u64) -> BufResult<usize, B> {
-        if let Some(a) = try_buf!(self.direct_alignment().await, buf) {
-            try_buf!(
-                a.check("write", buf.stable_ptr() as usize, buf.bytes_init(), offset),
-                buf
-            );
-        }
-        let driver = try_buf!(self.fd.driver(), buf);
-        let r = try_buf!(self.fd.incref(), buf);
-        let (res, buf) = driver.submit(Write::new(r.into(), buf, offset)).await;
-        (res, buf)
+        self.write_part(buf, offset, false, |_, _| None).await
     }
 
     /// Fills `buf` to its capacity, from its start, with the bytes at
@@ -253,21 +236,7 @@ impl File {
 
     /// Writes all of `buf` at `offset`.
     pub async fn write_all_at<B: IoBuf>(&self, buf: B, offset: u64) -> BufResult<(), B> {
-        let total = buf.bytes_init();
-        let mut done = 0;
-        let mut slice = buf.slice(0..total);
-        while done < total {
-            let (res, s) = self.write_at(slice, offset + done as u64).await;
-            let buf = s.into_inner();
-            match res {
-                Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), buf),
-                Ok(n) => done += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return (Err(e), buf),
-            }
-            slice = buf.slice(done..total);
-        }
-        (Ok(()), slice.into_inner())
+        self.write_all_parts(buf, offset, false).await
     }
 
     /// Writes `buf` at `offset`, durably: when it completes, the bytes it
@@ -290,15 +259,7 @@ impl File {
     /// # Ok(()) }
     /// ```
     pub async fn write_at_durable<B: IoBuf>(&self, buf: B, offset: u64) -> BufResult<usize, B> {
-        if let Some(a) = try_buf!(self.direct_alignment().await, buf) {
-            try_buf!(
-                a.check("write", buf.stable_ptr() as usize, buf.bytes_init(), offset),
-                buf
-            );
-        }
-        let driver = try_buf!(self.fd.driver(), buf);
-        let r = try_buf!(self.fd.incref(), buf);
-        driver.submit(Write::new(r.into(), buf, offset).durable()).await
+        self.write_part(buf, offset, true, |_, _| None).await
     }
 
     /// Writes all of `buf` at `offset`, durably: when it returns `Ok`, every
@@ -313,21 +274,7 @@ impl File {
     /// # Ok(()) }
     /// ```
     pub async fn write_all_at_durable<B: IoBuf>(&self, buf: B, offset: u64) -> BufResult<(), B> {
-        let total = buf.bytes_init();
-        let mut done = 0;
-        let mut slice = buf.slice(0..total);
-        while done < total {
-            let (res, s) = self.write_at_durable(slice, offset + done as u64).await;
-            let buf = s.into_inner();
-            match res {
-                Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), buf),
-                Ok(n) => done += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return (Err(e), buf),
-            }
-            slice = buf.slice(done..total);
-        }
-        (Ok(()), slice.into_inner())
+        self.write_all_parts(buf, offset, true).await
     }
 
     /// [`File::read_at`] into a registered buffer (`IORING_OP_READ_FIXED`):
@@ -349,16 +296,7 @@ impl File {
     /// # Ok(()) }
     /// ```
     pub async fn read_fixed_at(&self, buf: FixedBuf, offset: u64) -> BufResult<usize, FixedBuf> {
-        if let Some(a) = try_buf!(self.direct_alignment().await, buf) {
-            try_buf!(
-                a.check("read", buf.stable_ptr() as usize, buf.bytes_total(), offset),
-                buf
-            );
-        }
-        let driver = try_buf!(self.fd.driver(), buf);
-        let index = driver.registered_index(&buf);
-        let r = try_buf!(self.fd.incref(), buf);
-        driver.submit(Read::new(r.into(), buf, offset).fixed(index)).await
+        self.read_part(buf, offset, Driver::registered_index).await
     }
 
     /// [`File::write_at`] from a registered buffer (`IORING_OP_WRITE_FIXED`),
@@ -379,6 +317,39 @@ impl File {
     /// # Ok(()) }
     /// ```
     pub async fn write_fixed_at(&self, buf: FixedBuf, offset: u64) -> BufResult<usize, FixedBuf> {
+        self.write_part(buf, offset, false, Driver::registered_index).await
+    }
+
+    /// One positional read into `buf`: checked for a direct file's
+    /// alignment, then `READ` (or `READ_FIXED` into the registered buffer
+    /// `index` finds on the file's home ring).
+    async fn read_part<B: IoBufMut>(
+        &self,
+        buf: B,
+        offset: u64,
+        index: impl FnOnce(&Driver, &B) -> Option<u16>,
+    ) -> BufResult<usize, B> {
+        if let Some(a) = try_buf!(self.direct_alignment().await, buf) {
+            try_buf!(
+                a.check("read", buf.stable_ptr() as usize, buf.bytes_total(), offset),
+                buf
+            );
+        }
+        let driver = try_buf!(self.fd.driver(), buf);
+        let fixed = index(&driver, &buf);
+        let r = try_buf!(self.fd.incref(), buf);
+        driver.submit(Read::new(r.into(), buf, offset).fixed(fixed)).await
+    }
+
+    /// One positional write of `buf`'s initialized bytes, as
+    /// [`File::read_part`] reads; `durable` adds `RWF_DSYNC`.
+    async fn write_part<B: IoBuf>(
+        &self,
+        buf: B,
+        offset: u64,
+        durable: bool,
+        index: impl FnOnce(&Driver, &B) -> Option<u16>,
+    ) -> BufResult<usize, B> {
         if let Some(a) = try_buf!(self.direct_alignment().await, buf) {
             try_buf!(
                 a.check("write", buf.stable_ptr() as usize, buf.bytes_init(), offset),
@@ -386,9 +357,29 @@ impl File {
             );
         }
         let driver = try_buf!(self.fd.driver(), buf);
-        let index = driver.registered_index(&buf);
+        let fixed = index(&driver, &buf);
         let r = try_buf!(self.fd.incref(), buf);
-        driver.submit(Write::new(r.into(), buf, offset).fixed(index)).await
+        let write = Write::new(r.into(), buf, offset).fixed(fixed);
+        driver.submit(if durable { write.durable() } else { write }).await
+    }
+
+    /// Writes all of `buf` at `offset` in as many parts as it takes.
+    async fn write_all_parts<B: IoBuf>(&self, buf: B, offset: u64, durable: bool) -> BufResult<(), B> {
+        let total = buf.bytes_init();
+        let mut done = 0;
+        let mut slice = buf.slice(0..total);
+        while done < total {
+            let (res, s) = self.write_part(slice, offset + done as u64, durable, |_, _| None).await;
+            let buf = s.into_inner();
+            match res {
+                Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), buf),
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return (Err(e), buf),
+            }
+            slice = buf.slice(done..total);
+        }
+        (Ok(()), slice.into_inner())
     }
 
     /// Vectored read at `offset`: fills `bufs` in order, each up to its
