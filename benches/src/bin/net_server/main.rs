@@ -54,6 +54,9 @@ struct Args {
     /// ringio proxy: how bytes move.
     #[arg(long, value_enum, default_value_t = Copy::Buffers)]
     copy: Copy,
+    /// ringio: print the runtime's counters (`ringio::Stats`) to stderr this often, seconds (0: never).
+    #[arg(long, default_value_t = 2.0)]
+    stats_every: f64,
     /// Do not exit when stdin closes (run until killed).
     #[arg(long)]
     no_stdin: bool,

@@ -22,7 +22,11 @@ pub(super) fn serve(args: &Args) -> io::Result<()> {
         None
     };
     let (len, copy, max_unread) = (args.buf_len(), args.copy, args.max_unread);
+    let stats_every = std::time::Duration::try_from_secs_f64(args.stats_every).unwrap_or_default();
     rt.block_on(async move {
+        if !stats_every.is_zero() {
+            ringio::spawn(log_stats(stats_every));
+        }
         let group = BufRing::new(GROUP, args.group_bufs, len)?;
         let listener = TcpListener::bind(args.addr)?;
         announce(listener.local_addr()?);
@@ -49,6 +53,20 @@ pub(super) fn serve(args: &Args) -> io::Result<()> {
         }
         Ok(())
     })
+}
+
+/// Prints the counters that explain a run (enters per request, buffer-group
+/// pressure) every `every`, for the script's server log.
+async fn log_stats(every: std::time::Duration) {
+    loop {
+        ringio::time::sleep(every).await;
+        if let Some(s) = ringio::runtime::stats() {
+            eprintln!(
+                "net_server: stats: submitted {} completed {} enters {} in_flight {} bufs_out {} buf_rearms {} buf_enobufs {} cq_overflows {} fixed_table_full {}",
+                s.submitted, s.completed, s.enters, s.in_flight, s.bufs_out, s.buf_rearms, s.buf_enobufs, s.cq_overflows, s.fixed_table_full
+            );
+        }
+    }
 }
 
 async fn echo(stream: TcpStream, group: &BufRing, max_unread: usize) -> io::Result<()> {
