@@ -79,8 +79,8 @@ if a.plot:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [("echo", [w for w in cells if w.startswith("echo")]), ("proxy", [w for w in cells if w.startswith("proxy")])]
-    panels = [(n, ws) for n, ws in panels if ws]
+    protos = list(dict.fromkeys(w.split("-", 1)[0] for w in cells))  # echo, http, proxy: as they came
+    panels = [(p, [w for w in cells if w.split("-", 1)[0] == p]) for p in protos]
     extra = int(bool(rates)) + int(bool(idle))
     fig, axes = plt.subplots(len(panels) + extra, 1, figsize=(12, 3.6 * (len(panels) + extra)), squeeze=False)
     axes = [ax for row in axes for ax in row]
