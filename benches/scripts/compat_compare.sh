@@ -18,8 +18,10 @@
 #          WORKLOADS="echo-64c echo-512c-4k http-64c" benches/scripts/compat_compare.sh
 #
 # Environment (besides the shared ones):
-#   CONTENDERS    any of: tokio compat-uring compat-epoll ringio-uring ringio-epoll
+#   CONTENDERS    any of: tokio compat-uring compat-ready compat-epoll ringio-uring ringio-epoll
 #                 (default "tokio compat-uring compat-epoll ringio-uring";
+#                 compat-ready is compat-uring with RINGIO_COMPAT_READS=readiness: reads
+#                 wait for readiness and call recv instead of taking multishot completions;
 #                 ringio-* serve echo only and are skipped for http)
 #   WORKLOADS     default: echo-1c echo-16c http-16c echo-rate http-rate
 #   FLAVOUR       tokio runtime of the server: current|multi (default current)
@@ -35,10 +37,11 @@ bins() { echo "-p ringio-benches --bin compat_server --bin loadgen"; }
 
 # server_cmd CONTENDER PROTO: the server's command line (nothing: not served).
 server_cmd() {
-    local stack backend
+    local stack backend reads=""
     case $1 in
     tokio) stack=tokio backend=- ;;
     compat-uring) stack=compat backend=uring ;;
+    compat-ready) stack=compat backend=uring reads=readiness ;;
     compat-epoll) stack=compat backend=epoll ;;
     ringio-uring) stack=ringio backend=uring ;;
     ringio-epoll) stack=ringio backend=epoll ;;
@@ -48,6 +51,7 @@ server_cmd() {
     [[ $stack == ringio && $2 != echo ]] && return 0 # ringio's own runtime has no hyper server here
     local env="env -u RINGIO_BACKEND"
     [[ $backend != - ]] && env="env RINGIO_BACKEND=$backend"
+    [[ -n $reads ]] && env+=" RINGIO_COMPAT_READS=$reads"
     echo "$env $BIN/compat_server --stack $stack --proto $2 --flavour $FLAVOUR --addr 127.0.0.1:0"
 }
 
