@@ -1,6 +1,7 @@
 //! Descriptor lifecycle: the fd mutex, the engine's record of a descriptor
 //! and its handle, lease and close protocol (`descriptor`, engine-internal),
-//! the rescue queue of dropped reads, and [`Fd`], the public handle for
+//! the rescue queue of dropped reads, a stream's budget of zero-copy sends
+//! in flight (`zero_copy`), and [`Fd`], the public handle for
 //! descriptors users bring themselves (`user`).
 //!
 //! [`Fd`] is the contract of Go's `acln.ro/rc` on the engine's own close
@@ -36,6 +37,7 @@ mod io;
 pub(crate) mod mutex;
 pub(crate) mod rescue;
 mod user;
+pub(crate) mod zero_copy;
 
 pub use guard::FdGuard;
 pub use interest::Interest;

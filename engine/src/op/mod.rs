@@ -113,6 +113,16 @@ pub(crate) unsafe trait Operation: Send + Unpin + 'static {
         None
     }
 
+    /// An operation with two completions (`SEND_ZC`: its result, then the
+    /// notification that ends it) whose future is gone got its result: the
+    /// stream lock it holds only until then can go (the driver drops what
+    /// this returns once its state is no longer borrowed). Runs on the
+    /// ring's owner thread with that state borrowed: take nothing that
+    /// waits or wakes.
+    fn release_lock(&mut self) -> Option<OpLease> {
+        None
+    }
+
     /// Turns the (last) completion into the output, handing buffers back.
     fn complete(self, completion: Completion) -> Self::Output
     where
