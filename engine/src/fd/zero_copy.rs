@@ -137,7 +137,10 @@ mod tests {
         let waker = Waker::from(count.clone());
         let mut cx = Context::from_waker(&waker);
         assert!(budget.poll_acquire(&mut cx).is_pending());
-        assert!(budget.poll_acquire(&mut cx).is_pending(), "the same waker registers once");
+        assert!(
+            budget.poll_acquire(&mut cx).is_pending(),
+            "the same waker registers once"
+        );
         budget.release();
         assert_eq!(count.0.load(Ordering::Relaxed), 1);
         assert!(budget.poll_acquire(&mut cx).is_ready());

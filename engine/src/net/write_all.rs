@@ -145,7 +145,12 @@ impl<B: IoBuf> Future for WriteAll<B> {
                     done,
                 } => match wait.as_mut().poll(cx) {
                     Poll::Pending => {
-                        this.state = State::Acquire { wait, buf, driver, done };
+                        this.state = State::Acquire {
+                            wait,
+                            buf,
+                            driver,
+                            done,
+                        };
                         return Poll::Pending;
                     }
                     Poll::Ready(Err(e)) => return Poll::Ready((Err(e), buf)),

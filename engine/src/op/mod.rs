@@ -41,6 +41,8 @@ pub(crate) mod statx_at;
 pub(crate) mod symlink;
 #[cfg(target_os = "linux")]
 pub(crate) mod sync_range;
+#[cfg(target_os = "linux")]
+pub(crate) mod tee;
 pub(crate) mod unlink;
 #[cfg(target_os = "linux")]
 pub(crate) mod waitid;

@@ -9,8 +9,8 @@ use super::{syscall_retry, Completion, Operation, Plan};
 use crate::buf::{IoBuf, IoBufMut};
 use crate::error::BufResult;
 use crate::fd::descriptor::OpLease;
-use crate::fd::zero_copy::ZcPermit;
 use crate::fd::rescue::{Datagram, Rescued};
+use crate::fd::zero_copy::ZcPermit;
 use crate::fd::Interest;
 #[cfg(uring)]
 use io_uring::{opcode, squeue};
