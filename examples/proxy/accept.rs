@@ -1,10 +1,11 @@
 //! One core's accept loops (one per listen address) and its drain: after a
 //! stop, no new connections; open ones get `--drain` seconds, then are cut.
 
-use crate::config::Config;
+use crate::config::{Config, Copy};
 use crate::connection::{self, race, Either};
 use crate::stats::Stats;
 use crate::upstream::Upstreams;
+use ringio::buf::BufRing;
 use ringio::net::TcpListener;
 use std::io;
 use std::rc::Rc;
@@ -12,6 +13,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
+/// The id of each core's buffer group (each core has its own ring).
+const RING_GROUP: u16 = 0;
 /// Longest pause between accepts while descriptors are exhausted.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
@@ -26,6 +29,9 @@ pub struct Core {
     pub open: std::cell::Cell<usize>,
     /// Signalled each time one of them ends.
     pub ended: tokio::sync::Notify,
+    /// The buffers `--copy bufring` receives into, shared by this core's
+    /// connections.
+    pub ring: Option<BufRing>,
 }
 
 pub async fn serve_core(
@@ -37,6 +43,14 @@ pub async fn serve_core(
     stop: watch::Receiver<bool>,
 ) -> io::Result<()> {
     let (cut_tx, cut) = watch::channel(false);
+    let ring = match config.copy {
+        Copy::Bufring => Some(BufRing::new(
+            RING_GROUP,
+            config.ring_buffers,
+            config.ring_buffer_kib.max(1) * 1024,
+        )?),
+        _ => None,
+    };
     let shared = Rc::new(Core {
         config: config.clone(),
         upstreams,
@@ -44,6 +58,7 @@ pub async fn serve_core(
         cut,
         open: std::cell::Cell::new(0),
         ended: tokio::sync::Notify::new(),
+        ring,
     });
     let loops: Vec<_> = listeners
         .into_iter()

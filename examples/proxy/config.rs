@@ -36,6 +36,13 @@ pub struct Config {
     /// How bytes move between the two sockets.
     #[arg(long, value_enum, default_value_t = Copy::Buffers)]
     pub copy: Copy,
+    /// Buffers in each core's shared buffer ring (`--copy bufring`; a power
+    /// of two).
+    #[arg(long, default_value_t = 1024)]
+    pub ring_buffers: usize,
+    /// Size of each buffer-ring buffer, in KiB (`--copy bufring`).
+    #[arg(long, default_value_t = 16)]
+    pub ring_buffer_kib: usize,
 }
 
 /// How the proxy moves bytes.
@@ -45,6 +52,9 @@ pub enum Copy {
     Buffers,
     /// Pipes, without user memory (`ringio::io::splice_bidirectional`).
     Splice,
+    /// One buffer ring per core shared by all its connections
+    /// (`recv_multi`): an idle connection holds no buffer.
+    Bufring,
 }
 
 impl Config {

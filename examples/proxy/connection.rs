@@ -3,6 +3,7 @@
 //! other side as a reset), idleness, or the drain deadline.
 
 use crate::accept::Core;
+use crate::bufring;
 use crate::config::Copy;
 use crate::stats::Stats;
 use ringio::buf::{IoBuf, IoBufMut};
@@ -67,6 +68,10 @@ async fn proxy(client: &TcpStream, core: &Core) {
                 Stats::add(&core.stats.bytes_down, down);
                 Ok((up, down))
             }
+            Copy::Bufring => {
+                let ring = core.ring.as_ref().expect("--copy bufring makes each core's ring");
+                bufring::copy_bidirectional(&from_client, &from_upstream, ring).await
+            }
         }
     };
     let mut cut = core.cut.clone();
@@ -113,28 +118,37 @@ async fn idle(last: &Cell<Instant>, timeout: Duration) {
 }
 
 /// A stream that notes when it last delivered bytes, and counts them.
-struct Tracked<'a> {
-    stream: &'a TcpStream,
+pub struct Tracked<'a> {
+    pub stream: &'a TcpStream,
     last: &'a Cell<Instant>,
     bytes: &'a AtomicU64,
     /// `shutdown_write` ran: our FIN is out.
     fin_sent: Cell<bool>,
 }
 
+impl Tracked<'_> {
+    /// `n` bytes arrived: the connection is not idle.
+    pub fn delivered(&self, n: usize) {
+        self.last.set(Instant::now());
+        Stats::add(self.bytes, n as u64);
+    }
+
+    /// Whether an end of stream on this side is really a reset (see
+    /// `AsyncReadOwned::read` below).
+    pub fn ended_by_reset(&self) -> bool {
+        !self.fin_sent.get() && reset_by_peer(self.stream)
+    }
+}
+
 impl AsyncReadOwned for Tracked<'_> {
     async fn read<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
         let (res, buf) = self.stream.read(buf).await;
         match res {
-            Ok(n @ 1..) => {
-                self.last.set(Instant::now());
-                Stats::add(self.bytes, n as u64);
-            }
+            Ok(n @ 1..) => self.delivered(n),
             // A reset reported to the other direction's send leaves this
             // direction's read an end of stream: passing that on as a FIN
             // would hide the reset from the other side.
-            Ok(0) if !self.fin_sent.get() && reset_by_peer(self.stream) => {
-                return (Err(io::ErrorKind::ConnectionReset.into()), buf)
-            }
+            Ok(0) if self.ended_by_reset() => return (Err(io::ErrorKind::ConnectionReset.into()), buf),
             _ => {}
         }
         (res, buf)

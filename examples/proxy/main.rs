@@ -19,6 +19,7 @@
 //! ```
 
 mod accept;
+mod bufring;
 mod config;
 mod connection;
 mod stats;

@@ -1,6 +1,6 @@
 //! The proxy example (`examples/proxy`) as a user runs it: a child process
 //! in front of test upstreams. Payloads from 1 B to 64 MiB come back byte for
-//! byte, a refused upstream fails over to the next, an upstream's reset
+//! byte (with buffers, splice and buffer rings), a refused upstream fails over to the next, an upstream's reset
 //! reaches the client as a reset, running out of descriptors is survived,
 //! idle connections are closed, and SIGINT drains and exits cleanly.
 //! Every wait is bounded; nothing depends on which core the kernel picks.
@@ -188,6 +188,18 @@ fn payloads_come_back_exactly_through_splice() {
     payloads(&["--copy", "splice"]);
 }
 
+#[test]
+fn payloads_come_back_exactly_through_buffer_rings() {
+    payloads(&["--copy", "bufring"]);
+}
+
+/// Eight 4 KiB buffers per core for six clients both ways: the group runs
+/// dry again and again, and receives wait for buffers to come back.
+#[test]
+fn payloads_come_back_exactly_through_a_buffer_ring_that_runs_dry() {
+    payloads(&["--copy", "bufring", "--ring-buffers", "8", "--ring-buffer-kib", "4"]);
+}
+
 fn payloads(args: &[&str]) {
     let proxy = Proxy::start(&[echo_upstream()], args, None);
     let sizes = [1usize, 7, 1000, 65_536, 1 << 20, 64 << 20];
@@ -234,6 +246,11 @@ fn an_upstream_reset_reaches_the_client_as_a_reset() {
 #[test]
 fn an_upstream_reset_reaches_the_client_as_a_reset_through_splice() {
     upstream_reset(&["--copy", "splice"]);
+}
+
+#[test]
+fn an_upstream_reset_reaches_the_client_as_a_reset_through_buffer_rings() {
+    upstream_reset(&["--copy", "bufring"]);
 }
 
 fn upstream_reset(args: &[&str]) {
@@ -324,7 +341,17 @@ fn running_out_of_descriptors_is_survived() {
 
 #[test]
 fn an_idle_connection_is_closed() {
-    let proxy = Proxy::start(&[echo_upstream()], &["--idle-timeout", "0.3"], None);
+    idle_close(&[]);
+}
+
+#[test]
+fn an_idle_connection_is_closed_with_buffer_rings() {
+    idle_close(&["--copy", "bufring"]);
+}
+
+fn idle_close(args: &[&str]) {
+    let args = [&["--idle-timeout", "0.3"], args].concat();
+    let proxy = Proxy::start(&[echo_upstream()], &args, None);
     let mut s = proxy.connect();
     s.write_all(b"hi").unwrap();
     let mut back = [0u8; 2];

@@ -154,6 +154,7 @@ fn denied_by_env(opcode: u8) -> bool {
         ("SYMLINKAT", op::SymlinkAt::CODE),
         ("OPENAT2", op::OpenAt2::CODE),
         ("SPLICE", op::Splice::CODE),
+        ("TEE", op::Tee::CODE),
     ];
     list.split(',').map(str::trim).any(|item| {
         item.parse::<u8>().ok() == Some(opcode)

@@ -27,6 +27,7 @@
 use crate::driver::Driver;
 use crate::fd::mutex::{Access, FdMutex};
 use crate::fd::rescue::Rescue;
+use crate::fd::zero_copy::ZcBudget;
 use crate::op::Target;
 use crate::readiness::{self, Source};
 #[cfg(uring)]
@@ -60,6 +61,8 @@ struct Inner {
     /// next read takes from here first (see [`crate::fd::rescue`]).
     rescue: Rescue,
     destroyed: Event,
+    /// Zero-copy sends in flight on the stream, made on its first one.
+    zero_copy: OnceLock<Box<ZcBudget>>,
 }
 
 /// A descriptor's registration with the backend of the runtime that adopted it.
@@ -126,6 +129,7 @@ impl Descriptor {
                 fixed,
                 rescue: Rescue::default(),
                 destroyed: Event::new(),
+                zero_copy: OnceLock::new(),
             }),
         };
         if let Ok(driver) = Driver::current() {
@@ -232,6 +236,11 @@ impl Descriptor {
             Registration::Ring(_, fixed) => fixed.get(),
             _ => None,
         }
+    }
+
+    /// The stream's zero-copy budget (see [`super::zero_copy`]).
+    pub(crate) fn zc_budget(&self) -> &ZcBudget {
+        self.inner.zero_copy.get_or_init(Box::default)
     }
 
     /// Takes a plain reference (positional file I/O, socket options, ...).

@@ -1,7 +1,8 @@
 //! Descriptor lifecycle: the fd mutex, the engine's record of a descriptor
 //! and its handle, lease and close protocol (`descriptor`, engine-internal),
-//! the rescue queue of dropped reads, and [`Fd`], the public handle for
-//! descriptors users bring themselves (`user`).
+//! the rescue queue of dropped reads, a stream's budget of zero-copy sends
+//! in flight (`zero_copy`), and [`Fd`], the public handle for descriptors
+//! users bring themselves (`user`), with `tee(2)` between pipes (`tee`).
 //!
 //! [`Fd`] is the contract of Go's `acln.ro/rc` on the engine's own close
 //! protocol: [`Fd::incref`] lends the descriptor through an [`FdGuard`] that
@@ -35,7 +36,10 @@ mod interest;
 mod io;
 pub(crate) mod mutex;
 pub(crate) mod rescue;
+#[cfg(target_os = "linux")]
+mod tee;
 mod user;
+pub(crate) mod zero_copy;
 
 pub use guard::FdGuard;
 pub use interest::Interest;

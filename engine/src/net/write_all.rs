@@ -18,6 +18,14 @@
 //! only with the kernel's notification that it let go of the buffer's
 //! pages, so the buffer is handed back only then (the same rule holds when
 //! the future is dropped: the buffer stays with the driver until then).
+//! A dropped one holds the write lock only until its send's result (its
+//! bytes are in the socket, in order), not until the notification, which on
+//! TCP trails the peer's acknowledgement; and each send first takes a place
+//! in the stream's zero-copy budget ([`crate::fd::zero_copy`], at most
+//! [`MAX_IN_FLIGHT`](crate::fd::zero_copy::MAX_IN_FLIGHT) in flight), under
+//! the write lock, so later writes queue behind it. So a storm of dropped
+//! `write_all_zc`s pins a bounded number of buffers, and keeps the pace of
+//! plain `write_all`s instead of one notification per send.
 
 use crate::buf::IoBuf;
 #[cfg(uring)]
@@ -26,6 +34,8 @@ use crate::driver::Driver;
 use crate::error::BufResult;
 use crate::fd::descriptor::{Descriptor, Lease};
 use crate::fd::mutex::Access;
+#[cfg(uring)]
+use crate::fd::zero_copy::ZcPermit;
 use crate::op::sendrecv::Send;
 #[cfg(uring)]
 use crate::ring::RingOp;
@@ -36,6 +46,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 type Boxed<B> = Pin<Box<dyn Future<Output = BufResult<(), B>> + std::marker::Send>>;
+/// The write lock and a zero-copy permit, once both are held.
+#[cfg(uring)]
+type Acquiring = Pin<Box<dyn Future<Output = io::Result<(Arc<Lease>, ZcPermit)>> + std::marker::Send>>;
 
 /// See the module docs.
 #[must_use = "futures do nothing unless polled"]
@@ -51,6 +64,15 @@ enum State<B: IoBuf> {
     Ring {
         op: RingOp<Send<Slice<B>>>,
         lock: Arc<Lease>,
+        driver: Driver,
+        done: usize,
+    },
+    /// A zero-copy send of `buf[done..]` waits for the write lock (unless
+    /// it has it) and a place in the stream's budget; then `Ring`.
+    #[cfg(uring)]
+    Acquire {
+        wait: Acquiring,
+        buf: B,
         driver: Driver,
         done: usize,
     },
@@ -104,11 +126,37 @@ impl<B: IoBuf> Future for WriteAll<B> {
                             Ok(done) if done >= total => return Poll::Ready((Ok(()), buf)),
                             // Short: the kernel stopped early (an error the
                             // next send reports, or a signal). Go on.
+                            Ok(done) if this.zero_copy && driver.has_send_zc() => {
+                                let fd = lock.shared().clone();
+                                this.state = acquire(fd, Some(lock), buf, driver, done);
+                            }
                             Ok(done) => {
-                                let op = send_rest(&driver, &lock, buf, done, this.zero_copy);
+                                let op = send_rest(&driver, &lock, buf, done, None);
                                 this.state = State::Ring { op, lock, driver, done };
                             }
                         }
+                    }
+                },
+                #[cfg(uring)]
+                State::Acquire {
+                    mut wait,
+                    buf,
+                    driver,
+                    done,
+                } => match wait.as_mut().poll(cx) {
+                    Poll::Pending => {
+                        this.state = State::Acquire {
+                            wait,
+                            buf,
+                            driver,
+                            done,
+                        };
+                        return Poll::Pending;
+                    }
+                    Poll::Ready(Err(e)) => return Poll::Ready((Err(e), buf)),
+                    Poll::Ready(Ok((lock, permit))) => {
+                        let op = send_rest(&driver, &lock, buf, done, Some(permit));
+                        this.state = State::Ring { op, lock, driver, done };
                     }
                 },
                 State::Boxed(mut task, driver) => match task.as_mut().poll(cx) {
@@ -132,6 +180,23 @@ impl<B: IoBuf> Drop for WriteAll<B> {
             // The SEND in flight covers every byte left: let it finish.
             #[cfg(uring)]
             State::Ring { op, .. } => op.detach(),
+            // Sent later, on the home driver's turns: once it has the lock
+            // and a place, its one send covers every byte left, detached.
+            #[cfg(uring)]
+            State::Acquire {
+                wait,
+                buf,
+                driver,
+                done,
+            } => {
+                let home = driver.clone();
+                driver.spawn_background(Box::pin(async move {
+                    match wait.await {
+                        Ok((lock, permit)) => send_rest(&home, &lock, buf, done, Some(permit)).detach(),
+                        Err(err) => tracing::debug!(%err, "a dropped write_all_zc failed in the background"),
+                    }
+                }));
+            }
             State::Boxed(_, None) => {}
             State::Boxed(task, Some(driver)) => driver.spawn_background(Box::pin(async move {
                 if let (Err(err), _) = task.await {
@@ -149,14 +214,21 @@ fn start<B: IoBuf>(fd: Descriptor, buf: B, zero_copy: bool) -> State<B> {
         Ok(d) => d,
         Err(e) => return State::Boxed(Box::pin(std::future::ready((Err(e), buf))), None),
     };
-    let zero_copy = zero_copy && driver.has_send_zc();
     #[cfg(uring)]
     if matches!(driver, Driver::Ring(_)) {
+        let zero_copy = zero_copy && driver.has_send_zc();
         match fd.try_lock(Access::Write) {
             Err(e) => return State::Boxed(Box::pin(std::future::ready((Err(e), buf))), None),
             Ok(Some(lock)) => {
                 let lock = Arc::new(lock);
-                let op = send_rest(&driver, &lock, buf, 0, zero_copy);
+                let permit = match zero_copy {
+                    false => None,
+                    true => match ZcPermit::try_new(&fd) {
+                        Some(permit) => Some(permit),
+                        None => return acquire(fd, Some(lock), buf, driver, 0),
+                    },
+                };
+                let op = send_rest(&driver, &lock, buf, 0, permit);
                 return State::Ring {
                     op,
                     lock,
@@ -164,9 +236,13 @@ fn start<B: IoBuf>(fd: Descriptor, buf: B, zero_copy: bool) -> State<B> {
                     done: 0,
                 };
             }
+            Ok(None) if zero_copy => return acquire(fd, None, buf, driver, 0),
             Ok(None) => {} // contended: wait in the general path
         }
     }
+    // Readiness-only targets have no zero-copy sends.
+    #[cfg(not(uring))]
+    let _ = zero_copy;
     let task_driver = driver.clone();
     State::Boxed(
         Box::pin(async move {
@@ -174,20 +250,20 @@ fn start<B: IoBuf>(fd: Descriptor, buf: B, zero_copy: bool) -> State<B> {
                 Ok(lock) => Arc::new(lock),
                 Err(e) => return (Err(e), buf),
             };
-            send_all(&task_driver, &lock, buf, zero_copy).await
+            send_all(&task_driver, &lock, buf).await
         }),
         Some(driver),
     )
 }
 
 /// The general path: sends until every initialized byte is out.
-async fn send_all<B: IoBuf>(driver: &Driver, lock: &Arc<Lease>, buf: B, zero_copy: bool) -> BufResult<(), B> {
+async fn send_all<B: IoBuf>(driver: &Driver, lock: &Arc<Lease>, buf: B) -> BufResult<(), B> {
     let total = buf.bytes_init();
     let mut done = 0;
     let mut buf = buf;
     while done < total {
         let (res, slice) = driver
-            .submit(Send::new(lock.clone().into(), buf.slice(done..total), true).zero_copy(zero_copy))
+            .submit(Send::new(lock.clone().into(), buf.slice(done..total), true))
             .await;
         buf = slice.into_inner();
         match sent(res, done) {
@@ -198,19 +274,46 @@ async fn send_all<B: IoBuf>(driver: &Driver, lock: &Arc<Lease>, buf: B, zero_cop
     (Ok(()), buf)
 }
 
+/// The ring's one send of `buf[done..]` (`MSG_WAITALL`), zero-copy in
+/// `permit`'s place if there is one.
 #[cfg(uring)]
 fn send_rest<B: IoBuf>(
     driver: &Driver,
     lock: &Arc<Lease>,
     buf: B,
     done: usize,
-    zero_copy: bool,
+    permit: Option<ZcPermit>,
 ) -> RingOp<Send<Slice<B>>> {
     let Driver::Ring(ring) = driver else {
         unreachable!("the ring path runs on a ring")
     };
     let total = buf.bytes_init();
-    ring.submit(Send::new(lock.clone().into(), buf.slice(done..total), true).zero_copy(zero_copy))
+    let send = Send::new(lock.clone().into(), buf.slice(done..total), true);
+    ring.submit(match permit {
+        Some(permit) => send.zero_copy(permit),
+        None => send,
+    })
+}
+
+/// Waits for the write lock (unless `lock` is it) and then for a place in
+/// the stream's zero-copy budget, holding the lock: whoever holds the lock
+/// is the only one waiting for a place, and later writes queue behind it.
+#[cfg(uring)]
+fn acquire<B: IoBuf>(fd: Descriptor, lock: Option<Arc<Lease>>, buf: B, driver: Driver, done: usize) -> State<B> {
+    let wait = Box::pin(async move {
+        let lock = match lock {
+            Some(lock) => lock,
+            None => Arc::new(fd.lock(Access::Write).await?),
+        };
+        let permit = ZcPermit::new(&fd).await;
+        Ok((lock, permit))
+    });
+    State::Acquire {
+        wait,
+        buf,
+        driver,
+        done,
+    }
 }
 
 /// Adds one send's count to `done`; a send of nothing is `WriteZero`.

@@ -109,6 +109,9 @@ pub(crate) trait Orphan: Send {
     /// descriptor, so the reference that kept it open can go (the caller
     /// drops it once the driver's state is no longer borrowed).
     fn take_reference(&mut self) -> Option<OpLease>;
+    /// The result of an operation with two completions was reaped (see
+    /// `Operation::release_lock`).
+    fn release_lock(&mut self) -> Option<OpLease>;
     /// A multishot operation's CQE was reaped (see
     /// `Operation::on_multishot_cqe`); `true` asks the driver to cancel it.
     fn on_reaped(&mut self, completion: &Completion) -> bool;
@@ -122,6 +125,10 @@ impl<T: super::Operation> Orphan for T {
 
     fn take_reference(&mut self) -> Option<OpLease> {
         self.take_fd()
+    }
+
+    fn release_lock(&mut self) -> Option<OpLease> {
+        super::Operation::release_lock(self)
     }
 
     fn on_reaped(&mut self, completion: &Completion) -> bool {

@@ -41,6 +41,8 @@ pub(crate) mod statx_at;
 pub(crate) mod symlink;
 #[cfg(target_os = "linux")]
 pub(crate) mod sync_range;
+#[cfg(target_os = "linux")]
+pub(crate) mod tee;
 pub(crate) mod unlink;
 #[cfg(target_os = "linux")]
 pub(crate) mod waitid;
@@ -110,6 +112,16 @@ pub(crate) unsafe trait Operation: Send + Unpin + 'static {
     /// in the driver (multishot streams). Single-shot operations keep theirs
     /// until their future takes the result.
     fn take_fd(&mut self) -> Option<OpLease> {
+        None
+    }
+
+    /// An operation with two completions (`SEND_ZC`: its result, then the
+    /// notification that ends it) whose future is gone got its result: the
+    /// stream lock it holds only until then can go (the driver drops what
+    /// this returns once its state is no longer borrowed). Runs on the
+    /// ring's owner thread with that state borrowed: take nothing that
+    /// waits or wakes.
+    fn release_lock(&mut self) -> Option<OpLease> {
         None
     }
 

@@ -10,6 +10,7 @@ use crate::buf::{IoBuf, IoBufMut};
 use crate::error::BufResult;
 use crate::fd::descriptor::OpLease;
 use crate::fd::rescue::{Datagram, Rescued};
+use crate::fd::zero_copy::ZcPermit;
 use crate::fd::Interest;
 #[cfg(uring)]
 use io_uring::{opcode, squeue};
@@ -163,10 +164,11 @@ pub(crate) struct Send<B> {
     fd: OpLease,
     buf: B,
     waitall: bool,
-    /// `SEND_ZC` on a ring: the kernel sends from `buf`'s pages, and the
-    /// operation ends (handing `buf` back) only with the notification that
+    /// `SEND_ZC` on a ring, holding the send's place in its stream's
+    /// budget: the kernel sends from `buf`'s pages, and the operation ends
+    /// (handing `buf` back, and the place) only with the notification that
     /// it let go of them.
-    zero_copy: bool,
+    zero_copy: Option<ZcPermit>,
 }
 
 /// `IORING_SEND_ZC_REPORT_USAGE`: the notification says whether the kernel
@@ -184,14 +186,15 @@ impl<B: IoBuf> Send<B> {
             fd,
             buf,
             waitall,
-            zero_copy: false,
+            zero_copy: None,
         }
     }
 
-    /// Sends with `IORING_OP_SEND_ZC` (Linux 6.0) on a ring; readiness
-    /// backends send as usual.
-    pub(crate) fn zero_copy(mut self, zero_copy: bool) -> Self {
-        self.zero_copy = zero_copy;
+    /// Sends with `IORING_OP_SEND_ZC` (Linux 6.0) on a ring, in the place
+    /// `permit` holds in the stream's zero-copy budget.
+    #[cfg(uring)]
+    pub(crate) fn zero_copy(mut self, permit: ZcPermit) -> Self {
+        self.zero_copy = Some(permit);
         self
     }
 }
@@ -210,7 +213,7 @@ unsafe impl<B: IoBuf> Operation for Send<B> {
         } else {
             NOSIGNAL
         };
-        if self.zero_copy {
+        if self.zero_copy.is_some() {
             let e = opcode::SendZc::new(target.raw(), self.buf.stable_ptr(), len)
                 .flags(flags)
                 .zc_flags(ZC_REPORT_USAGE);
@@ -245,5 +248,16 @@ unsafe impl<B: IoBuf> Operation for Send<B> {
 
     fn complete(self, c: Completion) -> BufResult<usize, B> {
         (c.io_result().map(|n| n as usize), self.buf)
+    }
+
+    /// A zero-copy send's bytes are in the socket once its result is in:
+    /// the write lock, which only orders them, can go before the
+    /// notification. A plain reference keeps the descriptor open until then
+    /// (and close waiting for it); if none can be taken (the descriptor is
+    /// closing) the lock stays, as it would without this.
+    fn release_lock(&mut self) -> Option<OpLease> {
+        self.zero_copy.as_ref()?;
+        let plain = self.fd.shared().incref().ok()?;
+        Some(std::mem::replace(&mut self.fd, plain.into()))
     }
 }

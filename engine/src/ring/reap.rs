@@ -112,8 +112,11 @@ impl Driver {
             if stream.is_none() && meta.internal.is_none() {
                 if !last {
                     // A result that a notification will follow (`SEND_ZC`):
-                    // the buffer stays with the kernel until then.
+                    // the buffer stays with the kernel until then, but a
+                    // detached send's lock can go now.
                     meta.result = Some(c);
+                    let lock = meta.orphan.as_mut().and_then(|data| data.release_lock());
+                    st.released.extend(lock);
                     return Route::Done;
                 }
                 if let Some(result) = meta.result.take() {
@@ -216,12 +219,15 @@ impl Driver {
                 st.orphans.push(data);
                 return st.release(&self.inner.slots, ticket.index);
             }
+            // A detached `SEND_ZC` whose result is in: its lock can go.
+            let lock = meta.result.is_some().then(|| data.release_lock()).flatten();
             meta.orphan = Some(data);
             // While stopping, shutdown cancels everything at once.
             if cancel && !stopping {
                 let entry = opcode::AsyncCancel::new(ticket.user_data()).build();
                 self.push_cancel_in(st, entry);
             }
+            st.released.extend(lock);
         });
     }
 
