@@ -1,8 +1,11 @@
 //! `ringio::io`: the owned-buffer traits on every stream type, `copy` and
-//! `copy_bidirectional` with half-close and resets, and copies dropped at
+//! `copy_bidirectional` (user buffers, pipes, a shared buffer group) with half-close and resets, and copies dropped at
 //! random points that still move every byte exactly once, in order.
 
-use ringio::io::{copy, copy_bidirectional, splice_bidirectional, AsyncReadOwned, AsyncWriteOwned};
+use ringio::buf::BufRing;
+use ringio::io::{
+    copy, copy_bidirectional, copy_bidirectional_buf_ring, splice_bidirectional, AsyncReadOwned, AsyncWriteOwned,
+};
 use ringio::net::{TcpListener, TcpStream, UnixStream};
 use ringio_tests::{scaled, watchdog, Pattern, Seed, StreamCheck, STEP};
 use std::io::{ErrorKind, Read, Write};
@@ -59,12 +62,23 @@ enum Pump {
     Copy,
     /// `splice_bidirectional`, through pipes.
     Splice,
+    /// `copy_bidirectional_buf_ring`, through a provided-buffer group small
+    /// enough to run dry again and again.
+    BufRing,
+}
+
+/// The group of the `BufRing` pumps: 8 buffers of 4 KiB, shared by both
+/// directions (and, in the drop storm, by every dropped pump), so receives
+/// keep finding it dry.
+fn small_group() -> BufRing {
+    BufRing::new(5, 8, 4096).unwrap()
 }
 
 async fn pump(which: Pump, a: &TcpStream, b: &TcpStream) -> std::io::Result<(u64, u64)> {
     match which {
         Pump::Copy => copy_bidirectional(a, b).await,
         Pump::Splice => splice_bidirectional(a, b).await,
+        Pump::BufRing => copy_bidirectional_buf_ring(a, b, &small_group()).await,
     }
 }
 
@@ -76,6 +90,11 @@ fn copy_bidirectional_moves_both_directions_and_half_closes() {
 #[test]
 fn splice_bidirectional_moves_both_directions_and_half_closes() {
     both_directions(Pump::Splice);
+}
+
+#[test]
+fn buf_ring_copy_moves_both_directions_and_half_closes() {
+    both_directions(Pump::BufRing);
 }
 
 /// client <-> [a | pump | b] <-> server, both directions at once, payloads
@@ -179,6 +198,11 @@ fn dropped_splices_lose_and_duplicate_nothing() {
     drop_storm(Pump::Splice);
 }
 
+#[test]
+fn dropped_buf_ring_copies_lose_and_duplicate_nothing() {
+    drop_storm(Pump::BufRing);
+}
+
 /// The pump from `src` to `dst` under `timeout(0..50 µs)` again and again
 /// until the source ends: every byte reaches the destination exactly once,
 /// in order, although most pumps are dropped mid-read or mid-write. (The
@@ -219,12 +243,14 @@ fn drop_storm(which: Pump) {
                 check
             });
             let mut drops = 0;
+            let group = small_group();
             loop {
                 let limit = Duration::from_micros(rng.range(0, 50) as u64);
                 let run = async {
                     match which {
                         Pump::Copy => copy(&src, &dst).await.map(drop),
                         Pump::Splice => splice_bidirectional(&src, &dst).await.map(drop),
+                        Pump::BufRing => copy_bidirectional_buf_ring(&src, &dst, &group).await.map(drop),
                     }
                 };
                 match ringio::time::timeout(limit, run).await {
@@ -242,6 +268,7 @@ fn drop_storm(which: Pump) {
             let check = checker.join().unwrap();
             eprintln!("{what}: {drops} drops, {} bytes checked", check.received());
             check.assert_exactly(total as u64, &what);
+            assert_eq!(group.available(), group.count(), "{what}: a buffer never came back");
         });
     });
 }

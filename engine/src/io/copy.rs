@@ -96,15 +96,25 @@ where
     let size = size.max(1);
     let a_to_b = async {
         let n = copy_with(a, b, size).await?;
-        b.shutdown_write().await?;
+        pass_end(b).await?;
         Ok::<u64, io::Error>(n)
     };
     let b_to_a = async {
         let n = copy_with(b, a, size).await?;
-        a.shutdown_write().await?;
+        pass_end(a).await?;
         Ok::<u64, io::Error>(n)
     };
     try_join(a_to_b, b_to_a).await
+}
+
+/// Passes an end of stream on to `w` ([`AsyncWriteOwned::shutdown_write`]).
+/// A destination whose connection is gone already (`NotConnected`: both
+/// ends shut) has nothing left to be told, which is not an error of the copy.
+pub(super) async fn pass_end<W: AsyncWriteOwned + ?Sized>(w: &W) -> io::Result<()> {
+    match w.shutdown_write().await {
+        Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+        other => other,
+    }
 }
 
 /// Polls both futures until both are done or either fails.

@@ -1,9 +1,10 @@
 //! Owned-buffer I/O traits, so that code can be generic over ringio's byte
 //! streams ([`TcpStream`](crate::net::TcpStream),
 //! [`UnixStream`](crate::net::UnixStream), [`Fd`](crate::fd::Fd)), and the
-//! copies written on top of them ([`copy`], [`copy_bidirectional`], and
+//! copies written on top of them ([`copy`], [`copy_bidirectional`];
 //! [`splice_bidirectional`], which moves TCP bytes through pipes instead of
-//! user memory).
+//! user memory; and [`copy_bidirectional_buf_ring`], which receives into a
+//! shared provided-buffer group and writes each buffer on as is).
 //!
 //! The shape is monoio's `AsyncReadRent`/`AsyncWriteRent`: the buffer is
 //! moved in and handed back with the result, because on io_uring the kernel
@@ -35,11 +36,13 @@
 //! }
 //! ```
 
+mod buf_ring_copy;
 mod copy;
 #[cfg(target_os = "linux")]
 mod splice;
 mod traits;
 
+pub use buf_ring_copy::copy_bidirectional_buf_ring;
 pub use copy::{copy, copy_bidirectional, copy_bidirectional_with_size};
 #[cfg(target_os = "linux")]
 pub use splice::splice_bidirectional;

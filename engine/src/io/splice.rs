@@ -16,7 +16,7 @@
 //! first, so the order on the wire is the order the source received.
 //! Empty pipes are kept per thread for the next connection.
 
-use super::copy::try_join;
+use super::copy::{pass_end, try_join};
 use crate::driver::Driver;
 use crate::fd::descriptor::Descriptor;
 use crate::fd::mutex::Access;
@@ -106,11 +106,8 @@ async fn one_way(src: &TcpStream, dst: &TcpStream) -> io::Result<u64> {
         let n = src_driver.submit_nonblocking(fill, Interest::READABLE).await?;
         if n == 0 {
             give_back(pipe);
-            match dst.shutdown_write().await {
-                // The destination's connection is gone already: nothing to tell.
-                Err(e) if e.kind() != io::ErrorKind::NotConnected => return Err(e),
-                _ => return Ok(total),
-            }
+            pass_end(dst).await?;
+            return Ok(total);
         }
         Drain::start(dst_fd.clone(), pipe.clone(), n)?.await?;
         give_back(pipe);
