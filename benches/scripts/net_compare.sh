@@ -22,7 +22,7 @@
 #   CONTENDERS    any of: tokio ringio ringio-epoll monoio tokio-uring
 #                 (default "tokio ringio monoio tokio-uring")
 #   WORKLOADS     default: the 18 cells, echo-rate, proxy-rate, idle
-#   RINGIO_COPY   the ringio proxy's copies: buffers|splice (default buffers)
+#   RINGIO_COPY   the ringio proxy's copies: bufring|buffers|splice (default bufring)
 #   BUF_KIB       every stack's read buffer per connection (echo) or per
 #                 direction (proxy), KiB (default 16)
 set -euo pipefail
@@ -37,7 +37,7 @@ done
 CONTENDERS=${CONTENDERS:-tokio ringio monoio tokio-uring}
 WORKLOADS=${WORKLOADS:-${CELLS# } echo-rate proxy-rate idle}
 CONNS=${CONNS:-64}
-RINGIO_COPY=${RINGIO_COPY:-buffers}
+RINGIO_COPY=${RINGIO_COPY:-bufring}
 BUF_KIB=${BUF_KIB:-16}
 # shellcheck source=lib/serve_compare.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/serve_compare.sh"

@@ -45,7 +45,7 @@ struct Args {
     /// Read buffer per connection (echo) or per direction (proxy), KiB.
     #[arg(long, default_value_t = 16)]
     buf_kib: usize,
-    /// ringio echo: buffers in the shared provided-buffer group (each `--buf-kib`). The default,
+    /// ringio echo and `--copy bufring` proxy: buffers in the shared provided-buffer group (each `--buf-kib`). The default,
     /// 4096 x 16 KiB = 64 MiB, holds what 512 connections with a 64 KiB message each have in
     /// flight; 1024 ran dry on nearly every such request (`buf_enobufs` in the stats lines).
     #[arg(long, default_value_t = 4096)]
@@ -54,7 +54,7 @@ struct Args {
     #[arg(long, default_value_t = 8)]
     max_unread: usize,
     /// ringio proxy: how bytes move.
-    #[arg(long, value_enum, default_value_t = Copy::Buffers)]
+    #[arg(long, value_enum, default_value_t = Copy::Bufring)]
     copy: Copy,
     /// ringio: print the runtime's counters (`ringio::Stats`) to stderr this often, seconds (0: never).
     #[arg(long, default_value_t = 2.0)]
@@ -102,6 +102,9 @@ enum Copy {
     Buffers,
     /// `ringio::io::splice_bidirectional` (pipes; no user memory).
     Splice,
+    /// `ringio::io::copy_bidirectional_buf_ring` (multishot receives into the shared
+    /// `--group-bufs` group, each buffer written on as is).
+    Bufring,
 }
 
 /// First line of stdout: the bound address, for the script to read.

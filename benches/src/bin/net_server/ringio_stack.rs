@@ -1,7 +1,7 @@
 //! ringio: its own runtime; echo receives with one multishot receive per
 //! connection into a shared provided-buffer group and writes each buffer
 //! back as is (no copy, and an idle connection holds no buffer); the proxy
-//! uses `ringio::io`'s copies. Connections come from `incoming()` (a
+//! uses `ringio::io`'s copies (by default the same group, both ways). Connections come from `incoming()` (a
 //! multishot accept on io_uring).
 
 use super::{announce, report, Args, Copy, Proto};
@@ -47,7 +47,8 @@ pub(super) fn serve(args: &Args) -> io::Result<()> {
                     ringio::spawn(async move { report(echo(stream, &group, max_unread).await) });
                 }
                 Some(up) => {
-                    ringio::spawn(async move { report(proxy(stream, up, copy, len).await) });
+                    let group = group.clone();
+                    ringio::spawn(async move { report(proxy(stream, up, copy, len, &group).await) });
                 }
             }
         }
@@ -79,12 +80,13 @@ async fn echo(stream: TcpStream, group: &BufRing, max_unread: usize) -> io::Resu
     stream.close().await
 }
 
-async fn proxy(client: TcpStream, upstream: SocketAddr, copy: Copy, len: usize) -> io::Result<()> {
+async fn proxy(client: TcpStream, upstream: SocketAddr, copy: Copy, len: usize, group: &BufRing) -> io::Result<()> {
     let up = TcpStream::connect(upstream).await?;
     up.set_nodelay(true)?;
     let res = match copy {
         Copy::Buffers => ringio::io::copy_bidirectional_with_size(&client, &up, len).await,
         Copy::Splice => ringio::io::splice_bidirectional(&client, &up).await,
+        Copy::Bufring => ringio::io::copy_bidirectional_buf_ring(&client, &up, group).await,
     };
     let _ = up.close().await;
     let _ = client.close().await;
