@@ -245,3 +245,37 @@ impl Drop for TempPath {
         let _ = std::fs::remove_file(&self.0);
     }
 }
+
+/// `n` rounds at the CI size, times the stress factor `RINGIO_STRESS`
+/// (default 1): `RINGIO_STRESS=100` turns 10^4 drops into 10^6.
+pub fn scaled(n: usize) -> usize {
+    let stress = match std::env::var("RINGIO_STRESS") {
+        Ok(v) => v
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| panic!("RINGIO_STRESS={v}: expected a positive integer")),
+        Err(_) => 1,
+    };
+    n * stress
+}
+
+/// The seed of the storm called `what`: `RINGIO_TEST_SEED`, or one made
+/// from the clock. Printed, so a failure can be replayed.
+pub fn seed(what: &str) -> u64 {
+    let value = match std::env::var("RINGIO_TEST_SEED") {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("RINGIO_TEST_SEED={v}: expected an integer")),
+        Err(_) => {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            nanos ^ (u64::from(std::process::id()) << 32)
+        }
+    };
+    eprintln!("{what}: seed {value} (replay with RINGIO_TEST_SEED={value})");
+    value
+}
