@@ -13,13 +13,11 @@
 mod common;
 
 use common::net::{TcpListener, TcpStream};
-use common::{assert_bytes, flavours, joined, payload, scaled, seed, XorShift};
+use common::{assert_bytes, flavours, joined, payload, poll_up_to, scaled, seed, XorShift};
 use hyper_util::rt::TokioIo;
 use ringio_compat::net::TcpListenerStream;
 use std::convert::Infallible;
-use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
-use std::pin::pin;
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::Duration;
@@ -442,14 +440,8 @@ fn calls_dropped_at_random_points_leave_no_handler_running() {
                     _ => drop(client.count(call_seed, 1000, 100).await),
                 }
             };
-            let mut call = pin!(call);
-            for _ in 0..polls {
-                if poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await.is_ready() {
-                    break;
-                }
-                tokio::task::yield_now().await;
-            }
-            drop(call);
+            // Dropped when `poll_up_to` returns, whether it finished or not.
+            poll_up_to(call, polls).await;
             if round % 100 == 99 {
                 let mut client = CounterClient::new(channels[round / 100 % 2].clone());
                 let reply = client

@@ -11,14 +11,11 @@ mod common;
 
 use bytes::{Bytes, BytesMut};
 use common::net::UdpSocket;
-use common::{assert_bytes, flavours, joined, payload, scaled, seed, XorShift};
+use common::{assert_bytes, flavours, joined, payload, poll_up_to, scaled, seed, XorShift};
 use futures_util::{SinkExt, StreamExt};
 use ringio_compat::udp::UdpFramed;
-use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
-use std::pin::pin;
 use std::sync::{Arc, Mutex};
-use std::task::Poll;
 use tokio::sync::watch;
 use tokio_util::codec::{BytesCodec, Encoder, LinesCodec};
 
@@ -112,18 +109,6 @@ impl Encoder<Bytes> for Recording {
         self.encoded.lock().unwrap().push(item.clone());
         BytesCodec::new().encode(item, dst)
     }
-}
-
-/// Polls `future` up to `polls` times, with a yield between polls; whether it finished.
-async fn poll_up_to<F: Future>(future: F, polls: usize) -> bool {
-    let mut future = pin!(future);
-    for _ in 0..polls {
-        if poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await.is_ready() {
-            return true;
-        }
-        tokio::task::yield_now().await;
-    }
-    false
 }
 
 /// The storm's last frame (its others are 8 bytes or more; an empty

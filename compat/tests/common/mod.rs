@@ -279,3 +279,19 @@ pub fn seed(what: &str) -> u64 {
     eprintln!("{what}: seed {value} (replay with RINGIO_TEST_SEED={value})");
     value
 }
+
+/// Polls `future` up to `polls` times, with a yield between polls, and
+/// drops it there, finished or not (drop storms); whether it finished.
+pub async fn poll_up_to<F: Future>(future: F, polls: usize) -> bool {
+    let mut future = std::pin::pin!(future);
+    for _ in 0..polls {
+        if std::future::poll_fn(|cx| std::task::Poll::Ready(future.as_mut().poll(cx)))
+            .await
+            .is_ready()
+        {
+            return true;
+        }
+        tokio::task::yield_now().await;
+    }
+    false
+}
