@@ -51,7 +51,8 @@
 //! - `futures-io`: `futures_io::AsyncRead`/`AsyncWrite` on the stream types.
 //! - `axum`: `axum::serve::Listener` for [`net::TcpListener`] and
 //!   [`net::UnixListener`], so `axum::serve(listener, app)` takes them.
-//! - `tonic`: tonic's `Connected` for [`net::TcpStream`], so
+//! - `tonic`: tonic's `Connected` for [`net::TcpStream`] and
+//!   [`net::UnixStream`], so
 //!   `Server::serve_with_incoming(TcpListenerStream::new(listener))` works.
 //! - `stream`: `net::TcpListenerStream` and `net::UnixListenerStream`.
 //! - `codec`: `udp::UdpFramed`, tokio-util's codecs over a compat `UdpSocket`.

@@ -12,10 +12,10 @@
 
 mod common;
 
-use common::net::{TcpListener, TcpStream};
-use common::{assert_bytes, flavours, joined, payload, poll_up_to, scaled, seed, XorShift};
+use common::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use common::{assert_bytes, flavours, joined, payload, poll_up_to, scaled, seed, TempPath, XorShift};
 use hyper_util::rt::TokioIo;
-use ringio_compat::net::TcpListenerStream;
+use ringio_compat::net::{TcpListenerStream, UnixListenerStream};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -25,6 +25,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 use tonic::codegen::{http, BoxFuture, Context, Service, StdError};
 use tonic::server::NamedService;
+use tonic::transport::server::UdsConnectInfo;
 use tonic::transport::{Channel, Endpoint, Server, Uri};
 use tonic::{Code, Request, Response, Status};
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -107,7 +108,12 @@ impl Drop for Running {
 
 async fn echo(handlers: Handlers, request: Request<EchoRequest>) -> Result<Response<EchoReply>, Status> {
     let _running = handlers.start();
-    let peer = request.remote_addr().map(|a| a.to_string()).unwrap_or_default();
+    let unix = request.extensions().get::<UdsConnectInfo>();
+    let peer = match (request.remote_addr(), unix) {
+        (Some(addr), _) => addr.to_string(),
+        (None, Some(unix)) => format!("unix {:?}", unix.peer_addr.as_deref().and_then(|a| a.as_pathname())),
+        (None, None) => String::new(),
+    };
     let request = request.into_inner();
     if request.hang {
         std::future::pending::<()>().await;
@@ -305,6 +311,57 @@ fn health_check_and_watch_with_compat_on_both_ends() {
         assert_eq!(second, ServingStatus::Serving as i32, "Watch streams the change");
         drop(watch);
         server.stop().await;
+    });
+}
+
+#[test]
+fn serves_on_a_unix_listener_stream() {
+    flavours(|| async {
+        let path = TempPath::new("grpc.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        let (_reporter, health) = tonic_health::server::health_reporter();
+        let handlers = Handlers(watch::Sender::new((0, 0)));
+        let (stop, shutdown) = oneshot::channel::<()>();
+        let server = tokio::spawn(
+            Server::builder()
+                .add_service(health)
+                .add_service(Counter(handlers.clone()))
+                .serve_with_incoming_shutdown(UnixListenerStream::new(listener), async {
+                    let _ = shutdown.await;
+                }),
+        );
+        let socket = std::path::PathBuf::from(path.as_ref());
+        let connector = tower::service_fn(move |_: Uri| {
+            let socket = socket.clone();
+            async move { Ok::<_, std::io::Error>(TokioIo::new(UnixStream::connect(socket).await?)) }
+        });
+        let channel = Endpoint::from_static("http://unix.invalid")
+            .connect_with_connector(connector)
+            .await
+            .unwrap();
+
+        let request = HealthCheckRequest { service: String::new() };
+        let status = HealthClient::new(channel.clone())
+            .check(request)
+            .await
+            .unwrap()
+            .into_inner()
+            .status;
+        assert_eq!(status, ServingStatus::Serving as i32);
+        let mut client = CounterClient::new(channel);
+        let reply = client
+            .echo(Request::new(EchoRequest {
+                message: "over unix".into(),
+                hang: false,
+            }))
+            .await
+            .unwrap();
+        assert_eq!(reply.message, "over unix");
+        // The handler got `UdsConnectInfo`; an unnamed client has no path.
+        assert_eq!(reply.peer, "unix None");
+        assert_eq!(client.count(9, 50, 1000).await.unwrap(), 50);
+        stop.send(()).unwrap();
+        joined(server.await).unwrap();
     });
 }
 
