@@ -3,7 +3,7 @@
 //! covered subset.
 
 #[cfg(feature = "axum")]
-mod axum;
+mod axum_listener;
 mod buf_reads;
 mod cached;
 mod interop;
@@ -18,7 +18,7 @@ mod stream_extra;
 pub mod tcp;
 mod tcp_socket;
 #[cfg(feature = "tonic")]
-mod tonic;
+mod tonic_connected;
 mod udp;
 mod udp_opts;
 mod udp_poll;

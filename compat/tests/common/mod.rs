@@ -38,13 +38,14 @@ pub fn assert_backend() {
     assert_eq!(backend, wanted, "RINGIO_BACKEND asks for {wanted:?}");
 }
 
-/// How long one run of a test body may take before it counts as a hang.
+/// How long one run of a test body may take before it counts as a hang,
+/// at the CI size; a storm scaled by `RINGIO_STRESS` gets that many times it.
 pub const LIMIT: Duration = Duration::from_secs(30);
 
 /// Runs `test` on a current-thread runtime, then on a multi-thread runtime
 /// with two workers. The body runs as a spawned task, so on the multi-thread
 /// runtime it (and everything it spawns) may move between worker threads.
-/// A body that does not finish within [`LIMIT`] fails the test.
+/// A body that does not finish within [`LIMIT`] (times `RINGIO_STRESS`) fails the test.
 pub fn flavours<F, Fut>(test: F)
 where
     F: Fn() -> Fut,
@@ -58,6 +59,7 @@ where
             builder
         }),
     ];
+    let limit = LIMIT * scaled(1) as u32;
     for (flavour, mut builder) in runtimes {
         let rt = builder.enable_all().build().expect("tokio runtime");
         let outcome = rt.block_on(async {
@@ -67,14 +69,14 @@ where
                 assert_backend();
                 body.await
             });
-            tokio::time::timeout(LIMIT, task).await
+            tokio::time::timeout(limit, task).await
         });
         rt.shutdown_timeout(Duration::from_secs(1));
         match outcome {
             Ok(Ok(())) => {}
             Ok(Err(e)) if e.is_panic() => panic!("{flavour} runtime: {}", panic_message(&e.into_panic())),
             Ok(Err(e)) => panic!("{flavour} runtime: {e}"),
-            Err(_) => panic!("{flavour} runtime: the test did not finish within {LIMIT:?}"),
+            Err(_) => panic!("{flavour} runtime: the test did not finish within {limit:?}"),
         }
     }
 }
