@@ -15,7 +15,30 @@ use std::sync::atomic::{AtomicU16, Ordering};
 /// buffers cost nothing.
 const PAGE: usize = 4096;
 
-/// One zeroed, page-aligned heap allocation, freed on drop.
+/// Faults the pages of `size` bytes at `ptr` in now, writable, where the
+/// kernel can (`MADV_POPULATE_WRITE`, Linux 5.14): a large zeroed
+/// allocation is otherwise mapped lazily, so the first receive into each page
+/// of a buffer would take a page fault on the data path, and the process's
+/// resident memory would creep up as the group's buffers are first used
+/// instead of being what was asked for. Best effort: elsewhere, or if the
+/// kernel refuses, the pages fault in on first use as before.
+fn populate(ptr: NonNull<u8>, size: usize) {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        use rustix::mm::{madvise, Advice};
+        // SAFETY: `ptr..ptr + size` is an allocation we own and nobody uses
+        // yet (no reference to it exists, the kernel has not been given it);
+        // populating changes no byte of it, only when its pages are faulted.
+        if let Err(err) = unsafe { madvise(ptr.as_ptr().cast(), size, Advice::LinuxPopulateWrite) } {
+            tracing::debug!(%err, size, "could not pre-fault a buffer region");
+        }
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let _ = (ptr, size);
+}
+
+/// One zeroed, page-aligned heap allocation, freed on drop; its pages are
+/// faulted in at allocation where the kernel can ([`populate`]).
 pub(crate) struct Region {
     ptr: NonNull<u8>,
     /// `None` for an empty region (nothing allocated).
@@ -40,6 +63,7 @@ impl Region {
         // SAFETY: `layout` has a non-zero size.
         let raw = unsafe { alloc::alloc_zeroed(layout) };
         let ptr = NonNull::new(raw).ok_or_else(|| io::Error::from(io::ErrorKind::OutOfMemory))?;
+        populate(ptr, size);
         Ok(Region {
             ptr,
             layout: Some(layout),

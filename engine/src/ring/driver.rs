@@ -122,16 +122,7 @@ impl Driver {
                 }
             })))
         };
-        let capacity = match config.fixed_files {
-            0 => 0,
-            n => match ring.submitter().register_files_sparse(n) {
-                Ok(()) => n,
-                Err(err) => {
-                    tracing::warn!(%err, "sparse fixed-file table unavailable; using plain descriptors");
-                    0
-                }
-            },
-        };
+        let capacity = register_fixed_table(&ring, config.fixed_files);
         super::setup::probe_fd_cancel(&mut ring, capacity > 0, wake_fd.as_raw_fd())?;
         let id = NEXT_DRIVER_ID.fetch_add(1, Ordering::Relaxed);
         // Only a ring one thread drives may register its descriptor (the
@@ -531,6 +522,32 @@ impl Driver {
     pub(crate) fn stats(&self) -> Stats {
         self.inner.counters.snapshot(self.inner.slots.live() as u64)
     }
+}
+
+/// Registers a sparse fixed-file table of `wanted` slots; returns the slots
+/// registered. The kernel refuses a table larger than the process's
+/// descriptor limit (`EMFILE`): then the table gets as many slots as the
+/// limit allows, since no more descriptors than that can be open at once.
+/// Anything else (an old kernel) leaves no table: plain descriptors.
+fn register_fixed_table(ring: &io_uring::IoUring, wanted: u32) -> u32 {
+    if wanted == 0 {
+        return 0;
+    }
+    let register = |n: u32| ring.submitter().register_files_sparse(n);
+    let err = match register(wanted) {
+        Ok(()) => return wanted,
+        Err(err) => err,
+    };
+    if err.raw_os_error() == Some(libc::EMFILE) {
+        let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+        let fits = limit.map_or(wanted, |l| u32::try_from(l).unwrap_or(u32::MAX).min(wanted));
+        if fits > 0 && fits < wanted && register(fits).is_ok() {
+            tracing::info!(wanted, slots = fits, "fixed-file table clamped to RLIMIT_NOFILE");
+            return fits;
+        }
+    }
+    tracing::warn!(%err, wanted, "sparse fixed-file table unavailable; using plain descriptors");
+    0
 }
 
 impl Meta {

@@ -48,14 +48,37 @@ pub(crate) struct Sema {
 /// The state of a [`Sema`].
 #[derive(Debug, Default)]
 struct Inner {
-    /// Permits released while nobody was queued; nonzero only while `queue`
-    /// is empty.
+    /// Permits released while nobody was queued; nonzero only while the
+    /// queue is empty.
     permits: usize,
+    /// The registrations, allocated by the first one that has to queue and
+    /// kept from then on: most descriptors never have a waiter, and every
+    /// idle connection holds two of these semaphores.
+    waiters: Option<Box<Waiters>>,
+}
+
+/// The registrations of a [`Sema`] that had to queue.
+#[derive(Debug, Default)]
+struct Waiters {
     /// Keys into `nodes` of the registrations still owed a permit, oldest
     /// first.
     queue: VecDeque<usize>,
     /// Every registration that has not consumed its permit yet.
     nodes: Slab<Node>,
+}
+
+impl Inner {
+    /// The registrations, which exist once anything was queued: a key is
+    /// only ever handed out by [`Inner::waiters_mut`].
+    fn queued(&mut self) -> &mut Waiters {
+        self.waiters
+            .as_deref_mut()
+            .expect("a registration key exists only once the queue does")
+    }
+
+    fn waiters_mut(&mut self) -> &mut Waiters {
+        self.waiters.get_or_insert_with(Box::default)
+    }
 }
 
 /// One registration for a permit.
@@ -85,11 +108,11 @@ impl Sema {
     pub(crate) fn release(&self, fwd: &impl Forward) {
         loop {
             let mut inner = self.inner.lock();
-            let Some(key) = inner.queue.pop_front() else {
+            let Some(key) = inner.waiters.as_deref_mut().and_then(|w| w.queue.pop_front()) else {
                 inner.permits += 1;
                 return;
             };
-            match mem::replace(&mut inner.nodes[key], Node::Granted) {
+            match mem::replace(&mut inner.queued().nodes[key], Node::Granted) {
                 Node::Waiting(waker) => {
                     drop(inner);
                     if let Some(waker) = waker {
@@ -98,7 +121,7 @@ impl Sema {
                     return;
                 }
                 Node::Abandoned => {
-                    inner.nodes.remove(key);
+                    inner.queued().nodes.remove(key);
                 }
                 Node::Granted => unreachable!("a granted registration is never queued"),
             }
@@ -122,8 +145,9 @@ impl Sema {
             inner.permits -= 1;
             Slot::Permit
         } else {
-            let key = inner.nodes.insert(Node::Waiting(None));
-            inner.queue.push_back(key);
+            let waiters = inner.waiters_mut();
+            let key = waiters.nodes.insert(Node::Waiting(None));
+            waiters.queue.push_back(key);
             Slot::Queued(key)
         };
         Acquire { sema: self, slot, fwd }
@@ -134,7 +158,11 @@ impl Sema {
     #[cfg(test)]
     pub(crate) fn is_idle(&self) -> bool {
         let inner = self.inner.lock();
-        inner.permits == 0 && inner.queue.is_empty() && inner.nodes.is_empty()
+        inner.permits == 0
+            && inner
+                .waiters
+                .as_deref()
+                .is_none_or(|w| w.queue.is_empty() && w.nodes.is_empty())
     }
 }
 
@@ -175,13 +203,14 @@ impl<F: Forward + Unpin> Future for Acquire<'_, F> {
         };
         let sema = self.sema;
         let mut inner = sema.inner.lock();
-        let stale = match &mut inner.nodes[key] {
+        let waiters = inner.queued();
+        let stale = match &mut waiters.nodes[key] {
             Node::Waiting(waker) => match waker {
                 Some(waker) if waker.will_wake(cx.waker()) => None,
                 _ => waker.replace(cx.waker().clone()),
             },
             Node::Granted => {
-                inner.nodes.remove(key);
+                waiters.nodes.remove(key);
                 drop(inner);
                 self.slot = Slot::Done;
                 return Poll::Ready(());
@@ -202,7 +231,8 @@ impl<F: Forward> Drop for Acquire<'_, F> {
             Slot::Permit => true,
             Slot::Queued(key) => {
                 let mut inner = self.sema.inner.lock();
-                match mem::replace(&mut inner.nodes[key], Node::Abandoned) {
+                let waiters = inner.queued();
+                match mem::replace(&mut waiters.nodes[key], Node::Abandoned) {
                     // Not granted yet. Our permit may already be on its way
                     // (its releaser uncounted *a* waiter, and permits are not
                     // addressed), so we cannot withdraw: stay queued, and let
@@ -214,7 +244,7 @@ impl<F: Forward> Drop for Acquire<'_, F> {
                     }
                     // Granted but not taken: the permit is ours to pass on.
                     Node::Granted => {
-                        inner.nodes.remove(key);
+                        waiters.nodes.remove(key);
                         true
                     }
                     Node::Abandoned => unreachable!("an `Acquire` is dropped only once"),
@@ -365,6 +395,21 @@ mod tests {
         sema.release(&count);
         drop(sema.acquire(count));
         assert_eq!(forwarded.get(), 1);
+        assert!(sema.is_idle());
+    }
+
+    #[test]
+    fn no_queue_is_allocated_until_a_waiter_queues() {
+        let sema = Sema::new();
+        sema.release(&discard);
+        let mut taken = sema.acquire(discard);
+        assert!(poll_with(&mut taken, Waker::noop()).is_ready());
+        assert!(sema.inner.lock().waiters.is_none(), "a stored permit needs no queue");
+        let mut queued = sema.acquire(discard);
+        assert!(sema.inner.lock().waiters.is_some());
+        sema.release(&discard);
+        assert!(poll_with(&mut queued, Waker::noop()).is_ready());
+        drop((taken, queued));
         assert!(sema.is_idle());
     }
 

@@ -9,6 +9,8 @@
 //! nanoseconds) at the start and the end of the measured window, and reports
 //! CPU time per request.
 //!
+//! With `--idle N` it measures memory instead: see [`idle`].
+//!
 //! Timeline: connect all, then `--warmup` seconds of load that are not
 //! counted, then `--duration` seconds that are. A request counts if its answer
 //! arrives inside the window.
@@ -23,6 +25,8 @@
 //! sleeps on a timerfd and polls for the last `--spin-us` (see [`Pacer`]);
 //! `send_lag_*` report how late sends left against their schedule, a check on
 //! the loadgen rather than on the server.
+
+mod idle;
 
 use clap::{Parser, ValueEnum};
 use rustix::time::{
@@ -72,6 +76,10 @@ struct Args {
     /// Server process whose CPU time to measure over the window.
     #[arg(long)]
     server_pid: Option<u32>,
+    /// Instead of load: hold this many idle connections (one request each) and report the
+    /// server's resident memory per connection (needs `--server-pid`).
+    #[arg(long)]
+    idle: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -538,6 +546,10 @@ fn secs(s: f64, what: &str) -> Result<Duration, String> {
 }
 
 async fn run(args: Args) -> Result<(), String> {
+    if let Some(conns) = args.idle {
+        let pid = args.server_pid.ok_or("--idle needs --server-pid")?;
+        return idle::run(args.addr, args.proto, args.size, conns, pid).await;
+    }
     let duration = secs(args.duration, "duration")?;
     let warmup = secs(args.warmup, "warmup")?;
     if args.conns == 0 || duration.is_zero() || !(args.rate >= 0.0 && args.rate.is_finite()) {
