@@ -45,10 +45,23 @@
 //! as `tokio::fs::File` does with its thread pool. `docs/migrating-from-tokio.md`
 //! lists the covered API, the differences, and when the owned-buffer API of
 //! `ringio` itself is the better tool.
+//!
+//! ## Features
+//!
+//! - `futures-io`: `futures_io::AsyncRead`/`AsyncWrite` on the stream types.
+//! - `axum`: `axum::serve::Listener` for [`net::TcpListener`] and
+//!   [`net::UnixListener`], so `axum::serve(listener, app)` takes them.
+//! - `tonic`: tonic's `Connected` for [`net::TcpStream`] and
+//!   [`net::UnixStream`], so
+//!   `Server::serve_with_incoming(TcpListenerStream::new(listener))` works.
+//! - `stream`: `net::TcpListenerStream` and `net::UnixListenerStream`.
+//! - `codec`: `udp::UdpFramed`, tokio-util's codecs over a compat `UdpSocket`.
 
 pub mod fs;
 pub mod net;
 mod reactor;
+#[cfg(feature = "codec")]
+pub mod udp;
 
 /// The backend of the calling thread's reactor (creating it if needed).
 ///

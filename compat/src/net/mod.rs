@@ -2,10 +2,14 @@
 //! `use ringio_compat::net::...`. See `docs/migrating-from-tokio.md` for the
 //! covered subset.
 
+#[cfg(feature = "axum")]
+mod axum_listener;
 mod buf_reads;
 mod cached;
 mod interop;
 mod lend;
+#[cfg(feature = "stream")]
+mod listener_stream;
 mod peek;
 mod poll_io;
 mod ready;
@@ -13,12 +17,16 @@ pub(crate) mod split;
 mod stream_extra;
 pub mod tcp;
 mod tcp_socket;
+#[cfg(feature = "tonic")]
+mod tonic_connected;
 mod udp;
 mod udp_opts;
 mod udp_poll;
 pub mod unix;
 mod unix_datagram;
 
+#[cfg(feature = "stream")]
+pub use listener_stream::{TcpListenerStream, UnixListenerStream};
 pub use split::Splittable;
 pub use tcp::{TcpListener, TcpStream};
 pub use tcp_socket::TcpSocket;

@@ -38,13 +38,14 @@ pub fn assert_backend() {
     assert_eq!(backend, wanted, "RINGIO_BACKEND asks for {wanted:?}");
 }
 
-/// How long one run of a test body may take before it counts as a hang.
+/// How long one run of a test body may take before it counts as a hang,
+/// at the CI size; a storm scaled by `RINGIO_STRESS` gets that many times it.
 pub const LIMIT: Duration = Duration::from_secs(30);
 
 /// Runs `test` on a current-thread runtime, then on a multi-thread runtime
 /// with two workers. The body runs as a spawned task, so on the multi-thread
 /// runtime it (and everything it spawns) may move between worker threads.
-/// A body that does not finish within [`LIMIT`] fails the test.
+/// A body that does not finish within [`LIMIT`] (times `RINGIO_STRESS`) fails the test.
 pub fn flavours<F, Fut>(test: F)
 where
     F: Fn() -> Fut,
@@ -58,6 +59,7 @@ where
             builder
         }),
     ];
+    let limit = LIMIT * scaled(1) as u32;
     for (flavour, mut builder) in runtimes {
         let rt = builder.enable_all().build().expect("tokio runtime");
         let outcome = rt.block_on(async {
@@ -67,14 +69,14 @@ where
                 assert_backend();
                 body.await
             });
-            tokio::time::timeout(LIMIT, task).await
+            tokio::time::timeout(limit, task).await
         });
         rt.shutdown_timeout(Duration::from_secs(1));
         match outcome {
             Ok(Ok(())) => {}
             Ok(Err(e)) if e.is_panic() => panic!("{flavour} runtime: {}", panic_message(&e.into_panic())),
             Ok(Err(e)) => panic!("{flavour} runtime: {e}"),
-            Err(_) => panic!("{flavour} runtime: the test did not finish within {LIMIT:?}"),
+            Err(_) => panic!("{flavour} runtime: the test did not finish within {limit:?}"),
         }
     }
 }
@@ -244,4 +246,54 @@ impl Drop for TempPath {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
     }
+}
+
+/// `n` rounds at the CI size, times the stress factor `RINGIO_STRESS`
+/// (default 1): `RINGIO_STRESS=100` turns 10^4 drops into 10^6.
+pub fn scaled(n: usize) -> usize {
+    let stress = match std::env::var("RINGIO_STRESS") {
+        Ok(v) => v
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| panic!("RINGIO_STRESS={v}: expected a positive integer")),
+        Err(_) => 1,
+    };
+    n * stress
+}
+
+/// The seed of the storm called `what`: `RINGIO_TEST_SEED`, or one made
+/// from the clock. Printed, so a failure can be replayed.
+pub fn seed(what: &str) -> u64 {
+    let value = match std::env::var("RINGIO_TEST_SEED") {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("RINGIO_TEST_SEED={v}: expected an integer")),
+        Err(_) => {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            nanos ^ (u64::from(std::process::id()) << 32)
+        }
+    };
+    eprintln!("{what}: seed {value} (replay with RINGIO_TEST_SEED={value})");
+    value
+}
+
+/// Polls `future` up to `polls` times, with a yield between polls, and
+/// drops it there, finished or not (drop storms); whether it finished.
+pub async fn poll_up_to<F: Future>(future: F, polls: usize) -> bool {
+    let mut future = std::pin::pin!(future);
+    for _ in 0..polls {
+        if std::future::poll_fn(|cx| std::task::Poll::Ready(future.as_mut().poll(cx)))
+            .await
+            .is_ready()
+        {
+            return true;
+        }
+        tokio::task::yield_now().await;
+    }
+    false
 }
