@@ -72,7 +72,7 @@ fn pieces_of_an_incremental_buffer_share_it_and_it_comes_home_after_the_last() {
             }
             let (stream, mut peer) = Transport::Unix.pair();
             let mut pattern = Pattern::new(22);
-            let (one, two) = (pattern.take(100), pattern.take(200));
+            let (one, two, three) = (pattern.take(100), pattern.take(200), pattern.take(300));
             let mut rx = stream.recv_multi(&group).max_unread(2);
             peer.write_all(&one).unwrap();
             let mut a = recv_next(&mut rx, "the first piece").await.unwrap();
@@ -90,8 +90,15 @@ fn pieces_of_an_incremental_buffer_share_it_and_it_comes_home_after_the_last() {
             assert_eq!(group.available(), 1, "the buffer is out while pieces are");
             drop(a);
             assert_eq!(group.available(), 1, "one piece is still out");
+            let id = b.buffer_id();
             drop(b);
             assert_eq!(group.available(), 2, "no piece out: home");
+            // ... but not back in the ring: the kernel goes on where it was.
+            peer.write_all(&three).unwrap();
+            let c = recv_next(&mut rx, "the third piece").await.unwrap();
+            assert_eq!(c.buffer_id(), id, "the third piece in the same buffer");
+            assert_eq!(&c[..], &three[..], "the third piece's bytes");
+            drop(c);
             drop(peer);
             assert!(recv_next(&mut rx, "end of stream").await.is_none());
             drop(rx);
@@ -135,4 +142,50 @@ fn the_unread_cap_counts_every_buffer_of_a_bundle() {
             }
         })
     });
+}
+
+/// Not a test: prints, per group mode, receive CQEs per MiB and throughput
+/// for a bulk TCP transfer on loopback (the group holds 4 MiB each way).
+/// Asserts nothing about either; run it on a quiet machine with
+/// `cargo test --release -p ringio-tests --test buf_ring_bundles -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement: prints numbers, checks only the bytes"]
+fn measure_cqes_per_mib_and_throughput() {
+    const MIB: usize = 1 << 20;
+    let total: usize = ringio_tests::scaled(256) * MIB;
+    for (i, mode) in GroupMode::ALL.into_iter().enumerate() {
+        let (count, len) = match mode {
+            GroupMode::Incremental => (16, 256 * 1024),
+            _ => (256, 16 * 1024),
+        };
+        runtime().block_on(async {
+            let group = mode.build(20 + i as u16, count, len).unwrap();
+            let (stream, mut peer) = Transport::Tcp.pair();
+            let writer = std::thread::spawn(move || {
+                let chunk = Pattern::new(24).take(64 * 1024);
+                for _ in 0..total / chunk.len() {
+                    peer.write_all(&chunk).unwrap();
+                }
+            });
+            let before = ringio::runtime::stats().unwrap();
+            let start = std::time::Instant::now();
+            let mut rx = stream.recv_multi(&group);
+            let mut got = 0;
+            while let Some(buf) = rx.next().await {
+                got += buf.unwrap().len();
+            }
+            let secs = start.elapsed().as_secs_f64();
+            writer.join().unwrap();
+            assert_eq!(got, total, "{mode:?}: bytes lost");
+            let cqes = ringio::runtime::stats().unwrap().buf_recv_cqes - before.buf_recv_cqes;
+            eprintln!(
+                "{mode:?} ({count} x {} KiB, bundles {}, incremental {}): {:.0} CQEs/MiB, {:.0} MiB/s",
+                len / 1024,
+                group.bundles(),
+                group.incremental(),
+                cqes as f64 / (total / MIB) as f64,
+                (total / MIB) as f64 / secs
+            );
+        });
+    }
 }

@@ -20,6 +20,7 @@ mod pool;
 mod ring;
 mod ring_buf;
 mod ring_mem;
+#[cfg(uring)]
 mod ring_take;
 mod ring_wait;
 mod slice;

@@ -37,6 +37,7 @@ use super::ring_buf::BufRingBuf;
 use super::ring_mem::Region;
 #[cfg(uring)]
 use super::ring_mem::RingEntries;
+#[cfg(uring)]
 use super::ring_take::Pieces;
 use super::ring_wait::{Place, Waiters};
 use crate::driver::Driver;
@@ -176,7 +177,10 @@ impl BufRing {
     /// (not with `RINGIO_BUF_INC=0`, nor on readiness backends). See
     /// [`BufRingBuilder::build`] for an example.
     pub fn incremental(&self) -> bool {
-        self.pool.pieces.is_some()
+        #[cfg(uring)]
+        return self.pool.pieces.is_some();
+        #[cfg(not(uring))]
+        false
     }
 
     /// The group id.
@@ -317,7 +321,9 @@ impl BufRingBuilder {
                 data,
                 home,
                 bundles: on_ring && self.bundles && features.bundles && !incremental,
+                #[cfg(uring)]
                 keeps_failed: features.keeps_failed,
+                #[cfg(uring)]
                 pieces: incremental.then(|| Pieces::new(count)),
                 available: AtomicUsize::new(count),
                 waiters: Waiters::default(),
@@ -342,9 +348,11 @@ pub(crate) struct Pool {
     /// Receives into the group fill several buffers per CQE.
     pub(super) bundles: bool,
     /// The kernel leaves a failed receive's buffer in the ring (Linux 6.12).
+    #[cfg(uring)]
     pub(super) keeps_failed: bool,
     /// Incremental consumption: per buffer, its pieces out and the bytes
     /// the kernel filled (see `ring_take.rs`).
+    #[cfg(uring)]
     pub(super) pieces: Option<Pieces>,
     /// Buffers in the group. On a ring, decremented when a completion that
     /// picked one is reaped (the kernel took it a moment earlier).
@@ -490,11 +498,13 @@ impl Pool {
         self.data.at(bid as usize * self.buf_len)
     }
 
+    #[cfg(uring)]
     pub(crate) fn count(&self) -> usize {
         self.count
     }
 
     /// Receives into this group are bundles (see [`BufRing::bundles`]).
+    #[cfg(uring)]
     pub(crate) fn bundles(&self) -> bool {
         self.bundles
     }
@@ -568,6 +578,7 @@ impl Pool {
     /// A buffer counts as home again without going back to the ring: the
     /// last piece of an incremental buffer that the kernel is still
     /// filling was dropped.
+    #[cfg(uring)]
     pub(super) fn counted_home(&self) {
         self.counters.returned();
         // SeqCst: as in `give_back`.

@@ -41,6 +41,7 @@ enum Storage {
     /// The bytes of buffer `bid` of incremental group `pool` from `offset`
     /// on, `len` of them, ours until dropped; the rest of the buffer is
     /// other pieces' or the kernel's.
+    #[cfg(uring)]
     Piece { pool: Arc<Pool>, bid: u16, offset: usize },
     /// Bytes that were rescued from a dropped receive.
     Own(Vec<u8>),
@@ -70,6 +71,7 @@ impl BufRingBuf {
     /// wrote them and writes the buffer only past them until the buffer
     /// goes back), holds one of the buffer's pieces and hands it over; they
     /// are initialized.
+    #[cfg(uring)]
     pub(crate) unsafe fn piece(pool: Arc<Pool>, bid: u16, offset: usize, len: usize) -> BufRingBuf {
         debug_assert!(offset + len <= pool.buf_len());
         BufRingBuf {
@@ -101,7 +103,9 @@ impl BufRingBuf {
     /// ```
     pub fn buffer_id(&self) -> Option<u16> {
         match self.storage {
-            Storage::Group { bid, .. } | Storage::Piece { bid, .. } => Some(bid),
+            Storage::Group { bid, .. } => Some(bid),
+            #[cfg(uring)]
+            Storage::Piece { bid, .. } => Some(bid),
             Storage::Own(_) => None,
         }
     }
@@ -109,6 +113,7 @@ impl BufRingBuf {
     fn ptr(&self) -> *const u8 {
         match &self.storage {
             Storage::Group { pool, bid } => pool.buf_ptr(*bid),
+            #[cfg(uring)]
             Storage::Piece { pool, bid, offset } => pool.buf_ptr(*bid).wrapping_add(*offset),
             Storage::Own(v) => v.as_ptr(),
         }
@@ -117,6 +122,7 @@ impl BufRingBuf {
     fn ptr_mut(&mut self) -> *mut u8 {
         match &mut self.storage {
             Storage::Group { pool, bid } => pool.buf_ptr(*bid),
+            #[cfg(uring)]
             Storage::Piece { pool, bid, offset } => pool.buf_ptr(*bid).wrapping_add(*offset),
             Storage::Own(v) => v.as_mut_ptr(),
         }
@@ -127,6 +133,7 @@ impl BufRingBuf {
     fn capacity(&self) -> usize {
         match &self.storage {
             Storage::Group { pool, .. } => pool.buf_len(),
+            #[cfg(uring)]
             Storage::Piece { .. } => self.len,
             Storage::Own(v) => v.len(),
         }
@@ -165,6 +172,7 @@ impl Drop for BufRingBuf {
             // SAFETY: we own buffer `bid` and let go of it here.
             Storage::Group { pool, bid } => unsafe { pool.give_back(*bid) },
             // SAFETY: we own a piece of buffer `bid` and let go of it here.
+            #[cfg(uring)]
             Storage::Piece { pool, bid, .. } => unsafe { pool.release_piece(*bid) },
             Storage::Own(_) => {}
         }

@@ -27,14 +27,10 @@
 //! this one and later ones), so the tail is at most `count` past that entry.
 
 use super::ring::Pool;
-#[cfg(uring)]
 use super::ring_buf::BufRingBuf;
-#[cfg(uring)]
 use crate::op::Completion;
-#[cfg(uring)]
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU32, Ordering};
-#[cfg(uring)]
 use std::sync::Arc;
 
 /// In a buffer's piece state: the kernel has finished with the buffer (a
@@ -80,7 +76,6 @@ impl Pool {
     /// the ring's owner thread, passed here once, in the order CQEs are
     /// reaped; and the receive was a bundle exactly if the group says
     /// `bundles`.
-    #[cfg(uring)]
     pub(crate) unsafe fn take_received(self: &Arc<Self>, c: &Completion, out: &mut VecDeque<BufRingBuf>) -> usize {
         let Some(bid) = io_uring::cqueue::buffer_select(c.flags) else {
             return 0;
@@ -133,7 +128,6 @@ impl Pool {
     /// # Safety
     ///
     /// As [`Pool::take_received`], for a CQE with a positive result.
-    #[cfg(uring)]
     unsafe fn take_piece(self: &Arc<Self>, bid: u16, n: u32, more: bool) -> BufRingBuf {
         let pieces = self.pieces.as_ref().expect("an incremental group");
         // Relaxed: only the owner thread moves the mark while the kernel

@@ -116,7 +116,8 @@ impl<'a> RecvMulti<'a> {
     /// Sets how many received buffers this stream may hold queued and
     /// unread before the receive is stopped (it resumes once they are all
     /// taken); at least 1; by default a quarter of the group, at most 64.
-    /// Every buffer of a bundle counts.
+    /// Every buffer of a bundle counts (and one bundle may bring several
+    /// past the cap at once: it takes what the socket holds).
     /// Takes effect when the receive is next armed. (The kernel may deliver
     /// a few more before the stop lands; readiness backends receive only
     /// when asked, so nothing queues there.)

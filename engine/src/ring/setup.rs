@@ -230,6 +230,7 @@ pub(crate) struct RecvFeatures {
     /// rework that brought incremental rings (6.12), so the probe for those
     /// tells; older kernels consumed it. Not overridable: it is what the
     /// kernel does.
+    #[cfg(uring)]
     pub keeps_failed: bool,
 }
 
