@@ -270,8 +270,8 @@ impl BufRingBuilder {
     /// [`BufRingBuf`] is a piece of a buffer, and a buffer goes back to the
     /// group once the kernel has filled it and every piece is dropped. Meant
     /// for large buffers: small messages then share one instead of taking
-    /// one each. A piece that is kept holds its whole buffer. Incremental
-    /// groups do not use bundles.
+    /// one each. A piece that is kept holds its whole buffer. Asking for
+    /// it turns bundles off, granted or not.
     pub fn incremental(mut self, on: bool) -> Self {
         self.incremental = on;
         self
@@ -312,6 +312,7 @@ impl BufRingBuilder {
         let incremental = self.incremental && features.incremental;
         let home = Home::new(&driver, group, count, buf_len, &data, incremental)?;
         let on_ring = home.is_ring();
+        #[cfg(uring)]
         let incremental = incremental && on_ring && home.is_incremental();
         Ok(BufRing {
             pool: Arc::new(Pool {
@@ -320,7 +321,7 @@ impl BufRingBuilder {
                 buf_len,
                 data,
                 home,
-                bundles: on_ring && self.bundles && features.bundles && !incremental,
+                bundles: on_ring && self.bundles && features.bundles && !self.incremental,
                 #[cfg(uring)]
                 keeps_failed: features.keeps_failed,
                 #[cfg(uring)]
@@ -456,6 +457,7 @@ impl Home {
         !matches!(self, Home::Free(_))
     }
 
+    #[cfg(uring)]
     fn is_incremental(&self) -> bool {
         match self {
             #[cfg(uring)]
