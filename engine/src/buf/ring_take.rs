@@ -13,9 +13,11 @@
 //!
 //! A buffer the kernel did not commit is still in the ring; giving it back
 //! would put its id there twice, and two receives could then write into one
-//! buffer. So only committed buffers become [`BufRingBuf`]s. (Guessing
-//! wrong the other way, on a kernel not described here, would leak a buffer,
-//! never share one.)
+//! buffer. So only committed buffers become [`BufRingBuf`]s. The plain
+//! ring's failure cell rests on the 6.12 rework of `io_kbuf_commit`, and
+//! the probe for incremental rings says which side of it a kernel is on;
+//! the other cells without bytes are taken to commit nothing, which, were
+//! it wrong for some kernel, would leak a buffer rather than share one.
 //!
 //! The kernel consumes ring entries in order and, under its ring lock,
 //! commits a receive's buffers and posts its CQE in one step, so CQEs are

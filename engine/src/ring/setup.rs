@@ -1,5 +1,6 @@
 //! Creating a ring: setup flags with graceful fallback, the feature and opcode
-//! probe, and the typed error when io_uring cannot be used.
+//! probe, the typed error when io_uring cannot be used, and the probe of
+//! the optional receive features (bundles, incremental buffer rings).
 
 #[cfg(uring)]
 use crate::error::Error;
