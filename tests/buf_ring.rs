@@ -3,13 +3,18 @@
 //! from any thread; a dry group stalls a receive without losing anything and
 //! it recovers once a buffer comes back; a reader that falls behind stops
 //! its receive (io_uring) and resumes; hundreds of connections share one
-//! small group. Runs on whichever backend `RINGIO_BACKEND` picks.
+//! small group. The first three run in every `GroupMode` (plain, bundles,
+//! incremental; `buf_ring_bundles.rs` has what is particular to the last
+//! two). Runs on whichever backend `RINGIO_BACKEND` picks.
 //!
 //! Every wait is on an event (a counter reaching a value, a future
 //! completing), bounded by a watchdog; none relies on a delay.
 
-use ringio::buf::{BufRing, BufRingBuf};
-use ringio_tests::{runtime, settle, until, watchdog, AnyStream, Pattern, StreamCheck, Transport, STEP};
+use ringio::buf::BufRing;
+use ringio_tests::{
+    group_all_home as all_home, recv_drain as drain, recv_next as next, runtime, settle, until, watchdog, AnyStream,
+    GroupMode, Pattern, StreamCheck, Transport, STEP,
+};
 use std::future::Future;
 use std::io::Write;
 use std::pin::pin;
@@ -18,44 +23,26 @@ use std::time::Duration;
 
 const TRANSPORTS: [Transport; 2] = [Transport::Tcp, Transport::Unix];
 
-/// The next buffer, within `STEP`.
-async fn next(rx: &mut ringio::net::RecvMulti<'_>, what: &str) -> Option<BufRingBuf> {
-    ringio::time::timeout(STEP, rx.next())
-        .await
-        .unwrap_or_else(|_| panic!("hung: {what}"))
-        .map(|res| res.unwrap_or_else(|e| panic!("{what}: {e}")))
+/// A group id of its own for each mode and transport of test `test`
+/// (a group dropped under a receive goes with the receive's last CQE).
+fn group_id(test: u16, i: usize) -> u16 {
+    test * 16 + i as u16
 }
 
-/// Reads `rx` to end of stream, checking each buffer against `check`.
-async fn drain(rx: &mut ringio::net::RecvMulti<'_>, check: &mut StreamCheck, what: &str) {
-    while let Some(buf) = next(rx, what).await {
-        assert!(!buf.is_empty(), "{what}: an empty buffer before end of stream");
-        check.push(&buf);
-    }
-}
-
-/// Every buffer is home and counted so.
-async fn all_home(group: &BufRing, what: &str) {
-    settle().await;
-    assert_eq!(
-        group.available(),
-        group.count(),
-        "{what}: buffers still out of the group"
-    );
-    let stats = ringio::runtime::stats().unwrap();
-    assert_eq!(
-        stats.bufs_out, 0,
-        "{what}: Stats::bufs_out after everything was dropped"
-    );
+/// Every way a group takes receives, on every transport.
+fn modes() -> impl Iterator<Item = (GroupMode, Transport)> {
+    GroupMode::ALL
+        .into_iter()
+        .flat_map(|mode| TRANSPORTS.into_iter().map(move |t| (mode, t)))
 }
 
 #[test]
 fn messages_of_one_byte_and_one_mib_arrive_whole() {
-    watchdog("1 B and 1 MiB through recv_multi", STEP * 3, |_| {
+    watchdog("1 B and 1 MiB through recv_multi", STEP * 6, |_| {
         runtime().block_on(async {
-            let group = BufRing::new(1, 64, 16 * 1024).unwrap();
-            for transport in TRANSPORTS {
-                let what = format!("{transport:?}");
+            for (i, (mode, transport)) in modes().enumerate() {
+                let group = mode.build(group_id(1, i), 64, 16 * 1024).unwrap();
+                let what = format!("{mode:?} {transport:?}");
                 let (stream, mut peer) = transport.pair();
                 let (ack, acked) = std::sync::mpsc::channel::<()>();
                 let writer = std::thread::spawn(move || {
@@ -86,9 +73,9 @@ fn messages_of_one_byte_and_one_mib_arrive_whole() {
 fn buffers_go_back_when_dropped_on_any_thread() {
     watchdog("buffers dropped here and on another thread", STEP * 2, |_| {
         runtime().block_on(async {
-            let group = BufRing::new(2, 8, 256).unwrap();
-            for transport in TRANSPORTS {
-                let what = format!("{transport:?}");
+            for (i, (mode, transport)) in modes().enumerate() {
+                let group = mode.build(group_id(2, i), 8, 256).unwrap();
+                let what = format!("{mode:?} {transport:?}");
                 let (stream, mut peer) = transport.pair();
                 peer.write_all(&Pattern::new(2).take(8 * 256)).unwrap();
                 let mut rx = stream.recv_multi(&group).max_unread(8);
@@ -99,15 +86,17 @@ fn buffers_go_back_when_dropped_on_any_thread() {
                     check.push(&buf);
                     held.push(buf);
                 }
+                // (Pieces of an incremental group may share a buffer.)
+                let buffers: std::collections::HashSet<_> = held.iter().map(|b| b.buffer_id()).collect();
                 let stats = ringio::runtime::stats().unwrap();
                 assert!(
-                    stats.bufs_out >= held.len() as u64,
+                    stats.bufs_out >= buffers.len() as u64,
                     "{what}: {} buffers held, Stats::bufs_out {}",
-                    held.len(),
+                    buffers.len(),
                     stats.bufs_out
                 );
                 assert!(
-                    group.available() <= 8 - held.len(),
+                    group.available() <= 8 - buffers.len(),
                     "{what}: held buffers counted as home"
                 );
                 // Half go back from a plain thread, half from here.
@@ -139,11 +128,13 @@ async fn pending_until<F: Future + Unpin>(future: &mut F, mut done: impl FnMut()
 
 #[test]
 fn a_dry_group_stalls_the_receive_and_it_recovers() {
-    watchdog("exhaustion and recovery", STEP * 3, |_| {
+    watchdog("exhaustion and recovery", STEP * 6, |_| {
         runtime().block_on(async {
-            let group = BufRing::new(3, 4, 64).unwrap();
-            for transport in TRANSPORTS {
-                let what = format!("{transport:?}");
+            for (i, (mode, transport)) in modes().enumerate() {
+                // Written before the receive, the bytes fill every buffer
+                // whole, incremental or not.
+                let group = mode.build(group_id(3, i), 4, 64).unwrap();
+                let what = format!("{mode:?} {transport:?}");
                 let (stream, mut peer) = transport.pair();
                 const TOTAL: usize = 64 * 64;
                 peer.write_all(&Pattern::new(3).take(TOTAL)).unwrap();

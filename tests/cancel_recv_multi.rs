@@ -16,11 +16,17 @@
 //! against the stream; at the end the byte count must equal what the peer
 //! sent, and every buffer must be home.
 //!
+//! Each storm runs in every `GroupMode` (one buffer per CQE, bundles,
+//! incremental buffers; each falls back to plain where the kernel or
+//! backend lacks it), so a bundle's buffers not yet handed out, and pieces
+//! of a buffer shared by receives, are dropped at random points as well.
+//!
 //! The seed is printed; `RINGIO_TEST_SEED` replays it.
 
 use ringio::buf::{BufRing, BufRingBuf};
 use ringio_tests::{
-    interrupt, runtime, scaled, settle, watchdog, AnyStream, Foreign, Pusher, Rng, Seed, StreamCheck, Transport, STEP,
+    interrupt, runtime, scaled, settle, watchdog, AnyStream, Foreign, GroupMode, Pusher, Rng, Seed, StreamCheck,
+    Transport, STEP,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -83,15 +89,15 @@ async fn phase(stream: Arc<AnyStream>, group: BufRing, mut rng: Rng, n: usize) -
     got
 }
 
-fn storm(transport: Transport) {
-    let what = format!("{transport:?} recv_multi drop storm");
+fn storm(transport: Transport, mode: GroupMode) {
+    let what = format!("{transport:?} {mode:?} recv_multi drop storm");
     let seed = Seed::new(&what);
     let s = seed.value();
     let label = what.clone();
     watchdog(&label, STALL, move |progress| {
         let foreign = Foreign::start();
         runtime().block_on(async {
-            let group = BufRing::new(9, COUNT, BUF_LEN).unwrap();
+            let group = mode.build(9, COUNT, BUF_LEN).unwrap();
             let (stream, writer) = transport.pair();
             let stream = Arc::new(stream);
             let mut pusher = Pusher::start(writer, s);
@@ -129,10 +135,13 @@ fn storm(transport: Transport) {
             let stats = settle().await;
             eprintln!(
                 "{what}: {drops} drops ({foreign_drops} from a foreign thread), {} bytes checked, \
-                 {} ENOBUFS, {} re-arms",
+                 {} ENOBUFS, {} re-arms, {} receive CQEs (bundles {}, incremental {})",
                 check.received(),
                 stats.buf_enobufs,
-                stats.buf_rearms
+                stats.buf_rearms,
+                stats.buf_recv_cqes,
+                group.bundles(),
+                group.incremental()
             );
             check.assert_exactly(sent, &what);
             assert_eq!(group.available(), COUNT, "{what}: buffers lost");
@@ -145,10 +154,30 @@ fn storm(transport: Transport) {
 
 #[test]
 fn tcp_recv_multi_drop_storm_loses_nothing() {
-    storm(Transport::Tcp);
+    storm(Transport::Tcp, GroupMode::Plain);
 }
 
 #[test]
 fn unix_recv_multi_drop_storm_loses_nothing() {
-    storm(Transport::Unix);
+    storm(Transport::Unix, GroupMode::Plain);
+}
+
+#[test]
+fn tcp_bundled_recv_multi_drop_storm_loses_nothing() {
+    storm(Transport::Tcp, GroupMode::Bundles);
+}
+
+#[test]
+fn unix_bundled_recv_multi_drop_storm_loses_nothing() {
+    storm(Transport::Unix, GroupMode::Bundles);
+}
+
+#[test]
+fn tcp_incremental_recv_multi_drop_storm_loses_nothing() {
+    storm(Transport::Tcp, GroupMode::Incremental);
+}
+
+#[test]
+fn unix_incremental_recv_multi_drop_storm_loses_nothing() {
+    storm(Transport::Unix, GroupMode::Incremental);
 }

@@ -971,3 +971,75 @@ mod tests {
         check.assert_exactly(1000, "pattern");
     }
 }
+
+/// How a buffer group takes receives (issue 11): one buffer per CQE
+/// (`Plain`), several per CQE (`Bundles`, Linux 6.10), or pieces of one
+/// buffer over several CQEs (`Incremental`, Linux 6.12). Where the backend
+/// or kernel lacks a feature the group falls back to `Plain`, and the tests
+/// run all the same (`BufRing::bundles`/`incremental` say what it got).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupMode {
+    /// One buffer per CQE (the default before bundles).
+    Plain,
+    /// `BufRing::builder(..).bundles(true)`: several buffers per CQE.
+    Bundles,
+    /// `BufRing::builder(..).incremental(true)`: pieces of one buffer.
+    Incremental,
+}
+
+impl GroupMode {
+    /// Every mode, for tests that run in each.
+    pub const ALL: [GroupMode; 3] = [GroupMode::Plain, GroupMode::Bundles, GroupMode::Incremental];
+
+    /// A group of `count` buffers of `buf_len` bytes taking receives this way.
+    pub fn build(self, group: u16, count: usize, buf_len: usize) -> std::io::Result<ringio::buf::BufRing> {
+        let built = ringio::buf::BufRing::builder(group, count, buf_len)
+            .bundles(self == GroupMode::Bundles)
+            .incremental(self == GroupMode::Incremental)
+            .build()?;
+        if !self.granted(&built) {
+            eprintln!("{self:?}: not here (backend or kernel); the group takes plain receives");
+        }
+        Ok(built)
+    }
+
+    /// Whether `group` got the feature this mode asks for.
+    pub fn granted(self, group: &ringio::buf::BufRing) -> bool {
+        match self {
+            GroupMode::Plain => !group.bundles() && !group.incremental(),
+            GroupMode::Bundles => group.bundles(),
+            GroupMode::Incremental => group.incremental(),
+        }
+    }
+}
+
+/// The next buffer, within `STEP`.
+pub async fn recv_next(rx: &mut ringio::net::RecvMulti<'_>, what: &str) -> Option<ringio::buf::BufRingBuf> {
+    ringio::time::timeout(STEP, rx.next())
+        .await
+        .unwrap_or_else(|_| panic!("hung: {what}"))
+        .map(|res| res.unwrap_or_else(|e| panic!("{what}: {e}")))
+}
+
+/// Reads `rx` to end of stream, checking each buffer against `check`.
+pub async fn recv_drain(rx: &mut ringio::net::RecvMulti<'_>, check: &mut StreamCheck, what: &str) {
+    while let Some(buf) = recv_next(rx, what).await {
+        assert!(!buf.is_empty(), "{what}: an empty buffer before end of stream");
+        check.push(&buf);
+    }
+}
+
+/// Every buffer is home and counted so.
+pub async fn group_all_home(group: &ringio::buf::BufRing, what: &str) {
+    settle().await;
+    assert_eq!(
+        group.available(),
+        group.count(),
+        "{what}: buffers still out of the group"
+    );
+    let stats = ringio::runtime::stats().unwrap();
+    assert_eq!(
+        stats.bufs_out, 0,
+        "{what}: Stats::bufs_out after everything was dropped"
+    );
+}

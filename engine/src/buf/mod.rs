@@ -20,14 +20,18 @@ mod pool;
 mod ring;
 mod ring_buf;
 mod ring_mem;
+#[cfg(uring)]
+mod ring_take;
 mod ring_wait;
 mod slice;
 
 pub use aligned::AlignedBuf;
 pub use pool::{BufPool, FixedBuf};
-pub use ring::BufRing;
 pub(crate) use ring::Pool;
+pub use ring::{BufRing, BufRingBuilder};
 pub use ring_buf::BufRingBuf;
+#[cfg(uring)]
+pub(crate) use ring_mem::RingEntries;
 pub use slice::Slice;
 
 use std::ops::RangeBounds;

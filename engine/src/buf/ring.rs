@@ -18,6 +18,16 @@
 //!   at the ring's tail under the producer lock and the tail published
 //!   (Release), which hands the memory to the kernel again.
 //!
+//! Two kernel features change how a CQE maps onto buffers (both probed when
+//! the ring is built; `ring_take.rs` has the mapping and its rules):
+//! - *bundles* (`IORING_RECVSEND_BUNDLE`, Linux 6.10): one CQE's bytes fill
+//!   several buffers, the ones in consecutive ring entries from the one it
+//!   names; each goes out as a [`BufRingBuf`] of its own;
+//! - *incremental consumption* (`IOU_PBUF_RING_INC`, Linux 6.12, opt-in
+//!   with [`BufRingBuilder::incremental`]): the kernel fills one buffer over
+//!   several receives, each CQE naming a *piece* of it; the buffer goes back
+//!   once the kernel is done with it and every piece has been dropped.
+//!
 //! The group's memory lives as long as anything may use it: every buffer
 //! and every receive naming the group holds the pool, and the last one to
 //! go unregisters the ring (on the ring's owner thread, through its remote
@@ -27,6 +37,8 @@ use super::ring_buf::BufRingBuf;
 use super::ring_mem::Region;
 #[cfg(uring)]
 use super::ring_mem::RingEntries;
+#[cfg(uring)]
+use super::ring_take::Pieces;
 use super::ring_wait::{Place, Waiters};
 use crate::driver::Driver;
 use crate::ring::BufCounters;
@@ -113,30 +125,62 @@ impl BufRing {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn new(group: u16, count: usize, buf_len: usize) -> io::Result<BufRing> {
-        if !count.is_power_of_two() || count > MAX_COUNT {
-            return Err(invalid("a buffer group's count must be a power of two up to 32768"));
+        BufRing::builder(group, count, buf_len).build()
+    }
+
+    /// A builder for a group with other than the default receive features
+    /// ([`BufRing::new`] is `BufRing::builder(group, count, buf_len).build()`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// ringio::Runtime::new()?.block_on(async {
+    ///     let group = ringio::buf::BufRing::builder(2, 8, 64 * 1024).incremental(true).build()?;
+    ///     assert!(!group.bundles(), "incremental groups take one buffer per receive");
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn builder(group: u16, count: usize, buf_len: usize) -> BufRingBuilder {
+        BufRingBuilder {
+            group,
+            count,
+            buf_len,
+            bundles: true,
+            incremental: false,
         }
-        if buf_len == 0 || u32::try_from(buf_len).is_err() {
-            return Err(invalid("a buffer group's buffers must hold 1 to u32::MAX bytes"));
-        }
-        let driver = Driver::current()?;
-        let size = count
-            .checked_mul(buf_len)
-            .ok_or_else(|| invalid("buffer group too large"))?;
-        let data = Region::zeroed(size)?;
-        let home = Home::new(&driver, group, count, buf_len, &data)?;
-        Ok(BufRing {
-            pool: Arc::new(Pool {
-                group,
-                count,
-                buf_len,
-                data,
-                home,
-                available: AtomicUsize::new(count),
-                waiters: Waiters::default(),
-                counters: driver.buf_counters(),
-            }),
-        })
+    }
+
+    /// Whether receives into this group use bundles (`IORING_RECVSEND_BUNDLE`,
+    /// Linux 6.10): one completion may fill several buffers, which
+    /// [`RecvMulti::next`](crate::net::RecvMulti::next) hands out one by one,
+    /// in order. On by default where the kernel has them, off on readiness
+    /// backends, for incremental groups, and with `RINGIO_BUNDLES=0`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// ringio::Runtime::new()?.block_on(async {
+    ///     let group = ringio::buf::BufRing::builder(4, 8, 4096).bundles(false).build()?;
+    ///     assert!(!group.bundles());
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn bundles(&self) -> bool {
+        self.pool.bundles
+    }
+
+    /// Whether the kernel consumes this group's buffers incrementally
+    /// (`IOU_PBUF_RING_INC`, Linux 6.12): asked for with
+    /// [`BufRingBuilder::incremental`] and granted where the kernel has it
+    /// (not with `RINGIO_BUF_INC=0`, nor on readiness backends). See
+    /// [`BufRingBuilder::build`] for an example.
+    pub fn incremental(&self) -> bool {
+        #[cfg(uring)]
+        return self.pool.pieces.is_some();
+        #[cfg(not(uring))]
+        false
     }
 
     /// The group id.
@@ -190,6 +234,106 @@ impl BufRing {
     }
 }
 
+/// Sets up a [`BufRing`] with other than the default receive features;
+/// made by [`BufRing::builder`].
+///
+/// # Examples
+///
+/// ```
+/// ringio::Runtime::new()?.block_on(async {
+///     let group = ringio::buf::BufRing::builder(5, 16, 2048).bundles(false).build()?;
+///     assert_eq!(group.count(), 16);
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct BufRingBuilder {
+    group: u16,
+    count: usize,
+    buf_len: usize,
+    bundles: bool,
+    incremental: bool,
+}
+
+impl BufRingBuilder {
+    /// Whether receives may fill several buffers per completion (Linux
+    /// 6.10; default on where the kernel has them). See [`BufRing::bundles`].
+    pub fn bundles(mut self, on: bool) -> Self {
+        self.bundles = on;
+        self
+    }
+
+    /// Asks for incremental consumption (Linux 6.12; default off): the
+    /// kernel puts the bytes of several receives, of this stream or any
+    /// other sharing the group, one after the other in one buffer, so each
+    /// [`BufRingBuf`] is a piece of a buffer, and a buffer goes back to the
+    /// group once the kernel has filled it and every piece is dropped. Meant
+    /// for large buffers: small messages then share one instead of taking
+    /// one each. A piece that is kept holds its whole buffer. Asking for
+    /// it turns bundles off, granted or not.
+    pub fn incremental(mut self, on: bool) -> Self {
+        self.incremental = on;
+        self
+    }
+
+    /// Registers the group on the current runtime.
+    ///
+    /// # Errors
+    ///
+    /// As [`BufRing::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// ringio::Runtime::new()?.block_on(async {
+    ///     let group = ringio::buf::BufRing::builder(6, 4, 1 << 20).incremental(true).build()?;
+    ///     println!("incremental: {}", group.incremental()); // false before Linux 6.12
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn build(self) -> io::Result<BufRing> {
+        let BufRingBuilder {
+            group, count, buf_len, ..
+        } = self;
+        if !count.is_power_of_two() || count > MAX_COUNT {
+            return Err(invalid("a buffer group's count must be a power of two up to 32768"));
+        }
+        if buf_len == 0 || u32::try_from(buf_len).is_err() {
+            return Err(invalid("a buffer group's buffers must hold 1 to u32::MAX bytes"));
+        }
+        let driver = Driver::current()?;
+        let size = count
+            .checked_mul(buf_len)
+            .ok_or_else(|| invalid("buffer group too large"))?;
+        let data = Region::zeroed(size)?;
+        let features = driver.recv_features();
+        let incremental = self.incremental && features.incremental;
+        let home = Home::new(&driver, group, count, buf_len, &data, incremental)?;
+        let on_ring = home.is_ring();
+        #[cfg(uring)]
+        let incremental = incremental && on_ring && home.is_incremental();
+        Ok(BufRing {
+            pool: Arc::new(Pool {
+                group,
+                count,
+                buf_len,
+                data,
+                home,
+                bundles: on_ring && self.bundles && features.bundles && !self.incremental,
+                #[cfg(uring)]
+                keeps_failed: features.keeps_failed,
+                #[cfg(uring)]
+                pieces: incremental.then(|| Pieces::new(count)),
+                available: AtomicUsize::new(count),
+                waiters: Waiters::default(),
+                counters: driver.buf_counters(),
+            }),
+        })
+    }
+}
+
 fn invalid(what: &'static str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, what)
 }
@@ -202,12 +346,32 @@ pub(crate) struct Pool {
     /// `count` buffers of `buf_len` bytes, buffer `i` at `i * buf_len`.
     data: Region,
     home: Home,
+    /// Receives into the group fill several buffers per CQE.
+    pub(super) bundles: bool,
+    /// The kernel leaves a failed receive's buffer in the ring (Linux 6.12).
+    #[cfg(uring)]
+    pub(super) keeps_failed: bool,
+    /// Incremental consumption: per buffer, its pieces out and the bytes
+    /// the kernel filled (see `ring_take.rs`).
+    #[cfg(uring)]
+    pub(super) pieces: Option<Pieces>,
     /// Buffers in the group. On a ring, decremented when a completion that
     /// picked one is reaped (the kernel took it a moment earlier).
     available: AtomicUsize,
     /// Receives waiting for a buffer to come back.
     waiters: Waiters,
     counters: Arc<BufCounters>,
+}
+
+/// The producer's side of a ring: its tail, and which buffer it put in
+/// which entry, which is how a bundle's buffers are found (`ring_take.rs`).
+#[cfg(uring)]
+pub(super) struct Producer {
+    tail: u16,
+    /// The buffer id last written at each entry.
+    pub(super) bid_at: Box<[u16]>,
+    /// The entry each buffer id was last written at.
+    pub(super) entry_of: Box<[u16]>,
 }
 
 /// Where buffers wait while in the group.
@@ -218,8 +382,10 @@ enum Home {
         driver: crate::ring::WeakDriver,
         driver_id: usize,
         entries: RingEntries,
-        /// The producer's tail (ours alone; the kernel reads the published one).
-        tail: Mutex<u16>,
+        /// Registered with `IOU_PBUF_RING_INC`.
+        incremental: bool,
+        /// The producer's side (ours alone; the kernel reads the published tail).
+        producer: Mutex<Producer>,
     },
     /// A free list of buffer ids (readiness backends, kernels without
     /// buffer rings).
@@ -227,7 +393,14 @@ enum Home {
 }
 
 impl Home {
-    fn new(driver: &Driver, group: u16, count: usize, buf_len: usize, data: &Region) -> io::Result<Home> {
+    fn new(
+        driver: &Driver,
+        group: u16,
+        count: usize,
+        buf_len: usize,
+        data: &Region,
+        mut incremental: bool,
+    ) -> io::Result<Home> {
         #[cfg(uring)]
         if let Driver::Ring(ring) = driver {
             let entries = RingEntries::new(count)?;
@@ -240,14 +413,27 @@ impl Home {
             // SAFETY: the entries and the buffers they name are owned by the
             // pool, which unregisters the group before freeing either (its
             // `Drop`), and no buffer is handed out except through a CQE.
-            match unsafe { ring.register_buf_ring(entries.addr(), count as u16, group) } {
+            let mut res = unsafe { ring.register_buf_ring(entries.addr(), count as u16, group, incremental) };
+            if incremental && matches!(&res, Err(e) if e.raw_os_error() == Some(libc::EINVAL)) {
+                tracing::debug!(group, "incremental buffer ring refused; registering a plain one");
+                incremental = false;
+                // SAFETY: as above.
+                res = unsafe { ring.register_buf_ring(entries.addr(), count as u16, group, false) };
+            }
+            match res {
                 Ok(()) => {
-                    tracing::debug!(group, count, buf_len, "buffer ring registered");
+                    tracing::debug!(group, count, buf_len, incremental, "buffer ring registered");
+                    let ids: Box<[u16]> = (0..count as u16).collect();
                     return Ok(Home::Ring {
                         driver: ring.downgrade(),
                         driver_id: ring.id(),
                         entries,
-                        tail: Mutex::new(count as u16),
+                        incremental,
+                        producer: Mutex::new(Producer {
+                            tail: count as u16,
+                            bid_at: ids.clone(),
+                            entry_of: ids,
+                        }),
                     });
                 }
                 Err(err) if err.raw_os_error() == Some(libc::EEXIST) => {
@@ -263,8 +449,21 @@ impl Home {
             }
         }
         #[cfg(not(uring))]
-        let _ = (driver, group, buf_len, data); // only a ring needs them
+        let _ = (driver, group, buf_len, data, &mut incremental); // only a ring needs them
         Ok(Home::Free(Mutex::new((0..count as u16).rev().collect())))
+    }
+
+    fn is_ring(&self) -> bool {
+        !matches!(self, Home::Free(_))
+    }
+
+    #[cfg(uring)]
+    fn is_incremental(&self) -> bool {
+        match self {
+            #[cfg(uring)]
+            Home::Ring { incremental, .. } => *incremental,
+            Home::Free(_) => false,
+        }
     }
 }
 
@@ -301,11 +500,31 @@ impl Pool {
         self.data.at(bid as usize * self.buf_len)
     }
 
-    /// A completion reaped on the ring named buffer `bid`: it left the
-    /// group. Counting only (the driver's state may be borrowed).
-    pub(crate) fn picked(&self) {
-        self.available.fetch_sub(1, Ordering::AcqRel);
-        self.counters.taken(1);
+    #[cfg(uring)]
+    pub(crate) fn count(&self) -> usize {
+        self.count
+    }
+
+    /// Receives into this group are bundles (see [`BufRing::bundles`]).
+    #[cfg(uring)]
+    pub(crate) fn bundles(&self) -> bool {
+        self.bundles
+    }
+
+    /// `n` buffers left the group (a reaped completion named them).
+    /// Counting only (the driver's state may be borrowed).
+    pub(super) fn picked(&self, n: usize) {
+        self.available.fetch_sub(n, Ordering::AcqRel);
+        self.counters.taken(n as u64);
+    }
+
+    /// The producer side of the ring (`None` for a free list).
+    #[cfg(uring)]
+    pub(super) fn producer(&self) -> Option<crate::sync::MutexGuard<'_, Producer>> {
+        match &self.home {
+            Home::Ring { producer, .. } => Some(producer.lock()),
+            Home::Free(_) => None,
+        }
     }
 
     /// A buffer from the free list (user-space groups only).
@@ -336,9 +555,12 @@ impl Pool {
         self.available.fetch_add(1, Ordering::SeqCst);
         match &self.home {
             #[cfg(uring)]
-            Home::Ring { entries, tail, .. } => {
-                let mut tail = tail.lock();
+            Home::Ring { entries, producer, .. } => {
+                let mut producer = producer.lock();
+                let Producer { tail, bid_at, entry_of } = &mut *producer;
                 let index = *tail as usize & (self.count - 1);
+                bid_at[index] = bid;
+                entry_of[bid as usize] = index as u16;
                 // SAFETY: the entry at the tail is outside what the kernel may
                 // read (it reads entries below the published tail, and holds
                 // fewer than `count`, since this buffer is out); the producer
@@ -352,6 +574,17 @@ impl Pool {
             }
             Home::Free(free) => free.lock().push(bid),
         }
+        self.waiters.notify_one();
+    }
+
+    /// A buffer counts as home again without going back to the ring: the
+    /// last piece of an incremental buffer that the kernel is still
+    /// filling was dropped.
+    #[cfg(uring)]
+    pub(super) fn counted_home(&self) {
+        self.counters.returned();
+        // SeqCst: as in `give_back`.
+        self.available.fetch_add(1, Ordering::SeqCst);
         self.waiters.notify_one();
     }
 

@@ -2,7 +2,8 @@
 //! hands, holding what a receive put in it. It owns the buffer until
 //! dropped, then gives it back to its group, from whatever thread drops it.
 //! (Bytes a dropped receive left on the stream come back in a buffer of
-//! their own, outside any group.)
+//! their own, outside any group.) In an incremental group it is a piece of
+//! a buffer, and owns only that piece's bytes.
 
 use super::ring::Pool;
 use super::{IoBuf, IoBufMut};
@@ -37,6 +38,11 @@ pub struct BufRingBuf {
 enum Storage {
     /// Buffer `bid` of `pool`, ours until dropped.
     Group { pool: Arc<Pool>, bid: u16 },
+    /// The bytes of buffer `bid` of incremental group `pool` from `offset`
+    /// on, `len` of them, ours until dropped; the rest of the buffer is
+    /// other pieces' or the kernel's.
+    #[cfg(uring)]
+    Piece { pool: Arc<Pool>, bid: u16, offset: usize },
     /// Bytes that were rescued from a dropped receive.
     Own(Vec<u8>),
 }
@@ -53,6 +59,23 @@ impl BufRingBuf {
         debug_assert!(len <= pool.buf_len());
         BufRingBuf {
             storage: Storage::Group { pool, bid },
+            len,
+        }
+    }
+
+    /// `len` bytes at `offset` in buffer `bid` of incremental group `pool`.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns those bytes (a reaped CQE named them: the kernel
+    /// wrote them and writes the buffer only past them until the buffer
+    /// goes back), holds one of the buffer's pieces and hands it over; they
+    /// are initialized.
+    #[cfg(uring)]
+    pub(crate) unsafe fn piece(pool: Arc<Pool>, bid: u16, offset: usize, len: usize) -> BufRingBuf {
+        debug_assert!(offset + len <= pool.buf_len());
+        BufRingBuf {
+            storage: Storage::Piece { pool, bid, offset },
             len,
         }
     }
@@ -81,6 +104,8 @@ impl BufRingBuf {
     pub fn buffer_id(&self) -> Option<u16> {
         match self.storage {
             Storage::Group { bid, .. } => Some(bid),
+            #[cfg(uring)]
+            Storage::Piece { bid, .. } => Some(bid),
             Storage::Own(_) => None,
         }
     }
@@ -88,6 +113,8 @@ impl BufRingBuf {
     fn ptr(&self) -> *const u8 {
         match &self.storage {
             Storage::Group { pool, bid } => pool.buf_ptr(*bid),
+            #[cfg(uring)]
+            Storage::Piece { pool, bid, offset } => pool.buf_ptr(*bid).wrapping_add(*offset),
             Storage::Own(v) => v.as_ptr(),
         }
     }
@@ -95,13 +122,19 @@ impl BufRingBuf {
     fn ptr_mut(&mut self) -> *mut u8 {
         match &mut self.storage {
             Storage::Group { pool, bid } => pool.buf_ptr(*bid),
+            #[cfg(uring)]
+            Storage::Piece { pool, bid, offset } => pool.buf_ptr(*bid).wrapping_add(*offset),
             Storage::Own(v) => v.as_mut_ptr(),
         }
     }
 
+    /// Bytes this value may hold: a whole buffer, or only its own piece
+    /// (past it the kernel may be writing the next receive).
     fn capacity(&self) -> usize {
         match &self.storage {
             Storage::Group { pool, .. } => pool.buf_len(),
+            #[cfg(uring)]
+            Storage::Piece { .. } => self.len,
             Storage::Own(v) => v.len(),
         }
     }
@@ -135,9 +168,13 @@ impl std::fmt::Debug for BufRingBuf {
 
 impl Drop for BufRingBuf {
     fn drop(&mut self) {
-        if let Storage::Group { pool, bid } = &self.storage {
+        match &self.storage {
             // SAFETY: we own buffer `bid` and let go of it here.
-            unsafe { pool.give_back(*bid) };
+            Storage::Group { pool, bid } => unsafe { pool.give_back(*bid) },
+            // SAFETY: we own a piece of buffer `bid` and let go of it here.
+            #[cfg(uring)]
+            Storage::Piece { pool, bid, .. } => unsafe { pool.release_piece(*bid) },
+            Storage::Own(_) => {}
         }
     }
 }
@@ -159,7 +196,9 @@ unsafe impl IoBuf for BufRingBuf {
     }
 }
 
-// SAFETY: as for `IoBuf`; the buffer is ours alone while `self` lives.
+// SAFETY: as for `IoBuf`; the `capacity` bytes are ours alone while `self`
+// lives (a piece's capacity is its own bytes: the kernel may be writing
+// past them).
 unsafe impl IoBufMut for BufRingBuf {
     fn stable_mut_ptr(&mut self) -> *mut u8 {
         self.ptr_mut()

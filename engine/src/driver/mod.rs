@@ -251,6 +251,16 @@ impl Driver {
         }
     }
 
+    /// Receive bundles and incremental buffer rings, where this driver's
+    /// kernel has them (io_uring only).
+    pub(crate) fn recv_features(&self) -> crate::ring::RecvFeatures {
+        match self {
+            #[cfg(uring)]
+            Driver::Ring(d) => d.recv_features(),
+            _ => crate::ring::RecvFeatures::default(),
+        }
+    }
+
     pub(crate) fn backend(&self) -> Backend {
         match self {
             #[cfg(uring)]

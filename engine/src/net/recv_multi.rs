@@ -10,6 +10,11 @@
 //! readability, takes a buffer from the group's free list and receives into
 //! it with a plain read, so an idle connection holds no buffer either way.
 //!
+//! A bundle (one CQE, several buffers) is split as it is reaped
+//! (`op::recv_multi`): the stream hands out its buffers one per `next()`,
+//! in order, from the `Received` queue it shares with every receive it
+//! arms; the `max_unread` cap counts that queue's buffers.
+//!
 //! Cancel rule: a dropped `next()` took nothing; a dropped stream leaves
 //! every byte it received and did not hand out on the descriptor's rescue
 //! queue, for the next read, and gives every buffer back.
@@ -24,12 +29,10 @@ use crate::fd::descriptor::Lease;
 use crate::fd::mutex::Access;
 use crate::fd::Interest;
 #[cfg(uring)]
-use crate::op::recv_multi::{buffer_of, rescue, RecvMultiOp};
+use crate::op::recv_multi::{rescue_bytes, rescue_error, Received, RecvMultiOp};
 #[cfg(uring)]
 use std::future::poll_fn;
 use std::io;
-#[cfg(uring)]
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// Buffers one connection may hold queued and unread, unless set with
@@ -68,21 +71,20 @@ pub struct RecvMulti<'a> {
     stream: &'a Stream,
     pool: Arc<Pool>,
     max_unread: usize,
+    /// The multishot receive in the kernel, until its last CQE was taken
+    /// and `received` is empty.
     #[cfg(uring)]
-    armed: Option<Armed>,
+    armed: Option<crate::ring::MultiOp<RecvMultiOp>>,
+    /// Buffers received and not handed out yet, in order (a bundle's
+    /// buffers wait here for their turn).
+    #[cfg(uring)]
+    received: Arc<Received>,
     /// Armed once already: arming again counts as a re-arm.
     armed_before: bool,
     /// The last receive found the group dry: wait for a buffer first.
     dry: bool,
     /// End of stream was handed out.
     eof: bool,
-}
-
-/// The multishot receive in the kernel, and its count of unread buffers.
-#[cfg(uring)]
-struct Armed {
-    op: crate::ring::MultiOp<RecvMultiOp>,
-    unread: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for RecvMulti<'_> {
@@ -103,6 +105,8 @@ impl<'a> RecvMulti<'a> {
             max_unread: default_unread(group.count()),
             #[cfg(uring)]
             armed: None,
+            #[cfg(uring)]
+            received: Arc::default(),
             armed_before: false,
             dry: false,
             eof: false,
@@ -112,6 +116,8 @@ impl<'a> RecvMulti<'a> {
     /// Sets how many received buffers this stream may hold queued and
     /// unread before the receive is stopped (it resumes once they are all
     /// taken); at least 1; by default a quarter of the group, at most 64.
+    /// Every buffer of a bundle counts (and one bundle may bring several
+    /// past the cap at once: it takes what the socket holds).
     /// Takes effect when the receive is next armed. (The kernel may deliver
     /// a few more before the stop lands; readiness backends receive only
     /// when asked, so nothing queues there.)
@@ -192,7 +198,10 @@ impl<'a> RecvMulti<'a> {
                     self.eof = true;
                     None
                 }
-                (Ok(_), buf) => Some(Ok(buf)),
+                (Ok(_), buf) => {
+                    self.pool.counters().recv_cqe();
+                    Some(Ok(buf))
+                }
                 (Err(e), _) if e.kind() == io::ErrorKind::Interrupted => continue,
                 (Err(e), _) => Some(Err(e)),
             };
@@ -202,29 +211,33 @@ impl<'a> RecvMulti<'a> {
     #[cfg(uring)]
     async fn next_ring(&mut self, ring: &crate::ring::Driver) -> Option<io::Result<BufRingBuf>> {
         loop {
-            let Some(armed) = &mut self.armed else {
+            // What was received comes first, in order. (Taken and returned
+            // with no await between: a dropped `next()` took nothing.) A
+            // buffer without bytes (an end of stream or, before Linux 6.12,
+            // a failure named it) just goes back.
+            let next = self.received.lock().pop_front();
+            if let Some(buf) = next {
+                if buf.is_empty() {
+                    continue;
+                }
+                return Some(Ok(buf));
+            }
+            let Some(op) = &mut self.armed else {
                 if let Some(rescued) = self.arm(ring).await {
                     return Some(rescued);
                 }
                 continue;
             };
-            let Some(c) = poll_fn(|cx| armed.op.poll_next(cx)).await else {
+            // `None` once the last CQE was taken: its buffers, and every
+            // earlier one's, were queued before it, and `received` is empty
+            // (above), so nothing is left behind with the operation.
+            let Some(c) = poll_fn(|cx| op.poll_next(cx)).await else {
                 self.armed = None;
                 continue;
             };
-            // SAFETY: a completion of our receive, taken off its queue once.
-            let buf = unsafe { buffer_of(&self.pool, &c) };
-            if buf.is_some() {
-                // Relaxed: a count (see `RecvMultiOp`).
-                armed.unread.fetch_sub(1, Ordering::Relaxed);
-            }
-            if !io_uring::cqueue::more(c.flags) {
-                self.armed = None;
-            }
             match c.result {
-                n if n > 0 => {
-                    return Some(buf.ok_or_else(|| io::Error::other("a receive completed without its buffer")));
-                }
+                // Its buffers are queued (split as the CQE was reaped).
+                n if n > 0 => {}
                 0 => {
                     self.eof = true;
                     return None;
@@ -233,8 +246,8 @@ impl<'a> RecvMulti<'a> {
                     self.pool.counters().ran_dry();
                     self.dry = true;
                 }
-                // Stopped by the driver because we fell behind: re-armed now
-                // that its queue is empty. (A close says `Closed` instead.)
+                // Stopped by the driver because we fell behind: re-armed once
+                // its queue is empty. (A close says `Closed` instead.)
                 _ if c.is_cancelled() && !self.stream.fd.is_closed() => {}
                 _ if c.is_cancelled() => return Some(Err(closed())),
                 _ => return Some(Err(c.io_result().err().unwrap_or_else(closed))),
@@ -265,16 +278,12 @@ impl<'a> RecvMulti<'a> {
         if let Some(rescued) = take_rescued(&lock, self.pool.buf_len()) {
             return Some(rescued);
         }
-        let unread = Arc::new(AtomicUsize::new(0));
-        let op = RecvMultiOp::new(lock.into(), self.pool.clone(), unread.clone(), self.max_unread);
+        let op = RecvMultiOp::new(lock.into(), self.pool.clone(), self.received.clone(), self.max_unread);
         if self.armed_before {
             self.pool.counters().rearmed();
         }
         self.armed_before = true;
-        self.armed = Some(Armed {
-            op: ring.submit_multishot(op),
-            unread,
-        });
+        self.armed = Some(ring.submit_multishot(op));
         None
     }
 }
@@ -299,26 +308,26 @@ fn take_rescued(lock: &Lease, max: usize) -> Option<io::Result<BufRingBuf>> {
 #[cfg(uring)]
 impl Drop for RecvMulti<'_> {
     fn drop(&mut self) {
-        let Some(mut armed) = self.armed.take() else {
+        let stream = self.stream.fd.shared();
+        let received = &self.received;
+        let Some(mut op) = self.armed.take() else {
+            // Not armed: `next_ring` lets the operation go only with
+            // `received` empty, and nothing fills it but the operation.
+            debug_assert!(received.lock().is_empty());
             return;
         };
-        let stream = self.stream.fd.shared();
-        let pool = &self.pool;
         // What the stream received and did not hand out goes to the rescue
         // queue in order, before anything the kernel delivers later (which
-        // the operation's orphan handler rescues once this returns).
-        let spent: Vec<BufRingBuf> = armed.op.close_with(|left| {
-            left.iter()
-                .filter_map(|c| {
-                    // SAFETY: queued completions of our receive, taken once.
-                    let buf = unsafe { buffer_of(pool, c) };
-                    rescue(stream, c, buf.as_ref());
-                    buf
-                })
-                .collect()
+        // the operation's orphan handler rescues once this returns): under
+        // the completion queue's lock, which a later CQE's hand-over to the
+        // orphan handler waits for.
+        let spent: Vec<BufRingBuf> = op.close_with(|left| {
+            let spent = rescue_bytes(stream, std::mem::take(&mut *received.lock()));
+            left.iter().for_each(|c| rescue_error(stream, c));
+            spent
         });
         // Given back outside the queue's lock (waking waiters).
         drop(spent);
-        drop(armed);
+        drop(op);
     }
 }

@@ -1,23 +1,33 @@
 //! Multishot `RECV` with buffer select (Linux 6.0): one CQE per chunk of
-//! received bytes, each in a buffer the kernel picked from a
+//! received bytes, in buffers the kernel picked from a
 //! [`BufRing`](crate::buf::BufRing) group, until the kernel ends it (end of
-//! stream, an error, the group ran dry, a cancel).
+//! stream, an error, the group ran dry, a cancel). Where the group says so,
+//! it is a bundle (`IORING_RECVSEND_BUNDLE`, Linux 6.10): a CQE's bytes may
+//! fill several buffers.
 //!
-//! Its data lives in the driver for the operation's whole life. It counts
-//! what its stream has not taken yet and asks to be cancelled when that
-//! reaches the stream's cap, so one slow reader cannot take the whole group.
-//! Completions nobody takes (the stream was dropped) have their bytes kept on
-//! the descriptor's rescue queue for the next read, and their buffers are
-//! given back when the data is dropped, outside the driver's state.
+//! Its data lives in the driver for the operation's whole life. As each CQE
+//! is reaped (owner thread, in order), it turns the buffers the CQE hands
+//! over into [`BufRingBuf`]s on the stream's `Received` queue, so a bundle
+//! is split in one place and the queue's length is the count of buffers the
+//! stream has not taken; at the stream's cap it asks to be cancelled, so one
+//! slow reader cannot take the whole group. When nobody will take them (the
+//! stream was dropped), their bytes are kept on the descriptor's rescue
+//! queue for the next read, and the buffers are given back when the data is
+//! dropped, outside the driver's state.
 
 use super::{Completion, Operation, Plan};
 use crate::buf::{BufRingBuf, Pool};
 use crate::fd::descriptor::{Descriptor, OpLease};
 use crate::fd::rescue::Rescued;
 use crate::fd::Interest;
-use io_uring::{cqueue, opcode, squeue};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use crate::sync::Mutex;
+use io_uring::{opcode, squeue};
+use std::collections::VecDeque;
 use std::sync::Arc;
+
+/// Buffers received for one `recv_multi` stream and not taken yet, in
+/// order; shared by the stream and each receive it arms.
+pub(crate) type Received = Mutex<VecDeque<BufRingBuf>>;
 
 pub(crate) struct RecvMultiOp {
     /// The stream's read lock: receives stay in order while armed. Goes at
@@ -26,9 +36,7 @@ pub(crate) struct RecvMultiOp {
     /// The descriptor, for the rescue queue once `fd` is gone.
     stream: Descriptor,
     pool: Arc<Pool>,
-    /// Buffers queued for the stream and not taken yet (the stream
-    /// decrements as it takes them).
-    unread: Arc<AtomicUsize>,
+    received: Arc<Received>,
     cap: usize,
     /// The cancel for the cap was asked for.
     stopping: bool,
@@ -37,12 +45,12 @@ pub(crate) struct RecvMultiOp {
 }
 
 impl RecvMultiOp {
-    pub(crate) fn new(fd: OpLease, pool: Arc<Pool>, unread: Arc<AtomicUsize>, cap: usize) -> Self {
+    pub(crate) fn new(fd: OpLease, pool: Arc<Pool>, received: Arc<Received>, cap: usize) -> Self {
         RecvMultiOp {
             stream: fd.shared().clone(),
             fd: Some(fd),
             pool,
-            unread,
+            received,
             cap: cap.max(1),
             stopping: false,
             spent: Vec::new(),
@@ -50,27 +58,19 @@ impl RecvMultiOp {
     }
 }
 
-/// The buffer a completion of `pool`'s group names, with its bytes.
-///
-/// # Safety
-///
-/// `c` is a reaped completion of a receive that selected from `pool`'s
-/// group, and this is the only time its buffer is taken.
-pub(crate) unsafe fn buffer_of(pool: &Arc<Pool>, c: &Completion) -> Option<BufRingBuf> {
-    let bid = cqueue::buffer_select(c.flags)?;
-    let len = c.result.max(0) as usize;
-    // SAFETY: the kernel picked buffer `bid` for this completion and wrote
-    // `len` bytes into it; the caller takes it once.
-    Some(unsafe { BufRingBuf::from_group(pool.clone(), bid, len) })
-}
-
-/// What a receive completion nobody will take leaves for the next read:
-/// its bytes, or an error the kernel reports once. A dry group or a cancel
-/// says nothing about the stream.
-pub(crate) fn rescue(stream: &Descriptor, c: &Completion, buf: Option<&BufRingBuf>) {
-    if let Some(buf) = buf {
+/// Moves the bytes of `bufs`, in order, to `stream`'s rescue queue (the
+/// next read gets them first), and hands the buffers back to the caller.
+pub(crate) fn rescue_bytes(stream: &Descriptor, bufs: VecDeque<BufRingBuf>) -> Vec<BufRingBuf> {
+    for buf in &bufs {
         stream.rescue().push_bytes(buf);
     }
+    bufs.into()
+}
+
+/// What a receive completion nobody will take says about the stream, for
+/// the next read: an error the kernel reports once. A dry group or a cancel
+/// says nothing.
+pub(crate) fn rescue_error(stream: &Descriptor, c: &Completion) {
     if let Some(errno) = c.lasting_errno().filter(|&e| e != libc::ENOBUFS) {
         stream.rescue().push(Rescued::Error(errno));
     }
@@ -84,7 +84,14 @@ unsafe impl Operation for RecvMultiOp {
 
     fn entry(&mut self) -> squeue::Entry {
         let target = self.fd.as_ref().map_or(super::Target::fd(-1), OpLease::target);
-        target.apply(opcode::RecvMulti::new(target.raw(), self.pool.group()).build())
+        let (fd, group) = (target.raw(), self.pool.group());
+        // `take_received` splits what this asks for (the group's choice).
+        let entry = if self.pool.bundles() {
+            opcode::RecvMultiBundle::new(fd, group).build()
+        } else {
+            opcode::RecvMulti::new(fd, group).build()
+        };
+        target.apply(entry)
     }
 
     fn plan(&self) -> Plan {
@@ -107,13 +114,15 @@ unsafe impl Operation for RecvMultiOp {
     fn complete(self, _c: Completion) {}
 
     fn on_multishot_cqe(&mut self, c: &Completion) -> bool {
-        if cqueue::buffer_select(c.flags).is_none() {
-            return false;
+        let mut received = self.received.lock();
+        // SAFETY: a CQE of this receive, which selected from the pool's
+        // group as a bundle exactly if the pool says so (`entry`), reaped
+        // now on the owner thread, in order, and seen here once.
+        let taken = unsafe { self.pool.take_received(c, &mut received) };
+        if taken > 0 && c.result > 0 {
+            self.pool.counters().recv_cqe();
         }
-        self.pool.picked();
-        // Relaxed: a count, read by nobody for ordering.
-        let unread = self.unread.fetch_add(1, Ordering::Relaxed) + 1;
-        if unread >= self.cap && !self.stopping {
+        if received.len() >= self.cap && !self.stopping {
             self.stopping = true;
             return true;
         }
@@ -121,11 +130,12 @@ unsafe impl Operation for RecvMultiOp {
     }
 
     fn on_orphan_cqe(&mut self, c: &Completion) {
-        // SAFETY: a completion of this receive, handed to us alone.
-        let buf = unsafe { buffer_of(&self.pool, c) };
-        rescue(&self.stream, c, buf.as_ref());
-        // Kept, not dropped: giving it back wakes waiters, which must not
-        // happen while the driver's state is borrowed.
-        self.spent.extend(buf);
+        // The stream is gone (it closed its queue first, rescuing what it
+        // had): what is received now is this CQE's, taken as it was reaped.
+        let left = std::mem::take(&mut *self.received.lock());
+        // Kept, not dropped: giving buffers back wakes waiters, which must
+        // not happen while the driver's state is borrowed.
+        self.spent.extend(rescue_bytes(&self.stream, left));
+        rescue_error(&self.stream, c);
     }
 }

@@ -22,7 +22,7 @@ use super::lifecycle::{Slot, Ticket};
 use super::op::{MultiOp, RingOp};
 use super::owner::{is_owner, Owned, OwnerGuard};
 use super::remote::Remote;
-use super::setup::{build_ring, RingConfig, SetupMode};
+use super::setup::{build_ring, RecvFeatures, RingConfig, SetupMode};
 use super::slots::Slots;
 use super::state::{Meta, OwnerState};
 use super::stats::{Counters, Stats};
@@ -93,6 +93,8 @@ pub(super) struct Inner {
     /// A hosted ring's turn is in progress (turns exclude each other).
     pub turning: AtomicBool,
     pub counters: Counters,
+    /// What this kernel's receives into buffer groups may use.
+    pub recv: RecvFeatures,
     /// The thread that built the ring: the only one a `SINGLE_ISSUER` ring
     /// accepts submissions from, also while its owner is outside `block_on`.
     pub creator: std::thread::ThreadId,
@@ -105,6 +107,7 @@ impl Driver {
         use rustix::event::{eventfd, EventfdFlags};
         let hosted = config.hosted;
         let (mut ring, mode) = build_ring(config)?;
+        let recv = super::setup::probe_recv_features(&ring);
         let wake_fd = Arc::new(eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?);
         let unparker = if hosted {
             // The kernel signals the eventfd on every completion; the host
@@ -162,6 +165,7 @@ impl Driver {
                 shut_down: AtomicBool::new(false),
                 turning: AtomicBool::new(false),
                 counters: Counters::default(),
+                recv,
                 creator: std::thread::current().id(),
             }),
         };
@@ -197,6 +201,11 @@ impl Driver {
 
     pub(crate) fn mode(&self) -> SetupMode {
         self.inner.mode
+    }
+
+    /// Bundles and incremental buffer rings, as probed (and allowed).
+    pub(crate) fn recv_features(&self) -> RecvFeatures {
+        self.inner.recv
     }
 
     pub(super) fn slot(&self, index: u32) -> &Slot {
@@ -479,14 +488,31 @@ impl Driver {
     /// that stay valid, and every buffer they name must stay valid and
     /// unused by anyone else, until [`Driver::unregister_buf_ring`] has run
     /// or the ring is gone.
-    pub(crate) unsafe fn register_buf_ring(&self, addr: u64, entries: u16, bgid: u16) -> io::Result<()> {
+    /// With `incremental`, the ring is registered with `IOU_PBUF_RING_INC`
+    /// (Linux 6.12; see [`RecvFeatures`]).
+    pub(crate) unsafe fn register_buf_ring(
+        &self,
+        addr: u64,
+        entries: u16,
+        bgid: u16,
+        incremental: bool,
+    ) -> io::Result<()> {
         if !self.is_owner_thread() {
             return Err(io::Error::other(
                 "buffer ring registered from a thread that does not drive the ring",
             ));
         }
+        let flags = if incremental {
+            types::IOU_PBUF_RING_INC as u16
+        } else {
+            0
+        };
         // SAFETY: the caller vouches for the memory until it unregisters.
-        self.with(|st| unsafe { st.ring.submitter().register_buf_ring_with_flags(addr, entries, bgid, 0) })
+        self.with(|st| unsafe {
+            st.ring
+                .submitter()
+                .register_buf_ring_with_flags(addr, entries, bgid, flags)
+        })
     }
 
     /// Unregisters buffer group `bgid`, then drops `memory` (the ring and

@@ -65,7 +65,7 @@ pub(crate) use nonblocking::RingReadyOp;
 pub(crate) use op::{MultiOp, RingOp};
 #[cfg(uring)]
 pub(crate) use owner::OwnerGuard;
-pub(crate) use setup::RingConfig;
 pub use setup::SetupMode;
+pub(crate) use setup::{RecvFeatures, RingConfig};
 pub(crate) use stats::BufCounters;
 pub use stats::Stats;

@@ -1,5 +1,6 @@
 //! Creating a ring: setup flags with graceful fallback, the feature and opcode
-//! probe, and the typed error when io_uring cannot be used.
+//! probe, the typed error when io_uring cannot be used, and the probe of
+//! the optional receive features (bundles, incremental buffer rings).
 
 #[cfg(uring)]
 use crate::error::Error;
@@ -210,5 +211,79 @@ pub(crate) fn probe_fd_cancel(ring: &mut IoUring, fixed: bool, fd: RawFd) -> io:
         .into()),
         Some(_) => Ok(()), // ENOENT: nothing to cancel, as expected
         None => Err(io::Error::other("no completion for the cancel probe")),
+    }
+}
+
+/// Receive features a ring's buffer groups may use, probed when the ring is
+/// built; each can be turned off for tests and measurements
+/// (`RINGIO_BUNDLES=0`, `RINGIO_BUF_INC=0`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct RecvFeatures {
+    /// `IORING_RECVSEND_BUNDLE` on multishot receives (Linux 6.10; the
+    /// setup parameters' `IORING_FEAT_RECVSEND_BUNDLE`): one CQE may fill
+    /// several buffers.
+    pub bundles: bool,
+    /// `IOU_PBUF_RING_INC` buffer rings (Linux 6.12): the kernel fills one
+    /// buffer over several receives.
+    pub incremental: bool,
+    /// A failed receive leaves the buffer its CQE names in the ring:
+    /// `io_kbuf_commit` commits nothing for a negative result since the
+    /// rework that brought incremental rings (6.12), so the probe for those
+    /// tells; older kernels consumed it. Not overridable: it is what the
+    /// kernel does.
+    #[cfg(uring)]
+    pub keeps_failed: bool,
+}
+
+#[cfg(uring)]
+/// Probes [`RecvFeatures`]: bundles from the setup parameters, incremental
+/// consumption by registering a one-entry ring with the flag under a
+/// scratch group id and unregistering it at once (`EINVAL`: not here).
+pub(crate) fn probe_recv_features(ring: &IoUring) -> RecvFeatures {
+    let off = |var: &str| std::env::var(var).is_ok_and(|v| v == "0");
+    let bundles = ring.params().is_feature_recvsend_bundle();
+    let incremental = probe_buf_ring_inc(ring);
+    let features = RecvFeatures {
+        bundles: bundles && !off("RINGIO_BUNDLES"),
+        incremental: incremental && !off("RINGIO_BUF_INC"),
+        keeps_failed: incremental,
+    };
+    tracing::debug!(
+        kernel_bundles = bundles,
+        kernel_incremental = incremental,
+        ?features,
+        "receive features probed"
+    );
+    features
+}
+
+#[cfg(uring)]
+fn probe_buf_ring_inc(ring: &IoUring) -> bool {
+    /// The scratch group: registered and gone before any user group exists.
+    const PROBE_GROUP: u16 = u16::MAX;
+    let Ok(entries) = crate::buf::RingEntries::new(1) else {
+        return false;
+    };
+    let flags = io_uring::types::IOU_PBUF_RING_INC as u16;
+    // SAFETY: `entries` is a zeroed page-aligned ring of one entry naming no
+    // buffer (length 0), so the kernel has nothing to write; it outlives the
+    // registration, which ends below before `entries` drops.
+    let res = unsafe {
+        ring.submitter()
+            .register_buf_ring_with_flags(entries.addr(), 1, PROBE_GROUP, flags)
+    };
+    match res {
+        Ok(()) => {
+            if let Err(err) = ring.submitter().unregister_buf_ring(PROBE_GROUP) {
+                // The kernel may still read the entry: keep it for good.
+                tracing::warn!(%err, "could not unregister the probe buffer ring; leaking a page");
+                std::mem::forget(entries);
+            }
+            true
+        }
+        Err(err) => {
+            tracing::debug!(%err, "no incremental buffer rings (IOU_PBUF_RING_INC, Linux 6.12)");
+            false
+        }
     }
 }

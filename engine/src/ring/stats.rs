@@ -52,6 +52,10 @@ pub struct Stats {
     pub buf_rearms: u64,
     /// Times a buffer group ran dry under a receive (`ENOBUFS`).
     pub buf_enobufs: u64,
+    /// Receive completions that carried bytes into a buffer group: CQEs on
+    /// io_uring (one per bundle, however many buffers it filled), reads on
+    /// readiness backends. Bytes received over this is the bytes per CQE.
+    pub buf_recv_cqes: u64,
 }
 
 /// The buffer-group counters of one driver, shared with its groups. Buffers
@@ -62,6 +66,7 @@ pub(crate) struct BufCounters {
     out: AtomicU64,
     rearms: AtomicU64,
     enobufs: AtomicU64,
+    recv_cqes: AtomicU64,
 }
 
 impl BufCounters {
@@ -83,11 +88,17 @@ impl BufCounters {
         self.enobufs.fetch_add(1, Relaxed);
     }
 
+    /// A receive completion brought bytes.
+    pub(crate) fn recv_cqe(&self) {
+        self.recv_cqes.fetch_add(1, Relaxed);
+    }
+
     /// Copies the counters into `stats`.
     pub(crate) fn fill(&self, stats: &mut Stats) {
         stats.bufs_out = self.out.load(Relaxed);
         stats.buf_rearms = self.rearms.load(Relaxed);
         stats.buf_enobufs = self.enobufs.load(Relaxed);
+        stats.buf_recv_cqes = self.recv_cqes.load(Relaxed);
     }
 }
 
