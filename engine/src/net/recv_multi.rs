@@ -105,8 +105,12 @@ impl<'a> RecvMulti<'a> {
             max_unread: default_unread(group.count()),
             #[cfg(uring)]
             armed: None,
+            // Room for one buffer: a receive of a small message queues one,
+            // and a queue that grew (a bundle, a reader behind) keeps what it
+            // grew to; `VecDeque`'s first growth would reserve four (160 B)
+            // that every idle connection would then hold.
             #[cfg(uring)]
-            received: Arc::default(),
+            received: Arc::new(crate::sync::Mutex::new(std::collections::VecDeque::with_capacity(1))),
             armed_before: false,
             dry: false,
             eof: false,
