@@ -8,7 +8,12 @@
 //! reactor for each. When a runtime shuts down, the driving task is dropped,
 //! which shuts its reactor down (cancelling whatever is still in flight and
 //! waiting for the kernel to release the buffers).
+//!
+//! Each reactor also owns the buffer group its streams' completion reads
+//! share (`read_group`), made with the first stream on its thread.
 
+use crate::net::reads_config::{ReadPath, ReadsConfig};
+use ringio::buf::BufRing;
 use ringio::reactor::{Reactor, WeakReactor};
 use std::cell::RefCell;
 use std::future::{poll_fn, Future};
@@ -30,7 +35,14 @@ struct Local {
     runtime: Id,
     reactor: WeakReactor,
     alive: Arc<AtomicBool>,
+    /// The completion reads' group, once the first stream asked (`None`
+    /// inside: that path is off, or this kernel has no buffer rings).
+    reads: Option<Option<(BufRing, usize)>>,
 }
+
+/// The group id of compat's buffer group on each hosted ring (a user's own
+/// groups on the same reactor, through `as_ringio`, need another id).
+pub(crate) const READ_GROUP: u16 = 0xc0de;
 
 thread_local! {
     static LOCAL: RefCell<Vec<Local>> = const { RefCell::new(Vec::new()) };
@@ -66,9 +78,58 @@ pub(crate) fn current() -> io::Result<Reactor> {
             runtime,
             reactor: reactor.downgrade(),
             alive,
+            reads: None,
         });
         Ok(reactor)
     })
+}
+
+/// The calling thread's reactor's group for completion reads, and the
+/// unread cap per stream; `None` where streams read on readiness (chosen by
+/// `RINGIO_COMPAT_READS`, or no provided-buffer rings on this backend or
+/// kernel). Made on first use, with the reactor held as its driver for
+/// the moment (`Reactor::buf_ring`).
+pub(crate) fn read_group() -> Option<(BufRing, usize)> {
+    let reactor = current().ok()?;
+    let runtime = Handle::try_current().ok()?.id();
+    LOCAL.with(|local| {
+        let mut local = local.borrow_mut();
+        let entry = local.iter_mut().find(|l| l.runtime == runtime)?;
+        entry
+            .reads
+            .get_or_insert_with(|| new_read_group(&reactor))
+            .clone()
+    })
+}
+
+fn new_read_group(reactor: &Reactor) -> Option<(BufRing, usize)> {
+    let config = ReadsConfig::from_env();
+    if config.path == ReadPath::Readiness {
+        tracing::debug!("ringio-compat streams read on readiness (RINGIO_COMPAT_READS)");
+        return None;
+    }
+    if reactor.backend() != ringio::Backend::IoUring {
+        return None; // a readiness backend's group would be a pool: no gain
+    }
+    match reactor.buf_ring(READ_GROUP, config.bufs, config.buf_len) {
+        Ok(group) if group.kernel_ring() => {
+            tracing::debug!(
+                bufs = config.bufs,
+                buf_len = config.buf_len,
+                max_unread = config.max_unread,
+                "ringio-compat streams read on completions"
+            );
+            Some((group, config.max_unread))
+        }
+        Ok(_) => {
+            tracing::debug!("no provided-buffer rings here; ringio-compat streams read on readiness");
+            None
+        }
+        Err(err) => {
+            tracing::warn!(%err, "cannot make the completion reads' buffer group; reading on readiness");
+            None
+        }
+    }
 }
 
 /// Awaits `fut`, polling it with the calling thread's reactor entered, so

@@ -4,11 +4,13 @@
 
 mod buf_reads;
 mod cached;
+mod completion;
 mod interop;
 mod lend;
 mod peek;
 mod poll_io;
 mod ready;
+pub(crate) mod reads_config;
 pub(crate) mod split;
 mod stream_extra;
 pub mod tcp;
