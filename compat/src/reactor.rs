@@ -13,14 +13,14 @@
 //! share (`read_group`), made with the first stream on its thread.
 
 use crate::net::reads_config::{ReadPath, ReadsConfig};
-use ringio::buf::BufRing;
+use crate::net::ReadGroup;
 use ringio::reactor::{Reactor, WeakReactor};
 use std::cell::RefCell;
 use std::future::{poll_fn, Future};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::Poll;
 use tokio::io::unix::AsyncFd;
 use tokio::runtime::{Handle, Id};
@@ -36,8 +36,9 @@ struct Local {
     reactor: WeakReactor,
     alive: Arc<AtomicBool>,
     /// The completion reads' group, once the first stream asked (`None`
-    /// inside: that path is off, or this kernel has no buffer rings).
-    reads: Option<Option<(BufRing, usize)>>,
+    /// inside: that path is off, or this kernel has no buffer rings);
+    /// shared with the driving task, which relieves it after each turn.
+    reads: Arc<OnceLock<Option<Arc<ReadGroup>>>>,
 }
 
 /// The group id of compat's buffer group on each hosted ring (a user's own
@@ -67,9 +68,11 @@ pub(crate) fn current() -> io::Result<Reactor> {
         }
         let reactor = Reactor::new()?;
         let alive = Arc::new(AtomicBool::new(true));
+        let reads = Arc::new(OnceLock::new());
         let driving = Driving {
             reactor: reactor.clone(),
             alive: alive.clone(),
+            reads: reads.clone(),
         };
         handle.spawn(drive(driving));
         tracing::debug!(backend = %reactor.backend(), "ringio-compat reactor started");
@@ -78,7 +81,7 @@ pub(crate) fn current() -> io::Result<Reactor> {
             runtime,
             reactor: reactor.downgrade(),
             alive,
-            reads: None,
+            reads,
         });
         Ok(reactor)
     })
@@ -89,20 +92,17 @@ pub(crate) fn current() -> io::Result<Reactor> {
 /// `RINGIO_COMPAT_READS`, or no provided-buffer rings on this backend or
 /// kernel). Made on first use, with the reactor held as its driver for
 /// the moment (`Reactor::buf_ring`).
-pub(crate) fn read_group() -> Option<(BufRing, usize)> {
+pub(crate) fn read_group() -> Option<Arc<ReadGroup>> {
     let reactor = current().ok()?;
     let runtime = Handle::try_current().ok()?.id();
-    LOCAL.with(|local| {
-        let mut local = local.borrow_mut();
-        let entry = local.iter_mut().find(|l| l.runtime == runtime)?;
-        entry
-            .reads
-            .get_or_insert_with(|| new_read_group(&reactor))
-            .clone()
-    })
+    let reads = LOCAL.with(|local| {
+        let local = local.borrow();
+        local.iter().find(|l| l.runtime == runtime).map(|l| l.reads.clone())
+    })?;
+    reads.get_or_init(|| new_read_group(&reactor).map(Arc::new)).clone()
 }
 
-fn new_read_group(reactor: &Reactor) -> Option<(BufRing, usize)> {
+fn new_read_group(reactor: &Reactor) -> Option<ReadGroup> {
     let config = ReadsConfig::from_env();
     if config.path == ReadPath::Readiness {
         tracing::debug!("ringio-compat streams read on readiness (RINGIO_COMPAT_READS)");
@@ -119,7 +119,7 @@ fn new_read_group(reactor: &Reactor) -> Option<(BufRing, usize)> {
                 max_unread = config.max_unread,
                 "ringio-compat streams read on completions"
             );
-            Some((group, config.max_unread))
+            Some(ReadGroup::new(group, config.max_unread))
         }
         Ok(_) => {
             tracing::debug!("no provided-buffer rings here; ringio-compat streams read on readiness");
@@ -158,6 +158,7 @@ pub(crate) fn with_entered<R>(f: impl FnOnce() -> io::Result<R>) -> io::Result<R
 struct Driving {
     reactor: Reactor,
     alive: Arc<AtomicBool>,
+    reads: Arc<OnceLock<Option<Arc<ReadGroup>>>>,
 }
 
 impl Drop for Driving {
@@ -180,6 +181,7 @@ impl AsRawFd for Watch {
 
 async fn drive(driving: Driving) {
     let reactor = driving.reactor.clone();
+    let reads = driving.reads.clone();
     // SAFETY: `Watch` holds a clone of the reactor, which owns the descriptor
     // (the ring's eventfd or the poller's own fd) and never closes or
     // replaces it while any clone lives; so it stays open, and `as_raw_fd`
@@ -196,6 +198,9 @@ async fn drive(driving: Driving) {
         for _ in 0..TURNS_PER_POLL {
             if let Err(err) = reactor.turn() {
                 return Poll::Ready(Err(err));
+            }
+            if let Some(Some(group)) = reads.get() {
+                group.relieve();
             }
             if !reactor.park(cx.waker()) {
                 continue; // another thread queued work meanwhile

@@ -21,6 +21,7 @@ use std::mem::MaybeUninit;
 use std::net::Shutdown;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 /// An engine stream with a remembered readiness per direction (public in a
@@ -29,7 +30,7 @@ use std::task::{ready, Context, Poll};
 pub struct Cached<S> {
     /// The completion read side, if the stream's reactor reads so. First,
     /// so that its receive goes (rescuing what it holds) before the stream.
-    reads: Option<CompletionReads>,
+    reads: Option<Arc<CompletionReads>>,
     io: S,
     read: AtomicBool,
     write: AtomicBool,
@@ -41,7 +42,7 @@ impl<S> Cached<S> {
     /// on the thread whose reactor the stream is registered with).
     pub(crate) fn new(io: S) -> Cached<S> {
         Cached {
-            reads: crate::reactor::read_group().map(|(group, max_unread)| CompletionReads::new(group, max_unread)),
+            reads: crate::reactor::read_group().map(|group| group.stream()),
             io,
             read: AtomicBool::new(true),
             write: AtomicBool::new(true),
@@ -55,7 +56,7 @@ impl<S> Cached<S> {
 
     /// The completion read side, while the stream reads so.
     pub(crate) fn reads(&self) -> Option<&CompletionReads> {
-        self.reads.as_ref().filter(|r| r.active())
+        self.reads.as_deref().filter(|r| r.active())
     }
 
     /// Forgets the readiness of one direction if `res` says `WouldBlock`.

@@ -15,6 +15,9 @@
 //! `max_unread` queued buffers and resumes once they are read (the engine's
 //! rule); a dry group re-arms once a buffer comes back, losing nothing.
 //!
+//! The receive is disarmed (and armed again by the next read) when the
+//! group runs short and nobody reads this stream (`read_group`).
+//!
 //! Peeks copy from the buffer kept here without consuming it (taking the
 //! next buffer off the queue first if there is none), so they see what the
 //! next read returns, up to one buffer. `MSG_PEEK` on the socket would see
@@ -87,6 +90,19 @@ impl CompletionReads {
         !self.off.load(Ordering::Relaxed)
     }
 
+    /// Disarms the receive if nobody waits on this read side (and no read
+    /// is running): its bytes go to the rescue queue, its buffers back to
+    /// the group, and the next read takes the bytes first (`read_group`).
+    pub(crate) fn disarm_if_idle(&self) -> bool {
+        if self.wakers.is_waiting() {
+            return false;
+        }
+        let Ok(mut st) = self.state.try_lock() else {
+            return false; // a read is running: the stream is not idle
+        };
+        st.rx.take().is_some()
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding it (a caller's `copy`) leaves consistent state.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
@@ -129,7 +145,12 @@ impl CompletionReads {
     /// woken, as with tokio's `poll_read_ready`.
     pub(crate) fn poll_read_ready(&self, io: &impl RawStream, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.wakers.set_reader(cx.waker());
-        self.fill(io, &mut self.lock()).map(Ok)
+        let ready = self.fill(io, &mut self.lock());
+        if ready.is_ready() {
+            // Not waiting any more: a stream nobody waits on may be disarmed.
+            self.wakers.forget(cx.waker());
+        }
+        ready.map(Ok)
     }
 
     /// [`CompletionReads::poll_read_ready`] as a future of its own: every
@@ -137,7 +158,11 @@ impl CompletionReads {
     pub(crate) async fn readable(&self, io: &impl RawStream) -> io::Result<()> {
         poll_fn(|cx| {
             self.wakers.add_waiter(cx.waker());
-            self.fill(io, &mut self.lock()).map(Ok)
+            let ready = self.fill(io, &mut self.lock());
+            if ready.is_ready() {
+                self.wakers.forget(cx.waker());
+            }
+            ready.map(Ok)
         })
         .await
     }
@@ -210,8 +235,9 @@ impl CompletionReads {
 
 /// The one waker every poll of a stream's receive registers: it wakes the
 /// read side's last poller (`poll_read`, `poll_read_ready`) and every
-/// `readable()` waiter. A waiter dropped without being woken stays listed
-/// until the next wake (at most one entry per task).
+/// `readable()` waiter. A wait that ends ready unlists itself; one dropped
+/// while pending stays listed until the next wake (at most one entry per
+/// task), and keeps its stream from counting as idle until then.
 #[derive(Default)]
 struct Fanout {
     slots: Mutex<Slots>,
@@ -233,6 +259,21 @@ impl Fanout {
         if !slots.reader.as_ref().is_some_and(|w| w.will_wake(waker)) {
             slots.reader = Some(waker.clone());
         }
+    }
+
+    /// `waker`'s task stopped waiting (its wait was ready).
+    fn forget(&self, waker: &Waker) {
+        let mut slots = self.slots();
+        if slots.reader.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            slots.reader = None;
+        }
+        slots.waiters.retain(|w| !w.will_wake(waker));
+    }
+
+    /// Some task waits on this read side.
+    fn is_waiting(&self) -> bool {
+        let slots = self.slots();
+        slots.reader.is_some() || !slots.waiters.is_empty()
     }
 
     fn add_waiter(&self, waker: &Waker) {
