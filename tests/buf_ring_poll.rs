@@ -69,3 +69,34 @@ fn an_owned_receive_ends_with_closed_once_its_stream_is_dropped() {
         })
     });
 }
+
+#[test]
+fn a_hosted_reactor_registers_a_group_from_a_thread_that_does_not_turn_it() {
+    watchdog("Reactor::buf_ring from another thread", STEP, |_| {
+        let reactor = ringio::reactor::Reactor::new().unwrap();
+        // Another thread turns the reactor all along, as a host does.
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let turner = {
+            let (reactor, stop) = (reactor.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    reactor.turn().unwrap();
+                }
+            })
+        };
+        let groups: Vec<BufRing> = (0..8).map(|g| reactor.buf_ring(10 + g, 8, 4096).unwrap()).collect();
+        let on_ring = reactor.backend() == ringio::Backend::IoUring;
+        for group in &groups {
+            assert_eq!(group.kernel_ring(), on_ring, "a kernel ring exactly on io_uring");
+            assert_eq!(group.available(), 8);
+        }
+        assert!(
+            reactor.buf_ring(10, 8, 4096).is_err() || !on_ring,
+            "a group id registered twice"
+        );
+        drop(groups);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        turner.join().unwrap();
+        reactor.shutdown();
+    });
+}

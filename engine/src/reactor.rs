@@ -105,11 +105,11 @@ impl Reactor {
     /// ```
     pub fn buf_ring(&self, group: u16, count: usize, buf_len: usize) -> io::Result<BufRing> {
         let _entered = self.enter();
-        match &self.driver {
-            #[cfg(uring)]
-            Driver::Ring(ring) => ring.while_driving(|| BufRing::new(group, count, buf_len)),
-            _ => BufRing::new(group, count, buf_len),
+        #[cfg(uring)]
+        if let Driver::Ring(ring) = &self.driver {
+            return ring.while_driving(|| BufRing::new(group, count, buf_len));
         }
+        BufRing::new(group, count, buf_len)
     }
 
     /// One non-blocking turn: push what other threads queued, submit, reap,
