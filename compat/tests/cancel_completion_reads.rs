@@ -62,7 +62,10 @@ impl Expect {
     fn take(&mut self, got: &[u8], what: &str) {
         let want = self.peek(got.len()).to_vec();
         if let Some(at) = got.iter().zip(&want).position(|(a, b)| a != b) {
-            panic!("{what}: byte {} differs (lost, duplicated or reordered)", self.received + at as u64);
+            panic!(
+                "{what}: byte {} differs (lost, duplicated or reordered)",
+                self.received + at as u64
+            );
         }
         self.pending.drain(..got.len());
         self.received += got.len() as u64;
@@ -84,7 +87,11 @@ async fn write_until<W: AsyncWrite + Unpin>(
     while !stop.load(Ordering::Relaxed) {
         // Mostly small chunks, so the reader often catches up and waits;
         // now and then a large one, which leaves buffers partly read.
-        let words_now = if rng.one_in(16) { rng.range(1, 1024) } else { rng.range(1, 64) };
+        let words_now = if rng.one_in(16) {
+            rng.range(1, 1024)
+        } else {
+            rng.range(1, 64)
+        };
         let chunk: Vec<u8> = (0..words_now).flat_map(|_| words.next_u64().to_le_bytes()).collect();
         w.write_all(&chunk).await.unwrap();
         sent += chunk.len() as u64;

@@ -81,7 +81,9 @@ fn connections_that_overcommit_the_group_get_every_byte() {
         for (i, (mut peer, stream)) in pairs.into_iter().enumerate() {
             let data = payload(10 + i as u64, (256 << 10) + i * 977);
             let sent = data.clone();
-            writers.push(tokio::spawn(async move { write_and_shutdown(&mut peer, &sent, i as u64).await }));
+            writers.push(tokio::spawn(async move {
+                write_and_shutdown(&mut peer, &sent, i as u64).await
+            }));
             // Every receive armed and holding buffers before any reads.
             stream.readable().await.unwrap();
             readers.push((stream, data));

@@ -44,7 +44,10 @@ impl ReadsConfig {
             Err(_) | Ok("completion") => ReadPath::Completion,
             Ok("readiness") => ReadPath::Readiness,
             Ok(other) => {
-                tracing::warn!(value = other, "RINGIO_COMPAT_READS is completion or readiness; using completion");
+                tracing::warn!(
+                    value = other,
+                    "RINGIO_COMPAT_READS is completion or readiness; using completion"
+                );
                 ReadPath::Completion
             }
         };
