@@ -200,7 +200,9 @@ async fn drive(driving: Driving) {
                 return Poll::Ready(Err(err));
             }
             if let Some(Some(group)) = reads.get() {
-                group.relieve();
+                // As the ring's driver: a disarmed receive's cancel and the
+                // rescue of what it held happen in order, here and now.
+                reactor.as_driver(|| group.relieve());
             }
             if !reactor.park(cx.waker()) {
                 continue; // another thread queued work meanwhile

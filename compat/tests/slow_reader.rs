@@ -5,8 +5,9 @@
 //! together want more buffers than the group has (the group runs dry, and
 //! receives re-arm on `ENOBUFS`) all get every byte.
 //!
-//! The group is made small for this binary (`RINGIO_COMPAT_BUFS` and
-//! friends, set before any reactor exists), so a reader without a cap
+//! The binary asks for the completion path and makes the group small
+//! (`RINGIO_COMPAT_READS`, `RINGIO_COMPAT_BUFS` and friends, set before any
+//! reactor exists), so a reader without a cap
 //! would exhaust it at once: then the second connection's read would wait
 //! forever, and the run's limit reports it. On the readiness path (epoll,
 //! `RINGIO_COMPAT_READS=readiness`) nothing is buffered ahead and the same
@@ -18,12 +19,14 @@ use common::net::TcpStream;
 use common::{flavours, joined, payload, tcp_pair, write_and_shutdown};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// 16 buffers of 4 KiB per reactor, 2 unread per connection.
+/// The completion path (where the backend has it), with 16 buffers of
+/// 4 KiB per reactor and 2 unread per connection.
 fn small_group() {
     static SET: std::sync::Once = std::sync::Once::new();
     SET.call_once(|| {
         // Before any runtime (or thread reading the environment) exists:
         // each test of this binary calls this first.
+        std::env::set_var("RINGIO_COMPAT_READS", "completion");
         std::env::set_var("RINGIO_COMPAT_BUFS", "16");
         std::env::set_var("RINGIO_COMPAT_BUF_LEN", "4096");
         std::env::set_var("RINGIO_COMPAT_MAX_UNREAD", "2");

@@ -112,6 +112,30 @@ impl Reactor {
         BufRing::new(group, count, buf_len)
     }
 
+    /// Runs `f` as this reactor's driver: operations dropped inside `f` are
+    /// handed back to the driver at once rather than through its remote
+    /// queue. On a hosted io_uring this waits for a turn in progress on
+    /// another thread to end and holds the next one off until `f` returns;
+    /// elsewhere it just runs `f`. For a host's housekeeping between turns,
+    /// not for hot paths.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let reactor = ringio::reactor::Reactor::new()?;
+    /// reactor.turn()?;
+    /// let answer = reactor.as_driver(|| 42);
+    /// assert_eq!(answer, 42);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn as_driver<R>(&self, f: impl FnOnce() -> R) -> R {
+        #[cfg(uring)]
+        if let Driver::Ring(ring) = &self.driver {
+            return ring.while_driving(f);
+        }
+        f()
+    }
+
     /// One non-blocking turn: push what other threads queued, submit, reap,
     /// and wake the tasks whose operations completed.
     ///

@@ -3,7 +3,7 @@
 //! stream to be ready, then try again.
 //!
 //! Reads take one of two paths, chosen per reactor (`reads_config`): on
-//! io_uring with buffer rings, the "call" copies from buffers a multishot
+//! the completion path (io_uring with buffer rings, opt-in), the "call" copies from buffers a multishot
 //! receive filled and the "wait" is for the next one (`completion`); else
 //! it is a non-blocking `recv` straight into the caller's buffer after a
 //! readiness wait through the stream's driver (a `POLL_ADD`, or the
