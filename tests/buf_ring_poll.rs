@@ -85,6 +85,8 @@ fn a_hosted_reactor_registers_a_group_from_a_thread_that_does_not_turn_it() {
             })
         };
         let groups: Vec<BufRing> = (0..8).map(|g| reactor.buf_ring(10 + g, 8, 4096).unwrap()).collect();
+        // `as_driver` takes the same turn: it runs while nobody turns.
+        assert_eq!(reactor.as_driver(|| 42), 42);
         let on_ring = reactor.backend() == ringio::Backend::IoUring;
         for group in &groups {
             assert_eq!(group.kernel_ring(), on_ring, "a kernel ring exactly on io_uring");
