@@ -37,11 +37,14 @@
 //! A descriptor belongs to the reactor of the thread that created it;
 //! operations from other threads reach that reactor through a lock-free queue.
 //!
-//! Sockets move data with non-blocking syscalls straight between the
-//! caller's buffer and the kernel, waiting for readiness through the ring
-//! (`IORING_OP_POLL_ADD`): no copies, no buffering behind the caller's back,
-//! cancel-safe reads, and `poll_write` that returns `Ok(n)` only when the
-//! kernel took `n` bytes. Files go through the ring with one owned buffer,
+//! Stream reads are non-blocking `recv`s into the caller's buffer after a
+//! readiness wait through the ring (`IORING_OP_POLL_ADD`) or the poller.
+//! With `RINGIO_COMPAT_READS=completion` (io_uring with buffer rings; not
+//! the default yet, see `docs/migrating-from-tokio.md`) they come from one
+//! multishot receive per stream into a buffer group per reactor instead:
+//! `poll_read` copies what arrived, with no syscall. Writes are non-blocking `send`s from
+//! the caller's buffer, tried first and waiting only on `WouldBlock`, so
+//! `poll_write` returns `Ok(n)` only when the kernel took `n` bytes. Files go through the ring with one owned buffer,
 //! as `tokio::fs::File` does with its thread pool. `docs/migrating-from-tokio.md`
 //! lists the covered API, the differences, and when the owned-buffer API of
 //! `ringio` itself is the better tool.

@@ -8,14 +8,19 @@
 //! reactor for each. When a runtime shuts down, the driving task is dropped,
 //! which shuts its reactor down (cancelling whatever is still in flight and
 //! waiting for the kernel to release the buffers).
+//!
+//! Each reactor also owns the buffer group its streams' completion reads
+//! share (`read_group`), made with the first stream on its thread.
 
+use crate::net::reads_config::{ReadPath, ReadsConfig};
+use crate::net::ReadGroup;
 use ringio::reactor::{Reactor, WeakReactor};
 use std::cell::RefCell;
 use std::future::{poll_fn, Future};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::Poll;
 use tokio::io::unix::AsyncFd;
 use tokio::runtime::{Handle, Id};
@@ -30,7 +35,15 @@ struct Local {
     runtime: Id,
     reactor: WeakReactor,
     alive: Arc<AtomicBool>,
+    /// The completion reads' group, once the first stream asked (`None`
+    /// inside: that path is off, or this kernel has no buffer rings);
+    /// shared with the driving task, which relieves it after each turn.
+    reads: Arc<OnceLock<Option<Arc<ReadGroup>>>>,
 }
+
+/// The group id of compat's buffer group on each hosted ring (a user's own
+/// groups on the same reactor, through `as_ringio`, need another id).
+pub(crate) const READ_GROUP: u16 = 0xc0de;
 
 thread_local! {
     static LOCAL: RefCell<Vec<Local>> = const { RefCell::new(Vec::new()) };
@@ -55,9 +68,11 @@ pub(crate) fn current() -> io::Result<Reactor> {
         }
         let reactor = Reactor::new()?;
         let alive = Arc::new(AtomicBool::new(true));
+        let reads = Arc::new(OnceLock::new());
         let driving = Driving {
             reactor: reactor.clone(),
             alive: alive.clone(),
+            reads: reads.clone(),
         };
         handle.spawn(drive(driving));
         tracing::debug!(backend = %reactor.backend(), "ringio-compat reactor started");
@@ -66,9 +81,62 @@ pub(crate) fn current() -> io::Result<Reactor> {
             runtime,
             reactor: reactor.downgrade(),
             alive,
+            reads,
         });
         Ok(reactor)
     })
+}
+
+/// The calling thread's reactor's group for completion reads, and the
+/// unread cap per stream; `None` where streams read on readiness (chosen by
+/// `RINGIO_COMPAT_READS`, or no provided-buffer rings on this backend or
+/// kernel). Made on first use, with the reactor held as its driver for
+/// the moment (`Reactor::buf_ring`).
+pub(crate) fn read_group() -> Option<Arc<ReadGroup>> {
+    let reactor = current().ok()?;
+    let runtime = Handle::try_current().ok()?.id();
+    let reads = LOCAL.with(|local| {
+        let local = local.borrow();
+        local.iter().find(|l| l.runtime == runtime).map(|l| l.reads.clone())
+    })?;
+    reads.get_or_init(|| new_read_group(&reactor).map(Arc::new)).clone()
+}
+
+fn new_read_group(reactor: &Reactor) -> Option<ReadGroup> {
+    let config = ReadsConfig::from_env();
+    if config.path == ReadPath::Readiness {
+        tracing::debug!("ringio-compat streams read on readiness (RINGIO_COMPAT_READS)");
+        return None;
+    }
+    if reactor.backend() != ringio::Backend::IoUring {
+        return None; // a readiness backend's group would be a pool: no gain
+    }
+    // The open bug (see `reads_config`) shows only where the driving task
+    // and the streams' tasks run on different threads.
+    let flavor = Handle::try_current().map(|h| h.runtime_flavor());
+    if !matches!(flavor, Ok(tokio::runtime::RuntimeFlavor::CurrentThread)) {
+        tracing::debug!("completion reads are for current-thread runtimes for now; reading on readiness");
+        return None;
+    }
+    match reactor.buf_ring(READ_GROUP, config.bufs, config.buf_len) {
+        Ok(group) if group.kernel_ring() => {
+            tracing::debug!(
+                bufs = config.bufs,
+                buf_len = config.buf_len,
+                max_unread = config.max_unread,
+                "ringio-compat streams read on completions"
+            );
+            Some(ReadGroup::new(group, config.max_unread))
+        }
+        Ok(_) => {
+            tracing::debug!("no provided-buffer rings here; ringio-compat streams read on readiness");
+            None
+        }
+        Err(err) => {
+            tracing::warn!(%err, "cannot make the completion reads' buffer group; reading on readiness");
+            None
+        }
+    }
 }
 
 /// Awaits `fut`, polling it with the calling thread's reactor entered, so
@@ -97,6 +165,7 @@ pub(crate) fn with_entered<R>(f: impl FnOnce() -> io::Result<R>) -> io::Result<R
 struct Driving {
     reactor: Reactor,
     alive: Arc<AtomicBool>,
+    reads: Arc<OnceLock<Option<Arc<ReadGroup>>>>,
 }
 
 impl Drop for Driving {
@@ -119,6 +188,7 @@ impl AsRawFd for Watch {
 
 async fn drive(driving: Driving) {
     let reactor = driving.reactor.clone();
+    let reads = driving.reads.clone();
     // SAFETY: `Watch` holds a clone of the reactor, which owns the descriptor
     // (the ring's eventfd or the poller's own fd) and never closes or
     // replaces it while any clone lives; so it stays open, and `as_raw_fd`
@@ -135,6 +205,11 @@ async fn drive(driving: Driving) {
         for _ in 0..TURNS_PER_POLL {
             if let Err(err) = reactor.turn() {
                 return Poll::Ready(Err(err));
+            }
+            if let Some(Some(group)) = reads.get() {
+                // As the ring's driver: a disarmed receive's cancel and the
+                // rescue of what it held happen in order, here and now.
+                reactor.as_driver(|| group.relieve());
             }
             if !reactor.park(cx.waker()) {
                 continue; // another thread queued work meanwhile

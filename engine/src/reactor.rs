@@ -16,6 +16,7 @@
 //! wait, where only signal-style task work reaches it). Operations other
 //! threads submit are queued lock-free and pushed by the next turn.
 
+use crate::buf::BufRing;
 use crate::driver::{Backend, Driver};
 use crate::runtime::Builder;
 use std::io;
@@ -83,6 +84,56 @@ impl Reactor {
             previous: crate::runtime::context::enter_hosted(Some(self.driver.clone())),
             _not_send: std::marker::PhantomData,
         }
+    }
+
+    /// A group of `count` receive buffers of `buf_len` bytes on this
+    /// reactor, from any thread (a hosted ring registers its buffer rings
+    /// as its driver: this waits for a turn in progress on another thread
+    /// to end, and holds the next one off while it registers).
+    ///
+    /// # Errors
+    ///
+    /// As [`BufRing::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let reactor = ringio::reactor::Reactor::new()?;
+    /// let group = reactor.buf_ring(1, 64, 16 * 1024)?;
+    /// println!("kernel ring: {}", group.kernel_ring());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn buf_ring(&self, group: u16, count: usize, buf_len: usize) -> io::Result<BufRing> {
+        let _entered = self.enter();
+        #[cfg(uring)]
+        if let Driver::Ring(ring) = &self.driver {
+            return ring.while_driving(|| BufRing::new(group, count, buf_len));
+        }
+        BufRing::new(group, count, buf_len)
+    }
+
+    /// Runs `f` as this reactor's driver: operations dropped inside `f` are
+    /// handed back to the driver at once rather than through its remote
+    /// queue. On a hosted io_uring this waits for a turn in progress on
+    /// another thread to end and holds the next one off until `f` returns;
+    /// elsewhere it just runs `f`. For a host's housekeeping between turns,
+    /// not for hot paths.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let reactor = ringio::reactor::Reactor::new()?;
+    /// reactor.turn()?;
+    /// let answer = reactor.as_driver(|| 42);
+    /// assert_eq!(answer, 42);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn as_driver<R>(&self, f: impl FnOnce() -> R) -> R {
+        #[cfg(uring)]
+        if let Driver::Ring(ring) = &self.driver {
+            return ring.while_driving(f);
+        }
+        f()
     }
 
     /// One non-blocking turn: push what other threads queued, submit, reap,

@@ -6,19 +6,31 @@
 //! The engine's waits are level-triggered, so forgetting readiness a moment
 //! too early (a concurrent poll saw it meanwhile) costs one extra wait that
 //! completes at once, never a lost wakeup.
+//!
+//! A stream on the completion read path (`completion`) keeps the same
+//! model: its reads copy from received buffers, and its read wait is for
+//! the next buffer to arrive.
 
+use super::completion::CompletionReads;
 use super::poll_io::RawStream;
+use ringio::buf::BufRing;
+use ringio::net::RecvMulti;
+use std::future::Future;
 use std::io::{self, IoSlice};
 use std::mem::MaybeUninit;
 use std::net::Shutdown;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 /// An engine stream with a remembered readiness per direction (public in a
 /// private module: nameable in bounds, not by users).
 #[derive(Debug)]
 pub struct Cached<S> {
+    /// The completion read side, if the stream's reactor reads so. First,
+    /// so that its receive goes (rescuing what it holds) before the stream.
+    reads: Option<Arc<CompletionReads>>,
     io: S,
     read: AtomicBool,
     write: AtomicBool,
@@ -26,8 +38,11 @@ pub struct Cached<S> {
 
 impl<S> Cached<S> {
     /// Wraps a fresh stream: readable and writable until shown otherwise.
+    /// It reads on completions if the calling thread's reactor does (call
+    /// on the thread whose reactor the stream is registered with).
     pub(crate) fn new(io: S) -> Cached<S> {
         Cached {
+            reads: crate::reactor::read_group().map(|group| group.stream()),
             io,
             read: AtomicBool::new(true),
             write: AtomicBool::new(true),
@@ -37,6 +52,11 @@ impl<S> Cached<S> {
     /// The engine stream.
     pub(crate) fn get(&self) -> &S {
         &self.io
+    }
+
+    /// The completion read side, while the stream reads so.
+    pub(crate) fn reads(&self) -> Option<&CompletionReads> {
+        self.reads.as_deref().filter(|r| r.active())
     }
 
     /// Forgets the readiness of one direction if `res` says `WouldBlock`.
@@ -64,9 +84,22 @@ impl<S> Cached<S> {
 }
 
 impl<S: RawStream> Cached<S> {
-    /// Ready while the last read did not find the stream empty; else waits.
+    /// Ready while the last read did not find the stream empty; else waits
+    /// (for the kernel, or on completion reads for the next buffer).
     pub(crate) fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Some(reads) = self.reads() {
+            return Self::poll_flag(&self.read, cx, |cx| reads.poll_read_ready(&self.io, cx));
+        }
         Self::poll_flag(&self.read, cx, |cx| self.io.poll_read_ready(cx))
+    }
+
+    /// Waits until the stream is readable (its own wait: every waiting task
+    /// is woken).
+    pub(crate) async fn readable(&self) -> io::Result<()> {
+        match self.reads() {
+            Some(reads) => reads.readable(&self.io).await,
+            None => self.io.readable().await,
+        }
     }
 
     /// Ready while the last write did not find the stream full; else waits.
@@ -75,10 +108,31 @@ impl<S: RawStream> Cached<S> {
     }
 
     pub(crate) fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(reads) = self.reads() {
+            let mut at = 0;
+            let res = reads.read_with(&self.io, buf.len(), |src| {
+                let n = copy_to(&mut buf[at..], src);
+                at += n;
+                n
+            });
+            return self.note(false, res);
+        }
         self.note(false, self.io.try_read(buf))
     }
 
     pub(crate) fn try_read_uninit(&self, buf: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
+        if let Some(reads) = self.reads() {
+            let mut at = 0;
+            let res = reads.read_with(&self.io, buf.len(), |src| {
+                let n = src.len().min(buf.len() - at);
+                for (dst, byte) in buf[at..at + n].iter_mut().zip(src) {
+                    dst.write(*byte);
+                }
+                at += n;
+                n
+            });
+            return self.note(false, res);
+        }
         self.note(false, self.io.try_read_uninit(buf))
     }
 
@@ -92,6 +146,12 @@ impl<S: RawStream> Cached<S> {
 }
 
 impl<S: RawStream> RawStream for Cached<S> {
+    fn readable(&self) -> impl Future<Output = io::Result<()>> + Send + '_ {
+        Cached::readable(self)
+    }
+    fn recv_multi<'a>(&'a self, group: &BufRing) -> RecvMulti<'a> {
+        self.io.recv_multi(group)
+    }
     fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Cached::poll_read_ready(self, cx)
     }
@@ -113,6 +173,13 @@ impl<S: RawStream> RawStream for Cached<S> {
     fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.io.shutdown(how)
     }
+}
+
+/// Copies as much of `src` as fits into `dst`; returns how much.
+pub(crate) fn copy_to(dst: &mut [u8], src: &[u8]) -> usize {
+    let n = src.len().min(dst.len());
+    dst[..n].copy_from_slice(&src[..n]);
+    n
 }
 
 impl<S> Deref for Cached<S> {

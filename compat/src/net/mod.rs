@@ -6,13 +6,17 @@
 mod axum_listener;
 mod buf_reads;
 mod cached;
+mod completion;
 mod interop;
 mod lend;
 #[cfg(feature = "stream")]
 mod listener_stream;
 mod peek;
 mod poll_io;
+mod read_group;
+pub(crate) mod reads_config;
 mod ready;
+pub(crate) use read_group::ReadGroup;
 pub(crate) mod split;
 mod stream_extra;
 pub mod tcp;

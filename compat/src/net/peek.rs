@@ -1,9 +1,13 @@
 //! The `peek` family, as in tokio: TCP streams and their read halves, and
 //! UDP sockets. A peek is a non-blocking `recv(MSG_PEEK)` on the socket's
-//! descriptor after a readiness wait; nothing is consumed, so every peek is
+//! descriptor after a readiness wait, or, for a stream reading on
+//! completions, a copy from the received buffer the next read starts with
+//! (up to one buffer; `completion`); nothing is consumed, so every peek is
 //! cancel safe. Bytes a dropped owned-buffer read of the engine API left on
-//! the stream are not seen by a peek (compat's own reads never leave any).
+//! the stream are not seen by a `MSG_PEEK` (compat's own reads never leave
+//! any).
 
+use super::cached::copy_to;
 use super::lend::Lend;
 use super::poll_io::{retry, until_done};
 use super::split::{OwnedReadHalf, ReadHalf};
@@ -41,19 +45,30 @@ fn inet(addr: Option<SocketAddrAny>) -> io::Result<SocketAddr> {
     SocketAddr::try_from(addr).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not an IP socket address"))
 }
 
+/// One peek of a stream without waiting, on its read path.
+fn try_peek_stream(s: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    match s.inner.reads() {
+        Some(reads) => reads.peek_with(s.inner.get(), |src| copy_to(buf, src)),
+        None => try_peek(s.inner.get(), buf),
+    }
+}
+
 /// Peeks into the unfilled part of `buf`; the bytes stay queued.
 fn poll_peek_stream(s: &TcpStream, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<usize>> {
     let n = ready!(retry(
         cx,
-        |cx| s.inner.get().poll_read_ready(cx),
-        || try_peek(s.inner.get(), buf.initialize_unfilled())
+        |cx| match s.inner.reads() {
+            Some(reads) => reads.poll_read_ready(s.inner.get(), cx),
+            None => s.inner.get().poll_read_ready(cx),
+        },
+        || try_peek_stream(s, buf.initialize_unfilled())
     ))?;
     buf.advance(n);
     Poll::Ready(Ok(n))
 }
 
 async fn peek_stream(s: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
-    until_done(|| try_peek(s.inner.get(), buf), || s.inner.get().readable()).await
+    until_done(|| try_peek_stream(s, buf), || s.inner.readable()).await
 }
 
 impl TcpStream {

@@ -1,15 +1,24 @@
 //! `AsyncRead`/`AsyncWrite` for ringio's byte streams, written once for TCP
-//! and Unix: try the non-blocking syscall, and on `WouldBlock` wait for
-//! readiness through the stream's ringio driver (a `POLL_ADD` on io_uring,
-//! the poller on the fallback), then try again.
+//! and Unix: try the non-blocking call, and on `WouldBlock` wait for the
+//! stream to be ready, then try again.
 //!
-//! Data moves straight between the caller's buffer and the socket: no copy
-//! in either direction, nothing held back. So a read future dropped at any
-//! point loses nothing (bytes leave the kernel only into a buffer that is
-//! returned), and `Ready(Ok(n))` from `poll_write` means the kernel has those
-//! `n` bytes; a caller that comes back with a different buffer after
-//! `Pending` (as h2 does) gets exactly what it asked for.
+//! Reads take one of two paths, chosen per reactor (`reads_config`): on
+//! the completion path (io_uring with buffer rings, opt-in), the "call" copies from buffers a multishot
+//! receive filled and the "wait" is for the next one (`completion`); else
+//! it is a non-blocking `recv` straight into the caller's buffer after a
+//! readiness wait through the stream's driver (a `POLL_ADD`, or the
+//! poller). Either way a read future dropped at any point loses nothing:
+//! bytes are only ever handed to a read that returns them.
+//!
+//! Writes always try the non-blocking `send` first, in the poll, and wait
+//! for writability only on `WouldBlock`: `Ready(Ok(n))` from `poll_write`
+//! means the kernel has those `n` bytes, and a caller that comes back with
+//! a different buffer after `Pending` (as h2 does) gets exactly what it
+//! asked for.
 
+use ringio::buf::BufRing;
+use ringio::net::RecvMulti;
+use std::future::Future;
 use std::io::{self, IoSlice};
 use std::net::Shutdown;
 use std::task::{ready, Context, Poll};
@@ -18,6 +27,8 @@ use tokio::io::ReadBuf;
 /// The poll-style surface of `ringio::net::{TcpStream, UnixStream}` (public
 /// in a private module: nameable in bounds, not by users).
 pub trait RawStream: Send + Sync + 'static {
+    fn readable(&self) -> impl Future<Output = io::Result<()>> + Send + '_;
+    fn recv_multi<'a>(&'a self, group: &BufRing) -> RecvMulti<'a>;
     fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
     fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
     fn try_read(&self, buf: &mut [u8]) -> io::Result<usize>;
@@ -31,6 +42,12 @@ pub trait RawStream: Send + Sync + 'static {
 macro_rules! raw_stream {
     ($ty:ty) => {
         impl RawStream for $ty {
+            fn readable(&self) -> impl Future<Output = io::Result<()>> + Send + '_ {
+                <$ty>::readable(self)
+            }
+            fn recv_multi<'a>(&'a self, group: &BufRing) -> RecvMulti<'a> {
+                <$ty>::recv_multi(self, group)
+            }
             fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
                 <$ty>::poll_read_ready(self, cx)
             }
@@ -97,13 +114,14 @@ pub(crate) fn poll_read(s: &impl RawStream, cx: &mut Context<'_>, buf: &mut Read
         cx,
         |cx| s.poll_read_ready(cx),
         || {
-            // SAFETY: the kernel only writes initialized bytes into the slice,
-            // and nothing here de-initializes any part of it.
+            // SAFETY: the read (a `recv`, or a copy from a received buffer)
+            // only writes initialized bytes into the slice, and nothing here
+            // de-initializes any part of it.
             let unfilled = unsafe { buf.unfilled_mut() };
             s.try_read_uninit(unfilled)
         }
     ))?;
-    // SAFETY: `recv` initialized the first `n` bytes of the unfilled part.
+    // SAFETY: the read initialized the first `n` bytes of the unfilled part.
     unsafe { buf.assume_init(n) };
     buf.advance(n);
     Poll::Ready(Ok(()))

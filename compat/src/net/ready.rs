@@ -76,8 +76,9 @@ macro_rules! ready_method {
     };
 }
 
-ready_method!(TcpStream, s => s.inner.get());
-ready_method!(UnixStream, s => s.inner.get());
+// `Cached`, whose `readable` knows the stream's read path.
+ready_method!(TcpStream, s => &s.inner);
+ready_method!(UnixStream, s => &s.inner);
 ready_method!(UdpSocket, s => &s.inner);
 ready_method!(UnixDatagram, s => &s.inner);
 
@@ -151,8 +152,8 @@ fn forget<S>(cached: &super::cached::Cached<S>, interest: Interest) {
     }
 }
 
-io_methods!(TcpStream, s => s.inner.get(), |interest| forget(&s.inner, interest));
-io_methods!(UnixStream, s => s.inner.get(), |interest| forget(&s.inner, interest));
+io_methods!(TcpStream, s => &s.inner, |interest| forget(&s.inner, interest));
+io_methods!(UnixStream, s => &s.inner, |interest| forget(&s.inner, interest));
 // Datagram sockets keep no readiness of their own: nothing to forget.
 io_methods!(UdpSocket, s => &s.inner, |_: Interest| {
     let _ = s;

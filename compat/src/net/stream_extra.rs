@@ -50,6 +50,21 @@ macro_rules! stream_extra {
             ///
             /// `WouldBlock` if nothing is pending.
             pub fn try_read_vectored(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+                if let Some(reads) = self.inner.reads() {
+                    // Completion reads: the received bytes, across the buffers in order.
+                    let room = bufs.iter().map(|b| b.len()).sum();
+                    let (mut i, mut at) = (0, 0);
+                    let res = reads.read_with(self.inner.get(), room, |src| {
+                        while i < bufs.len() && at == bufs[i].len() {
+                            (i, at) = (i + 1, 0);
+                        }
+                        let Some(dst) = bufs.get_mut(i) else { return 0 };
+                        let n = super::cached::copy_to(&mut dst[at..], src);
+                        at += n;
+                        n
+                    });
+                    return self.inner.note(false, res);
+                }
                 let res = super::lend::Lend::lend(self.inner.get(), |fd| loop {
                     match rustix::io::readv(fd, bufs) {
                         Err(Errno::INTR) => continue,

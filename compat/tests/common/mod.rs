@@ -51,6 +51,16 @@ where
     F: Fn() -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    flavours_within(LIMIT * scaled(1) as u32, test);
+}
+
+/// [`flavours`] with a limit of its own per run (storms that scale with
+/// `RINGIO_STRESS`).
+pub fn flavours_within<F, Fut>(limit: Duration, test: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let runtimes = [
         ("current_thread", tokio::runtime::Builder::new_current_thread()),
         ("multi_thread", {
@@ -59,7 +69,6 @@ where
             builder
         }),
     ];
-    let limit = LIMIT * scaled(1) as u32;
     for (flavour, mut builder) in runtimes {
         let rt = builder.enable_all().build().expect("tokio runtime");
         let outcome = rt.block_on(async {
@@ -127,6 +136,40 @@ impl XorShift {
     pub fn one_in(&mut self, n: u64) -> bool {
         self.next_u64() % n == 0
     }
+}
+
+/// `n` rounds at the CI size, times `RINGIO_STRESS` (default 1), as in the
+/// engine's storms: `RINGIO_STRESS=10` makes a storm ten times longer.
+pub fn scaled(n: usize) -> usize {
+    let stress = match std::env::var("RINGIO_STRESS") {
+        Ok(v) => v
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| panic!("RINGIO_STRESS={v}: expected a positive integer")),
+        Err(_) => 1,
+    };
+    n * stress
+}
+
+/// The seed of a storm: `RINGIO_TEST_SEED` to replay one, else fresh. It is
+/// printed (shown when the test fails), so a failure names its replay.
+pub fn seed(what: &str) -> u64 {
+    let value = match std::env::var("RINGIO_TEST_SEED") {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("RINGIO_TEST_SEED={v}: expected an integer")),
+        Err(_) => {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            nanos ^ (u64::from(std::process::id()) << 32)
+        }
+    };
+    eprintln!("{what}: seed {value} (replay with RINGIO_TEST_SEED={value})");
+    value
 }
 
 /// `len` pseudo-random bytes determined by `seed`.
@@ -246,40 +289,6 @@ impl Drop for TempPath {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
     }
-}
-
-/// `n` rounds at the CI size, times the stress factor `RINGIO_STRESS`
-/// (default 1): `RINGIO_STRESS=100` turns 10^4 drops into 10^6.
-pub fn scaled(n: usize) -> usize {
-    let stress = match std::env::var("RINGIO_STRESS") {
-        Ok(v) => v
-            .trim()
-            .parse::<usize>()
-            .ok()
-            .filter(|&n| n > 0)
-            .unwrap_or_else(|| panic!("RINGIO_STRESS={v}: expected a positive integer")),
-        Err(_) => 1,
-    };
-    n * stress
-}
-
-/// The seed of the storm called `what`: `RINGIO_TEST_SEED`, or one made
-/// from the clock. Printed, so a failure can be replayed.
-pub fn seed(what: &str) -> u64 {
-    let value = match std::env::var("RINGIO_TEST_SEED") {
-        Ok(v) => v
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("RINGIO_TEST_SEED={v}: expected an integer")),
-        Err(_) => {
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as u64);
-            nanos ^ (u64::from(std::process::id()) << 32)
-        }
-    };
-    eprintln!("{what}: seed {value} (replay with RINGIO_TEST_SEED={value})");
-    value
 }
 
 /// Polls `future` up to `polls` times, with a yield between polls, and

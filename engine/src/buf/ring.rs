@@ -229,6 +229,25 @@ impl BufRing {
         self.pool.available()
     }
 
+    /// True when the kernel picks this group's buffers itself (a
+    /// provided-buffer ring on io_uring, Linux 5.19); false for the
+    /// user-space pool of readiness backends and older kernels, where each
+    /// receive is a readiness wait plus a plain read into a free buffer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// ringio::Runtime::new()?.block_on(async {
+    ///     let group = ringio::buf::BufRing::new(2, 8, 4096)?;
+    ///     println!("kernel-picked buffers: {}", group.kernel_ring());
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn kernel_ring(&self) -> bool {
+        self.pool.ring_id().is_some()
+    }
+
     pub(crate) fn pool(&self) -> &Arc<Pool> {
         &self.pool
     }

@@ -8,7 +8,7 @@
 //! future cannot lose bytes and `Ok(n)` means the kernel took (or gave) `n`.
 
 use crate::driver::Op;
-use crate::fd::descriptor::{Handle, Lease};
+use crate::fd::descriptor::{Descriptor, Handle, Lease};
 use crate::fd::mutex::Access;
 use crate::fd::rescue::Rescue;
 use crate::fd::Interest;
@@ -59,7 +59,7 @@ impl Readiness {
         let stored = &mut **slot.get_or_insert_with(Box::default);
         let op = match &mut *stored {
             Some(op) => op,
-            empty => empty.insert(submit(fd, interest)?),
+            empty => empty.insert(submit(fd.shared(), interest)?),
         };
         let result = std::task::ready!(Pin::new(op).poll(cx));
         *stored = None;
@@ -80,7 +80,7 @@ impl Readiness {
     }
 }
 
-fn submit(fd: &Handle, interest: Interest) -> io::Result<Op<PollReady>> {
+fn submit(fd: &Descriptor, interest: Interest) -> io::Result<Op<PollReady>> {
     let driver = fd.driver()?;
     let r = fd.incref()?;
     Ok(driver.submit(PollReady::new(r.into(), interest)))
@@ -88,6 +88,11 @@ fn submit(fd: &Handle, interest: Interest) -> io::Result<Op<PollReady>> {
 
 /// Waits until `fd` is ready for `interest`; each caller has its own wait.
 pub(crate) async fn ready(fd: &Handle, interest: Interest) -> io::Result<()> {
+    ready_on(fd.shared(), interest).await
+}
+
+/// [`ready`] for a shared descriptor (what outlives a borrow of the handle).
+pub(crate) async fn ready_on(fd: &Descriptor, interest: Interest) -> io::Result<()> {
     submit(fd, interest)?.await.map(drop)
 }
 

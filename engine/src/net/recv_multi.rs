@@ -19,10 +19,12 @@
 //! every byte it received and did not hand out on the descriptor's rescue
 //! queue, for the next read, and gives every buffer back.
 
-use super::stream::Stream;
+use super::ready::ready_on;
+use super::stream::{read_on, Stream};
 use crate::buf::{BufRing, BufRingBuf, Pool};
 #[cfg(uring)]
 use crate::driver::Driver;
+use crate::fd::descriptor::Descriptor;
 #[cfg(uring)]
 use crate::fd::descriptor::Lease;
 #[cfg(uring)]
@@ -30,10 +32,17 @@ use crate::fd::mutex::Access;
 use crate::fd::Interest;
 #[cfg(uring)]
 use crate::op::recv_multi::{rescue_bytes, rescue_error, Received, RecvMultiOp};
-#[cfg(uring)]
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
+use std::marker::PhantomData;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+/// A wait of `poll_next` kept between polls: boxed, since it outlives the
+/// poll that started it (rare: arming behind a contended read lock or a dry
+/// group, or a receive on a readiness backend).
+type Pending<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 /// Buffers one connection may hold queued and unread, unless set with
 /// [`RecvMulti::max_unread`]: a quarter of the group, at most 64.
@@ -68,7 +77,10 @@ fn default_unread(count: usize) -> usize {
 /// # Ok(()) }
 /// ```
 pub struct RecvMulti<'a> {
-    stream: &'a Stream,
+    /// The stream's descriptor (a borrow of the stream in the type, unless
+    /// made owned with [`RecvMulti::into_owned`]).
+    fd: Descriptor,
+    _stream: PhantomData<&'a Stream>,
     pool: Arc<Pool>,
     max_unread: usize,
     /// The multishot receive in the kernel, until its last CQE was taken
@@ -79,6 +91,12 @@ pub struct RecvMulti<'a> {
     /// buffers wait here for their turn).
     #[cfg(uring)]
     received: Arc<Received>,
+    /// Arming, waiting for the read lock (or for a buffer, the group having
+    /// run dry).
+    #[cfg(uring)]
+    locking: Option<Pending<io::Result<Lease>>>,
+    /// Readiness backends: the receive in progress.
+    receiving: Option<Pending<Option<io::Result<BufRingBuf>>>>,
     /// Armed once already: arming again counts as a re-arm.
     armed_before: bool,
     /// The last receive found the group dry: wait for a buffer first.
@@ -100,7 +118,8 @@ impl std::fmt::Debug for RecvMulti<'_> {
 impl<'a> RecvMulti<'a> {
     pub(crate) fn new(stream: &'a Stream, group: &BufRing) -> RecvMulti<'a> {
         RecvMulti {
-            stream,
+            fd: stream.fd.shared().clone(),
+            _stream: PhantomData,
             pool: group.pool().clone(),
             max_unread: default_unread(group.count()),
             #[cfg(uring)]
@@ -111,6 +130,9 @@ impl<'a> RecvMulti<'a> {
             // that every idle connection would then hold.
             #[cfg(uring)]
             received: Arc::new(crate::sync::Mutex::new(std::collections::VecDeque::with_capacity(1))),
+            #[cfg(uring)]
+            locking: None,
+            receiving: None,
             armed_before: false,
             dry: false,
             eof: false,
@@ -161,62 +183,103 @@ impl<'a> RecvMulti<'a> {
     /// [`crate::Error::Closed`] once the stream is closed, `InvalidInput` if
     /// the group belongs to another runtime's ring.
     pub async fn next(&mut self) -> Option<io::Result<BufRingBuf>> {
+        poll_fn(|cx| self.poll_next(cx)).await
+    }
+
+    /// Poll-style [`RecvMulti::next`], for `poll_*` contexts (a tokio
+    /// `AsyncRead`, say): `Ready(None)` at end of stream. Only the task that
+    /// polled last is woken. Dropping the `RecvMulti` between polls loses
+    /// nothing, as with `next()`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::task::Poll;
+    ///
+    /// # async fn f(stream: ringio::net::TcpStream, group: ringio::buf::BufRing) -> std::io::Result<()> {
+    /// let mut rx = stream.recv_multi(&group);
+    /// let n = std::future::poll_fn(|cx| match rx.poll_next(cx) {
+    ///     Poll::Ready(Some(buf)) => Poll::Ready(buf.map(|b| b.len())),
+    ///     Poll::Ready(None) => Poll::Ready(Ok(0)),
+    ///     Poll::Pending => Poll::Pending,
+    /// })
+    /// .await?;
+    /// println!("{n} bytes");
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`RecvMulti::next`].
+    pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<BufRingBuf>>> {
         if self.eof {
-            return None;
+            return Poll::Ready(None);
         }
-        let driver = match self.stream.fd.driver() {
+        let driver = match self.fd.driver() {
             Ok(d) => d,
-            Err(e) => return Some(Err(e)),
+            Err(e) => return Poll::Ready(Some(Err(e))),
         };
         match (&driver, self.pool.ring_id()) {
             #[cfg(uring)]
-            (Driver::Ring(ring), Some(id)) if ring.id() == id => self.next_ring(ring).await,
-            (_, Some(_)) => Some(Err(io::Error::new(
+            (Driver::Ring(ring), Some(id)) if ring.id() == id => self.poll_ring(ring, cx),
+            (_, Some(_)) => Poll::Ready(Some(Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "this buffer group belongs to another runtime's ring",
-            ))),
-            (_, None) => self.next_pooled().await,
+            )))),
+            (_, None) => self.poll_pooled(cx),
+        }
+    }
+
+    /// The same receive, no longer tied to a borrow of the stream: for a
+    /// type that keeps the stream and its receive side by side. Once the
+    /// stream is closed (dropped), it ends with [`crate::Error::Closed`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn f(stream: &ringio::net::TcpStream, group: &ringio::buf::BufRing) {
+    /// let rx: ringio::net::RecvMulti<'static> = stream.recv_multi(group).into_owned();
+    /// # drop(rx) }
+    /// ```
+    pub fn into_owned(mut self) -> RecvMulti<'static> {
+        RecvMulti {
+            fd: self.fd.clone(),
+            _stream: PhantomData,
+            pool: self.pool.clone(),
+            max_unread: self.max_unread,
+            // Taken, so that dropping `self` leaves the receive alone.
+            #[cfg(uring)]
+            armed: self.armed.take(),
+            #[cfg(uring)]
+            received: self.received.clone(),
+            #[cfg(uring)]
+            locking: self.locking.take(),
+            receiving: self.receiving.take(),
+            armed_before: self.armed_before,
+            dry: self.dry,
+            eof: self.eof,
         }
     }
 
     /// Readiness backends (and groups without a kernel ring): wait until
     /// readable, then receive into a buffer from the free list.
-    async fn next_pooled(&mut self) -> Option<io::Result<BufRingBuf>> {
-        loop {
-            // (Bytes a dropped read left are there already.)
-            if !self.stream.fd.shared().rescue().has_any() {
-                if let Err(e) = self.stream.ready(Interest::READABLE).await {
-                    return Some(Err(e));
-                }
-            }
-            let buf = match self.pool.take_free() {
-                Some(buf) => buf,
-                None => {
-                    self.pool.counters().ran_dry();
-                    self.pool.wait_available().await;
-                    continue;
-                }
-            };
-            return match self.stream.read(buf).await {
-                (Ok(0), _) => {
-                    self.eof = true;
-                    None
-                }
-                (Ok(_), buf) => {
-                    self.pool.counters().recv_cqe();
-                    Some(Ok(buf))
-                }
-                (Err(e), _) if e.kind() == io::ErrorKind::Interrupted => continue,
-                (Err(e), _) => Some(Err(e)),
-            };
+    fn poll_pooled(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<BufRingBuf>>> {
+        let receiving = self
+            .receiving
+            .get_or_insert_with(|| Box::pin(receive_pooled(self.fd.clone(), self.pool.clone())));
+        let got = ready!(receiving.as_mut().poll(cx));
+        self.receiving = None;
+        if got.is_none() {
+            self.eof = true;
         }
+        Poll::Ready(got)
     }
 
     #[cfg(uring)]
-    async fn next_ring(&mut self, ring: &crate::ring::Driver) -> Option<io::Result<BufRingBuf>> {
+    fn poll_ring(&mut self, ring: &crate::ring::Driver, cx: &mut Context<'_>) -> Poll<Option<io::Result<BufRingBuf>>> {
         loop {
             // What was received comes first, in order. (Taken and returned
-            // with no await between: a dropped `next()` took nothing.) A
+            // with no suspension between: a dropped `next()` took nothing.) A
             // buffer without bytes (an end of stream or, before Linux 6.12,
             // a failure named it) just goes back.
             let next = self.received.lock().pop_front();
@@ -224,18 +287,18 @@ impl<'a> RecvMulti<'a> {
                 if buf.is_empty() {
                     continue;
                 }
-                return Some(Ok(buf));
+                return Poll::Ready(Some(Ok(buf)));
             }
             let Some(op) = &mut self.armed else {
-                if let Some(rescued) = self.arm(ring).await {
-                    return Some(rescued);
+                if let Some(rescued) = ready!(self.poll_arm(ring, cx)) {
+                    return Poll::Ready(Some(rescued));
                 }
                 continue;
             };
             // `None` once the last CQE was taken: its buffers, and every
             // earlier one's, were queued before it, and `received` is empty
             // (above), so nothing is left behind with the operation.
-            let Some(c) = poll_fn(|cx| op.poll_next(cx)).await else {
+            let Some(c) = ready!(op.poll_next(cx)) else {
                 self.armed = None;
                 continue;
             };
@@ -244,7 +307,7 @@ impl<'a> RecvMulti<'a> {
                 n if n > 0 => {}
                 0 => {
                     self.eof = true;
-                    return None;
+                    return Poll::Ready(None);
                 }
                 e if e == -libc::ENOBUFS => {
                     self.pool.counters().ran_dry();
@@ -252,9 +315,9 @@ impl<'a> RecvMulti<'a> {
                 }
                 // Stopped by the driver because we fell behind: re-armed once
                 // its queue is empty. (A close says `Closed` instead.)
-                _ if c.is_cancelled() && !self.stream.fd.is_closed() => {}
-                _ if c.is_cancelled() => return Some(Err(closed())),
-                _ => return Some(Err(c.io_result().err().unwrap_or_else(closed))),
+                _ if c.is_cancelled() && !self.fd.is_closed() => {}
+                _ if c.is_cancelled() => return Poll::Ready(Some(Err(closed()))),
+                _ => return Poll::Ready(Some(Err(c.io_result().err().unwrap_or_else(closed)))),
             }
         }
     }
@@ -262,25 +325,42 @@ impl<'a> RecvMulti<'a> {
     /// Arms the multishot receive (once the group has a buffer again, if it
     /// ran dry), unless bytes a dropped read left come first: then those.
     #[cfg(uring)]
-    async fn arm(&mut self, ring: &crate::ring::Driver) -> Option<io::Result<BufRingBuf>> {
-        if self.dry && !self.stream.fd.shared().rescue().has_any() {
+    fn poll_arm(&mut self, ring: &crate::ring::Driver, cx: &mut Context<'_>) -> Poll<Option<io::Result<BufRingBuf>>> {
+        let locked = match &mut self.locking {
+            Some(locking) => ready!(locking.as_mut().poll(cx)),
             // Only a receive with data pending waits for a buffer (an idle
             // one would take a waiter's turn and leave the buffer unused).
-            if let Err(e) = self.stream.ready(Interest::READABLE).await {
-                return Some(Err(e));
+            None if self.dry && !self.fd.rescue().has_any() => {
+                let (fd, pool) = (self.fd.clone(), self.pool.clone());
+                self.locking = Some(Box::pin(async move {
+                    ready_on(&fd, Interest::READABLE).await?;
+                    pool.wait_available().await;
+                    fd.lock(Access::Read).await
+                }));
+                return self.poll_arm(ring, cx);
             }
-            self.pool.wait_available().await;
-        }
-        self.dry = false;
-        let lock = match self.stream.fd.lock(Access::Read).await {
-            Ok(lock) => lock,
-            Err(e) => return Some(Err(e)),
+            // Uncontended: no future, no allocation.
+            None => match self.fd.try_lock(Access::Read) {
+                Ok(Some(lock)) => Ok(lock),
+                Ok(None) => {
+                    let fd = self.fd.clone();
+                    self.locking = Some(Box::pin(async move { fd.lock(Access::Read).await }));
+                    return self.poll_arm(ring, cx);
+                }
+                Err(e) => Err(e),
+            },
         };
-        if self.stream.fd.is_closed() {
-            return Some(Err(closed()));
+        self.locking = None;
+        self.dry = false;
+        let lock = match locked {
+            Ok(lock) => lock,
+            Err(e) => return Poll::Ready(Some(Err(e))),
+        };
+        if self.fd.is_closed() {
+            return Poll::Ready(Some(Err(closed())));
         }
         if let Some(rescued) = take_rescued(&lock, self.pool.buf_len()) {
-            return Some(rescued);
+            return Poll::Ready(Some(rescued));
         }
         let op = RecvMultiOp::new(lock.into(), self.pool.clone(), self.received.clone(), self.max_unread);
         if self.armed_before {
@@ -288,7 +368,38 @@ impl<'a> RecvMulti<'a> {
         }
         self.armed_before = true;
         self.armed = Some(ring.submit_multishot(op));
-        None
+        Poll::Ready(None)
+    }
+}
+
+/// One receive of the readiness path: wait until readable, take a buffer
+/// from the free list (waiting for one if the group ran dry), receive into
+/// it. `None` at end of stream.
+async fn receive_pooled(fd: Descriptor, pool: Arc<Pool>) -> Option<io::Result<BufRingBuf>> {
+    loop {
+        // (Bytes a dropped read left are there already.)
+        if !fd.rescue().has_any() {
+            if let Err(e) = ready_on(&fd, Interest::READABLE).await {
+                return Some(Err(e));
+            }
+        }
+        let buf = match pool.take_free() {
+            Some(buf) => buf,
+            None => {
+                pool.counters().ran_dry();
+                pool.wait_available().await;
+                continue;
+            }
+        };
+        return match read_on(&fd, buf).await {
+            (Ok(0), _) => None,
+            (Ok(_), buf) => {
+                pool.counters().recv_cqe();
+                Some(Ok(buf))
+            }
+            (Err(e), _) if e.kind() == io::ErrorKind::Interrupted => continue,
+            (Err(e), _) => Some(Err(e)),
+        };
     }
 }
 
@@ -312,12 +423,13 @@ fn take_rescued(lock: &Lease, max: usize) -> Option<io::Result<BufRingBuf>> {
 #[cfg(uring)]
 impl Drop for RecvMulti<'_> {
     fn drop(&mut self) {
-        let stream = self.stream.fd.shared();
+        let stream = &self.fd;
         let received = &self.received;
         let Some(mut op) = self.armed.take() else {
-            // Not armed: `next_ring` lets the operation go only with
+            // Not armed: `poll_ring` lets the operation go only with
             // `received` empty, and nothing fills it but the operation.
-            debug_assert!(received.lock().is_empty());
+            // (Or `into_owned` took the receive, and `received` with it.)
+            debug_assert!(received.lock().is_empty() || Arc::strong_count(received) > 1);
             return;
         };
         // What the stream received and did not hand out goes to the rescue

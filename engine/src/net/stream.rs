@@ -5,7 +5,7 @@ use super::ready::{self, Readiness};
 pub(crate) use super::write_all::WriteAll;
 use crate::buf::{IoBuf, IoBufMut};
 use crate::error::BufResult;
-use crate::fd::descriptor::{Handle, Lease};
+use crate::fd::descriptor::{Descriptor, Handle, Lease};
 use crate::fd::mutex::Access;
 use crate::fd::Interest;
 use crate::op::connect::Connect;
@@ -59,16 +59,8 @@ impl Stream {
 
     /// Receives into `buf` (up to its capacity); `Ok(0)` is end of stream,
     /// or an empty buffer. Bytes a dropped read received come first.
-    pub(crate) async fn read<B: IoBufMut>(&self, mut buf: B) -> BufResult<usize, B> {
-        if buf.bytes_total() == 0 {
-            return (Ok(0), buf);
-        }
-        let driver = try_buf!(self.fd.driver(), buf);
-        let r = try_buf!(self.fd.lock(Access::Read).await, buf);
-        if let Some(res) = take_rescued(&r, &mut buf, 0) {
-            return (res, buf);
-        }
-        driver.submit(Recv::stream(r.into(), buf, 0, false)).await
+    pub(crate) async fn read<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
+        read_on(self.fd.shared(), buf).await
     }
 
     /// Sends some of `buf`'s initialized bytes, by tokio's rule: the send
@@ -239,6 +231,20 @@ impl Stream {
         self.fd
             .with(|fd| rustix::net::getpeername(fd)?.ok_or(rustix::io::Errno::NOTCONN))
     }
+}
+
+/// [`Stream::read`] on a shared descriptor (for what outlives a borrow of
+/// the stream, such as an owned `RecvMulti`).
+pub(crate) async fn read_on<B: IoBufMut>(fd: &Descriptor, mut buf: B) -> BufResult<usize, B> {
+    if buf.bytes_total() == 0 {
+        return (Ok(0), buf);
+    }
+    let driver = try_buf!(fd.driver(), buf);
+    let r = try_buf!(fd.lock(Access::Read).await, buf);
+    if let Some(res) = take_rescued(&r, &mut buf, 0) {
+        return (res, buf);
+    }
+    driver.submit(Recv::stream(r.into(), buf, 0, false)).await
 }
 
 /// Non-blocking, and a write to a reset peer fails with `EPIPE` instead of

@@ -69,6 +69,26 @@ impl Driver {
         result
     }
 
+    /// Runs `f` as this hosted ring's driver, for set-up that only the
+    /// driving thread may do (registering a buffer ring): on the thread that
+    /// is turning already, at once; elsewhere once no turn is in progress
+    /// (yielding the thread meanwhile: a turn never blocks), holding off
+    /// turns until `f` returns. Not for hot paths.
+    pub(crate) fn while_driving<R>(&self, f: impl FnOnce() -> R) -> R {
+        if self.is_owner_thread() || !self.inner.hosted {
+            return f(); // a runtime's ring: only its own thread can do this
+        }
+        // Acquire/Release: as in `turn_hosted`, whose flag this takes.
+        while self.inner.turning.swap(true, Ordering::Acquire) {
+            std::thread::yield_now();
+        }
+        let owner = OwnerGuard::enter(self.inner.id);
+        let result = f();
+        drop(owner);
+        self.inner.turning.store(false, Ordering::Release);
+        result
+    }
+
     /// A hosted ring's driving task is about to wait: `waker` is woken when
     /// another thread queues work. Returns `false` if work is already queued
     /// (turn again instead of waiting).
