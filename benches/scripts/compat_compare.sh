@@ -18,10 +18,11 @@
 #          WORKLOADS="echo-64c echo-512c-4k http-64c" benches/scripts/compat_compare.sh
 #
 # Environment (besides the shared ones):
-#   CONTENDERS    any of: tokio compat-uring compat-ready compat-epoll ringio-uring ringio-epoll
+#   CONTENDERS    any of: tokio compat-uring compat-completion compat-epoll ringio-uring ringio-epoll
 #                 (default "tokio compat-uring compat-epoll ringio-uring";
-#                 compat-ready is compat-uring with RINGIO_COMPAT_READS=readiness: reads
-#                 wait for readiness and call recv instead of taking multishot completions;
+#                 compat-completion is compat-uring with RINGIO_COMPAT_READS=completion: reads
+#                 take multishot completions instead of waiting for readiness and calling recv
+#                 (current-thread runtimes only: with FLAVOUR=multi it reads on readiness);
 #                 ringio-* serve echo only and are skipped for http)
 #   WORKLOADS     default: echo-1c echo-16c http-16c echo-rate http-rate
 #   FLAVOUR       tokio runtime of the server: current|multi (default current)
@@ -41,7 +42,7 @@ server_cmd() {
     case $1 in
     tokio) stack=tokio backend=- ;;
     compat-uring) stack=compat backend=uring ;;
-    compat-ready) stack=compat backend=uring reads=readiness ;;
+    compat-completion) stack=compat backend=uring reads=completion ;;
     compat-epoll) stack=compat backend=epoll ;;
     ringio-uring) stack=ringio backend=uring ;;
     ringio-epoll) stack=ringio backend=epoll ;;
