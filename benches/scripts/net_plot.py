@@ -97,7 +97,9 @@ if a.plot:
                 xs.append(i + (j - (len(contenders) - 1) / 2) * width)
                 ys.append(v / t)
                 labels.append(f"{v / 1000:.1f}k")
-            bars = ax.bar(xs, ys, width, label=c)
+            if not xs:
+                continue  # this contender does not serve this protocol
+            bars = ax.bar(xs, ys, width, label=c, color=f"C{j}")
             ax.bar_label(bars, labels, fontsize=6, rotation=90, padding=2)
         ax.axhline(1.0, color="grey", lw=0.8)
         ax.axhline(a.target, color="red", lw=0.8, ls="--", label=f"target {a.target:.2f}x")
@@ -117,7 +119,7 @@ if a.plot:
                 if v is not None:
                     xs.append(i + (j - (len(contenders) - 1) / 2) * width)
                     ys.append(v)
-            bars = ax.bar(xs, ys, width, label=c)
+            bars = ax.bar(xs, ys, width, label=c, color=f"C{j}")
             ax.bar_label(bars, [f"{y:.1f}" for y in ys], fontsize=7)
         ax.set_xticks(range(len(rates)), rates)
         ax.set_ylabel("server CPU µs / request")
