@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite, once per Linux backend: io_uring (the default where
-# the kernel allows it) and epoll (forced with RINGIO_BACKEND).
+# the kernel allows it) and epoll (forced with RINGIO_BACKEND); and the
+# compat crate's once more on io_uring with its completion read path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== test suite on io_uring"
 RINGIO_BACKEND=uring cargo test --workspace "$@"
+echo "== ringio-compat on io_uring with completion reads (opt-in there)"
+RINGIO_BACKEND=uring RINGIO_COMPAT_READS=completion cargo test -p ringio-compat "$@"
 echo "== test suite on epoll"
 RINGIO_BACKEND=epoll cargo test --workspace "$@"

@@ -111,13 +111,6 @@ fn new_read_group(reactor: &Reactor) -> Option<ReadGroup> {
     if reactor.backend() != ringio::Backend::IoUring {
         return None; // a readiness backend's group would be a pool: no gain
     }
-    // The open bug (see `reads_config`) shows only where the driving task
-    // and the streams' tasks run on different threads.
-    let flavor = Handle::try_current().map(|h| h.runtime_flavor());
-    if !matches!(flavor, Ok(tokio::runtime::RuntimeFlavor::CurrentThread)) {
-        tracing::debug!("completion reads are for current-thread runtimes for now; reading on readiness");
-        return None;
-    }
     match reactor.buf_ring(READ_GROUP, config.bufs, config.buf_len) {
         Ok(group) if group.kernel_ring() => {
             tracing::debug!(

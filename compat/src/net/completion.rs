@@ -100,7 +100,14 @@ impl CompletionReads {
         let Ok(mut st) = self.state.try_lock() else {
             return false; // a read is running: the stream is not idle
         };
-        st.rx.take().is_some()
+        // Dropped under the lock: a read that arms the next receive finds
+        // the rescued bytes in place (or the old receive still holding the
+        // stream's read lock), never a gap between the two.
+        let rx = st.rx.take();
+        let disarmed = rx.is_some();
+        drop(rx);
+        drop(st);
+        disarmed
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

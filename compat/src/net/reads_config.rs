@@ -9,14 +9,9 @@
 //! | `RINGIO_COMPAT_BUF_LEN` | bytes per buffer | 16384 |
 //! | `RINGIO_COMPAT_MAX_UNREAD` | buffers one stream may hold unread | 8 |
 //!
-//! Readiness is the default while the completion path has an open bug: the
-//! disarm that relieves a short group (`read_group`) can lose received
-//! bytes on a multi-thread runtime (about one run in ten of
-//! `tcp_readiness::try_write_and_try_read_move_every_byte` with
-//! `RINGIO_COMPAT_READS=completion` on a loaded machine; none in 50 runs
-//! without the disarm, which then cannot bound a slow reader). Until it is
-//! found, `completion` is honoured on current-thread runtimes only (where
-//! it was never seen); a multi-thread runtime reads on readiness.
+//! Readiness is the default: on this project's benchmark the completion
+//! path costs less CPU per request at a fixed rate but serves fewer
+//! requests per second when saturated (`docs/performance.md`, ringio-compat).
 //!
 //! The defaults: 256 x 16 KiB is 4 MiB per tokio thread, enough for 32
 //! connections that all fall behind at once before any waits for a buffer;

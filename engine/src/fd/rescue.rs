@@ -14,6 +14,15 @@
 //! lock is released. So whatever is rescued here is older than anything a
 //! later read could receive, and handing it out first keeps a stream's bytes
 //! in order.
+//!
+//! A `recv_multi` stream whose receive ended while it still held buffers
+//! unread (the group ran dry, the reader fell behind) hands those buffers
+//! over here whole, before its lock goes: the stream takes them back
+//! without a copy when it arms again, any other read copies from them, and
+//! a stream dropped meanwhile turns them into bytes so that the group gets
+//! its buffers back ([`Rescue::detach_buffers`]).
+
+use crate::buf::BufRingBuf;
 
 use crate::sync::Mutex;
 use rustix::net::SocketAddrAny;
@@ -26,6 +35,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub(crate) enum Rescued {
     /// Bytes of a stream; the first `pos` were handed out already.
     Bytes { data: Vec<u8>, pos: usize },
+    /// A buffer group's buffer of a stream's bytes, received by a
+    /// `recv_multi` whose receive ended before its stream took it; the first
+    /// `pos` bytes were handed out already.
+    Buffer { buf: BufRingBuf, pos: usize },
     /// One whole datagram.
     Datagram(Datagram),
     /// A connection accepted for a future that is gone.
@@ -84,6 +97,52 @@ impl Rescue {
         }
     }
 
+    /// Keeps buffers a `recv_multi` received and did not hand out, in order
+    /// (see the module docs). Takes the queue's lock only: safe with the
+    /// driver's state borrowed (nothing is dropped or woken).
+    pub(crate) fn push_buffers(&self, bufs: impl IntoIterator<Item = BufRingBuf>) {
+        let mut items = self.items.lock();
+        let before = items.len();
+        items.extend(bufs.into_iter().map(|buf| Rescued::Buffer { buf, pos: 0 }));
+        if items.len() > before {
+            // Release (and the mutex): as in `push`.
+            self.any.store(true, Ordering::Release);
+        }
+    }
+
+    /// The oldest rescued item, if it is a whole buffer (none of its bytes
+    /// handed out): the stream that received it takes it back as it is.
+    pub(crate) fn take_buffer(&self) -> Option<BufRingBuf> {
+        self.take_if(
+            |item| matches!(item, Rescued::Buffer { pos: 0, .. }),
+            |item| match item {
+                Rescued::Buffer { buf, .. } => Some(buf),
+                _ => None,
+            },
+        )
+    }
+
+    /// Turns every rescued buffer into bytes of its own, in place, and hands
+    /// the buffers back to the caller (to drop outside the driver's state:
+    /// the group gets them back). For a `recv_multi` stream that is
+    /// dropped, whose buffers nobody would take back whole.
+    pub(crate) fn detach_buffers(&self) -> Vec<BufRingBuf> {
+        if self.is_empty() {
+            return Vec::new();
+        }
+        let mut spent = Vec::new();
+        for item in self.items.lock().iter_mut() {
+            if let Rescued::Buffer { buf, pos } = item {
+                let data = buf[*pos..].to_vec();
+                let Rescued::Buffer { buf, .. } = std::mem::replace(item, Rescued::Bytes { data, pos: 0 }) else {
+                    unreachable!("matched as a buffer just above")
+                };
+                spent.push(buf);
+            }
+        }
+        spent
+    }
+
     fn is_empty(&self) -> bool {
         // Acquire: pairs with the Release in `push`.
         !self.any.load(Ordering::Acquire)
@@ -107,17 +166,14 @@ impl Rescue {
             return None;
         }
         let mut items = self.items.lock();
+        // Buffers read to their end go back to their group once the lock is
+        // let go (giving one back may wake a task).
+        let mut spent = Vec::new();
         let mut done = 0;
         while done < room {
-            match items.front_mut() {
-                Some(Rescued::Bytes { data, pos }) => {
-                    let n = copy(done, &data[*pos..]);
-                    done += n;
-                    *pos += n;
-                    if *pos == data.len() {
-                        items.pop_front();
-                    }
-                }
+            let (src, pos) = match items.front_mut() {
+                Some(Rescued::Bytes { data, pos }) => (&data[..], pos),
+                Some(Rescued::Buffer { buf, pos }) => (&buf[..], pos),
                 Some(Rescued::Error(errno)) if done == 0 => {
                     let errno = *errno;
                     items.pop_front();
@@ -125,9 +181,19 @@ impl Rescue {
                     return Some(Err(io::Error::from_raw_os_error(errno)));
                 }
                 _ => break,
+            };
+            let n = copy(done, &src[*pos..]);
+            done += n;
+            *pos += n;
+            if *pos == src.len() {
+                spent.extend(items.pop_front());
+            } else if n == 0 {
+                break; // `copy` took nothing: the destination is full
             }
         }
         self.settle(&items);
+        drop(items);
+        drop(spent);
         (done > 0).then_some(Ok(done))
     }
 
@@ -224,6 +290,27 @@ mod tests {
         let err = r.take_bytes(8, |_, _| 0).unwrap().unwrap_err();
         assert_eq!(err.raw_os_error(), Some(libc::ECONNRESET));
         assert!(r.take_bytes(8, |_, _| 0).is_none());
+    }
+
+    #[test]
+    fn buffers_are_taken_back_whole_read_in_place_or_detached_into_bytes() {
+        let r = Rescue::default();
+        let own = |b: &[u8]| BufRingBuf::own(b.to_vec());
+        r.push_buffers([own(b"abc"), own(b"def"), own(b"gh")]);
+        assert_eq!(&r.take_buffer().expect("a whole buffer")[..], b"abc");
+        // A plain read copies from a buffer in place; once it is partly
+        // read it is no longer taken back whole.
+        let mut out = Vec::with_capacity(2);
+        assert_eq!(r.take_bytes(2, copy_into(&mut out)).unwrap().unwrap(), 2);
+        assert_eq!(out, b"de");
+        assert!(r.take_buffer().is_none(), "a partly read buffer");
+        // Detached: the buffers come back, their unread bytes stay, in order.
+        assert_eq!(r.detach_buffers().len(), 2);
+        assert!(r.take_buffer().is_none(), "no buffers left");
+        let mut out = Vec::with_capacity(16);
+        assert_eq!(r.take_bytes(16, copy_into(&mut out)).unwrap().unwrap(), 3);
+        assert_eq!(out, b"fgh");
+        assert!(!r.has_any());
     }
 
     #[test]

@@ -18,6 +18,13 @@
 //! Cancel rule: a dropped `next()` took nothing; a dropped stream leaves
 //! every byte it received and did not hand out on the descriptor's rescue
 //! queue, for the next read, and gives every buffer back.
+//!
+//! Order across receives: the stream's read lock goes with a receive's
+//! last CQE, so a receive that ends with buffers queued (dry group, cap,
+//! the kernel's own end) first hands them to the rescue queue whole, as
+//! that CQE is reaped (`op::recv_multi`). Whatever reads next (this stream
+//! arming again, which takes them back without a copy, or any other read)
+//! gets them before anything newer.
 
 use super::ready::ready_on;
 use super::stream::{read_on, Stream};
@@ -55,7 +62,8 @@ fn default_unread(count: usize) -> usize {
 /// [`UnixStream::recv_multi`].
 ///
 /// On io_uring, while its receive is armed it holds the stream's read lock
-/// (other reads wait). Dropping
+/// (other reads wait; one made after the receive stopped with buffers
+/// unread gets those bytes first). Dropping
 /// it, or a `next()` future, loses nothing: bytes received and not handed
 /// out come first from the stream's next read, and their buffers go back to
 /// the group.
@@ -242,7 +250,7 @@ impl<'a> RecvMulti<'a> {
     /// # drop(rx) }
     /// ```
     pub fn into_owned(mut self) -> RecvMulti<'static> {
-        RecvMulti {
+        let owned = RecvMulti {
             fd: self.fd.clone(),
             _stream: PhantomData,
             pool: self.pool.clone(),
@@ -258,7 +266,10 @@ impl<'a> RecvMulti<'a> {
             armed_before: self.armed_before,
             dry: self.dry,
             eof: self.eof,
-        }
+        };
+        // What `self` armed is the owned one's now (see `Drop`).
+        self.armed_before = false;
+        owned
     }
 
     /// Readiness backends (and groups without a kernel ring): wait until
@@ -351,7 +362,6 @@ impl<'a> RecvMulti<'a> {
             },
         };
         self.locking = None;
-        self.dry = false;
         let lock = match locked {
             Ok(lock) => lock,
             Err(e) => return Poll::Ready(Some(Err(e))),
@@ -359,9 +369,11 @@ impl<'a> RecvMulti<'a> {
         if self.fd.is_closed() {
             return Poll::Ready(Some(Err(closed())));
         }
+        // (A dry group stays dry for the next arm until this runs out.)
         if let Some(rescued) = take_rescued(&lock, self.pool.buf_len()) {
             return Poll::Ready(Some(rescued));
         }
+        self.dry = false;
         let op = RecvMultiOp::new(lock.into(), self.pool.clone(), self.received.clone(), self.max_unread);
         if self.armed_before {
             self.pool.counters().rearmed();
@@ -407,10 +419,14 @@ fn closed() -> io::Error {
     crate::Error::Closed.into()
 }
 
-/// Up to `max` bytes a dropped read left on the stream, in a buffer of
-/// their own (or the error it got).
+/// What the rescue queue holds for the next read: a buffer this stream's
+/// receive left there whole as it ended, as it is; else up to `max` bytes a
+/// dropped read left, in a buffer of their own (or the error it got).
 #[cfg(uring)]
 fn take_rescued(lock: &Lease, max: usize) -> Option<io::Result<BufRingBuf>> {
+    if let Some(buf) = lock.rescue().take_buffer() {
+        return Some(Ok(buf));
+    }
     let mut bytes = Vec::new();
     let res = lock.rescue().take_bytes(max, |_, src| {
         let n = src.len().min(max - bytes.len());
@@ -425,25 +441,38 @@ impl Drop for RecvMulti<'_> {
     fn drop(&mut self) {
         let stream = &self.fd;
         let received = &self.received;
-        let Some(mut op) = self.armed.take() else {
-            // Not armed: `poll_ring` lets the operation go only with
-            // `received` empty, and nothing fills it but the operation.
-            // (Or `into_owned` took the receive, and `received` with it.)
-            debug_assert!(received.lock().is_empty() || Arc::strong_count(received) > 1);
-            return;
+        let mut op = self.armed.take();
+        let spent: Vec<BufRingBuf> = match &mut op {
+            None => {
+                // Not armed: `poll_ring` lets the operation go only with
+                // `received` empty, and nothing fills it but the operation.
+                // (Or `into_owned` took the receive, and `received` with it.)
+                debug_assert!(received.lock().is_empty() || Arc::strong_count(received) > 1);
+                Vec::new()
+            }
+            // What the stream received and did not hand out goes to the
+            // rescue queue in order, before anything the kernel delivers
+            // later (which the operation's orphan handler rescues once this
+            // returns): under the completion queue's lock, which a later
+            // CQE's hand-over to the orphan handler waits for.
+            Some(op) => op.close_with(|left| {
+                let spent = rescue_bytes(stream, std::mem::take(&mut *received.lock()));
+                left.iter().for_each(|c| rescue_error(stream, c));
+                spent
+            }),
         };
-        // What the stream received and did not hand out goes to the rescue
-        // queue in order, before anything the kernel delivers later (which
-        // the operation's orphan handler rescues once this returns): under
-        // the completion queue's lock, which a later CQE's hand-over to the
-        // orphan handler waits for.
-        let spent: Vec<BufRingBuf> = op.close_with(|left| {
-            let spent = rescue_bytes(stream, std::mem::take(&mut *received.lock()));
-            left.iter().for_each(|c| rescue_error(stream, c));
-            spent
-        });
-        // Given back outside the queue's lock (waking waiters).
+        // A receive of this stream that ended with buffers unread left them
+        // on the rescue queue whole: they become bytes, since nobody takes
+        // them back whole now and the group needs them. (After the queue
+        // closed above: an end reaped later goes to the orphan handler,
+        // which does the same.)
+        let detached = match self.armed_before {
+            true => stream.rescue().detach_buffers(),
+            false => Vec::new(),
+        };
+        // Given back outside the queues' locks (waking waiters).
         drop(spent);
+        drop(detached);
         drop(op);
     }
 }

@@ -21,7 +21,7 @@ use crate::fd::descriptor::{Descriptor, OpLease};
 use crate::fd::rescue::Rescued;
 use crate::fd::Interest;
 use crate::sync::Mutex;
-use io_uring::{opcode, squeue};
+use io_uring::{cqueue, opcode, squeue};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -122,6 +122,23 @@ unsafe impl Operation for RecvMultiOp {
         if taken > 0 && c.result > 0 {
             self.pool.counters().recv_cqe();
         }
+        if !cqueue::more(c.flags) {
+            // The last CQE: the stream's read lock goes once this returns.
+            // If the stream will arm again (the group ran dry, the cap
+            // stopped it, the kernel ended it), what it has not taken is
+            // older than anything a read could receive from now on: it goes
+            // to the rescue queue first, whole, where any read takes it
+            // first and the stream takes it back as it arms. (After end of
+            // stream or an error nothing newer can arrive; the stream hands
+            // out its queue, then the end.)
+            let rearms = c.result != 0 && c.lasting_errno().is_none_or(|e| e == libc::ENOBUFS);
+            if rearms && !received.is_empty() {
+                let (bytes, empty): (Vec<_>, Vec<_>) = received.drain(..).partition(|b| !b.is_empty());
+                self.stream.rescue().push_buffers(bytes);
+                self.spent.extend(empty);
+            }
+            return false;
+        }
         if received.len() >= self.cap && !self.stopping {
             self.stopping = true;
             return true;
@@ -134,8 +151,11 @@ unsafe impl Operation for RecvMultiOp {
         // had): what is received now is this CQE's, taken as it was reaped.
         let left = std::mem::take(&mut *self.received.lock());
         // Kept, not dropped: giving buffers back wakes waiters, which must
-        // not happen while the driver's state is borrowed.
+        // not happen while the driver's state is borrowed. (Buffers this
+        // CQE handed to the rescue queue whole, for a stream that is gone,
+        // become bytes too: nobody takes them back.)
         self.spent.extend(rescue_bytes(&self.stream, left));
+        self.spent.extend(self.stream.rescue().detach_buffers());
         rescue_error(&self.stream, c);
     }
 }
