@@ -21,8 +21,7 @@
 #   CONTENDERS    any of: tokio compat-uring compat-completion compat-epoll ringio-uring ringio-epoll
 #                 (default "tokio compat-uring compat-epoll ringio-uring";
 #                 compat-completion is compat-uring with RINGIO_COMPAT_READS=completion: reads
-#                 take multishot completions instead of waiting for readiness and calling recv
-#                 (current-thread runtimes only: with FLAVOUR=multi it reads on readiness);
+#                 take multishot completions instead of waiting for readiness and calling recv;
 #                 ringio-* serve echo only and are skipped for http)
 #   WORKLOADS     default: echo-1c echo-16c http-16c echo-rate http-rate
 #   FLAVOUR       tokio runtime of the server: current|multi (default current)

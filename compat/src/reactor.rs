@@ -195,6 +195,15 @@ async fn drive(driving: Driving) {
         }
     };
     let result: std::io::Result<()> = poll_fn(|cx| {
+        // tokio's readiness of the descriptor is taken before the turn that
+        // consumes the signal behind it: a signal the kernel sends after
+        // that (a completion the turn missed) sets it again, and the poll
+        // below turns once more; a stale one does not cost a second turn.
+        match watch.poll_read_ready(cx) {
+            Poll::Ready(Ok(mut guard)) => guard.clear_ready(),
+            Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
+            Poll::Pending => {}
+        }
         for _ in 0..TURNS_PER_POLL {
             if let Err(err) = reactor.turn() {
                 return Poll::Ready(Err(err));

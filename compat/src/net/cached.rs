@@ -170,6 +170,15 @@ impl<S: RawStream> RawStream for Cached<S> {
     fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         Cached::try_write_vectored(self, bufs)
     }
+    fn read_drained(&self) {
+        // Readiness reads only: a completion read that comes up short
+        // costs no syscall either way (it copies what arrived).
+        if self.reads().is_none() {
+            // Relaxed: a stale value only costs (or saves) one
+            // level-triggered wait, as in `note`.
+            self.read.store(false, Ordering::Relaxed);
+        }
+    }
     fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.io.shutdown(how)
     }

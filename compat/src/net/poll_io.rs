@@ -36,6 +36,10 @@ pub trait RawStream: Send + Sync + 'static {
     fn try_write(&self, buf: &[u8]) -> io::Result<usize>;
     fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
     fn shutdown(&self, how: Shutdown) -> io::Result<()>;
+    /// A `poll_read` got fewer bytes than it had room for: the socket is
+    /// drained, so the next one may wait without asking first (tokio's rule
+    /// for `poll_read`, which spares a `recv` that would say `WouldBlock`).
+    fn read_drained(&self) {}
 }
 
 /// Forwards [`RawStream`] to the identically named inherent methods.
@@ -110,6 +114,9 @@ pub(crate) fn poll_read(s: &impl RawStream, cx: &mut Context<'_>, buf: &mut Read
     if buf.remaining() == 0 {
         return Poll::Ready(Ok(()));
     }
+    // Free while the stream is thought readable; after a short read (see
+    // `read_drained`) or a `WouldBlock`, the wait comes before the call.
+    ready!(s.poll_read_ready(cx))?;
     let n = ready!(retry(
         cx,
         |cx| s.poll_read_ready(cx),
@@ -121,6 +128,9 @@ pub(crate) fn poll_read(s: &impl RawStream, cx: &mut Context<'_>, buf: &mut Read
             s.try_read_uninit(unfilled)
         }
     ))?;
+    if n > 0 && n < buf.remaining() {
+        s.read_drained();
+    }
     // SAFETY: the read initialized the first `n` bytes of the unfilled part.
     unsafe { buf.assume_init(n) };
     buf.advance(n);

@@ -42,14 +42,21 @@ impl Driver {
 
     /// One turn of a hosted ring, on whichever thread the host runs it:
     /// consume the eventfd signal, push what other threads queued, submit,
-    /// and reap. Never blocks; a turn that finds another in progress on
-    /// another thread does nothing (that one will see the work).
+    /// and reap. Never waits for the kernel. A turn or set-up call
+    /// ([`Driver::while_driving`]) in progress on another thread is waited
+    /// for, then this one turns: skipping it would leave unanswered a signal
+    /// the host has already taken (its readiness cleared), and nothing would
+    /// signal again. Called from within such a call on this thread, it does
+    /// nothing (the outer one has the ring).
     pub(crate) fn turn_hosted(&self) -> io::Result<()> {
         debug_assert!(self.inner.hosted);
-        // Acquire/Release: the previous turn's writes to the owner state
-        // happen-before this one's.
-        if self.inner.turning.swap(true, Ordering::Acquire) {
+        if self.is_owner_thread() {
             return Ok(());
+        }
+        // Acquire/Release: the previous turn's writes to the owner state
+        // happen-before this one's. (Turns and set-up calls are short.)
+        while self.inner.turning.swap(true, Ordering::Acquire) {
+            std::thread::yield_now();
         }
         let _owner = OwnerGuard::enter(self.inner.id);
         self.inner.unparker.park_end();
@@ -61,9 +68,7 @@ impl Driver {
         let _ = rustix::io::read(&*self.inner.wake_fd, &mut counter);
         self.inner.background.run();
         self.drain_remote();
-        let queued = self.with(|st| st.ring.submission().len());
-        let result = if queued > 0 { self.enter(false, None) } else { Ok(()) };
-        self.reap();
+        let result = self.submit_and_reap();
         drop(_owner);
         self.inner.turning.store(false, Ordering::Release);
         result
@@ -84,9 +89,32 @@ impl Driver {
         }
         let owner = OwnerGuard::enter(self.inner.id);
         let result = f();
+        // What `f` queued (a disarmed receive's cancel) goes in now: no
+        // signal would bring the host back for it.
+        if let Err(err) = self.submit_and_reap() {
+            tracing::warn!(%err, "io_uring_enter after a set-up call failed; the next turn retries");
+        }
         drop(owner);
         self.inner.turning.store(false, Ordering::Release);
         result
+    }
+
+    /// A hosted ring, as its driver: submits what is queued and reaps, until
+    /// no SQE is left queued. Reaping may queue SQEs of its own (the cancel
+    /// of a receive past its cap, an orphan's cancel, a close's follow-up);
+    /// they go in before the driver lets go, since nothing else would bring
+    /// the host back for them (no completion, no remote work: no signal).
+    fn submit_and_reap(&self) -> io::Result<()> {
+        loop {
+            let queued = self.with(|st| st.ring.submission().len());
+            if queued > 0 {
+                self.enter(false, None)?;
+            }
+            self.reap();
+            if queued == 0 || self.with(|st| st.ring.submission().is_empty()) {
+                return Ok(());
+            }
+        }
     }
 
     /// A hosted ring's driving task is about to wait: `waker` is woken when
