@@ -7,7 +7,9 @@
 //!    is an eventfd the ring signals on every completion and the turn
 //!    drains, or the readiness backend's own epoll/kqueue/port descriptor);
 //! 2. when it fires, and whenever it is woken through the waker given to
-//!    [`Reactor::park`], call [`Reactor::turn`] (never blocks);
+//!    [`Reactor::park`], call [`Reactor::turn`] (never waits for the kernel;
+//!    a turn in progress on another thread is waited for, then this one
+//!    runs, so a signal the host has taken is always answered);
 //! 3. before going back to waiting, call [`Reactor::park`]; if it returns
 //!    `false`, work arrived in between: turn again.
 //!
@@ -137,7 +139,9 @@ impl Reactor {
     }
 
     /// One non-blocking turn: push what other threads queued, submit, reap,
-    /// and wake the tasks whose operations completed.
+    /// and wake the tasks whose operations completed, until nothing is left
+    /// queued for the kernel. If another thread is turning this reactor (or
+    /// running [`Reactor::as_driver`]), waits for it first.
     ///
     /// # Errors
     ///
