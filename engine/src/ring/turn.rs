@@ -106,12 +106,11 @@ impl Driver {
     /// the host back for them (no completion, no remote work: no signal).
     fn submit_and_reap(&self) -> io::Result<()> {
         loop {
-            let queued = self.with(|st| st.ring.submission().len());
-            if queued > 0 {
+            if self.with(|st| !st.ring.submission().is_empty()) {
                 self.enter(false, None)?;
             }
             self.reap();
-            if queued == 0 || self.with(|st| st.ring.submission().is_empty()) {
+            if self.with(|st| st.ring.submission().is_empty()) {
                 return Ok(());
             }
         }
