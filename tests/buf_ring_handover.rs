@@ -70,22 +70,43 @@ fn on_uring() -> bool {
     uring
 }
 
-/// Writes more than the group or the cap lets `rx` hold, arms it and takes
-/// one buffer, then waits until its receive is out of the kernel: it ended
-/// with buffers queued and not taken.
-async fn end_with_buffers_unread(
-    rx: &mut ringio::net::RecvMulti<'_>,
-    peer: &mut ringio_tests::StdStream,
-    check: &mut StreamCheck,
-    seed: u64,
-    what: &str,
-) {
-    let base = ringio::runtime::stats().unwrap().in_flight;
-    peer.write_all(&Pattern::new(seed).take(TOTAL)).unwrap();
-    let first = next(rx, what).await.expect("end of stream before the first chunk");
-    check.push(&first);
-    drop(first);
-    until(|| ringio::runtime::stats().unwrap().in_flight <= base).await;
+/// One case set up to the point both tests start from: more written than
+/// the group or the cap lets the receive hold, the receive armed and one
+/// buffer taken, and the receive out of the kernel (it ended with buffers
+/// queued and not taken).
+struct Ended {
+    what: String,
+    group: ringio::buf::BufRing,
+    stream: ringio_tests::AnyStream,
+    peer: ringio_tests::StdStream,
+    check: StreamCheck,
+    rx: ringio::net::RecvMulti<'static>,
+}
+
+impl Ended {
+    async fn new(id: u16, mode: GroupMode, transport: Transport, end: End) -> Ended {
+        let what = format!("{mode:?} {transport:?} {end:?}");
+        let group = end.group(mode, id);
+        let (stream, mut peer) = transport.pair();
+        let mut check = StreamCheck::new(id.into());
+        let mut rx = stream.recv_multi(&group).max_unread(end.max_unread()).into_owned();
+        let base = ringio::runtime::stats().unwrap().in_flight;
+        peer.write_all(&Pattern::new(id.into()).take(TOTAL)).unwrap();
+        let first = next(&mut rx, &what)
+            .await
+            .expect("end of stream before the first chunk");
+        check.push(&first);
+        drop(first);
+        until(|| ringio::runtime::stats().unwrap().in_flight <= base).await;
+        Ended {
+            what,
+            group,
+            stream,
+            peer,
+            check,
+            rx,
+        }
+    }
 }
 
 #[test]
@@ -96,12 +117,14 @@ fn a_read_after_the_receive_ended_gets_its_unread_buffers_first() {
                 return;
             }
             for (id, mode, transport, end) in cases(1) {
-                let what = format!("{mode:?} {transport:?} {end:?}");
-                let group = end.group(mode, id);
-                let (stream, mut peer) = transport.pair();
-                let mut check = StreamCheck::new(id.into());
-                let mut rx = stream.recv_multi(&group).max_unread(end.max_unread());
-                end_with_buffers_unread(&mut rx, &mut peer, &mut check, id.into(), &what).await;
+                let Ended {
+                    what,
+                    group,
+                    stream,
+                    peer,
+                    mut check,
+                    mut rx,
+                } = Ended::new(id, mode, transport, end).await;
                 // Its lock is free: a plain read runs now, and must see the
                 // bytes the receive queued, not the newer ones in the socket.
                 let (res, buf) = stream.read(vec![0; 3 * BUF]).await;
@@ -130,12 +153,14 @@ fn a_stream_dropped_after_its_receive_ended_gives_every_buffer_back() {
                     return;
                 }
                 for (id, mode, transport, end) in cases(2) {
-                    let what = format!("{mode:?} {transport:?} {end:?}");
-                    let group = end.group(mode, id);
-                    let (stream, mut peer) = transport.pair();
-                    let mut check = StreamCheck::new(id.into());
-                    let mut rx = stream.recv_multi(&group).max_unread(end.max_unread());
-                    end_with_buffers_unread(&mut rx, &mut peer, &mut check, id.into(), &what).await;
+                    let Ended {
+                        what,
+                        group,
+                        stream,
+                        peer,
+                        mut check,
+                        rx,
+                    } = Ended::new(id, mode, transport, end).await;
                     assert!(group.available() < group.count(), "{what}: nothing queued");
                     // Nobody takes the queued buffers back whole now: they are
                     // bytes on the stream, and the group has them all again

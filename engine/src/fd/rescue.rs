@@ -166,8 +166,9 @@ impl Rescue {
             return None;
         }
         let mut items = self.items.lock();
-        // Buffers read to their end go back to their group once the lock is
-        // let go (giving one back may wake a task).
+        // Group buffers read to their end go back to their group once the
+        // lock is let go (giving one back may wake a task); bytes of our own
+        // are dropped in place.
         let mut spent = Vec::new();
         let mut done = 0;
         while done < room {
@@ -186,7 +187,9 @@ impl Rescue {
             done += n;
             *pos += n;
             if *pos == src.len() {
-                spent.extend(items.pop_front());
+                if let Some(Rescued::Buffer { buf, .. }) = items.pop_front() {
+                    spent.push(buf);
+                }
             } else if n == 0 {
                 break; // `copy` took nothing: the destination is full
             }
