@@ -183,7 +183,7 @@ async fn drive(driving: Driving) {
     let reactor = driving.reactor.clone();
     let reads = driving.reads.clone();
     // SAFETY: `Watch` holds a clone of the reactor, which owns the descriptor
-    // (the ring's eventfd or the poller's own fd) and never closes or
+    // (the ring's or the poller's own fd) and never closes or
     // replaces it while any clone lives; so it stays open, and `as_raw_fd`
     // returns that same number, for the whole life of the `AsyncFd`.
     let registered = unsafe { AsyncFd::register_with_interest(Watch(reactor.clone()), tokio::io::Interest::READABLE) };

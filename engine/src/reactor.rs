@@ -3,9 +3,10 @@
 //! hosts one per tokio worker thread this way.
 //!
 //! The host's side of the contract:
-//! 1. watch [`Reactor::as_fd`] for readability (edge-triggered is fine: it
-//!    is an eventfd the ring signals on every completion and the turn
-//!    drains, or the readiness backend's own epoll/kqueue/port descriptor);
+//! 1. watch [`Reactor::as_fd`] for readability, edge- or level-triggered:
+//!    it is the ring's own descriptor, readable while completions wait to
+//!    be reaped (the turn reaps them all), or the readiness backend's own
+//!    epoll/kqueue/port descriptor;
 //! 2. when it fires, and whenever it is woken through the waker given to
 //!    [`Reactor::park`], call [`Reactor::turn`] (never waits for the kernel;
 //!    a turn in progress on another thread is waited for, then this one

@@ -72,13 +72,18 @@ pub(super) struct Inner {
     pub id: usize,
     pub mode: SetupMode,
     /// Driven by another executor ([`crate::reactor`]): turned from any
-    /// thread, one turn at a time; completions announced on `wake_fd`.
+    /// thread, one turn at a time; the host watches `ring_fd`.
     pub hosted: bool,
+    /// The ring's own descriptor (owned by `owned`'s ring, which lives as
+    /// long as this): readable while CQEs wait to be reaped, which is what
+    /// a hosted ring's host waits for.
+    pub ring_fd: RawFd,
     pub slots: Slots,
     pub owned: Owned<OwnerState>,
     pub remote: SegQueue<Remote>,
     pub unparker: Arc<Unparker>,
-    /// The eventfd the unparker writes and the ring keeps a read armed on.
+    /// The eventfd the unparker writes and the ring keeps a read armed on
+    /// (a runtime's ring; a hosted ring wakes its host's task instead).
     pub wake_fd: Arc<OwnedFd>,
     /// Target of the eventfd read; the kernel writes it, nobody reads it. An
     /// atomic so writes through a pointer from `&self` are legal.
@@ -110,9 +115,10 @@ impl Driver {
         let recv = super::setup::probe_recv_features(&ring);
         let wake_fd = Arc::new(eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?);
         let unparker = if hosted {
-            // The kernel signals the eventfd on every completion; the host
-            // watches it. Submissions wake the host's driving task directly.
-            ring.submitter().register_eventfd(wake_fd.as_raw_fd())?;
+            // The host polls the ring's own descriptor, which the kernel
+            // makes readable as it posts CQEs: no eventfd to signal, and
+            // nothing to read before reaping. Submissions from other
+            // threads wake the host's driving task directly.
             Arc::new(Unparker::for_task())
         } else {
             let writer = wake_fd.clone();
@@ -128,6 +134,7 @@ impl Driver {
         let capacity = register_fixed_table(&ring, config.fixed_files);
         super::setup::probe_fd_cancel(&mut ring, capacity > 0, wake_fd.as_raw_fd())?;
         let id = NEXT_DRIVER_ID.fetch_add(1, Ordering::Relaxed);
+        let ring_fd = ring.as_raw_fd();
         // Only a ring one thread drives may register its descriptor (the
         // registration lives in that thread's table).
         let enter = Enter::new(&ring, !hosted);
@@ -153,6 +160,7 @@ impl Driver {
                 id,
                 mode,
                 hosted,
+                ring_fd,
                 slots: Slots::new(),
                 owned: Owned::new(id, state),
                 remote: SegQueue::new(),

@@ -41,8 +41,7 @@ impl Driver {
     }
 
     /// One turn of a hosted ring, on whichever thread the host runs it:
-    /// consume the eventfd signal, push what other threads queued, submit,
-    /// and reap. Never waits for the kernel. A turn or set-up call
+    /// push what other threads queued, submit, and reap. Never waits for the kernel. A turn or set-up call
     /// ([`Driver::while_driving`]) in progress on another thread is waited
     /// for, then this one turns: skipping it would leave unanswered a signal
     /// the host has already taken (its readiness cleared), and nothing would
@@ -60,12 +59,9 @@ impl Driver {
         }
         let _owner = OwnerGuard::enter(self.inner.id);
         self.inner.unparker.park_end();
-        // Consume the signal before reaping: a completion posted after this
-        // read signals the eventfd again, so the host comes back for it.
-        // (Leaving the counter undrained measured no faster, and would make
-        // a level-triggered host spin.)
-        let mut counter = [0u8; 8];
-        let _ = rustix::io::read(&*self.inner.wake_fd, &mut counter);
+        // Nothing to consume: the ring's descriptor stops being readable
+        // as the reap below empties the CQ, and a CQE posted after that
+        // wakes the host's poll again.
         self.inner.background.run();
         self.drain_remote();
         let result = self.submit_and_reap();
@@ -129,11 +125,14 @@ impl Driver {
         true
     }
 
-    /// The descriptor a hosted ring's host watches: readable when completions
-    /// arrived.
+    /// The descriptor a hosted ring's host watches: the ring's own, readable
+    /// while completions wait to be reaped (or the kernel holds an overflow
+    /// backlog, which the reap flushes).
     pub(crate) fn notify_fd(&self) -> BorrowedFd<'_> {
-        use std::os::fd::AsFd;
-        self.inner.wake_fd.as_fd()
+        // SAFETY: `ring_fd` is the descriptor of the ring `self.inner` owns;
+        // it is closed only when `Inner` drops, which the borrow of `self`
+        // rules out for the returned lifetime.
+        unsafe { BorrowedFd::borrow_raw(self.inner.ring_fd) }
     }
 
     /// One `io_uring_enter`: submits every queued SQE, processes

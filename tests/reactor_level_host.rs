@@ -1,0 +1,100 @@
+//! A hosted reactor under a level-triggered host: `Reactor::as_fd` must be
+//! readable exactly while there is something for a turn to do, so a host
+//! that sleeps in `poll(2)` is woken for every completion and does not spin
+//! once the turn has reaped it. (tokio's epoll is edge-triggered, which
+//! forgives a descriptor that stays readable; `poll(2)` does not.)
+
+use ringio::net::{TcpListener, TcpStream};
+use ringio::reactor::Reactor;
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use std::future::{poll_fn, Future};
+use std::io::Write;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+/// `poll(2)` on the reactor's descriptor for at most `wait`: readable?
+fn readable(reactor: &Reactor, wait: Duration) -> bool {
+    let deadline = Instant::now() + wait;
+    loop {
+        let mut fds = [PollFd::new(reactor, PollFlags::IN)];
+        let left = deadline.saturating_duration_since(Instant::now());
+        let timeout = Timespec {
+            tv_sec: left.as_secs() as i64,
+            tv_nsec: left.subsec_nanos() as i64,
+        };
+        match poll(&mut fds, Some(&timeout)) {
+            Ok(n) => return n == 1 && fds[0].revents().contains(PollFlags::IN),
+            // The ring's task work interrupts the sleep; go on waiting.
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(err) => panic!("poll on the reactor's descriptor: {err}"),
+        }
+    }
+}
+
+/// Polls `future` under the reactor, turning it whenever `poll(2)` says so
+/// (the host's loop of the module docs), until it is ready.
+fn host<T>(reactor: &Reactor, future: impl Future<Output = T>) -> T {
+    let mut future = pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    let deadline = Instant::now() + ringio_tests::STEP;
+    loop {
+        let polled = {
+            let _entered = reactor.enter();
+            future.as_mut().poll(&mut cx)
+        };
+        if let Poll::Ready(out) = polled {
+            return out;
+        }
+        assert!(Instant::now() < deadline, "the hosted operation never completed");
+        if reactor.park(Waker::noop()) {
+            readable(reactor, Duration::from_millis(100));
+        }
+        reactor.turn().unwrap();
+    }
+}
+
+/// A connected pair on a hosted reactor: (ringio server side, std client).
+fn pair(reactor: &Reactor) -> (TcpStream, std::net::TcpStream) {
+    let listener = {
+        let _entered = reactor.enter();
+        TcpListener::bind("127.0.0.1:0").unwrap()
+    };
+    let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server, _) = host(reactor, poll_fn(|cx| listener.poll_accept(cx))).unwrap();
+    (server, client)
+}
+
+#[test]
+fn the_descriptor_is_readable_exactly_while_a_turn_has_work() {
+    let reactor = Reactor::new().unwrap();
+    let (server, mut client) = pair(&reactor);
+    for round in 0..50u8 {
+        let mut read = pin!(async {
+            let _entered = reactor.enter();
+            server.read(vec![0u8; 64]).await
+        });
+        let mut cx = Context::from_waker(Waker::noop());
+        // Submitted, nothing arrived: a turn has nothing to do.
+        assert!(read.as_mut().poll(&mut cx).is_pending());
+        reactor.turn().unwrap();
+        assert!(
+            !readable(&reactor, Duration::ZERO),
+            "round {round}: readable with nothing to reap (a level-triggered host would spin)"
+        );
+        // Data arrives: the host is told without any turn of ours.
+        client.write_all(&[round; 10]).unwrap();
+        assert!(
+            readable(&reactor, ringio_tests::STEP),
+            "round {round}: a completion did not make the descriptor readable"
+        );
+        let (n, buf) = host(&reactor, read.as_mut());
+        assert_eq!(&buf[..n.unwrap()], &[round; 10][..]);
+        // Reaped: quiet again.
+        assert!(
+            !readable(&reactor, Duration::ZERO),
+            "round {round}: still readable after the turn reaped everything"
+        );
+    }
+    reactor.shutdown();
+}
