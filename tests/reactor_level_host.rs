@@ -2,7 +2,9 @@
 //! readable exactly while there is something for a turn to do, so a host
 //! that sleeps in `poll(2)` is woken for every completion and does not spin
 //! once the turn has reaped it. (tokio's epoll is edge-triggered, which
-//! forgives a descriptor that stays readable; `poll(2)` does not.)
+//! forgives a descriptor that stays readable; `poll(2)` does not.) Both
+//! kinds: a reactor any thread may turn, and a pinned one (`DEFER_TASKRUN`
+//! on io_uring), which also refuses other threads without hanging.
 
 use ringio::net::{TcpListener, TcpStream};
 use ringio::reactor::Reactor;
@@ -67,7 +69,53 @@ fn pair(reactor: &Reactor) -> (TcpStream, std::net::TcpStream) {
 
 #[test]
 fn the_descriptor_is_readable_exactly_while_a_turn_has_work() {
-    let reactor = Reactor::new().unwrap();
+    readable_exactly_while_a_turn_has_work(Reactor::new().unwrap());
+}
+
+#[test]
+fn a_pinned_reactor_is_readable_exactly_while_a_turn_has_work() {
+    let reactor = ringio::Builder::new().build_pinned_reactor().unwrap();
+    if reactor.backend() == ringio::Backend::IoUring {
+        assert_eq!(reactor.setup_mode(), Some(ringio::SetupMode::Defer), "Linux 6.1+ has DEFER_TASKRUN");
+    }
+    readable_exactly_while_a_turn_has_work(reactor);
+}
+
+/// A pinned reactor belongs to the thread of its first turn: another
+/// thread's turn is refused, and a shutdown from there returns at once
+/// (leaking the ring, whose buffers the kernel may still hold) instead of
+/// waiting forever for completions only the first thread could reap.
+#[test]
+fn a_pinned_reactor_refuses_other_threads_and_their_shutdown_does_not_hang() {
+    let reactor = ringio::Builder::new().build_pinned_reactor().unwrap();
+    if reactor.setup_mode() != Some(ringio::SetupMode::Defer) {
+        return; // epoll, or no DEFER_TASKRUN: an ordinary reactor
+    }
+    let (server, _client) = pair(&reactor);
+    // A read in flight (nothing arrives), submitted by this thread's turn.
+    let mut read = pin!(async {
+        let _entered = reactor.enter();
+        server.read(vec![0u8; 64]).await
+    });
+    assert!(read.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_pending());
+    reactor.turn().unwrap();
+    let other = reactor.clone();
+    let (refused, shut_down_in) = std::thread::spawn(move || {
+        let refused = other.turn().unwrap_err();
+        let started = Instant::now();
+        other.shutdown();
+        (refused, started.elapsed())
+    })
+    .join()
+    .unwrap();
+    assert_eq!(ringio::Error::of(&refused), Some(&ringio::Error::PinnedElsewhere), "{refused}");
+    assert!(shut_down_in < ringio_tests::STEP, "shutdown from another thread hung");
+    // The thread it is pinned to still turns it (nothing was freed).
+    reactor.turn().unwrap();
+    assert!(read.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_pending());
+}
+
+fn readable_exactly_while_a_turn_has_work(reactor: Reactor) {
     let (server, mut client) = pair(&reactor);
     for round in 0..50u8 {
         let mut read = pin!(async {

@@ -66,7 +66,7 @@ pub(crate) fn current() -> io::Result<Reactor> {
         {
             return Ok(reactor);
         }
-        let reactor = Reactor::new()?;
+        let reactor = new_reactor(&handle)?;
         let alive = Arc::new(AtomicBool::new(true));
         let reads = Arc::new(OnceLock::new());
         let driving = Driving {
@@ -85,6 +85,21 @@ pub(crate) fn current() -> io::Result<Reactor> {
         });
         Ok(reactor)
     })
+}
+
+/// A new reactor for `handle`'s runtime: pinned to the runtime's thread
+/// (`DEFER_TASKRUN`) if `RINGIO_COMPAT_PINNED=1` and the runtime is
+/// current-thread, whose tasks (the driving task among them) all run on the
+/// thread in its `block_on`; otherwise one any worker may turn.
+fn new_reactor(handle: &Handle) -> io::Result<Reactor> {
+    if !std::env::var("RINGIO_COMPAT_PINNED").is_ok_and(|v| v == "1") {
+        return Reactor::new();
+    }
+    if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::CurrentThread {
+        tracing::debug!("RINGIO_COMPAT_PINNED applies to current-thread runtimes only");
+        return Reactor::new();
+    }
+    ringio::Builder::new().build_pinned_reactor()
 }
 
 /// The calling thread's reactor's group for completion reads, and the

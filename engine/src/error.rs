@@ -38,6 +38,10 @@ pub enum Error {
     HomeIdle,
     /// io_uring cannot be used on this machine; the string says why.
     Unsupported(String),
+    /// A pinned reactor ([`crate::Builder::build_pinned_reactor`]) was
+    /// turned, or shut down, from a thread other than the one that first
+    /// turned it: only that thread can run its deferred work.
+    PinnedElsewhere,
 }
 
 impl Error {
@@ -68,7 +72,7 @@ impl Error {
         match self {
             Error::Closed => io::ErrorKind::NotConnected,
             Error::TooManyOperations => io::ErrorKind::ResourceBusy,
-            Error::NoRuntime | Error::RuntimeShutDown | Error::HomeIdle => io::ErrorKind::Other,
+            Error::NoRuntime | Error::RuntimeShutDown | Error::HomeIdle | Error::PinnedElsewhere => io::ErrorKind::Other,
             Error::Unsupported(_) => io::ErrorKind::Unsupported,
         }
     }
@@ -85,6 +89,7 @@ impl fmt::Display for Error {
                 "the ringio runtime this descriptor belongs to is not running (no thread is in its block_on)",
             ),
             Error::Unsupported(why) => write!(f, "io_uring unavailable: {why}"),
+            Error::PinnedElsewhere => f.write_str("this pinned reactor is driven by another thread (the one that first turned it)"),
         }
     }
 }

@@ -5,8 +5,9 @@
 //! The host's side of the contract:
 //! 1. watch [`Reactor::as_fd`] for readability, edge- or level-triggered:
 //!    it is the ring's own descriptor, readable while completions wait to
-//!    be reaped (the turn reaps them all), or the readiness backend's own
-//!    epoll/kqueue/port descriptor;
+//!    be reaped (the turn reaps them all); a pinned reactor's eventfd,
+//!    signalled as work for its thread arrives (the turn drains it); or the
+//!    readiness backend's own epoll/kqueue/port descriptor;
 //! 2. when it fires, and whenever it is woken through the waker given to
 //!    [`Reactor::park`], call [`Reactor::turn`] (never waits for the kernel;
 //!    a turn in progress on another thread is waited for, then this one
@@ -16,8 +17,11 @@
 //!
 //! A hosted ring is set up without `SINGLE_ISSUER`, `DEFER_TASKRUN` and
 //! `COOP_TASKRUN` (the host may turn it from any thread, and sleeps in its own
-//! wait, where only signal-style task work reaches it). Operations other
-//! threads submit are queued lock-free and pushed by the next turn.
+//! wait, where only signal-style task work reaches it). A pinned reactor
+//! ([`Builder::build_pinned_reactor`]) is the exception: one thread turns
+//! it, so its ring defers that work to the turn and signals an eventfd
+//! instead. Operations other threads submit are queued lock-free and pushed
+//! by the next turn.
 
 use crate::buf::BufRing;
 use crate::driver::{Backend, Driver};
@@ -70,9 +74,10 @@ impl Reactor {
         Builder::new().build_reactor()
     }
 
-    pub(crate) fn from_builder(builder: &Builder) -> io::Result<Reactor> {
+    pub(crate) fn from_builder(builder: &Builder, pinned: bool) -> io::Result<Reactor> {
         let mut config = builder.ring_config();
         config.hosted = true;
+        config.pinned = pinned;
         Ok(Reactor {
             driver: Driver::new(&config, builder.forced_backend())?,
         })
@@ -146,7 +151,9 @@ impl Reactor {
     ///
     /// # Errors
     ///
-    /// Only unexpected failures of `io_uring_enter` or the poller's wait.
+    /// [`crate::Error::PinnedElsewhere`] on a pinned reactor turned from a
+    /// thread other than its first; otherwise only unexpected failures of
+    /// `io_uring_enter` or the poller's wait.
     pub fn turn(&self) -> io::Result<()> {
         self.driver.turn_hosted()
     }
@@ -162,6 +169,21 @@ impl Reactor {
     /// The backend this reactor runs on.
     pub fn backend(&self) -> Backend {
         self.driver.backend()
+    }
+
+    /// The io_uring setup flags its ring got, on io_uring: a pinned reactor
+    /// whose kernel has `DEFER_TASKRUN` reports [`crate::SetupMode::Defer`],
+    /// any other [`crate::SetupMode::Plain`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let reactor = ringio::Builder::new().build_pinned_reactor()?;
+    /// println!("{:?}", reactor.setup_mode());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn setup_mode(&self) -> Option<crate::SetupMode> {
+        self.driver.setup_mode()
     }
 
     /// Counters and current occupancy.

@@ -72,12 +72,19 @@ pub(super) struct Inner {
     pub id: usize,
     pub mode: SetupMode,
     /// Driven by another executor ([`crate::reactor`]): turned from any
-    /// thread, one turn at a time; the host watches `ring_fd`.
+    /// thread, one turn at a time; the host watches `notify_fd`.
     pub hosted: bool,
-    /// The ring's own descriptor (owned by `owned`'s ring, which lives as
-    /// long as this): readable while CQEs wait to be reaped, which is what
-    /// a hosted ring's host waits for.
-    pub ring_fd: RawFd,
+    /// A hosted ring set up `DEFER_TASKRUN` (see [`RingConfig::pinned`]):
+    /// only the thread in `pinned_to` may enter it.
+    pub pinned: bool,
+    /// The thread whose first turn enabled a pinned ring.
+    pub pinned_to: std::sync::OnceLock<std::thread::ThreadId>,
+    /// What a hosted ring's host watches: the ring's own descriptor,
+    /// readable while CQEs wait to be reaped; for a pinned ring, whose
+    /// completions wait for its thread to enter, the eventfd the kernel
+    /// signals as work for it arrives. Either is owned by this `Inner`
+    /// (the ring in `owned`, or `wake_fd`) and lives as long as it.
+    pub notify_fd: RawFd,
     pub slots: Slots,
     pub owned: Owned<OwnerState>,
     pub remote: SegQueue<Remote>,
@@ -114,11 +121,17 @@ impl Driver {
         let (mut ring, mode) = build_ring(config)?;
         let recv = super::setup::probe_recv_features(&ring);
         let wake_fd = Arc::new(eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?);
+        let pinned = hosted && mode == SetupMode::Defer;
         let unparker = if hosted {
             // The host polls the ring's own descriptor, which the kernel
             // makes readable as it posts CQEs: no eventfd to signal, and
-            // nothing to read before reaping. Submissions from other
+            // nothing to read before reaping. A pinned ring posts CQEs only
+            // when its thread enters, so the kernel signals an eventfd when
+            // it queues work for that thread instead. Submissions from other
             // threads wake the host's driving task directly.
+            if pinned {
+                ring.submitter().register_eventfd(wake_fd.as_raw_fd())?;
+            }
             Arc::new(Unparker::for_task())
         } else {
             let writer = wake_fd.clone();
@@ -132,9 +145,13 @@ impl Driver {
             })))
         };
         let capacity = register_fixed_table(&ring, config.fixed_files);
-        super::setup::probe_fd_cancel(&mut ring, capacity > 0, wake_fd.as_raw_fd())?;
+        if !pinned {
+            // A disabled ring cannot be entered; a pinned one has
+            // `DEFER_TASKRUN`, so Linux 6.1, which has fd-targeted cancels.
+            super::setup::probe_fd_cancel(&mut ring, capacity > 0, wake_fd.as_raw_fd())?;
+        }
         let id = NEXT_DRIVER_ID.fetch_add(1, Ordering::Relaxed);
-        let ring_fd = ring.as_raw_fd();
+        let notify_fd = if pinned { wake_fd.as_raw_fd() } else { ring.as_raw_fd() };
         // Only a ring one thread drives may register its descriptor (the
         // registration lives in that thread's table).
         let enter = Enter::new(&ring, !hosted);
@@ -160,7 +177,9 @@ impl Driver {
                 id,
                 mode,
                 hosted,
-                ring_fd,
+                pinned,
+                pinned_to: std::sync::OnceLock::new(),
+                notify_fd,
                 slots: Slots::new(),
                 owned: Owned::new(id, state),
                 remote: SegQueue::new(),

@@ -70,6 +70,10 @@ pub(crate) struct RingConfig {
     /// cooperative task work (the host may sleep in its own wait, where only a
     /// signal-style notification reaches it).
     pub hosted: bool,
+    /// Hosted, and only ever turned by one thread (the first to turn it):
+    /// `SINGLE_ISSUER | DEFER_TASKRUN`, created disabled (`R_DISABLED`) and
+    /// enabled by that first turn, announced through an eventfd.
+    pub pinned: bool,
 }
 
 #[cfg(uring)]
@@ -104,7 +108,15 @@ const REQUIRED: &[(u8, &str)] = &[
 /// `kernel.io_uring_disabled`, `ENOSYS`) or a required feature or opcode is
 /// missing; other failures (`EMFILE`, `ENOMEM`) as the kernel reported them.
 pub(crate) fn build_ring(config: &RingConfig) -> io::Result<(IoUring, SetupMode)> {
-    let mut mode = if config.hosted { SetupMode::Plain } else { config.mode };
+    // A hosted ring's host sleeps in its own wait, where cooperative task
+    // work would never run and deferred work runs only if the ring signals
+    // an eventfd and one thread enters for it: so `Plain`, or `Defer` for a
+    // pinned one, whose step down is straight to `Plain`.
+    let mut mode = match (config.hosted, config.pinned) {
+        (false, _) => config.mode,
+        (true, false) => SetupMode::Plain,
+        (true, true) => SetupMode::Defer,
+    };
     // IORING_SETUP_NO_SQARRAY (Linux 6.6): the kernel takes SQEs in ring
     // order, without the indirection array. RINGIO_URING_NO_SQARRAY=0 turns
     // it off, to measure it; a kernel without it steps down.
@@ -124,6 +136,10 @@ pub(crate) fn build_ring(config: &RingConfig) -> io::Result<(IoUring, SetupMode)
                     .setup_defer_taskrun()
                     .setup_taskrun_flag()
                     .setup_submit_all();
+                if config.hosted {
+                    // The submitter is whichever thread enables it.
+                    builder.setup_r_disabled();
+                }
             }
             SetupMode::Coop => {
                 builder
@@ -139,6 +155,10 @@ pub(crate) fn build_ring(config: &RingConfig) -> io::Result<(IoUring, SetupMode)
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) && no_sqarray => {
                 tracing::debug!("IORING_SETUP_NO_SQARRAY rejected (Linux 6.6); using the SQ array");
                 no_sqarray = false;
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) && config.hosted && mode == SetupMode::Defer => {
+                tracing::debug!("DEFER_TASKRUN rejected for a pinned hosted ring (Linux 6.1); using plain flags");
+                mode = SetupMode::Plain;
             }
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => match mode.weaker() {
                 Some(weaker) => {

@@ -86,6 +86,19 @@ impl Driver {
             }
         }
         let _owner = OwnerGuard::enter(self.inner.id);
+        // A pinned ring never turned is enabled here, so this thread can
+        // cancel and reap. One pinned to another thread cannot be reaped
+        // from here: the kernel may still write into buffers in flight, so
+        // the ring and everything it holds are leaked rather than freed.
+        if let Err(err) = self.pin_here(true) {
+            tracing::warn!(id = self.inner.id, %err, "pinned reactor shut down from another thread; leaking its ring and buffers");
+            self.begin_shutdown();
+            self.inner.shut_down.store(true, Ordering::Release);
+            std::mem::forget(self.clone());
+            drop(_owner);
+            self.inner.turning.store(false, Ordering::Release);
+            return;
+        }
         let started = Instant::now();
         let mut warned = false;
         self.begin_shutdown();

@@ -6,11 +6,16 @@
 use super::driver::Driver;
 use super::owner::OwnerGuard;
 use super::stats::Counters;
+use crate::error::Error;
 use crate::runtime::park::Wait;
 use std::io;
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::Ordering;
 use std::task::Waker;
+
+/// Enters one hosted turn may make for deferred work before it hands the
+/// rest back to the host (see `submit_and_reap`).
+const HOSTED_ENTERS: usize = 16;
 
 impl Driver {
     /// One turn on the owner thread.
@@ -40,8 +45,10 @@ impl Driver {
         result
     }
 
-    /// One turn of a hosted ring, on whichever thread the host runs it:
-    /// push what other threads queued, submit, and reap. Never waits for the kernel. A turn or set-up call
+    /// One turn of a hosted ring, on whichever thread the host runs it
+    /// (a pinned ring: on the thread of its first turn, which enables it;
+    /// elsewhere [`Error::PinnedElsewhere`]): push what other threads
+    /// queued, submit, and reap. Never waits for the kernel. A turn or set-up call
     /// ([`Driver::while_driving`]) in progress on another thread is waited
     /// for, then this one turns: skipping it would leave unanswered a signal
     /// the host has already taken (its readiness cleared), and nothing would
@@ -58,10 +65,16 @@ impl Driver {
             std::thread::yield_now();
         }
         let _owner = OwnerGuard::enter(self.inner.id);
+        if let Err(err) = self.pin_here(true) {
+            drop(_owner);
+            self.inner.turning.store(false, Ordering::Release);
+            return Err(err);
+        }
         self.inner.unparker.park_end();
-        // Nothing to consume: the ring's descriptor stops being readable
-        // as the reap below empties the CQ, and a CQE posted after that
-        // wakes the host's poll again.
+        // Nothing to consume first: a plain ring's descriptor stops being
+        // readable as the reap empties the CQ, and a CQE posted after that
+        // wakes the host; a pinned ring's eventfd is drained in
+        // `submit_and_reap`, after the enter whose own CQEs signal it.
         self.inner.background.run();
         self.drain_remote();
         let result = self.submit_and_reap();
@@ -84,11 +97,18 @@ impl Driver {
             std::thread::yield_now();
         }
         let owner = OwnerGuard::enter(self.inner.id);
+        let here = self.pin_here(false);
         let result = f();
         // What `f` queued (a disarmed receive's cancel) goes in now: no
-        // signal would bring the host back for it.
-        if let Err(err) = self.submit_and_reap() {
-            tracing::warn!(%err, "io_uring_enter after a set-up call failed; the next turn retries");
+        // signal would bring the host back for it. A pinned ring this
+        // thread may not enter (not enabled yet, or pinned to another)
+        // signals its own eventfd instead, so that its thread turns.
+        if here.is_ok() {
+            if let Err(err) = self.submit_and_reap() {
+                tracing::warn!(%err, "io_uring_enter after a set-up call failed; the next turn retries");
+            }
+        } else if self.with(|st| !st.ring.submission().is_empty()) {
+            self.signal_pinned_host();
         }
         drop(owner);
         self.inner.turning.store(false, Ordering::Release);
@@ -100,14 +120,83 @@ impl Driver {
     /// of a receive past its cap, an orphan's cancel, a close's follow-up);
     /// they go in before the driver lets go, since nothing else would bring
     /// the host back for them (no completion, no remote work: no signal).
+    ///
+    /// A pinned ring also enters while the kernel holds deferred work for
+    /// it (`IORING_SQ_TASKRUN`): an enter runs a bounded batch of it (20
+    /// items on Linux 6.18) and leaves the flag set for the rest, without
+    /// signalling the eventfd again. After [`HOSTED_ENTERS`] enters the
+    /// turn signals the eventfd itself and lets the host's other tasks run.
     fn submit_and_reap(&self) -> io::Result<()> {
-        loop {
-            if self.with(|st| !st.ring.submission().is_empty()) {
+        let pinned = self.inner.pinned;
+        let pending = |st: &mut super::state::OwnerState| {
+            let sq = st.ring.submission();
+            !sq.is_empty() || (pinned && sq.taskrun())
+        };
+        for _ in 0..HOSTED_ENTERS {
+            if self.with(pending) {
                 self.enter(false, None)?;
             }
+            if pinned {
+                // After the enter (the CQEs it posted signalled the eventfd,
+                // and the reap below takes them) and before the reap (a CQE
+                // posted after this read signals again). Work the kernel
+                // queued after the enter has set `IORING_SQ_TASKRUN` before
+                // signalling, so `pending` sees it even if this read took
+                // its signal.
+                let mut counter = [0u8; 8];
+                let _ = rustix::io::read(&*self.inner.wake_fd, &mut counter);
+            }
+            self.reap();
+            if !self.with(pending) {
+                return Ok(());
+            }
+        }
+        if pinned {
+            self.signal_pinned_host();
+            return Ok(());
+        }
+        // A plain ring's queued SQEs: submitting is cheap and bounded by
+        // the SQ; finish.
+        loop {
+            self.enter(false, None)?;
             self.reap();
             if self.with(|st| st.ring.submission().is_empty()) {
                 return Ok(());
+            }
+        }
+    }
+
+    /// A pinned ring's own thread must turn it (work is queued that only it
+    /// can submit or run): makes the descriptor its host watches readable.
+    fn signal_pinned_host(&self) {
+        debug_assert!(self.inner.pinned);
+        if let Err(err) = rustix::io::write(&*self.inner.wake_fd, &1u64.to_ne_bytes()) {
+            // EAGAIN: the counter is saturated, so the host has a signal anyway.
+            if err != rustix::io::Errno::AGAIN {
+                tracing::error!(%err, "eventfd write failed");
+            }
+        }
+    }
+
+    /// For a pinned ring: `Ok` on the thread it is pinned to; a ring not
+    /// enabled yet is enabled (`IORING_REGISTER_ENABLE_RINGS`) and pinned to
+    /// this thread if `enable`, so that this thread becomes its only
+    /// submitter. Any other ring: `Ok`. Called with the ring held (a turn,
+    /// a set-up call, or shutdown), so two threads cannot both enable it.
+    pub(super) fn pin_here(&self, enable: bool) -> io::Result<()> {
+        if !self.inner.pinned {
+            return Ok(());
+        }
+        let me = std::thread::current().id();
+        match self.inner.pinned_to.get() {
+            Some(&thread) if thread == me => Ok(()),
+            Some(_) => Err(Error::PinnedElsewhere.into()),
+            None if !enable => Err(Error::PinnedElsewhere.into()),
+            None => {
+                self.with(|st| st.ring.submitter().register_enable_rings())?;
+                let _ = self.inner.pinned_to.set(me);
+                tracing::debug!(id = self.inner.id, thread = ?me, "pinned hosted ring enabled");
+                Ok(())
             }
         }
     }
@@ -127,12 +216,14 @@ impl Driver {
 
     /// The descriptor a hosted ring's host watches: the ring's own, readable
     /// while completions wait to be reaped (or the kernel holds an overflow
-    /// backlog, which the reap flushes).
+    /// backlog, which the reap flushes); a pinned ring's eventfd, which the
+    /// kernel signals when it queues work for the ring's thread, and the
+    /// turn drains.
     pub(crate) fn notify_fd(&self) -> BorrowedFd<'_> {
-        // SAFETY: `ring_fd` is the descriptor of the ring `self.inner` owns;
-        // it is closed only when `Inner` drops, which the borrow of `self`
-        // rules out for the returned lifetime.
-        unsafe { BorrowedFd::borrow_raw(self.inner.ring_fd) }
+        // SAFETY: `notify_fd` is the ring's or `wake_fd`'s descriptor, both
+        // owned by `self.inner` and closed only when it drops, which the
+        // borrow of `self` rules out for the returned lifetime.
+        unsafe { BorrowedFd::borrow_raw(self.inner.notify_fd) }
     }
 
     /// One `io_uring_enter`: submits every queued SQE, processes

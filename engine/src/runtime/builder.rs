@@ -96,6 +96,7 @@ impl Builder {
             fixed_files: self.fixed_files,
             mode: self.mode.or_else(SetupMode::from_env).unwrap_or(SetupMode::Defer),
             hosted: false,
+            pinned: false,
         }
     }
 
@@ -114,7 +115,41 @@ impl Builder {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn build_reactor(&self) -> io::Result<crate::reactor::Reactor> {
-        crate::reactor::Reactor::from_builder(self)
+        crate::reactor::Reactor::from_builder(self, false)
+    }
+
+    /// Creates a [`crate::reactor::Reactor`] that only one thread will ever
+    /// turn: the first thread to call [`Reactor::turn`] enables it and is
+    /// from then on its only driver. On io_uring (Linux 6.1+) its ring is set
+    /// up with `SINGLE_ISSUER | DEFER_TASKRUN`: the kernel queues completion
+    /// work for that thread and signals [`Reactor::as_fd`] instead of
+    /// interrupting whatever the thread is doing, and the next turn runs the
+    /// work in a batch. Elsewhere it is a [`Builder::build_reactor`] reactor.
+    ///
+    /// For a host whose event loop stays on one thread (a current-thread
+    /// tokio runtime whose `block_on` is not moved between threads). A turn
+    /// from any other thread fails with [`crate::Error::PinnedElsewhere`];
+    /// so does a [`Reactor::shutdown`], which then leaks the ring and the
+    /// buffers in flight rather than free memory the kernel may still write.
+    ///
+    /// [`Reactor::turn`]: crate::reactor::Reactor::turn
+    /// [`Reactor::as_fd`]: crate::reactor::Reactor
+    /// [`Reactor::shutdown`]: crate::reactor::Reactor::shutdown
+    ///
+    /// # Errors
+    ///
+    /// As [`Runtime::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let reactor = ringio::Builder::new().build_pinned_reactor()?;
+    /// reactor.turn()?; // this thread is now its driver
+    /// reactor.shutdown();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn build_pinned_reactor(&self) -> io::Result<crate::reactor::Reactor> {
+        crate::reactor::Reactor::from_builder(self, true)
     }
 
     /// Creates the runtime on the calling thread.
