@@ -76,7 +76,11 @@ fn the_descriptor_is_readable_exactly_while_a_turn_has_work() {
 fn a_pinned_reactor_is_readable_exactly_while_a_turn_has_work() {
     let reactor = ringio::Builder::new().build_pinned_reactor().unwrap();
     if reactor.backend() == ringio::Backend::IoUring {
-        assert_eq!(reactor.setup_mode(), Some(ringio::SetupMode::Defer), "Linux 6.1+ has DEFER_TASKRUN");
+        assert_eq!(
+            reactor.setup_mode(),
+            Some(ringio::SetupMode::Defer),
+            "Linux 6.1+ has DEFER_TASKRUN"
+        );
     }
     readable_exactly_while_a_turn_has_work(reactor);
 }
@@ -108,7 +112,11 @@ fn a_pinned_reactor_refuses_other_threads_and_their_shutdown_does_not_hang() {
     })
     .join()
     .unwrap();
-    assert_eq!(ringio::Error::of(&refused), Some(&ringio::Error::PinnedElsewhere), "{refused}");
+    assert_eq!(
+        ringio::Error::of(&refused),
+        Some(&ringio::Error::PinnedElsewhere),
+        "{refused}"
+    );
     assert!(shut_down_in < ringio_tests::STEP, "shutdown from another thread hung");
     // The thread it is pinned to still turns it (nothing was freed).
     reactor.turn().unwrap();

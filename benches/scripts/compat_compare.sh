@@ -18,10 +18,13 @@
 #          WORKLOADS="echo-64c echo-512c-4k http-64c" benches/scripts/compat_compare.sh
 #
 # Environment (besides the shared ones):
-#   CONTENDERS    any of: tokio compat-uring compat-completion compat-epoll ringio-uring ringio-epoll
+#   CONTENDERS    any of: tokio compat-uring compat-completion compat-pinned compat-pinned-ready
+#                 compat-epoll ringio-uring ringio-epoll
 #                 (default "tokio compat-uring compat-epoll ringio-uring";
 #                 compat-completion is compat-uring with RINGIO_COMPAT_READS=completion: reads
 #                 take multishot completions instead of waiting for readiness and calling recv;
+#                 compat-pinned / compat-pinned-ready are compat-completion / compat-uring on
+#                 pinned reactors (RINGIO_COMPAT_PINNED=1: DEFER_TASKRUN, current-thread only);
 #                 ringio-* serve echo only and are skipped for http)
 #   WORKLOADS     default: echo-1c echo-16c http-16c echo-rate http-rate
 #   FLAVOUR       tokio runtime of the server: current|multi (default current)
@@ -37,11 +40,13 @@ bins() { echo "-p ringio-benches --bin compat_server --bin loadgen"; }
 
 # server_cmd CONTENDER PROTO: the server's command line (nothing: not served).
 server_cmd() {
-    local stack backend reads=""
+    local stack backend reads="" pinned=""
     case $1 in
     tokio) stack=tokio backend=- ;;
     compat-uring) stack=compat backend=uring ;;
     compat-completion) stack=compat backend=uring reads=completion ;;
+    compat-pinned) stack=compat backend=uring reads=completion pinned=1 ;;
+    compat-pinned-ready) stack=compat backend=uring pinned=1 ;;
     compat-epoll) stack=compat backend=epoll ;;
     ringio-uring) stack=ringio backend=uring ;;
     ringio-epoll) stack=ringio backend=epoll ;;
@@ -52,6 +57,7 @@ server_cmd() {
     local env="env -u RINGIO_BACKEND"
     [[ $backend != - ]] && env="env RINGIO_BACKEND=$backend"
     [[ -n $reads ]] && env+=" RINGIO_COMPAT_READS=$reads"
+    [[ -n $pinned ]] && env+=" RINGIO_COMPAT_PINNED=1"
     echo "$env $BIN/compat_server --stack $stack --proto $2 --flavour $FLAVOUR --addr 127.0.0.1:0"
 }
 

@@ -72,7 +72,9 @@ impl Error {
         match self {
             Error::Closed => io::ErrorKind::NotConnected,
             Error::TooManyOperations => io::ErrorKind::ResourceBusy,
-            Error::NoRuntime | Error::RuntimeShutDown | Error::HomeIdle | Error::PinnedElsewhere => io::ErrorKind::Other,
+            Error::NoRuntime | Error::RuntimeShutDown | Error::HomeIdle | Error::PinnedElsewhere => {
+                io::ErrorKind::Other
+            }
             Error::Unsupported(_) => io::ErrorKind::Unsupported,
         }
     }
@@ -89,7 +91,9 @@ impl fmt::Display for Error {
                 "the ringio runtime this descriptor belongs to is not running (no thread is in its block_on)",
             ),
             Error::Unsupported(why) => write!(f, "io_uring unavailable: {why}"),
-            Error::PinnedElsewhere => f.write_str("this pinned reactor is driven by another thread (the one that first turned it)"),
+            Error::PinnedElsewhere => {
+                f.write_str("this pinned reactor is driven by another thread (the one that first turned it)")
+            }
         }
     }
 }
