@@ -146,9 +146,20 @@ impl Client {
             .uri(format!("http://localhost{path}"))
             .body(Full::new(Bytes::from(body)))
             .unwrap();
+        // hyper takes a request only once the connection is ready for one:
+        // after a response's body has been read, the connection task must
+        // still run before an HTTP/1 connection takes the next request
+        // (without waiting, `send_request` can fail with "connection was
+        // not ready", whichever I/O types are underneath).
         let response = match self {
-            Client::Http1(send) => send.send_request(request).await,
-            Client::Http2(send) => send.send_request(request).await,
+            Client::Http1(send) => {
+                send.ready().await.unwrap();
+                send.send_request(request).await
+            }
+            Client::Http2(send) => {
+                send.ready().await.unwrap();
+                send.send_request(request).await
+            }
         }
         .unwrap();
         let status = response.status();
