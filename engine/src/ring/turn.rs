@@ -132,7 +132,7 @@ impl Driver {
             let sq = st.ring.submission();
             !sq.is_empty() || (pinned && sq.taskrun())
         };
-        for _ in 0..HOSTED_ENTERS {
+        for round in 1.. {
             if self.with(pending) {
                 self.enter(false, None)?;
             }
@@ -148,22 +148,16 @@ impl Driver {
             }
             self.reap();
             if !self.with(pending) {
-                return Ok(());
+                break;
+            }
+            // A plain ring's queued SQEs are bounded by the SQ: finish them.
+            // Deferred work may keep coming: hand it back to the host.
+            if pinned && round == HOSTED_ENTERS {
+                self.signal_pinned_host();
+                break;
             }
         }
-        if pinned {
-            self.signal_pinned_host();
-            return Ok(());
-        }
-        // A plain ring's queued SQEs: submitting is cheap and bounded by
-        // the SQ; finish.
-        loop {
-            self.enter(false, None)?;
-            self.reap();
-            if self.with(|st| st.ring.submission().is_empty()) {
-                return Ok(());
-            }
-        }
+        Ok(())
     }
 
     /// A pinned ring's own thread must turn it (work is queued that only it
