@@ -156,6 +156,12 @@ pub(crate) enum Plan {
     Immediate,
     /// Non-blocking syscall; on `EAGAIN` wait until ready for this interest.
     Nonblocking(Interest),
+    /// Only a wait for this interest: the poller's report completes it (as
+    /// a `poll(2)` mask), with no syscall of its own. The arm is
+    /// level-checked (`backend` module), so readiness that came before the
+    /// wait is reported all the same; `syscall` is the check used where the
+    /// descriptor is not registered with the driver.
+    Wait(Interest),
     /// A syscall that may block (files): run it on the blocking pool.
     Blocking,
 }

@@ -1,7 +1,8 @@
 //! `IORING_OP_POLL_ADD` (single-shot): wait until a descriptor is ready for
 //! reading or writing, without moving any data. On readiness backends it is
-//! the same wait, answered by the poller, confirmed with `poll(2)` and a zero
-//! timeout.
+//! the same wait, answered by the poller alone ([`Plan::Wait`]: a cached
+//! report, or an arm that the backend level-checks), with no `poll(2)` of
+//! its own; as with tokio's readiness, the report may be stale.
 //!
 //! This is how poll-style APIs (`poll_read_ready`, the tokio compat layer) get
 //! readiness out of a ring: the data then moves with a non-blocking syscall
@@ -57,6 +58,18 @@ impl PollReady {
     }
 }
 
+/// The `poll(2)` mask that reports `ready` (what [`ready_from`] reads back).
+pub(crate) fn mask_of(ready: Interest) -> i32 {
+    let mut mask = 0;
+    if ready.is_readable() {
+        mask |= libc::POLLIN;
+    }
+    if ready.is_writable() {
+        mask |= libc::POLLOUT;
+    }
+    i32::from(mask)
+}
+
 /// The directions a `poll` result mask reports.
 fn ready_from(mask: i32) -> Interest {
     let mask = mask as libc::c_short;
@@ -80,7 +93,7 @@ unsafe impl Operation for PollReady {
     }
 
     fn plan(&self) -> Plan {
-        Plan::Nonblocking(self.interest)
+        Plan::Wait(self.interest)
     }
 
     fn syscall(&mut self) -> Option<Completion> {
@@ -133,5 +146,16 @@ mod tests {
         assert!(!ready.is_readable() && ready.is_writable());
         let ready = ready_from((libc::POLLIN | RDHUP) as i32);
         assert!(ready.is_readable() && !ready.is_writable());
+    }
+
+    #[test]
+    fn a_poller_report_reads_back_as_itself() {
+        for ready in [
+            Interest::READABLE,
+            Interest::WRITABLE,
+            Interest::READABLE | Interest::WRITABLE,
+        ] {
+            assert_eq!(ready_from(mask_of(ready)), ready);
+        }
     }
 }

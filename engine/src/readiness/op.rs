@@ -88,6 +88,39 @@ impl<T: Operation> ReadyOp<T> {
             return Poll::Pending;
         }
     }
+
+    /// Waits for `interest` on the poller alone: a report the source holds
+    /// completes the wait at once, and otherwise the wait arms the poller,
+    /// whose arm checks the level (no `poll(2)` per wait: on a hosted
+    /// stream that waits after each drained read, it was three calls per
+    /// request).
+    fn poll_wait(&mut self, data: Box<T>, interest: Interest, cx: &mut Context<'_>) -> Poll<T::Output> {
+        let Some(source) = data.fd().and_then(|f| f.source().cloned()) else {
+            // Not registered with this driver: the syscall is the check.
+            return self.poll_nonblocking(data, interest, cx);
+        };
+        if source.is_cancelled() {
+            return self.finish(*data, Completion::cancelled());
+        }
+        match source.poll_ready(interest, cx) {
+            Poll::Ready(hit) if hit.is_empty() => return self.finish(*data, Completion::cancelled()),
+            Poll::Ready(hit) => {
+                let mask = crate::op::poll::mask_of(hit);
+                return self.finish(*data, Completion { result: mask, flags: 0 });
+            }
+            Poll::Pending => {}
+        }
+        if let Some(deadline) = self.deadline {
+            if self.deadline_passed(deadline, cx) {
+                return self.finish(*data, Completion::errno(libc::ETIMEDOUT));
+            }
+        }
+        if let Err(err) = self.driver.arm(&source, interest) {
+            return self.finish(*data, Completion::failed(&err));
+        }
+        self.state = State::Idle(data);
+        Poll::Pending
+    }
 }
 
 impl<T: Operation> ReadyOp<T> {
@@ -124,6 +157,7 @@ impl<T: Operation> Future for ReadyOp<T> {
                         this.finish(*data, c)
                     }
                     Plan::Nonblocking(interest) => this.poll_nonblocking(data, interest, cx),
+                    Plan::Wait(interest) => this.poll_wait(data, interest, cx),
                     Plan::Blocking => match pool::submit(data, cx) {
                         Ok(slot) => {
                             this.state = State::Pooled(slot);

@@ -41,19 +41,20 @@ impl Source {
         }
     }
 
-    /// Consumes readiness for `interest`, or registers `cx`'s waker for it.
-    /// Ready at once if the source was cancelled (close started): the check
-    /// and the registration happen under one lock, so a cancel is never
-    /// lost between them.
-    pub(crate) fn poll_ready(&self, interest: Interest, cx: &mut Context<'_>) -> Poll<()> {
+    /// Consumes readiness for `interest` and yields the directions it had,
+    /// or registers `cx`'s waker for it. Ready with [`Interest::NONE`] if
+    /// the source was cancelled (close started): the check and the
+    /// registration happen under one lock, so a cancel is never lost
+    /// between them.
+    pub(crate) fn poll_ready(&self, interest: Interest, cx: &mut Context<'_>) -> Poll<Interest> {
         let mut st = self.state.lock();
         if st.cancelled {
-            return Poll::Ready(());
+            return Poll::Ready(Interest::NONE);
         }
         let hit = interest.intersection(st.ready);
         if !hit.is_empty() {
             st.ready = st.ready.difference(hit);
-            return Poll::Ready(());
+            return Poll::Ready(hit);
         }
         let waker = cx.waker();
         if interest.is_readable() && !st.readers.iter().any(|w| w.will_wake(waker)) {

@@ -270,7 +270,7 @@ impl<T: Operation> Future for SimOp<T> {
             },
             None => match data.plan() {
                 Plan::Immediate | Plan::Blocking => data.syscall().unwrap_or(Completion { result: 0, flags: 0 }),
-                Plan::Nonblocking(_) => data.syscall().unwrap_or(Completion::errno(libc::EOPNOTSUPP)),
+                Plan::Nonblocking(_) | Plan::Wait(_) => data.syscall().unwrap_or(Completion::errno(libc::EOPNOTSUPP)),
             },
         };
         this.finish(c)
