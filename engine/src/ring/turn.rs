@@ -133,16 +133,22 @@ impl Driver {
             !sq.is_empty() || (pinned && sq.taskrun())
         };
         for round in 1.. {
+            // Whether the kernel had deferred work queued: what signals a
+            // pinned ring's eventfd (as CQEs do on any ring).
+            let deferred = pinned && self.with(|st| st.ring.submission().taskrun());
             if self.with(pending) {
                 self.enter(false, None)?;
             }
-            if pinned {
+            if pinned && (deferred || self.with(|st| !st.ring.completion().is_empty())) {
                 // After the enter (the CQEs it posted signalled the eventfd,
                 // and the reap below takes them) and before the reap (a CQE
                 // posted after this read signals again). Work the kernel
                 // queued after the enter has set `IORING_SQ_TASKRUN` before
                 // signalling, so `pending` sees it even if this read took
-                // its signal.
+                // its signal. A round with no deferred work and no CQE
+                // waiting has had no signal to take (the enter that only
+                // submitted, the driving task's second look): it reads
+                // nothing, which spares an empty `read` per wake-up.
                 let mut counter = [0u8; 8];
                 let _ = rustix::io::read(&*self.inner.wake_fd, &mut counter);
             }
