@@ -104,7 +104,8 @@ fn new_reactor(handle: &Handle) -> io::Result<Reactor> {
     if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::CurrentThread {
         return Reactor::new();
     }
-    ringio::Builder::new().build_pinned_reactor()
+    // tokio watches the descriptor with `AsyncFd`, edge-triggered.
+    ringio::Builder::new().edge_triggered_host(true).build_pinned_reactor()
 }
 
 /// The calling thread's reactor's group for completion reads, and the

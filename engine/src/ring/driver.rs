@@ -77,6 +77,10 @@ pub(super) struct Inner {
     /// A hosted ring set up `DEFER_TASKRUN` (see [`RingConfig::pinned`]):
     /// only the thread in `pinned_to` may enter it.
     pub pinned: bool,
+    /// A pinned ring whose turns read its eventfd back after each enter
+    /// that had a signal to take: its host may be level-triggered (see
+    /// `Builder::edge_triggered_host`).
+    pub drains_signal: bool,
     /// The thread whose first turn enabled a pinned ring.
     pub pinned_to: std::sync::OnceLock<std::thread::ThreadId>,
     /// What a hosted ring's host watches: the ring's own descriptor,
@@ -178,6 +182,7 @@ impl Driver {
                 mode,
                 hosted,
                 pinned,
+                drains_signal: pinned && !config.edge_triggered_host,
                 pinned_to: std::sync::OnceLock::new(),
                 notify_fd,
                 slots: Slots::new(),

@@ -74,6 +74,9 @@ pub(crate) struct RingConfig {
     /// `SINGLE_ISSUER | DEFER_TASKRUN`, created disabled (`R_DISABLED`) and
     /// enabled by that first turn, announced through an eventfd.
     pub pinned: bool,
+    /// A pinned ring's host watches the eventfd edge-triggered, so turns
+    /// need not drain it (`Builder::edge_triggered_host`).
+    pub edge_triggered_host: bool,
 }
 
 #[cfg(uring)]

@@ -135,11 +135,28 @@ impl Driver {
         for round in 1.. {
             // Whether the kernel had deferred work queued: what signals a
             // pinned ring's eventfd (as CQEs do on any ring).
-            let deferred = pinned && self.with(|st| st.ring.submission().taskrun());
+            let drains = self.inner.drains_signal;
+            let deferred = drains && self.with(|st| st.ring.submission().taskrun());
             if self.with(pending) {
-                self.enter(false, None)?;
+                if pinned {
+                    // The CQEs this enter posts are reaped below: they need
+                    // no signal, which would only wake the host to find
+                    // nothing (an edge-triggered host is woken by every
+                    // signal, drained or not). Work that others queue
+                    // meanwhile sets `IORING_SQ_TASKRUN` before it tries
+                    // to signal, and `pending` sees that flag after the
+                    // fence below: either the kernel saw the signal
+                    // enabled again, or this loop sees the flag.
+                    self.with(|st| st.ring.completion().disable_eventfd());
+                }
+                let entered = self.enter(false, None);
+                if pinned {
+                    self.with(|st| st.ring.completion().enable_eventfd());
+                    std::sync::atomic::fence(Ordering::SeqCst);
+                }
+                entered?;
             }
-            if pinned && (deferred || self.with(|st| !st.ring.completion().is_empty())) {
+            if drains && (deferred || self.with(|st| !st.ring.completion().is_empty())) {
                 // After the enter (the CQEs it posted signalled the eventfd,
                 // and the reap below takes them) and before the reap (a CQE
                 // posted after this read signals again). Work the kernel
@@ -148,7 +165,9 @@ impl Driver {
                 // its signal. A round with no deferred work and no CQE
                 // waiting has had no signal to take (the enter that only
                 // submitted, the driving task's second look): it reads
-                // nothing, which spares an empty `read` per wake-up.
+                // nothing, which spares an empty `read` per wake-up. An
+                // edge-triggered host is woken by each signal whatever the
+                // counter holds, so for it nothing is read at all.
                 let mut counter = [0u8; 8];
                 let _ = rustix::io::read(&*self.inner.wake_fd, &mut counter);
             }
@@ -171,7 +190,9 @@ impl Driver {
     fn signal_pinned_host(&self) {
         debug_assert!(self.inner.pinned);
         if let Err(err) = rustix::io::write(&*self.inner.wake_fd, &1u64.to_ne_bytes()) {
-            // EAGAIN: the counter is saturated, so the host has a signal anyway.
+            // EAGAIN: the counter is saturated (2^64 - 2 signals, which no
+            // edge-triggered host that never drains it will live to see),
+            // so the host has a signal anyway.
             if err != rustix::io::Errno::AGAIN {
                 tracing::error!(%err, "eventfd write failed");
             }

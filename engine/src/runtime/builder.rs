@@ -27,6 +27,7 @@ pub struct Builder {
     fixed_files: u32,
     mode: Option<SetupMode>,
     backend: Option<Backend>,
+    edge_triggered_host: bool,
 }
 
 impl Default for Builder {
@@ -48,6 +49,7 @@ impl Builder {
             fixed_files: 1024,
             mode: None,
             backend: None,
+            edge_triggered_host: false,
         }
     }
 
@@ -85,6 +87,30 @@ impl Builder {
         self
     }
 
+    /// Declares that the host of a [`Builder::build_pinned_reactor`]
+    /// reactor watches [`Reactor::as_fd`] edge-triggered (tokio's
+    /// `AsyncFd`, `EPOLLET`): such a host is woken by every signal of the
+    /// eventfd behind it, drained or not, so the reactor's turns never read
+    /// it back, one `read` fewer per wake-up. A level-triggered host
+    /// (`poll(2)`, `select`) must leave this off (the default): to it the
+    /// undrained descriptor would stay readable, and it would spin. No
+    /// effect on other reactors, whose descriptor a turn empties without a
+    /// call of its own.
+    ///
+    /// [`Reactor::as_fd`]: crate::reactor::Reactor
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// // Hosted by tokio (`AsyncFd`, edge-triggered epoll):
+    /// let reactor = ringio::Builder::new().edge_triggered_host(true).build_pinned_reactor()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn edge_triggered_host(&mut self, yes: bool) -> &mut Builder {
+        self.edge_triggered_host = yes;
+        self
+    }
+
     pub(crate) fn forced_backend(&self) -> Option<Backend> {
         self.backend
     }
@@ -97,6 +123,7 @@ impl Builder {
             mode: self.mode.or_else(SetupMode::from_env).unwrap_or(SetupMode::Defer),
             hosted: false,
             pinned: false,
+            edge_triggered_host: self.edge_triggered_host,
         }
     }
 
