@@ -37,6 +37,41 @@ fn try_read_would_block_until_readable() {
     });
 }
 
+/// Readiness is a level, not a token: every task in `readable()` is woken
+/// by one arrival, and a wait that starts while the data is still unread
+/// ends at once, however many looked before it. (A backend that handed the
+/// readiness to the first waiter only, or waited for the next edge, would
+/// strand the rest: nothing more arrives.)
+#[test]
+fn every_readable_wait_sees_data_that_nobody_read() {
+    const WAITERS: usize = 8;
+    ringio_tests::runtime().block_on(async {
+        let (server, client) = pair().await;
+        let server = std::rc::Rc::new(server);
+        let waiters: Vec<_> = (0..WAITERS)
+            .map(|_| {
+                let server = server.clone();
+                ringio::spawn(async move { ringio::time::timeout(ringio_tests::STEP, server.readable()).await })
+            })
+            .collect();
+        // Let every waiter start its wait before anything arrives.
+        ringio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(client.try_write(b"once").unwrap(), 4);
+        for (i, waiter) in waiters.into_iter().enumerate() {
+            let woken = waiter.await.unwrap();
+            assert!(woken.is_ok(), "waiter {i} of {WAITERS} was never woken");
+            woken.unwrap().unwrap();
+        }
+        // Still unread: later waits, one after another, end at once.
+        for i in 0..WAITERS {
+            let ready = ringio::time::timeout(ringio_tests::STEP, server.readable()).await;
+            assert!(ready.is_ok(), "wait {i} on unread data did not end");
+        }
+        let mut buf = [0u8; 8];
+        assert_eq!(server.try_read(&mut buf).unwrap(), 4);
+    });
+}
+
 #[test]
 fn try_write_stops_at_a_full_buffer_and_resumes_when_writable() {
     ringio_tests::runtime().block_on(async {
