@@ -18,23 +18,21 @@
 #          WORKLOADS="echo-64c echo-512c-4k http-64c" benches/scripts/compat_compare.sh
 #
 # Environment (besides the shared ones):
-#   CONTENDERS    any of: tokio compat-uring compat-completion compat-plain compat-plain-completion
+#   CONTENDERS    any of: tokio compat-uring compat-completion compat-pinned-ready compat-pinned
 #                 compat-epoll ringio-uring ringio-epoll
-#                 (default "tokio compat-uring compat-plain compat-epoll ringio-uring";
-#                 compat-uring is compat's default: readiness waits on a reactor pinned to a
-#                 current-thread runtime's thread (DEFER_TASKRUN); compat-completion is that with
-#                 RINGIO_COMPAT_READS=completion: reads take multishot completions instead of
-#                 waiting for readiness and calling recv; compat-plain / compat-plain-completion are
-#                 the same on unpinned reactors (RINGIO_COMPAT_PINNED=0, the only kind a
-#                 multi-thread runtime gets); compat-pinned / compat-pinned-ready, the names of
-#                 run 3, are kept as aliases of compat-completion / compat-uring;
+#                 (default "tokio compat-uring compat-pinned-ready compat-epoll ringio-uring";
+#                 compat-uring is compat's default: io_uring, readiness waits, an unpinned reactor;
+#                 compat-completion is that with RINGIO_COMPAT_READS=completion: reads take
+#                 multishot completions instead of waiting for readiness and calling recv;
+#                 compat-pinned-ready / compat-pinned are the two on reactors pinned to the
+#                 current-thread runtime's thread (RINGIO_COMPAT_PINNED=1, DEFER_TASKRUN);
 #                 ringio-* serve echo only and are skipped for http)
 #   WORKLOADS     default: echo-1c echo-16c http-16c echo-rate http-rate
 #   FLAVOUR       tokio runtime of the server: current|multi (default current)
 set -euo pipefail
 
 NAME=compat-compare
-CONTENDERS=${CONTENDERS:-tokio compat-uring compat-plain compat-epoll ringio-uring}
+CONTENDERS=${CONTENDERS:-tokio compat-uring compat-pinned-ready compat-epoll ringio-uring}
 WORKLOADS=${WORKLOADS:-echo-1c echo-16c http-16c echo-rate http-rate}
 # shellcheck source=lib/serve_compare.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/serve_compare.sh"
@@ -46,10 +44,10 @@ server_cmd() {
     local stack backend reads="" pinned=""
     case $1 in
     tokio) stack=tokio backend=- ;;
-    compat-uring | compat-pinned-ready) stack=compat backend=uring ;;
-    compat-completion | compat-pinned) stack=compat backend=uring reads=completion ;;
-    compat-plain) stack=compat backend=uring pinned=0 ;;
-    compat-plain-completion) stack=compat backend=uring reads=completion pinned=0 ;;
+    compat-uring) stack=compat backend=uring ;;
+    compat-completion) stack=compat backend=uring reads=completion ;;
+    compat-pinned-ready) stack=compat backend=uring pinned=1 ;;
+    compat-pinned) stack=compat backend=uring reads=completion pinned=1 ;;
     compat-epoll) stack=compat backend=epoll ;;
     ringio-uring) stack=ringio backend=uring ;;
     ringio-epoll) stack=ringio backend=epoll ;;

@@ -36,10 +36,10 @@
 //! runtime that watches the reactor's descriptor through tokio's own reactor.
 //! A descriptor belongs to the reactor of the thread that created it;
 //! operations from other threads reach that reactor through a lock-free queue.
-//! On a current-thread runtime the reactor is pinned to the runtime's thread
-//! (`DEFER_TASKRUN`: the kernel never interrupts the thread to run the ring's
-//! completion work); `RINGIO_COMPAT_PINNED=0` opts out, for a program that
-//! moves such a runtime to another thread after its first compat socket.
+//! With `RINGIO_COMPAT_PINNED=1`, a current-thread runtime's reactor is
+//! pinned to the runtime's thread (`DEFER_TASKRUN`: the kernel never
+//! interrupts the thread to run the ring's completion work), for programs
+//! that never drive that runtime from another thread.
 //!
 //! Stream reads are non-blocking `recv`s into the caller's buffer after a
 //! readiness wait through the ring (`IORING_OP_POLL_ADD`) or the poller.

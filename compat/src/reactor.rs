@@ -87,21 +87,25 @@ pub(crate) fn current() -> io::Result<Reactor> {
     })
 }
 
-/// A new reactor for `handle`'s runtime. On a current-thread runtime, whose
-/// tasks (the driving task among them) all run on the thread in its
-/// `block_on`, it is pinned to that thread (`DEFER_TASKRUN`): the kernel
-/// then never interrupts the thread to run io_uring's completion work (a
-/// rescheduling IPI per wake-up on an unpinned ring, the most expensive part
-/// of a readiness wait there) but waits for the driving task's next enter.
-/// `RINGIO_COMPAT_PINNED=0` opts out, for a program that moves a
-/// current-thread runtime between threads after its first compat socket (a
-/// pinned ring cannot follow it). A multi-thread runtime's driving task may
+/// A new reactor for `handle`'s runtime: one any worker may turn, or, with
+/// `RINGIO_COMPAT_PINNED=1` on a current-thread runtime (whose tasks, the
+/// driving task among them, all run on the thread in its `block_on`), one
+/// pinned to that thread (`DEFER_TASKRUN`): the kernel then never
+/// interrupts the thread to run io_uring's completion work (a rescheduling
+/// IPI per wake-up on an unpinned ring) but waits for the driving task's
+/// next enter.
+///
+/// Pinning stays opt-in because a current-thread runtime may be driven
+/// from another thread later (`block_on` from several threads, as a
+/// `static` runtime behind a blocking API is): a pinned ring cannot follow,
+/// and its streams would stop. A multi-thread runtime's driving task may
 /// run on any worker, so its reactors are never pinned.
 fn new_reactor(handle: &Handle) -> io::Result<Reactor> {
-    if std::env::var("RINGIO_COMPAT_PINNED").is_ok_and(|v| v == "0") {
+    if !std::env::var("RINGIO_COMPAT_PINNED").is_ok_and(|v| v == "1") {
         return Reactor::new();
     }
     if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::CurrentThread {
+        tracing::debug!("RINGIO_COMPAT_PINNED applies to current-thread runtimes only");
         return Reactor::new();
     }
     // tokio watches the descriptor with `AsyncFd`, edge-triggered.
