@@ -103,13 +103,23 @@ fn the_buffer_comes_back_only_after_the_notification() {
         let mut send = std::pin::pin!(stream.write_all_zc(payload.clone()));
         // Turn the ring until every byte is either in our send queue or in the
         // peer's receive queue: the send's result has been posted by then.
+        // Bounded by time, not by turns: on a loaded machine loopback may
+        // take a while to move the bytes, so after the first turns each one
+        // also sleeps a little to let it.
         let mut queued = false;
-        for _ in 0..10_000 {
+        let deadline = std::time::Instant::now() + STEP / 2;
+        for turn in 0u32.. {
+            if std::time::Instant::now() >= deadline {
+                break;
+            }
             assert!(
                 poll_pinned(&mut send).await.is_pending(),
                 "done before the peer read anything"
             );
             ringio::nop().await.unwrap();
+            if turn >= 1_000 {
+                ringio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
             let ours = ioctl_int(stream.as_raw_fd(), libc::TIOCOUTQ as libc::Ioctl);
             let theirs = ioctl_int(peer_r.as_raw_fd(), libc::FIONREAD as libc::Ioctl);
             if ours as usize + theirs as usize == total {
