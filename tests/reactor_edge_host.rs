@@ -4,16 +4,17 @@
 //! still be woken for every completion, the first and each after it,
 //! though the descriptor has stayed readable since the first signal.
 
-use ringio::net::{TcpListener, TcpStream};
+use ringio::net::TcpStream;
 use ringio::reactor::Reactor;
+use ringio_tests::hosted;
 use rustix::event::epoll;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
-use std::future::{poll_fn, Future};
+use std::future::Future;
 use std::io::Write;
 use std::mem::MaybeUninit;
 use std::os::fd::OwnedFd;
 use std::pin::pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
 
 /// An edge-triggered epoll watching the reactor's descriptor.
@@ -62,33 +63,19 @@ fn readable_now(reactor: &Reactor) -> bool {
 /// Polls `future` under the reactor, turning it first and then whenever
 /// the host is woken, until it is ready.
 fn host<T>(reactor: &Reactor, edges: &EdgeHost, future: impl Future<Output = T>) -> T {
-    let mut future = pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    let deadline = Instant::now() + ringio_tests::STEP;
-    loop {
-        reactor.turn().unwrap();
-        let polled = {
-            let _entered = reactor.enter();
-            future.as_mut().poll(&mut cx)
-        };
-        if let Poll::Ready(out) = polled {
-            return out;
-        }
-        assert!(Instant::now() < deadline, "the hosted operation never completed");
-        if reactor.park(Waker::noop()) {
-            edges.woken(Duration::from_millis(100));
-        }
-    }
+    hosted::host(
+        reactor,
+        || {
+            let _ = edges.woken(Duration::from_millis(100));
+        },
+        future,
+    )
 }
 
 fn pair(reactor: &Reactor, edges: &EdgeHost) -> (TcpStream, std::net::TcpStream) {
-    let listener = {
-        let _entered = reactor.enter();
-        TcpListener::bind("127.0.0.1:0").unwrap()
-    };
-    let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (server, _) = host(reactor, edges, poll_fn(|cx| listener.poll_accept(cx))).unwrap();
-    (server, client)
+    hosted::pair(reactor, || {
+        let _ = edges.woken(Duration::from_millis(100));
+    })
 }
 
 #[test]

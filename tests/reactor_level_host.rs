@@ -6,13 +6,14 @@
 //! kinds: a reactor any thread may turn, and a pinned one (`DEFER_TASKRUN`
 //! on io_uring), which also refuses other threads without hanging.
 
-use ringio::net::{TcpListener, TcpStream};
+use ringio::net::TcpStream;
 use ringio::reactor::Reactor;
+use ringio_tests::hosted;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
-use std::future::{poll_fn, Future};
+use std::future::Future;
 use std::io::Write;
 use std::pin::pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
 
 /// `poll(2)` on the reactor's descriptor for at most `wait`: readable?
@@ -37,34 +38,20 @@ fn readable(reactor: &Reactor, wait: Duration) -> bool {
 /// Polls `future` under the reactor, turning it whenever `poll(2)` says so
 /// (the host's loop of the module docs), until it is ready.
 fn host<T>(reactor: &Reactor, future: impl Future<Output = T>) -> T {
-    let mut future = pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    let deadline = Instant::now() + ringio_tests::STEP;
-    loop {
-        let polled = {
-            let _entered = reactor.enter();
-            future.as_mut().poll(&mut cx)
-        };
-        if let Poll::Ready(out) = polled {
-            return out;
-        }
-        assert!(Instant::now() < deadline, "the hosted operation never completed");
-        if reactor.park(Waker::noop()) {
-            readable(reactor, Duration::from_millis(100));
-        }
-        reactor.turn().unwrap();
-    }
+    hosted::host(
+        reactor,
+        || {
+            let _ = readable(reactor, Duration::from_millis(100));
+        },
+        future,
+    )
 }
 
 /// A connected pair on a hosted reactor: (ringio server side, std client).
 fn pair(reactor: &Reactor) -> (TcpStream, std::net::TcpStream) {
-    let listener = {
-        let _entered = reactor.enter();
-        TcpListener::bind("127.0.0.1:0").unwrap()
-    };
-    let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (server, _) = host(reactor, poll_fn(|cx| listener.poll_accept(cx))).unwrap();
-    (server, client)
+    hosted::pair(reactor, || {
+        let _ = readable(reactor, Duration::from_millis(100));
+    })
 }
 
 #[test]

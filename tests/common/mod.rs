@@ -3,6 +3,8 @@
 //! seeded randomness, a scale knob, a watchdog, random drop points, a
 //! second runtime thread, checkable byte streams and descriptor reuse.
 
+pub mod hosted;
+
 use std::collections::VecDeque;
 use std::fs::File;
 use std::future::Future;

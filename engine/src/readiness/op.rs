@@ -74,18 +74,8 @@ impl<T: Operation> ReadyOp<T> {
             // waker, so a close cannot slip in between and go unseen.
             match source.poll_ready(interest, cx) {
                 Poll::Ready(_) => continue, // ready since the attempt, or cancelled
-                Poll::Pending => {}
+                Poll::Pending => return self.park(data, source, interest, cx),
             }
-            if let Some(deadline) = self.deadline {
-                if self.deadline_passed(deadline, cx) {
-                    return self.finish(*data, Completion::errno(libc::ETIMEDOUT));
-                }
-            }
-            if let Err(err) = self.driver.arm(source, interest) {
-                return self.finish(*data, Completion::failed(&err));
-            }
-            self.state = State::Idle(data);
-            return Poll::Pending;
         }
     }
 
@@ -99,23 +89,27 @@ impl<T: Operation> ReadyOp<T> {
             // Not registered with this driver: the syscall is the check.
             return self.poll_nonblocking(data, interest, cx);
         };
-        if source.is_cancelled() {
-            return self.finish(*data, Completion::cancelled());
-        }
+        // One lock: a cancel (close started) is seen here as an empty report.
         match source.poll_ready(interest, cx) {
-            Poll::Ready(hit) if hit.is_empty() => return self.finish(*data, Completion::cancelled()),
+            Poll::Ready(hit) if hit.is_empty() => self.finish(*data, Completion::cancelled()),
             Poll::Ready(hit) => {
                 let mask = crate::op::poll::mask_of(hit);
-                return self.finish(*data, Completion { result: mask, flags: 0 });
+                self.finish(*data, Completion { result: mask, flags: 0 })
             }
-            Poll::Pending => {}
+            Poll::Pending => self.park(data, &source, interest, cx),
         }
+    }
+
+    /// The waker is registered on `source` for `interest`: unless the
+    /// deadline has passed, arms the poller and keeps `data` for the
+    /// wake-up.
+    fn park(&mut self, data: Box<T>, source: &Source, interest: Interest, cx: &mut Context<'_>) -> Poll<T::Output> {
         if let Some(deadline) = self.deadline {
             if self.deadline_passed(deadline, cx) {
                 return self.finish(*data, Completion::errno(libc::ETIMEDOUT));
             }
         }
-        if let Err(err) = self.driver.arm(&source, interest) {
+        if let Err(err) = self.driver.arm(source, interest) {
             return self.finish(*data, Completion::failed(&err));
         }
         self.state = State::Idle(data);
