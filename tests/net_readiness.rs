@@ -160,6 +160,10 @@ fn operations_follow_the_descriptor_to_its_home_runtime() {
             res.unwrap();
             assert_eq!(buf, msg);
         }
+        // Nothing left to read, as a `WouldBlock` shows (readiness is kept
+        // until one does, as in tokio): the wait below waits.
+        let mut buf = [0u8; 8];
+        assert_eq!(server.try_read(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
         let server = std::rc::Rc::new(server);
         let waiter = ringio::spawn({
             let server = server.clone();
@@ -242,5 +246,52 @@ fn close_is_not_held_up_by_a_stored_readiness_wait() {
             .unwrap();
         let mut buf = [0u8; 1];
         assert!(ringio::Error::is_closed(&server.try_read(&mut buf).unwrap_err()));
+    });
+}
+
+/// A caller's own non-blocking call through `try_io` tells the readiness
+/// waits what it found: after its `WouldBlock`, `readable()` waits for the
+/// next arrival instead of completing on readiness nobody has left (which
+/// would make a `readable()` + `MSG_PEEK` loop spin), and the next
+/// datagram ends the wait.
+#[test]
+fn try_io_would_block_makes_the_next_readable_wait() {
+    use ringio::fd::Interest;
+    use rustix::net::RecvFlags;
+    ringio_tests::runtime().block_on(async {
+        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let to = a.local_addr().unwrap();
+        let peek = |s: &UdpSocket| {
+            s.try_io(Interest::READABLE, |fd| {
+                let mut buf = [0u8; 16];
+                Ok(rustix::net::recv(fd, &mut buf, RecvFlags::PEEK | RecvFlags::DONTWAIT)?.0)
+            })
+        };
+        let take = |s: &UdpSocket| {
+            s.try_io(Interest::READABLE, |fd| {
+                let mut buf = [0u8; 16];
+                Ok(rustix::net::recv(fd, &mut buf, RecvFlags::DONTWAIT)?.0)
+            })
+        };
+        b.send_to(b"one".to_vec(), to).await.0.unwrap();
+        a.readable().await.unwrap();
+        assert_eq!(peek(&a).unwrap(), 3, "a peek leaves the datagram");
+        a.readable().await.unwrap();
+        assert_eq!(take(&a).unwrap(), 3);
+        assert_eq!(peek(&a).unwrap_err().kind(), ErrorKind::WouldBlock);
+        // Nothing left: the wait must not complete before the next datagram.
+        let mut wait = std::pin::pin!(a.readable());
+        for _ in 0..10 {
+            ringio::runtime::yield_now().await;
+            let polled = poll_fn(|cx| std::task::Poll::Ready(wait.as_mut().poll(cx))).await;
+            assert!(polled.is_pending(), "readable() completed with nothing to read");
+        }
+        b.send_to(b"two".to_vec(), to).await.0.unwrap();
+        ringio::time::timeout(ringio_tests::STEP, wait)
+            .await
+            .expect("the next datagram did not end the wait")
+            .unwrap();
+        assert_eq!(take(&a).unwrap(), 3);
     });
 }

@@ -8,7 +8,7 @@
 //! any).
 
 use super::cached::copy_to;
-use super::lend::Lend;
+use super::lend::TryLend;
 use super::poll_io::{retry, until_done};
 use super::split::{OwnedReadHalf, ReadHalf};
 use super::{TcpStream, UdpSocket};
@@ -17,11 +17,12 @@ use rustix::net::{RecvFlags, SocketAddrAny};
 use std::io;
 use std::net::SocketAddr;
 use std::task::{ready, Context, Poll};
-use tokio::io::ReadBuf;
+use tokio::io::{Interest, ReadBuf};
 
-/// One `recv(MSG_PEEK | MSG_DONTWAIT)`.
-fn try_peek(s: &impl Lend, buf: &mut [u8]) -> io::Result<usize> {
-    s.lend(|fd| loop {
+/// One `recv(MSG_PEEK | MSG_DONTWAIT)`; its `WouldBlock` clears the read
+/// readiness, as a read's does.
+fn try_peek(s: &impl TryLend, buf: &mut [u8]) -> io::Result<usize> {
+    s.try_lend(Interest::READABLE, |fd| loop {
         match rustix::net::recv(fd, &mut *buf, RecvFlags::PEEK | RecvFlags::DONTWAIT) {
             Err(Errno::INTR) => continue,
             other => return Ok(other?.0),
@@ -30,8 +31,8 @@ fn try_peek(s: &impl Lend, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// One `recvfrom(MSG_PEEK | MSG_DONTWAIT)`, with the sender.
-fn try_peek_from(s: &impl Lend, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-    let (n, addr) = s.lend(|fd| loop {
+fn try_peek_from(s: &impl TryLend, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+    let (n, addr) = s.try_lend(Interest::READABLE, |fd| loop {
         match rustix::net::recvfrom(fd, &mut *buf, RecvFlags::PEEK | RecvFlags::DONTWAIT) {
             Err(Errno::INTR) => continue,
             other => return other.map(|(n, _, addr)| (n, addr)).map_err(io::Error::from),

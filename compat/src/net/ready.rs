@@ -2,6 +2,7 @@
 //! [`Interest`] and [`Ready`] types, for every compat socket; and
 //! `try_io`/`async_io`, which run a caller's own non-blocking call.
 
+use super::lend::TryLend;
 use super::{TcpStream, UdpSocket, UnixDatagram, UnixStream};
 use std::future::{poll_fn, Future};
 use std::io;
@@ -85,7 +86,7 @@ ready_method!(UnixDatagram, s => &s.inner);
 /// `try_io` and `async_io`: a caller's own non-blocking call on the socket,
 /// in tokio's shape.
 macro_rules! io_methods {
-    ($ty:ty, $s:ident => $engine:expr, $forget:expr) => {
+    ($ty:ty, $s:ident => $engine:expr, $io:expr, $forget:expr) => {
         impl $ty {
             /// Runs `f`, a non-blocking call on this socket's descriptor
             /// (e.g. through `AsRawFd`). A `WouldBlock` from it makes the
@@ -112,9 +113,10 @@ macro_rules! io_methods {
             /// # Ok(()) }
             /// ```
             pub fn try_io<R>(&self, interest: Interest, f: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
-                let res = f();
+                let $s = self;
+                // Through the engine's `try_io`, whose readiness the waits use.
+                let res = TryLend::try_lend($io, interest, |_| f());
                 if matches!(&res, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
-                    let $s = self;
                     $forget(interest);
                 }
                 res
@@ -131,7 +133,7 @@ macro_rules! io_methods {
                 let engine = $engine;
                 loop {
                     wait(interest, engine.readable(), engine.writable()).await?;
-                    match f() {
+                    match TryLend::try_lend($io, interest, |_| f()) {
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                         other => return other,
                     }
@@ -152,12 +154,12 @@ fn forget<S>(cached: &super::cached::Cached<S>, interest: Interest) {
     }
 }
 
-io_methods!(TcpStream, s => &s.inner, |interest| forget(&s.inner, interest));
-io_methods!(UnixStream, s => &s.inner, |interest| forget(&s.inner, interest));
+io_methods!(TcpStream, s => &s.inner, s.inner.get(), |interest| forget(&s.inner, interest));
+io_methods!(UnixStream, s => &s.inner, s.inner.get(), |interest| forget(&s.inner, interest));
 // Datagram sockets keep no readiness of their own: nothing to forget.
-io_methods!(UdpSocket, s => &s.inner, |_: Interest| {
+io_methods!(UdpSocket, s => &s.inner, &s.inner, |_: Interest| {
     let _ = s;
 });
-io_methods!(UnixDatagram, s => &s.inner, |_: Interest| {
+io_methods!(UnixDatagram, s => &s.inner, &s.inner, |_: Interest| {
     let _ = s;
 });

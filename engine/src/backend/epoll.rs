@@ -1,49 +1,42 @@
 //! The epoll readiness backend (Linux).
 //!
 //! This file owns everything between the readiness driver's [`Poller`] calls and the epoll
-//! instance: the per-descriptor record of which directions are armed, the `epoll_ctl` calls that
-//! keep the kernel's registration equal to that record, the translation of epoll events into
-//! [`Event`]s, and the wakeup of a blocked `epoll_wait`.
+//! instance: the per-descriptor record of registrations, the `epoll_ctl` calls that make them,
+//! the translation of epoll events into [`Event`]s, and the wakeup of a blocked `epoll_wait`.
 //!
-//! # Why `EPOLLONESHOT`
+//! # Why edge-triggered
 //!
-//! A one-shot registration is the contract's "one event per arming" kept by the kernel, and it is
-//! the same design as the event-ports backend (`port.rs`), whose associations also end with their
-//! event:
+//! `add` registers the descriptor once, for both directions, `EPOLLET`: the kernel then queues
+//! an event at the registration (if the descriptor is ready then) and at every wakeup of the
+//! descriptor after it (data arrived, room freed, the peer shut down or hung up), and never
+//! reports a descriptor merely for staying ready. That is mio's registration, and tokio's:
 //!
-//! * `add` registers the descriptor one-shot with **no** direction. The kernel adds `EPOLLERR`
-//!   and `EPOLLHUP` to every registration whatever it asks for, so anything but a one-shot one
-//!   would report a hung-up descriptor at every wait, armed or not: a spin. One-shot, it reports
-//!   it once, finds nothing armed and stays disabled;
-//! * `arm` sets the registration (`EPOLL_CTL_MOD`) to the union of the armed directions.
-//!   `EPOLL_CTL_MOD` polls the descriptor, so readiness that arrived before the arm is queued at
-//!   once (level-checked). Arming only directions that are already armed makes no call: their
-//!   event is still to come;
-//! * the kernel disables a one-shot registration as it reports it, for both directions at once.
-//!   After each event the core re-arms only the armed directions that event did **not** deliver.
-//!   Re-arming a delivered direction would spin (the descriptor is still ready), forgetting the
-//!   others would lose their wakeup. A delivered direction is armed again only by the driver's
-//!   next `arm`;
-//! * `EPOLLRDHUP` (the peer shut down its writing half, which readers see as the end of the
-//!   stream) is asked for only with reading. Asked for with writing alone, it would fire a
-//!   registration that delivers nothing, which is then re-armed, and fires again;
-//! * `EPOLLERR` and `EPOLLHUP` make both directions ready, so waiters retry and see them.
+//! * `arm` makes no system call. The contract's "an event once the descriptor is ready" holds
+//!   because the driver arms only a direction that an attempt saw blocked (`EAGAIN`) after the
+//!   last event that reported it (`readiness::source` keeps readiness until then): any
+//!   readiness after that attempt is a wakeup after it, whose event is queued, or delivered
+//!   already and marked on the source;
+//! * nothing is re-armed after an event, so nothing can spin, and a hung-up descriptor
+//!   (`EPOLLHUP` and `EPOLLERR` are reported whatever the mask) is reported once per wakeup;
+//! * `EPOLLRDHUP` (the peer shut down its writing half) makes reading ready for good: readers
+//!   see it as the end of the stream, and a read that emptied the socket just before must not
+//!   clear it, since no wakeup will report it again (`Event::closed`); `EPOLLHUP` makes both
+//!   directions ready for good, `EPOLLERR` both ready (waiters retry and see the condition);
+//! * the events may be spurious (a wakeup reports every direction the descriptor is ready for,
+//!   wanted or not); the driver's attempts sort that out with one `EAGAIN`.
 //!
-//! Edge-triggered registrations (mio's choice: register both directions once, no `epoll_ctl` per
-//! arm) would save that call, but an edge says nothing about an arm that comes after it. The
-//! contract's level check would need a cache of edges here, which may be stale (a spurious
-//! wakeup and a wasted syscall for the waiter), and a wakeup from `arm` whenever the cache
-//! answers it. One-shot keeps the kernel as the only record of readiness.
+//! The one-shot registration this backend used before (`EPOLLONESHOT`, re-armed with
+//! `EPOLL_CTL_MOD` at every wait) kept the kernel as the only record of readiness, but cost an
+//! `epoll_ctl` per wait: on a loopback echo, one system call in four.
 //!
 //! # Stale events
 //!
-//! `epoll_wait` disables a registration when it returns its event, but the core processes the
-//! event only after taking its lock, and by then the registration may have been replaced: `arm`
-//! re-armed it for more directions, or the driver deleted the descriptor, closed it, and added a
-//! new one under the same number. So every `EPOLL_CTL_ADD` and `EPOLL_CTL_MOD` carries a fresh
-//! token in its event data, next to the descriptor, and an event is acted on only if its token is
-//! the one its descriptor's registration last armed. Anything else is dropped without touching
-//! the kernel: the registration that replaced it is live and reports for itself.
+//! `epoll_wait` returns its events before the core takes its lock to process them, and by then
+//! the driver may have deleted the descriptor, closed it, and added a new one under the same
+//! number. So every `EPOLL_CTL_ADD` carries a fresh token in its event data, next to the
+//! descriptor, and an event is acted on only if its token is the one its descriptor's
+//! registration was added with. Anything else is dropped: the registration that replaced it
+//! reports for itself.
 //!
 //! # Wakeups
 //!
@@ -102,25 +95,20 @@ bitflags::bitflags! {
         const HUP = 0x010;
         /// `EPOLLRDHUP`: the peer shut down its writing half.
         const RDHUP = 0x2000;
-        /// `EPOLLONESHOT`: disable the registration when its event is reported.
-        const ONESHOT = 1 << 30;
-        /// `EPOLLET`: report a change of readiness, not a state (only the wakeup uses it).
+        /// `EPOLLET`: report wakeups of the descriptor, not its state.
         const ET = 1 << 31;
     }
 }
 
 impl Mask {
-    /// The one-shot registration for the directions of `interest` (see the module docs for why
-    /// `EPOLLRDHUP` goes only with reading).
-    fn armed_for(interest: Interest) -> Mask {
-        let mut mask = Mask::ONESHOT;
-        if interest.is_readable() {
-            mask |= Mask::IN | Mask::RDHUP;
-        }
-        if interest.is_writable() {
-            mask |= Mask::OUT;
-        }
-        mask
+    /// Every registration's mask: both directions, the peer's shutdown, edge-triggered.
+    const REGISTERED: Mask = Mask::IN.union(Mask::OUT).union(Mask::RDHUP).union(Mask::ET);
+
+    /// The directions this reported mask makes ready for good: reading once the peer shut
+    /// down its writing half or hung up, writing once it hung up (a reset included). An error
+    /// alone (`EPOLLERR`: on a UDP socket, an ICMP error that one receive reports) is not.
+    fn closed(self) -> Interest {
+        Interest::new(self.intersects(Mask::RDHUP | Mask::HUP), self.contains(Mask::HUP))
     }
 
     /// The directions this reported mask makes ready. Errors and hang-ups ready both, so the
@@ -180,14 +168,6 @@ trait EpollSys: Send + Sync + Sized + 'static {
     /// As `epoll_ctl`'s: `EEXIST` if `fd` is registered, `EBADF` if it is not open.
     fn add(&self, fd: RawFd, mask: Mask, data: u64) -> io::Result<()>;
 
-    /// `epoll_ctl(EPOLL_CTL_MOD)`: replaces the mask and data of `fd`'s registration (enabling a
-    /// one-shot one again), and queues its event at once if `fd` is ready for `mask`.
-    ///
-    /// # Errors
-    ///
-    /// As `epoll_ctl`'s: `ENOENT` if `fd` is not registered.
-    fn modify(&self, fd: RawFd, mask: Mask, data: u64) -> io::Result<()>;
-
     /// `epoll_ctl(EPOLL_CTL_DEL)`: removes `fd`'s registration and any event of it not yet
     /// reported.
     ///
@@ -218,11 +198,7 @@ trait EpollSys: Send + Sync + Sized + 'static {
 struct Registration {
     /// The driver's key, reported in this descriptor's events.
     key: usize,
-    /// Directions armed and not yet delivered. Whenever this is non-empty, the kernel holds the
-    /// registration armed one-shot for exactly these directions with `token` in its data, or
-    /// has already reported its event to a `wait` that has yet to process it.
-    armed: Interest,
-    /// The token of the latest successful `EPOLL_CTL_ADD` or `EPOLL_CTL_MOD`.
+    /// The token of its `EPOLL_CTL_ADD`, in the data of each of its events.
     token: u32,
 }
 
@@ -245,8 +221,8 @@ fn registration(regs: &mut [Option<Registration>], fd: RawFd) -> Option<&mut Reg
 
 /// Advances `last` and returns the next token. Tokens only have to differ from those of
 /// registrations whose events may still be on their way to the core, which are at most one
-/// wait's batch: a stale event would have to outlive four billion `epoll_ctl` calls to be taken
-/// for a live one.
+/// wait's batch: a stale event would have to outlive four billion registrations to be taken for
+/// a live one.
 fn next_token(last: &mut u32) -> u32 {
     *last = last.wrapping_add(1);
     *last
@@ -257,13 +233,13 @@ fn not_registered() -> io::Error {
     io::Error::from_raw_os_error(libc::ENOENT)
 }
 
-/// The backend's logic over any [`EpollSys`]: bookkeeping, re-arming and wakeups. This is the
+/// The backend's logic over any [`EpollSys`]: bookkeeping, stale events and wakeups. This is the
 /// [`Poller`]; [`Epoll`] is this over the real epoll.
 pub(crate) struct Core<S> {
     /// The system calls.
     sys: S,
     /// The bookkeeping. Held across every `epoll_ctl` so that they and the processing of events
-    /// happen in one order, but never across the blocking `epoll_wait`: `arm`, `delete` and
+    /// happen in one order, but never across the blocking `epoll_wait`: `add`, `delete` and
     /// `notify` may be called from other threads while the runtime thread waits. Its lock ignores
     /// poisoning: the bookkeeping is written only after the system call it records has
     /// succeeded, so a panic elsewhere cannot leave it describing a half-done change.
@@ -285,7 +261,7 @@ impl<S: EpollSys> Poller for Core<S> {
         Ok(Core::with_sys(S::open()?))
     }
 
-    /// Registers `fd` one-shot with no direction (see the module docs).
+    /// Registers `fd` for both directions, edge-triggered (see the module docs).
     fn add(&self, fd: RawFd, key: usize) -> io::Result<()> {
         let index = usize::try_from(fd).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
         let mut state = self.state.lock();
@@ -294,36 +270,16 @@ impl<S: EpollSys> Poller for Core<S> {
             return Err(io::Error::from_raw_os_error(libc::EEXIST));
         }
         let token = next_token(last_token);
-        self.sys.add(fd, Mask::armed_for(Interest::NONE), pack(token, fd))?;
+        self.sys.add(fd, Mask::REGISTERED, pack(token, fd))?;
         if regs.len() <= index {
             regs.resize(index + 1, None);
         }
-        regs[index] = Some(Registration {
-            key,
-            armed: Interest::NONE,
-            token,
-        });
+        regs[index] = Some(Registration { key, token });
         Ok(())
     }
 
-    /// Arms the union of what is armed and `interest`, unless that adds nothing.
-    fn arm(&self, fd: RawFd, key: usize, interest: Interest) -> io::Result<()> {
-        let mut state = self.state.lock();
-        let State { regs, last_token } = &mut *state;
-        let reg = match registration(regs, fd) {
-            Some(reg) if reg.key == key => reg,
-            _ => return Err(not_registered()),
-        };
-        let armed = reg.armed | interest;
-        if armed == reg.armed {
-            // Armed for these directions already, or their event is on its way to `wait`.
-            return Ok(());
-        }
-        let token = next_token(last_token);
-        // A failed `EPOLL_CTL_MOD` leaves the registration as it was, so the record stays true.
-        self.sys.modify(fd, Mask::armed_for(armed), pack(token, fd))?;
-        reg.armed = armed;
-        reg.token = token;
+    /// Nothing to do: the registration reports every wakeup (see the module docs).
+    fn arm(&self, _fd: RawFd, _key: usize, _interest: Interest) -> io::Result<()> {
         Ok(())
     }
 
@@ -346,7 +302,7 @@ impl<S: EpollSys> Poller for Core<S> {
         self.sys.wait(timeout, |fired| match fired {
             Fired::Fd { data, mask } => {
                 let state = state.get_or_insert_with(|| self.state.lock());
-                process(&self.sys, state, data, mask, events);
+                process(state, data, mask, events);
             }
             Fired::Wakeup => tracing::trace!("epoll woken by notify"),
         })
@@ -361,36 +317,21 @@ impl<S: EpollSys> Poller for Core<S> {
     }
 }
 
-/// Handles one descriptor event: delivers the armed directions it reports, and re-arms the
-/// armed directions it does not (the one-shot registration is disabled now).
-fn process(sys: &impl EpollSys, state: &mut State, data: u64, mask: Mask, events: &mut Vec<Event>) {
-    let State { regs, last_token } = state;
+/// Handles one descriptor event: reports it under its registration's key, unless it belongs to a
+/// registration that has since been deleted or replaced.
+fn process(state: &mut State, data: u64, mask: Mask, events: &mut Vec<Event>) {
     let (token, fd) = unpack(data);
-    let Some(reg) = registration(regs, fd).filter(|reg| reg.token == token) else {
+    let Some(reg) = registration(&mut state.regs, fd).filter(|reg| reg.token == token) else {
         tracing::trace!(fd, token, "dropped an event of a replaced or deleted registration");
         return;
     };
-    // An event naming none of the armed directions cannot come from the masks `arm` asks
-    // for; if one did, re-arming after it could spin, so every armed direction is reported.
-    let mut ready = mask.ready().intersection(reg.armed);
-    if ready.is_empty() {
-        ready = reg.armed;
-    }
-    let rest = reg.armed.difference(ready);
-    reg.armed = rest;
-    if !rest.is_empty() {
-        let token = next_token(last_token);
-        match sys.modify(fd, Mask::armed_for(rest), pack(token, fd)) {
-            Ok(()) => reg.token = token,
-            Err(err) => {
-                tracing::warn!(fd, %err, "epoll_ctl failed; reporting the armed directions as ready");
-                ready = ready | rest;
-                reg.armed = Interest::NONE;
-            }
-        }
-    }
+    let ready = mask.ready();
     if !ready.is_empty() {
-        events.push(Event { key: reg.key, ready });
+        events.push(Event {
+            key: reg.key,
+            ready,
+            closed: mask.closed(),
+        });
     }
 }
 
@@ -448,15 +389,6 @@ impl EpollSys for RustixEpoll {
 
     fn add(&self, fd: RawFd, mask: Mask, data: u64) -> io::Result<()> {
         Ok(epoll::add(
-            &self.epoll,
-            borrow(fd),
-            EventData::new_u64(data),
-            flags(mask),
-        )?)
-    }
-
-    fn modify(&self, fd: RawFd, mask: Mask, data: u64) -> io::Result<()> {
-        Ok(epoll::modify(
             &self.epoll,
             borrow(fd),
             EventData::new_u64(data),

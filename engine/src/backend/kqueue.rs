@@ -65,7 +65,7 @@ impl Filter {
             Filter::Read => Interest::READABLE,
             Filter::Write => Interest::WRITABLE,
         };
-        Event { key, ready }
+        Event::new(key, ready)
     }
 
     /// Whether `interest` includes this filter's direction.

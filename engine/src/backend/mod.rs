@@ -3,14 +3,17 @@
 //!
 //! Semantics every backend implements (they are what make the driver's
 //! bookkeeping identical across platforms):
-//! * `add` starts watching a descriptor under a key, with no interest armed;
-//! * `arm` adds directions to the descriptor's armed interest; the backend
-//!   then delivers **one** event per armed direction once the descriptor is
-//!   ready for it (level-checked at arm time, so readiness that arrived before
-//!   the arm is not lost), after which that direction is disarmed;
-//! * a delivered direction is never re-armed by the backend itself (that would
-//!   spin on a level-triggered source); directions armed but not delivered stay
-//!   armed (re-associated where the platform dissociates on delivery);
+//! * `add` starts watching a descriptor under a key;
+//! * the driver keeps what was reported on the descriptor's source until an
+//!   attempt shows the direction blocked (`EAGAIN`, `readiness::source`), and
+//!   only then `arm`s it. From that arm on, the backend delivers an event for
+//!   the direction once the descriptor is ready for it. The one-shot
+//!   backends (kqueue, event ports) arm a filter that checks the level at
+//!   arm time and is spent by its event, so nothing can spin; epoll registers
+//!   both directions edge-triggered at `add`, reports every wakeup of the
+//!   descriptor, and makes `arm` free;
+//! * events may be spurious, or name more than was armed: the driver's next
+//!   attempt finds out with one `EAGAIN`;
 //! * `notify` wakes a thread blocked in `wait`, from any thread, without spinning.
 //!
 //! Every backend has the same shape: its file holds a `Core<S>`, the bookkeeping
@@ -34,12 +37,32 @@ use std::io;
 use std::os::fd::{BorrowedFd, RawFd};
 use std::time::Duration;
 
-/// One readiness event: the key given to `add`, and the directions that are
-/// ready (errors and hang-ups count as both, so waiters retry and see them).
+/// One readiness event: the key given to `add`, the directions that are
+/// ready (errors and hang-ups count as both, so waiters retry and see them),
+/// and those that are ready for good (the peer shut down or hung up: reads
+/// see the end of the stream, writes an error, however often they try).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Event {
     pub key: usize,
     pub ready: Interest,
+    /// A subset of `ready`. The driver never clears these on a short read
+    /// or `EAGAIN`: an edge-triggered poller reports the end of a stream
+    /// once, and a read that emptied the socket just before it must not
+    /// forget it.
+    pub closed: Interest,
+}
+
+impl Event {
+    /// An event of `key` for `ready`, none of it for good (the one-shot
+    /// backends, whose arms check the level, need not say).
+    #[cfg(any(kqueue, evport, test))]
+    pub(crate) fn new(key: usize, ready: Interest) -> Event {
+        Event {
+            key,
+            ready,
+            closed: Interest::NONE,
+        }
+    }
 }
 
 /// A readiness backend. Every method may be called from any thread except
@@ -47,9 +70,10 @@ pub(crate) struct Event {
 pub(crate) trait Poller: Send + Sync + Sized + 'static {
     /// Creates the backend's kernel object (epoll fd, kqueue, port).
     fn new() -> io::Result<Self>;
-    /// Starts watching `fd` under `key`, with no interest armed.
+    /// Starts watching `fd` under `key`.
     fn add(&self, fd: RawFd, key: usize) -> io::Result<()>;
-    /// Arms `interest` on `fd` (see the module docs for the exact semantics).
+    /// Arms `interest` on `fd`, which an attempt found blocked (see the
+    /// module docs for the exact semantics).
     fn arm(&self, fd: RawFd, key: usize, interest: Interest) -> io::Result<()>;
     /// Stops watching `fd`; called before the descriptor is closed.
     fn delete(&self, fd: RawFd) -> io::Result<()>;

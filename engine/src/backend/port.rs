@@ -309,7 +309,7 @@ impl<S: PortSys> Poller for Core<S> {
             if let Some(reg) = state.regs.get_mut(&fd) {
                 let ready = mem::replace(&mut reg.stranded, Interest::NONE);
                 if !ready.is_empty() {
-                    events.push(Event { key: reg.key, ready });
+                    events.push(Event::new(reg.key, ready));
                 }
             }
         }
@@ -369,7 +369,7 @@ fn process(sys: &impl PortSys, state: &mut State, raw: RawEvent, events: &mut Ve
         }
     }
     if !ready.is_empty() {
-        events.push(Event { key: reg.key, ready });
+        events.push(Event::new(reg.key, ready));
     }
 }
 

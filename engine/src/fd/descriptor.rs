@@ -186,6 +186,15 @@ impl Descriptor {
     /// The driver an operation on this descriptor is submitted to: the one it
     /// is registered with (registering it with the current runtime's driver
     /// on first use), so that close finds every operation in flight.
+    /// The readiness driver and poller registration, once the descriptor is
+    /// registered with a poller.
+    pub(crate) fn ready_source(&self) -> Option<(&readiness::Driver, &Arc<Source>)> {
+        match self.inner.registration.get()? {
+            Registration::Source(driver, Some(source)) => Some((driver, source)),
+            _ => None,
+        }
+    }
+
     pub(crate) fn driver(&self) -> io::Result<Driver> {
         let registration = match self.inner.registration.get() {
             Some(r) => r,
@@ -567,6 +576,18 @@ impl Handle {
     pub(crate) fn with_io<R>(&self, f: impl FnOnce(std::os::fd::BorrowedFd<'_>) -> io::Result<R>) -> io::Result<R> {
         let r = self.fd.incref()?;
         f(r.borrow())
+    }
+
+    /// [`Handle::with_io`] for a non-blocking call of the caller's own: its
+    /// `WouldBlock` clears the readiness for `interest` on a readiness
+    /// backend, as the engine's own attempts do (`readiness::source`).
+    pub(crate) fn try_io<R>(
+        &self,
+        interest: crate::fd::Interest,
+        f: impl FnOnce(std::os::fd::BorrowedFd<'_>) -> io::Result<R>,
+    ) -> io::Result<R> {
+        let r = self.fd.incref()?;
+        crate::net::ready::attempt(&r, interest, || f(r.borrow()))
     }
 }
 

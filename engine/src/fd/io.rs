@@ -217,7 +217,7 @@ impl Fd {
         let driver = self.handle.driver()?;
         let r = self.handle.incref()?;
         let target = r.target();
-        let op = driver.submit(PollReady::new(r.into(), interest));
+        let op = driver.submit(PollReady::level(r.into(), interest));
         self.cancel_on_close(&driver, target, op).await
     }
 

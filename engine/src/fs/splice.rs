@@ -77,7 +77,7 @@ impl File {
                     // The socket buffer is full (io_uring does not wait
                     // for a socket inside SPLICE): wait until it drains.
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        let wait = PollReady::new(lock.clone().into(), Interest::WRITABLE);
+                        let wait = PollReady::level(lock.clone().into(), Interest::WRITABLE);
                         socket_driver.submit(wait).await?;
                     }
                     Err(e) => return Err(e),

@@ -79,6 +79,7 @@ impl Datagram {
                         .map(|(n, from)| (n, from.map(crate::sim::any)))
                         .map_err(crate::sim::errno_of)
                 },
+                |_| false,
             );
         }
         ready::try_read(
@@ -90,6 +91,7 @@ impl Datagram {
                     .map(|d| d.map(|d| (copy_to(buf, &d.data), d.addr.clone())))
             },
             |fd, buf| rustix::net::recvfrom(fd, buf, RecvFlags::DONTWAIT).map(|(n, _, addr)| (n, addr)),
+            |_| false,
         )
     }
 
@@ -102,11 +104,9 @@ impl Datagram {
                 Some(Err(_)) => return Err(io::Error::from_raw_os_error(libc::EAFNOSUPPORT)),
                 None => None,
             };
-            return ready::try_io(&self.fd, Some(Access::Write), |_| {
-                sock.try_send(buf, to).map_err(crate::sim::errno_of)
-            });
+            return ready::try_write(&self.fd, |_| sock.try_send(buf, to).map_err(crate::sim::errno_of));
         }
-        ready::try_io(&self.fd, Some(Access::Write), |fd| match addr {
+        ready::try_write(&self.fd, |fd| match addr {
             Some(addr) => rustix::net::sendto(fd, buf, send_flags(), addr),
             None => rustix::net::send(fd, buf, send_flags()),
         })

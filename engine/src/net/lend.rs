@@ -1,7 +1,8 @@
-//! `with_fd`: lends a socket's descriptor to one synchronous call (a socket
-//! option ringio has no method for, a `MSG_PEEK`, a `dup`), holding a
-//! reference so a concurrent `close` cannot close (and the kernel reuse)
-//! the number while the call runs.
+//! `with_fd` and `try_io`: lend a socket's descriptor to one synchronous
+//! call (a socket option ringio has no method for, a `MSG_PEEK`, a `dup`),
+//! holding a reference so a concurrent `close` cannot close (and the kernel
+//! reuse) the number while the call runs; `try_io` also hears a
+//! `WouldBlock` from it, for the readiness waits.
 
 /// Adds `with_fd` to a socket type whose `Handle` is `self.inner.fd`.
 macro_rules! lend_fd {
@@ -27,6 +28,45 @@ macro_rules! lend_fd {
                 f: impl FnOnce(std::os::fd::BorrowedFd<'_>) -> std::io::Result<R>,
             ) -> std::io::Result<R> {
                 self.inner.fd.with_io(f)
+            }
+
+            /// Runs `f`, a non-blocking call of the caller's own on the
+            /// socket's descriptor (kept open for the call), as tokio's
+            /// `try_io`: a `WouldBlock` from it tells ringio that the socket
+            /// is not ready for `interest`, so the next readiness wait
+            /// (`readable`, `poll_read_ready`...) waits for the kernel. A
+            /// call that says `WouldBlock` outside `try_io` leaves the
+            /// readiness as it was, and the next wait may complete at once.
+            ///
+            /// # Errors
+            ///
+            /// [`crate::Error::Closed`] once the socket is closed; else what `f` returns.
+            ///
+            /// # Examples
+            ///
+            /// ```no_run
+            /// use ringio::fd::Interest;
+            ///
+            /// # async fn f(s: &ringio::net::UdpSocket) -> std::io::Result<()> {
+            /// let mut buf = [0u8; 1500];
+            /// let peeked = loop {
+            ///     s.readable().await?;
+            ///     match s.try_io(Interest::READABLE, |fd| {
+            ///         let flags = rustix::net::RecvFlags::PEEK | rustix::net::RecvFlags::DONTWAIT;
+            ///         Ok(rustix::net::recv(fd, &mut buf, flags)?.0)
+            ///     }) {
+            ///         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            ///         other => break other?,
+            ///     }
+            /// };
+            /// # let _ = peeked; Ok(()) }
+            /// ```
+            pub fn try_io<R>(
+                &self,
+                interest: crate::fd::Interest,
+                f: impl FnOnce(std::os::fd::BorrowedFd<'_>) -> std::io::Result<R>,
+            ) -> std::io::Result<R> {
+                self.inner.fd.try_io(interest, f)
             }
         }
     };

@@ -67,6 +67,7 @@ impl Listener {
                         .map(|(fd, peer)| (fd, Some(crate::sim::any(peer))))
                         .map_err(crate::sim::errno_of)
                 },
+                |_| false,
             )?;
             return Ok((Stream::from_fd(fd), peer));
         }
@@ -87,6 +88,7 @@ impl Listener {
                     .map_err(|e| rustix::io::Errno::from_io_error(&e).unwrap_or(rustix::io::Errno::IO))?;
                 Ok((fd, peer))
             },
+            |_| false,
         )?;
         Ok((Stream::from_fd(fd), peer))
     }

@@ -8,11 +8,21 @@
 //! Reads on one stream are serialized by the fd mutex's read lock, writes by
 //! its write lock, so concurrent tasks never interleave bytes mid-operation;
 //! a read and a write run concurrently.
+//!
+//! # Readiness waits
+//!
+//! `readable()`, `writable()` and the `poll_*_ready` methods follow tokio's
+//! contract: they may complete while nothing is left to do (a false
+//! positive), and the `try_*` call that follows says `WouldBlock`. On the
+//! readiness backends a socket's readiness is kept from the poller's report
+//! until one of its non-blocking calls (`try_read`, `try_accept`, ... or a
+//! caller's own through `try_io`) finds it blocked, so a loop that waits and
+//! then calls the descriptor directly, outside `try_io`, would never wait.
 
 mod datagram;
 mod lend;
 mod listener;
-mod ready;
+pub(crate) mod ready;
 mod recv_multi;
 mod socket;
 mod stream;

@@ -13,6 +13,7 @@ use crate::fd::mutex::Access;
 use crate::fd::rescue::Rescue;
 use crate::fd::Interest;
 use crate::op::poll::PollReady;
+use crate::readiness::{self, Attempt, Source};
 use crate::sync::Mutex;
 use std::future::Future;
 use std::io;
@@ -50,6 +51,9 @@ impl Readiness {
     /// Ready once `fd` is ready for `interest` (one direction), or with the
     /// error that ended the wait ([`crate::Error::Closed`] after close).
     pub(crate) fn poll(&self, fd: &Handle, interest: Interest, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Some((driver, source)) = fd.shared().ready_source() {
+            return poll_source(fd, driver, source, interest, cx);
+        }
         let mut slot = if interest.is_readable() {
             &self.read
         } else {
@@ -80,6 +84,35 @@ impl Readiness {
     }
 }
 
+/// [`Readiness::poll`] on a readiness backend: the poller registration
+/// itself is the wait (no operation to allocate, or keep between polls), as
+/// `ReadyOp`'s wait would be.
+fn poll_source(
+    fd: &Handle,
+    driver: &readiness::Driver,
+    source: &Source,
+    interest: Interest,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
+    if let Err(refusal) = driver.accepts() {
+        // The home runtime is idle or gone: nothing would wake us.
+        return Poll::Ready(Err(refusal.into()));
+    }
+    match source.poll_ready(interest, cx) {
+        // Cancelled: close started.
+        Poll::Ready(hit) if hit.is_empty() => Poll::Ready(Err(if fd.is_closed() {
+            crate::Error::Closed.into()
+        } else {
+            io::Error::from_raw_os_error(libc::ECANCELED)
+        })),
+        Poll::Ready(_) => Poll::Ready(Ok(())),
+        Poll::Pending => match driver.arm(source, interest) {
+            Ok(()) => Poll::Pending,
+            Err(err) => Poll::Ready(Err(err)),
+        },
+    }
+}
+
 fn submit(fd: &Descriptor, interest: Interest) -> io::Result<Op<PollReady>> {
     let driver = fd.driver()?;
     let r = fd.incref()?;
@@ -100,40 +133,88 @@ pub(crate) async fn ready_on(fd: &Descriptor, interest: Interest) -> io::Result<
 /// left on the descriptor comes first (`from_rescue`, `None` if nothing
 /// fits), then the syscall `f`. A lock held by another reader is
 /// `WouldBlock`, as from a socket with nothing to give.
+///
+/// On a readiness backend, a `WouldBlock` from `f`, or a result that
+/// `drained` says emptied the socket (a stream read that came up short),
+/// clears the source's read readiness, so the next wait waits for the
+/// poller (see `readiness::source`).
 pub(crate) fn try_read<T: ?Sized, R>(
     fd: &Handle,
     buf: &mut T,
     from_rescue: impl FnOnce(&Rescue, &mut T) -> Option<io::Result<R>>,
     mut f: impl FnMut(BorrowedFd<'_>, &mut T) -> rustix::io::Result<R>,
+    drained: impl FnOnce(&R) -> bool,
 ) -> io::Result<R> {
     let guard = fd.try_lock(Access::Read)?.ok_or(io::ErrorKind::WouldBlock)?;
     if let Some(res) = from_rescue(guard.rescue(), buf) {
         return res;
     }
-    loop {
+    let attempt = Attempted::note(&guard);
+    let res = loop {
         match f(guard.borrow(), buf) {
             Err(rustix::io::Errno::INTR) => continue,
-            other => return Ok(other?),
+            other => break other,
         }
-    }
+    };
+    attempt.judge(Interest::READABLE, &res, drained);
+    Ok(res?)
 }
 
-/// Runs the non-blocking syscall `f` under `access`'s lock, or a plain
-/// reference with `None` (retrying `EINTR`). A lock held by another reader (writer) is `WouldBlock`, as from
-/// a socket with nothing to give.
-pub(crate) fn try_io<R>(
-    fd: &Handle,
-    access: Option<Access>,
-    mut f: impl FnMut(BorrowedFd<'_>) -> rustix::io::Result<R>,
-) -> io::Result<R> {
-    let guard: Lease = match access {
-        Some(access) => fd.try_lock(access)?.ok_or(io::ErrorKind::WouldBlock)?,
-        None => fd.incref()?,
-    };
-    loop {
+/// Runs the non-blocking send-side syscall `f` under the write lock
+/// (retrying `EINTR`). A lock held by another writer is `WouldBlock`, as
+/// from a socket with no room. On a readiness backend, a `WouldBlock` from
+/// `f` clears the source's write readiness.
+pub(crate) fn try_write<R>(fd: &Handle, mut f: impl FnMut(BorrowedFd<'_>) -> rustix::io::Result<R>) -> io::Result<R> {
+    let guard: Lease = fd.try_lock(Access::Write)?.ok_or(io::ErrorKind::WouldBlock)?;
+    let attempt = Attempted::note(&guard);
+    let res = loop {
         match f(guard.borrow()) {
             Err(rustix::io::Errno::INTR) => continue,
-            other => return Ok(other?),
+            other => break other,
+        }
+    };
+    attempt.judge(Interest::WRITABLE, &res, |_| false);
+    Ok(res?)
+}
+
+/// Runs `f`, a non-blocking call on `lease`'s descriptor that reports
+/// `io::Error`s: its `WouldBlock` clears the readiness for `interest`.
+pub(crate) fn attempt<R>(lease: &Lease, interest: Interest, f: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
+    let attempt = Attempted::note(lease);
+    let res = f();
+    if matches!(&res, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
+        attempt.blocked(interest);
+    }
+    res
+}
+
+/// A non-blocking attempt on a descriptor registered with a readiness
+/// driver (nothing on a ring): its source and the tick noted before the
+/// syscall.
+struct Attempted<'a>(Option<(&'a Source, Attempt)>);
+
+impl<'a> Attempted<'a> {
+    fn note(lease: &'a Lease) -> Attempted<'a> {
+        Attempted(lease.source().and_then(|source| Some((&**source, source.attempt()?))))
+    }
+
+    /// Clears `interest`: the attempt said "would block".
+    fn blocked(self, interest: Interest) {
+        if let Attempted(Some((source, attempt))) = self {
+            source.would_block(interest, attempt);
+        }
+    }
+
+    /// Clears `interest` if `res` shows it not ready: `WouldBlock`, or what
+    /// `drained` says emptied the socket.
+    fn judge<R>(self, interest: Interest, res: &rustix::io::Result<R>, drained: impl FnOnce(&R) -> bool) {
+        let Attempted(Some((source, attempt))) = self else {
+            return;
+        };
+        match res {
+            Err(errno) if *errno == rustix::io::Errno::WOULDBLOCK => source.would_block(interest, attempt),
+            Ok(r) if drained(r) => source.drained(interest, attempt),
+            _ => {}
         }
     }
 }

@@ -23,6 +23,14 @@ pub(crate) struct Stream {
     ready: Readiness,
 }
 
+/// Whether a stream `recv` of `n` bytes into room for `len` emptied the
+/// socket: a stream socket gives all it holds up to `len`, so a short read
+/// means nothing was left (tokio clears readiness on it too). `Ok(0)`, the
+/// end of the stream, stays readable.
+fn came_up_short(n: usize, len: usize) -> bool {
+    n > 0 && n < len
+}
+
 macro_rules! try_buf {
     ($e:expr, $buf:expr) => {
         match $e {
@@ -133,13 +141,16 @@ impl Stream {
                 buf,
                 |rescue, buf| rescue.take_bytes(buf.len(), |at, src| copy_to(&mut buf[at..], src)),
                 |_, buf| sock.try_recv(buf).map(|(n, _)| n).map_err(crate::sim::errno_of),
+                |_| false,
             );
         }
+        let len = buf.len();
         ready::try_read(
             &self.fd,
             buf,
             |rescue, buf| rescue.take_bytes(buf.len(), |at, src| copy_to(&mut buf[at..], src)),
             |fd, buf| rustix::net::recv(fd, buf, RecvFlags::DONTWAIT).map(|(n, _)| n),
+            |&n| came_up_short(n, len),
         )
     }
 
@@ -154,6 +165,7 @@ impl Stream {
             }
             return Ok(n);
         }
+        let len = buf.len();
         ready::try_read(
             &self.fd,
             buf,
@@ -167,6 +179,7 @@ impl Stream {
                 })
             },
             |fd, buf| rustix::net::recv(fd, buf, RecvFlags::DONTWAIT).map(|((filled, _), _)| filled.len()),
+            |&n| came_up_short(n, len),
         )
     }
 
@@ -174,13 +187,9 @@ impl Stream {
     pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
         #[cfg(feature = "sim")]
         if let Some(sock) = self.fd.sim() {
-            return ready::try_io(&self.fd, Some(Access::Write), |_| {
-                sock.try_send(buf, None).map_err(crate::sim::errno_of)
-            });
+            return ready::try_write(&self.fd, |_| sock.try_send(buf, None).map_err(crate::sim::errno_of));
         }
-        ready::try_io(&self.fd, Some(Access::Write), |fd| {
-            rustix::net::send(fd, buf, send_flags())
-        })
+        ready::try_write(&self.fd, |fd| rustix::net::send(fd, buf, send_flags()))
     }
 
     /// One non-blocking `sendmsg` of `bufs` under the write lock (no `SIGPIPE`).
@@ -189,7 +198,7 @@ impl Stream {
         if self.fd.sim().is_some() {
             return self.try_write(&bufs.iter().flat_map(|b| b.iter().copied()).collect::<Vec<u8>>());
         }
-        ready::try_io(&self.fd, Some(Access::Write), |fd| {
+        ready::try_write(&self.fd, |fd| {
             rustix::net::sendmsg(fd, bufs, &mut Default::default(), send_flags())
         })
     }

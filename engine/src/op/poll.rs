@@ -1,8 +1,16 @@
 //! `IORING_OP_POLL_ADD` (single-shot): wait until a descriptor is ready for
 //! reading or writing, without moving any data. On readiness backends it is
-//! the same wait, answered by the poller alone ([`Plan::Wait`]: a cached
-//! report, or an arm that the backend level-checks), with no `poll(2)` of
-//! its own; as with tokio's readiness, the report may be stale.
+//! one of two waits:
+//! * a socket's readiness wait ([`PollReady::new`]) is answered by the
+//!   poller alone ([`Plan::Wait`]): the readiness the source keeps, or an arm,
+//!   with no `poll(2)` of its own. As with tokio's readiness, the report may
+//!   be stale, and it stays until the socket's own non-blocking calls (or
+//!   `try_io`) show it blocked (`readiness::source`);
+//! * a descriptor's level wait ([`PollReady::level`]: `Fd::poll`, and the
+//!   waits after a `tee` or `splice` that said "would block", whose
+//!   `EAGAIN` the source never sees) checks the level with `poll(2)` each
+//!   time ([`Plan::Nonblocking`]), and waits for the poller while it is not
+//!   ready.
 //!
 //! This is how poll-style APIs (`poll_read_ready`, the tokio compat layer) get
 //! readiness out of a ring: the data then moves with a non-blocking syscall
@@ -39,11 +47,29 @@ const RDHUP: libc::c_short = 0;
 pub(crate) struct PollReady {
     fd: OpLease,
     interest: Interest,
+    /// Whether readiness backends check the level (see the module docs).
+    level: bool,
 }
 
 impl PollReady {
+    /// A socket's readiness wait: on readiness backends, the readiness its
+    /// source keeps.
     pub(crate) fn new(fd: OpLease, interest: Interest) -> Self {
-        PollReady { fd, interest }
+        PollReady {
+            fd,
+            interest,
+            level: false,
+        }
+    }
+
+    /// A wait for the descriptor's level: on readiness backends, confirmed
+    /// with `poll(2)`.
+    pub(crate) fn level(fd: OpLease, interest: Interest) -> Self {
+        PollReady {
+            fd,
+            interest,
+            level: true,
+        }
     }
 
     fn events(&self) -> libc::c_short {
@@ -93,7 +119,11 @@ unsafe impl Operation for PollReady {
     }
 
     fn plan(&self) -> Plan {
-        Plan::Wait(self.interest)
+        if self.level {
+            Plan::Nonblocking(self.interest)
+        } else {
+            Plan::Wait(self.interest)
+        }
     }
 
     fn syscall(&mut self) -> Option<Completion> {

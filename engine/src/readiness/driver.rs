@@ -46,7 +46,7 @@ thread_local! {
 #[derive(Default)]
 struct Scratch {
     events: Vec<Event>,
-    ready: Vec<(Arc<Source>, Interest)>,
+    ready: Vec<(Arc<Source>, Event)>,
 }
 
 /// Makes the calling thread the one that drives a readiness driver (or
@@ -292,12 +292,12 @@ impl Driver {
             ready.extend(
                 events
                     .iter()
-                    .filter_map(|e| sources.get(e.key).map(|s| (s.clone(), e.ready))),
+                    .filter_map(|e| sources.get(e.key).map(|s| (s.clone(), *e))),
             );
         }
         // Woken outside the source table's lock: a woken task may register.
-        for (source, interest) in ready.drain(..) {
-            source.set_ready(interest);
+        for (source, event) in ready.drain(..) {
+            source.set_ready(event.ready, event.closed);
         }
         match res {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(0),

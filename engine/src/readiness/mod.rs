@@ -4,7 +4,7 @@
 //! | file | what it holds |
 //! |---|---|
 //! | `driver.rs` | the `Driver`: its poller, the source table, the turn |
-//! | `source.rs` | `Source`: one registered descriptor and its waiters |
+//! | `source.rs` | `Source`: one registered descriptor, its readiness and its waiters |
 //! | `op.rs` | `ReadyOp`: an operation run as a non-blocking syscall, or on the pool |
 //! | `pool.rs` | the blocking pool that runs file operations |
 //!
@@ -17,4 +17,4 @@ mod source;
 
 pub(crate) use driver::{Driver, OwnerGuard, WeakDriver};
 pub(crate) use op::ReadyOp;
-pub(crate) use source::Source;
+pub(crate) use source::{Attempt, Source};

@@ -55,35 +55,42 @@ impl<T: Operation> ReadyOp<T> {
     }
 
     /// Runs the syscall until it stops saying "would block", waiting for
-    /// `interest` on the descriptor's poller registration in between.
+    /// `interest` on the descriptor's poller registration in between. Each
+    /// attempt notes the source's tick first, so that its "would block"
+    /// clears the readiness only if no report came while it ran.
     fn poll_nonblocking(&mut self, mut data: Box<T>, interest: Interest, cx: &mut Context<'_>) -> Poll<T::Output> {
         let _driver = crate::driver::Driver::Ready(self.driver.clone());
         let source: Option<Arc<Source>> = data.fd().and_then(|f| f.source().cloned());
         loop {
-            if source.as_ref().is_some_and(|s| s.is_cancelled()) {
-                return self.finish(*data, Completion::cancelled());
-            }
+            let attempt = match &source {
+                Some(source) => match source.attempt() {
+                    Some(attempt) => Some(attempt),
+                    None => return self.finish(*data, Completion::cancelled()),
+                },
+                None => None,
+            };
             if let Some(c) = data.syscall() {
                 return self.finish(*data, c);
             }
-            let Some(source) = &source else {
+            let (Some(source), Some(attempt)) = (&source, attempt) else {
                 // Not registered with this driver: nothing can wake us.
                 return self.finish(*data, Completion::errno(libc::EWOULDBLOCK));
             };
-            // Checks for a cancel under the same lock as it registers the
-            // waker, so a close cannot slip in between and go unseen.
-            match source.poll_ready(interest, cx) {
-                Poll::Ready(_) => continue, // ready since the attempt, or cancelled
+            // Clears the readiness, checks for a cancel and registers the
+            // waker under one lock, so neither a report nor a close can slip
+            // in between and go unseen.
+            match source.blocked(interest, attempt, cx) {
+                Poll::Ready(_) => continue, // a report since the attempt, or cancelled
                 Poll::Pending => return self.park(data, source, interest, cx),
             }
         }
     }
 
-    /// Waits for `interest` on the poller alone: a report the source holds
-    /// completes the wait at once, and otherwise the wait arms the poller,
-    /// whose arm checks the level (no `poll(2)` per wait: on a hosted
-    /// stream that waits after each drained read, it was three calls per
-    /// request).
+    /// Waits for `interest` on the poller alone: readiness the source holds
+    /// completes the wait at once (and stays for the next waiter), and
+    /// otherwise the wait arms the poller (no `poll(2)` per wait: on a
+    /// hosted stream that waits after each drained read, it was three calls
+    /// per request).
     fn poll_wait(&mut self, data: Box<T>, interest: Interest, cx: &mut Context<'_>) -> Poll<T::Output> {
         let Some(source) = data.fd().and_then(|f| f.source().cloned()) else {
             // Not registered with this driver: the syscall is the check.

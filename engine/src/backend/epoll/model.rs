@@ -1,20 +1,21 @@
 //! A model of epoll, to run the core against on any platform. It keeps the interest list and the
 //! ready list, and follows the rules of Linux's `fs/eventpoll.c` that the core relies on:
 //!
-//! * `EPOLL_CTL_ADD` and `EPOLL_CTL_MOD` add `EPOLLERR | EPOLLHUP` to the mask asked for, then
-//!   poll the descriptor and queue the registration if it is ready for the mask (`ep_insert`,
-//!   `ep_modify`): that is the level check at arm time;
-//! * a change of a descriptor's readiness queues each registration asking for one of the bits it
-//!   is ready for (`ep_poll_callback`), unless the registration is disabled: a reported one-shot
-//!   registration keeps only `EPOLLONESHOT` and `EPOLLET` of its mask;
+//! * `EPOLL_CTL_ADD` adds `EPOLLERR | EPOLLHUP` to the mask asked for, then polls the descriptor
+//!   and queues the registration if it is ready for the mask (`ep_insert`);
+//! * a wakeup of a descriptor (the peer sent, drained, shut down or closed: not the descriptor's
+//!   own reads and writes, which wake the peer) queues each registration asking for one of the
+//!   bits it is ready for (`ep_poll_callback`), whether or not its readiness changed;
 //! * a registration is on the ready list at most once, and a failed `epoll_ctl` changes nothing;
 //! * `epoll_wait` takes registrations off the ready list in order and polls each again
-//!   (`ep_send_events`): one no longer ready is dropped and stays enabled; one that is ready is
-//!   reported with the bits it is ready for, then a one-shot one is disabled, an edge-triggered
-//!   one stays off the list, and a level-triggered one goes back on it, after the batch;
+//!   (`ep_send_events`): one no longer ready is dropped; one that is ready is reported with the
+//!   bits it is ready for and, edge-triggered, stays off the list until the next wakeup;
 //! * `EPOLL_CTL_DEL` and closing the descriptor remove the registration and its queued event;
 //! * the wakeup, an edge-triggered eventfd, is one more entry of the ready list, queued by each
 //!   `wake` that finds it off the list.
+//!
+//! Registrations are edge-triggered only, as the core makes them: `ctl` refuses others, which
+//! the model would report as if they were.
 //!
 //! An untimed `wait` blocks on a condition variable until something is reported, and fails the
 //! test if nothing is for [`HANG`].
@@ -32,16 +33,13 @@ pub(super) const HANG: Duration = Duration::from_secs(10);
 /// Most events one model `wait` reports, as the real backend's.
 const BATCH: usize = 256;
 
-/// The mask bits that are not readiness: a disabled registration keeps only these.
-const PRIVATE: Mask = Mask::ONESHOT.union(Mask::ET);
-
 /// Code run inside `wait` after it has taken its events, as if on another thread meanwhile.
 type Hook = Box<dyn FnOnce() + Send>;
 
 /// One registration of the interest list.
 #[derive(Debug, Clone, Copy)]
 struct Registration {
-    /// Its mask, `EPOLLERR | EPOLLHUP` included; only [`PRIVATE`] bits once disabled.
+    /// Its mask, `EPOLLERR | EPOLLHUP` included.
     events: Mask,
     /// Its event data.
     data: u64,
@@ -76,10 +74,10 @@ struct Kernel {
 }
 
 impl Kernel {
-    /// The bits of `fd`'s registration that `fd` is ready for now (none if disabled).
+    /// The bits of `fd`'s registration that `fd` is ready for now.
     fn revents(&self, fd: RawFd) -> Mask {
         match (self.fds.get(&fd), self.regs.get(&fd)) {
-            (Some(&ready), Some(reg)) => ready & reg.events & !PRIVATE,
+            (Some(&ready), Some(reg)) => ready & reg.events & !Mask::ET,
             _ => Mask::empty(),
         }
     }
@@ -91,15 +89,15 @@ impl Kernel {
         }
     }
 
-    /// Queues `fd`'s registration if `fd` is ready for it (the callback, and the poll of
-    /// `EPOLL_CTL_ADD` and `EPOLL_CTL_MOD`).
+    /// Queues `fd`'s registration if `fd` is ready for it (the callback of a wakeup, and the
+    /// poll of `EPOLL_CTL_ADD`).
     fn poll(&mut self, fd: RawFd) {
         if !self.revents(fd).is_empty() {
             self.queue(Entry::Fd(fd));
         }
     }
 
-    /// `epoll_ctl` with `op` (`ADD`, `MOD` or `DEL`); `mask` and `data` for the first two.
+    /// `epoll_ctl` with `op` (`ADD` or `DEL`); `mask` and `data` for the first.
     fn ctl(&mut self, op: Op, fd: RawFd, mask: Mask, data: u64) -> io::Result<()> {
         let fail = |errno| Err(io::Error::from_raw_os_error(errno));
         if let Some(errno) = self.fail_next_ctl.take() {
@@ -110,7 +108,7 @@ impl Kernel {
         }
         match (op, self.regs.contains_key(&fd)) {
             (Op::Add, true) => return fail(libc::EEXIST),
-            (Op::Mod | Op::Del, false) => return fail(libc::ENOENT),
+            (Op::Del, false) => return fail(libc::ENOENT),
             _ => {}
         }
         if op == Op::Del {
@@ -118,6 +116,10 @@ impl Kernel {
             self.ready.retain(|&entry| entry != Entry::Fd(fd));
             return Ok(());
         }
+        assert!(
+            mask.contains(Mask::ET),
+            "the model has edge-triggered registrations only"
+        );
         let events = mask | Mask::ERR | Mask::HUP;
         self.regs.insert(fd, Registration { events, data });
         self.poll(fd);
@@ -127,7 +129,6 @@ impl Kernel {
     /// Takes up to [`BATCH`] events off the ready list (`ep_send_events`).
     fn harvest(&mut self) -> Vec<Fired> {
         let mut fired = Vec::new();
-        let mut again = Vec::new();
         while fired.len() < BATCH {
             let Some(entry) = self.ready.pop_front() else { break };
             let fd = match entry {
@@ -139,18 +140,11 @@ impl Kernel {
                 Entry::Fd(fd) => fd,
             };
             let mask = self.revents(fd);
-            let Some(reg) = self.regs.get_mut(&fd) else { continue };
-            if mask.is_empty() {
-                continue;
-            }
-            fired.push(Fired::Fd { data: reg.data, mask });
-            if reg.events.contains(Mask::ONESHOT) {
-                reg.events &= PRIVATE;
-            } else if !reg.events.contains(Mask::ET) {
-                again.push(Entry::Fd(fd));
+            let Some(reg) = self.regs.get(&fd) else { continue };
+            if !mask.is_empty() {
+                fired.push(Fired::Fd { data: reg.data, mask });
             }
         }
-        self.ready.extend(again);
         fired
     }
 }
@@ -160,8 +154,6 @@ impl Kernel {
 enum Op {
     /// `EPOLL_CTL_ADD`.
     Add,
-    /// `EPOLL_CTL_MOD`.
-    Mod,
     /// `EPOLL_CTL_DEL`.
     Del,
 }
@@ -200,13 +192,19 @@ impl Model {
         self.update(|k| k.fds.insert(fd, ready));
     }
 
-    /// Changes the bits the open `fd` is ready for, queueing its registration if it asks for
-    /// one of them.
-    pub(super) fn set(&self, fd: RawFd, f: impl FnOnce(&mut Mask)) {
+    /// A wakeup of the open `fd` that changes the bits it is ready for with `f`: queues its
+    /// registration if it asks for one of them.
+    pub(super) fn wake_up(&self, fd: RawFd, f: impl FnOnce(&mut Mask)) {
         self.update(|k| {
             f(k.fds.get_mut(&fd).expect("descriptor not open in the model"));
             k.poll(fd);
         });
+    }
+
+    /// Changes the bits the open `fd` is ready for with `f`, without a wakeup (its own reads
+    /// and writes).
+    pub(super) fn quietly(&self, fd: RawFd, f: impl FnOnce(&mut Mask)) {
+        self.update(|k| f(k.fds.get_mut(&fd).expect("descriptor not open in the model")));
     }
 
     /// Closes `fd`: its registration and queued event go with it.
@@ -218,10 +216,10 @@ impl Model {
         });
     }
 
-    /// The mask (readiness bits only: empty when disabled) and data of `fd`'s registration.
+    /// The mask and data of `fd`'s registration.
     pub(super) fn registration(&self, fd: RawFd) -> Option<(Mask, u64)> {
         let k = self.kernel();
-        k.regs.get(&fd).map(|reg| (reg.events & !PRIVATE, reg.data))
+        k.regs.get(&fd).map(|reg| (reg.events, reg.data))
     }
 
     /// Entries on the ready list.
@@ -271,10 +269,6 @@ impl EpollSys for Arc<Model> {
 
     fn add(&self, fd: RawFd, mask: Mask, data: u64) -> io::Result<()> {
         self.update(|k| k.ctl(Op::Add, fd, mask, data))
-    }
-
-    fn modify(&self, fd: RawFd, mask: Mask, data: u64) -> io::Result<()> {
-        self.update(|k| k.ctl(Op::Mod, fd, mask, data))
     }
 
     fn delete(&self, fd: RawFd) -> io::Result<()> {

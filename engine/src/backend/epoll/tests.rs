@@ -4,10 +4,10 @@
 //! on Linux against the real epoll as well, on a Unix socket pair: the same expectations hold for
 //! both, which is also how the model is checked against the kernel. Every core's system calls go
 //! through [`Counted`], which counts the `epoll_ctl` calls and the events the kernel reports, so
-//! a core that re-arms in a loop, or leaves a registration that the kernel reports at every wait
-//! (a spin, though the core drops each event), fails even where each wait looks right. Tests
-//! that need the model's hooks (stale events, failing calls) and the model's own fidelity checks
-//! come after.
+//! a core that makes a call per wait, or leaves a registration that the kernel reports at every
+//! wait (a spin, though the core drops each event), fails even where each wait looks right.
+//! Tests that need the model's hooks (stale events, failing calls) and the model's own fidelity
+//! checks come after.
 
 use super::model::{Model, HANG};
 use super::*;
@@ -46,10 +46,6 @@ impl<S: EpollSys> EpollSys for Counted<S> {
     fn add(&self, fd: RawFd, mask: Mask, data: u64) -> io::Result<()> {
         self.ctls.fetch_add(1, Relaxed);
         self.sys.add(fd, mask, data)
-    }
-    fn modify(&self, fd: RawFd, mask: Mask, data: u64) -> io::Result<()> {
-        self.ctls.fetch_add(1, Relaxed);
-        self.sys.modify(fd, mask, data)
     }
     fn delete(&self, fd: RawFd) -> io::Result<()> {
         self.ctls.fetch_add(1, Relaxed);
@@ -163,8 +159,9 @@ impl OnModel {
         OnModel { core, model }
     }
 
-    fn set(&self, f: impl FnOnce(&mut Mask)) {
-        self.model.set(Self::FD, f);
+    /// A wakeup of `FD` (the peer did something) that changes its readiness with `f`.
+    fn wake_up(&self, f: impl FnOnce(&mut Mask)) {
+        self.model.wake_up(Self::FD, f);
     }
 }
 
@@ -179,27 +176,27 @@ impl Kernel for OnModel {
         Self::FD
     }
     fn peer_sends(&self) {
-        self.set(|ready| *ready |= Mask::IN);
+        self.wake_up(|ready| *ready |= Mask::IN);
     }
     fn drain(&self) {
-        // The end of the stream stays readable.
-        self.set(|ready| {
+        // Its own read wakes the peer, not it. The end of the stream stays readable.
+        self.model.quietly(Self::FD, |ready| {
             if !ready.contains(Mask::RDHUP) {
                 ready.remove(Mask::IN);
             }
         });
     }
     fn fill(&self) {
-        self.set(|ready| ready.remove(Mask::OUT));
+        self.model.quietly(Self::FD, |ready| ready.remove(Mask::OUT));
     }
     fn peer_drains(&self) {
-        self.set(|ready| *ready |= Mask::OUT);
+        self.wake_up(|ready| *ready |= Mask::OUT);
     }
     fn peer_shuts_down(&self) {
-        self.set(|ready| *ready |= Mask::IN | Mask::RDHUP);
+        self.wake_up(|ready| *ready |= Mask::IN | Mask::RDHUP);
     }
     fn peer_closes(&self) {
-        self.set(|ready| *ready |= Mask::IN | Mask::RDHUP | Mask::HUP);
+        self.wake_up(|ready| *ready |= Mask::IN | Mask::RDHUP | Mask::HUP);
     }
     fn until_blocked(&self) {
         self.model.until_blocked();
@@ -207,7 +204,16 @@ impl Kernel for OnModel {
 }
 
 fn ready(ready: Interest) -> Event {
-    Event { key: KEY, ready }
+    Event::new(KEY, ready)
+}
+
+/// An event for `ready`, `closed` of it for good.
+fn for_good(ready: Interest, closed: Interest) -> Event {
+    Event {
+        key: KEY,
+        ready,
+        closed,
+    }
 }
 
 /// Adds `k`'s descriptor under `KEY`.
@@ -219,177 +225,169 @@ fn arm<K: Kernel>(k: &K, interest: Interest) {
     k.core().arm(k.fd(), KEY, interest).expect("arm");
 }
 
-/// Arming READ on a readable descriptor yields one event. Nothing re-arms it, so later waits
-/// find nothing although the descriptor stays readable (level-triggered), and make no call.
-fn one_event_per_arm<K: Kernel>(k: &K) {
-    k.peer_sends();
+/// Adding a ready descriptor reports it once, and then nothing while its readiness stays: a
+/// fresh stream is writable, and stays so, but no wait after the first reports it.
+fn reported_once_at_add<K: Kernel>(k: &K) {
     add(k);
-    k.assert_quiet("add armed something");
-    arm(k, READ);
-    k.expect_events(&[ready(READ)], "the arm");
+    k.expect_events(&[ready(WRITE)], "the readiness at the add");
     for _ in 0..3 {
-        k.assert_quiet("after the delivery");
+        k.assert_quiet("a descriptor that stays ready");
     }
-    k.expect_ctls(2, "add and arm make one call each, and nothing else does");
+    k.expect_ctls(1, "one call, the add");
 }
 
 #[test]
-fn delivered_direction_is_not_rearmed() {
-    one_event_per_arm(&OnModel::new());
+fn readiness_at_add_is_reported_once() {
+    reported_once_at_add(&OnModel::new());
     #[cfg(epoll)]
-    one_event_per_arm(&linux::OnLinux::new());
+    reported_once_at_add(&linux::OnLinux::new());
 }
 
-/// With both directions armed and only READ ready, READ is delivered and WRITE stays armed.
-fn undelivered_stays_armed<K: Kernel>(k: &K) {
+/// Each wakeup is one event, even one that finds the descriptor ready already (more data): the
+/// driver may have cleared the direction since the last event, and needs to hear of it again.
+fn each_wakeup<K: Kernel>(k: &K) {
+    add(k);
+    k.expect_events(&[ready(WRITE)], "the readiness at the add");
+    for round in 0..3 {
+        k.peer_sends();
+        k.expect_events(&[ready(BOTH)], &format!("the peer's send {round}"));
+        k.assert_quiet("one event per wakeup");
+    }
+    k.expect_ctls(1, "one call, the add");
+}
+
+#[test]
+fn each_wakeup_is_one_event() {
+    each_wakeup(&OnModel::new());
+    #[cfg(epoll)]
+    each_wakeup(&linux::OnLinux::new());
+}
+
+/// `arm` is free: the registration reports every wakeup whatever is armed.
+fn arm_free<K: Kernel>(k: &K) {
+    add(k);
+    k.expect_events(&[ready(WRITE)], "the readiness at the add");
+    for interest in [READ, WRITE, BOTH, Interest::NONE] {
+        arm(k, interest);
+    }
+    k.assert_quiet("arming reported nothing");
+    k.expect_ctls(1, "arming made no call");
     k.peer_sends();
+    k.expect_events(&[ready(BOTH)], "the send");
+}
+
+#[test]
+fn arming_makes_no_call() {
+    arm_free(&OnModel::new());
+    #[cfg(epoll)]
+    arm_free(&linux::OnLinux::new());
+}
+
+/// Readiness that comes back after the descriptor was drained is reported: nothing is lost
+/// between a drain and the next wakeup.
+fn after_a_drain<K: Kernel>(k: &K) {
     k.fill();
     add(k);
-    arm(k, BOTH);
-    k.expect_events(&[ready(READ)], "READ is ready");
-    k.assert_quiet("WRITE is not ready");
-    k.peer_drains();
-    k.expect_events(&[ready(WRITE)], "the WRITE wakeup was lost");
-    k.assert_quiet("both delivered");
-}
-
-#[test]
-fn undelivered_direction_stays_armed() {
-    undelivered_stays_armed(&OnModel::new());
-    #[cfg(epoll)]
-    undelivered_stays_armed(&linux::OnLinux::new());
-}
-
-/// Readiness that arrives while nothing is armed is reported by the next arm.
-fn readiness_before_arm<K: Kernel>(k: &K) {
-    add(k);
+    k.assert_quiet("neither readable nor writable");
     k.peer_sends();
-    k.assert_quiet("nothing armed");
-    arm(k, READ);
-    k.expect_events(&[ready(READ)], "readiness before the arm was lost");
-    // Readiness that comes back while disarmed is seen by the next arm.
+    k.expect_events(&[ready(READ)], "the send");
     k.drain();
+    k.assert_quiet("its own read is no wakeup");
     k.peer_sends();
-    k.assert_quiet("READ was delivered and not armed again");
-    arm(k, READ);
-    k.expect_events(&[ready(READ)], "readiness before the second arm was lost");
+    k.expect_events(&[ready(READ)], "the send after the drain");
+    k.peer_drains();
+    k.expect_events(&[ready(BOTH)], "the room the peer made (and the unread byte)");
+    k.assert_quiet("all reported");
 }
 
 #[test]
-fn readiness_before_arm_is_not_lost() {
-    readiness_before_arm(&OnModel::new());
+fn readiness_after_a_drain_is_reported() {
+    after_a_drain(&OnModel::new());
     #[cfg(epoll)]
-    readiness_before_arm(&linux::OnLinux::new());
+    after_a_drain(&linux::OnLinux::new());
 }
 
-/// Arming a direction that is armed already makes no call, and there is still one event.
-fn rearm_armed<K: Kernel>(k: &K) {
-    add(k);
-    arm(k, READ);
-    arm(k, READ);
-    k.expect_ctls(2, "the second arm added nothing");
-    k.peer_sends();
-    k.expect_events(&[ready(READ)], "READ is ready");
-    k.assert_quiet("READ was delivered");
-}
-
-#[test]
-fn arming_what_is_armed_makes_no_call() {
-    rearm_armed(&OnModel::new());
-    #[cfg(epoll)]
-    rearm_armed(&linux::OnLinux::new());
-}
-
-/// A hang-up readies every armed direction, once.
+/// A hang-up readies both directions for good, once, and the registration does not spin on it.
 fn hang_up<K: Kernel>(k: &K) {
     k.fill();
     add(k);
-    arm(k, READ);
+    k.assert_quiet("neither readable nor writable");
     k.peer_closes();
-    k.expect_events(&[ready(READ)], "the hang-up, with READ armed");
-    arm(k, BOTH);
-    k.expect_events(&[ready(BOTH)], "the hang-up, with both armed");
-    k.assert_quiet("nothing is left to re-arm");
+    k.expect_events(&[for_good(BOTH, BOTH)], "the hang-up");
+    for _ in 0..3 {
+        k.assert_quiet("the hang-up was reported");
+    }
 }
 
 #[test]
-fn hang_up_readies_every_armed_direction_once() {
+fn hang_up_readies_both_directions_once() {
     hang_up(&OnModel::new());
     #[cfg(epoll)]
     hang_up(&linux::OnLinux::new());
 }
 
-/// A descriptor hung up before it is added is reported once armed, and not before: the
-/// kernel reports a hang-up whatever the registration asks for, once.
+/// A descriptor hung up before it is added is reported at the add, once.
 fn hung_up_at_add<K: Kernel>(k: &K) {
     k.peer_closes();
     add(k);
-    k.expect_events(&[], "reported with nothing armed");
+    k.expect_events(&[for_good(BOTH, BOTH)], "the hang-up, at the add");
     k.assert_quiet("the registration reports the hang-up once");
-    arm(k, WRITE);
-    k.expect_events(&[ready(WRITE)], "the hang-up, with WRITE armed");
-    k.assert_quiet("WRITE was delivered");
-    k.expect_ctls(2, "add and arm");
+    k.expect_ctls(1, "the add");
 }
 
 #[test]
-fn hang_up_before_add_is_reported_once_armed() {
+fn hang_up_before_add_is_reported_once() {
     hung_up_at_add(&OnModel::new());
     #[cfg(epoll)]
     hung_up_at_add(&linux::OnLinux::new());
 }
 
-/// A peer's shutdown does not fire a registration armed only for writing: it would deliver
-/// nothing and be re-armed, again and again.
-fn peer_shutdown_while_writing<K: Kernel>(k: &K) {
+/// The peer's shutdown readies reading (the end of the stream) for good, and not writing.
+fn peer_shutdown<K: Kernel>(k: &K) {
     k.fill();
     add(k);
     k.peer_shuts_down();
-    arm(k, WRITE);
-    for _ in 0..3 {
-        k.assert_quiet("only WRITE is armed, and it is not ready");
-    }
-    k.expect_ctls(2, "re-armed without a delivery");
+    k.expect_events(&[for_good(READ, READ)], "the end of the stream");
+    k.assert_quiet("the shutdown was reported");
     k.peer_drains();
-    k.expect_events(&[ready(WRITE)], "WRITE is ready");
-    // Reading does see the end of the stream.
-    arm(k, READ);
-    k.expect_events(&[ready(READ)], "the end of the stream");
+    k.expect_events(
+        &[for_good(BOTH, READ)],
+        "the room the peer made (and the end of the stream)",
+    );
 }
 
 #[test]
-fn peer_shutdown_does_not_fire_a_write_arm() {
-    peer_shutdown_while_writing(&OnModel::new());
+fn peer_shutdown_readies_reading() {
+    peer_shutdown(&OnModel::new());
     #[cfg(epoll)]
-    peer_shutdown_while_writing(&linux::OnLinux::new());
+    peer_shutdown(&linux::OnLinux::new());
 }
 
-/// A deleted descriptor reports nothing, whatever was armed; it can be added again.
-fn delete_armed<K: Kernel>(k: &K) {
+/// A deleted descriptor reports nothing; it can be added again, and reports under its new key.
+fn delete_then_add<K: Kernel>(k: &K) {
     k.fill();
     add(k);
-    arm(k, BOTH);
     k.core().delete(k.fd()).expect("delete");
     k.peer_sends();
     k.peer_drains();
     k.assert_quiet("a deleted descriptor reported");
     k.core().add(k.fd(), KEY + 1).expect("add again");
-    k.core().arm(k.fd(), KEY + 1, READ).expect("arm again");
     let key = KEY + 1;
-    k.expect_events(&[Event { key, ready: READ }], "the new registration");
+    k.expect_events(&[Event::new(key, BOTH)], "the new registration, at its add");
+    k.expect_ctls(3, "add, delete, add");
 }
 
 #[test]
-fn delete_while_armed_reports_nothing() {
-    delete_armed(&OnModel::new());
+fn deleted_descriptor_reports_nothing() {
+    delete_then_add(&OnModel::new());
     #[cfg(epoll)]
-    delete_armed(&linux::OnLinux::new());
+    delete_then_add(&linux::OnLinux::new());
 }
 
-/// `notify` ends a blocked wait with no event and leaves armed directions alone.
+/// `notify` ends a blocked wait with no event and leaves the registration alone.
 fn notify_wakes<K: Kernel>(k: &K) {
+    k.fill();
     add(k);
-    arm(k, READ);
     let (events, waited) = k.wait_while(|| {
         k.until_blocked();
         k.core().notify().expect("notify");
@@ -401,7 +399,7 @@ fn notify_wakes<K: Kernel>(k: &K) {
         K::NAME
     );
     k.peer_sends();
-    k.expect_events(&[ready(READ)], "the armed READ was disturbed");
+    k.expect_events(&[ready(READ)], "the registration was disturbed");
 }
 
 #[test]
@@ -447,7 +445,6 @@ fn notifies_coalesce() {
 fn readiness_wakes<K: Kernel>(k: &K) {
     k.fill();
     add(k);
-    arm(k, WRITE);
     let (events, _) = k.wait_while(|| {
         k.until_blocked();
         k.peer_drains();
@@ -464,60 +461,43 @@ fn readiness_wakes_a_blocked_wait() {
 
 // What follows needs the model: its hooks, its failures, its view of the registration.
 
-/// The model's descriptor, added under `KEY`.
-fn on_model() -> OnModel {
-    let k = OnModel::new();
-    add(&k);
-    k
-}
-
 fn errno(result: io::Result<()>) -> Option<i32> {
     result.err().and_then(|err| err.raw_os_error())
 }
 
 #[test]
+fn registration_asks_for_both_directions_edge_triggered() {
+    let k = OnModel::new();
+    add(&k);
+    let (mask, _) = k.model.registration(OnModel::FD).expect("registered");
+    assert_eq!(mask, Mask::REGISTERED | Mask::ERR | Mask::HUP);
+}
+
+#[test]
 fn stale_event_after_delete_and_reuse_is_ignored() {
     // The event `epoll_wait` returned is processed after the descriptor was deleted, closed,
-    // opened again under the same number and added under the same key with READ armed.
-    let k = Arc::new(on_model());
+    // opened again under the same number (not ready for anything) and added under the same key.
+    let k = Arc::new(OnModel::new());
+    k.fill();
+    add(&*k);
     k.peer_sends();
-    arm(&*k, READ);
     let again = Arc::clone(&k);
     k.model.after_next_wait(move || {
         again.core.delete(OnModel::FD).expect("delete");
         again.model.close(OnModel::FD);
-        again.model.open(OnModel::FD, Mask::OUT);
+        again.model.open(OnModel::FD, Mask::empty());
         add(&*again);
-        arm(&*again, READ);
     });
     assert_eq!(k.wait_now(), NOTHING, "a stale event reached the new registration");
-    let (mask, _) = k.model.registration(OnModel::FD).expect("registered");
-    assert!(mask.contains(Mask::IN), "the new READ arm was lost");
+    k.assert_quiet("the new registration has nothing to report");
     k.peer_sends();
-    assert_eq!(k.wait_now(), [ready(READ)]);
-}
-
-#[test]
-fn stale_event_after_rearm_is_ignored() {
-    // The READ event `epoll_wait` returned is processed after `arm` added WRITE: the new
-    // registration is live, and reports READ itself.
-    let k = Arc::new(on_model());
-    k.fill();
-    k.peer_sends();
-    arm(&*k, READ);
-    let again = Arc::clone(&k);
-    k.model.after_next_wait(move || arm(&*again, WRITE));
-    assert_eq!(k.wait_now(), NOTHING);
-    assert_eq!(k.wait_now(), [ready(READ)]);
-    k.peer_drains();
-    assert_eq!(k.wait_now(), [ready(WRITE)]);
+    assert_eq!(k.wait_now(), [ready(READ)], "the new registration reports for itself");
 }
 
 #[test]
 fn stale_event_after_delete_is_ignored() {
-    let k = Arc::new(on_model());
-    k.peer_sends();
-    arm(&*k, READ);
+    let k = Arc::new(OnModel::new());
+    add(&*k);
     let again = Arc::clone(&k);
     k.model.after_next_wait(move || {
         again.core.delete(OnModel::FD).expect("delete");
@@ -527,49 +507,33 @@ fn stale_event_after_delete_is_ignored() {
 }
 
 #[test]
-fn failed_rearm_reports_the_rest_as_ready() {
-    let k = on_model();
-    k.fill();
-    arm(&k, BOTH);
-    k.peer_sends();
+fn failed_add_changes_nothing() {
+    let k = OnModel::new();
     k.model.fail_next_ctl(libc::ENOMEM);
-    // WRITE could not be re-armed, so its waiter would hang: it is woken to retry instead.
-    assert_eq!(k.wait_now(), [ready(BOTH)]);
-    assert_eq!(k.wait_now(), NOTHING);
-    arm(&k, WRITE);
-    k.peer_drains();
-    assert_eq!(k.wait_now(), [ready(WRITE)]);
-}
-
-#[test]
-fn failed_arm_changes_nothing() {
-    let k = on_model();
-    k.fill();
-    arm(&k, READ);
-    k.model.fail_next_ctl(libc::ENOMEM);
-    assert_eq!(errno(k.core.arm(OnModel::FD, KEY, WRITE)), Some(libc::ENOMEM));
-    // READ is still armed, WRITE is not, and arming WRITE again works.
-    k.peer_drains();
-    k.peer_sends();
-    assert_eq!(k.wait_now(), [ready(READ)]);
-    arm(&k, WRITE);
+    assert_eq!(errno(k.core.add(OnModel::FD, KEY)), Some(libc::ENOMEM));
+    assert_eq!(k.model.registration(OnModel::FD), None);
+    assert_eq!(
+        errno(k.core.delete(OnModel::FD)),
+        Some(libc::ENOENT),
+        "no entry was left"
+    );
+    add(&k);
     assert_eq!(k.wait_now(), [ready(WRITE)]);
 }
 
 #[test]
 fn bookkeeping_errors_match_epoll() {
-    let k = on_model();
+    let k = OnModel::new();
+    add(&k);
     let core = &k.core;
     let fd = OnModel::FD;
     assert_eq!(errno(core.add(fd, KEY + 1)), Some(libc::EEXIST));
-    assert_eq!(errno(core.arm(fd, KEY + 1, READ)), Some(libc::ENOENT), "wrong key");
-    assert_eq!(errno(core.arm(fd + 1, KEY, READ)), Some(libc::ENOENT));
     assert_eq!(errno(core.delete(fd + 1)), Some(libc::ENOENT));
     assert_eq!(errno(core.add(-1, KEY)), Some(libc::EBADF));
     assert_eq!(k.ctls(), 1, "rejected calls make no system call");
     assert_eq!(errno(core.add(fd + 1, KEY)), Some(libc::EBADF), "not open");
     assert_eq!(
-        errno(core.arm(fd + 1, KEY, READ)),
+        errno(core.delete(fd + 1)),
         Some(libc::ENOENT),
         "the failed add left no entry"
     );
@@ -578,25 +542,16 @@ fn bookkeeping_errors_match_epoll() {
 }
 
 #[test]
-fn event_naming_no_armed_direction_reports_every_armed_one() {
-    // The masks `arm` asks for make such an event impossible; if one came, re-arming after it
-    // could spin, so the core reports what is armed instead and re-arms nothing.
-    let k = on_model();
-    arm(&k, READ);
+fn event_with_no_direction_is_dropped() {
+    // Only a mask with no readiness bit at all (none the core asks for) maps to no direction.
+    let k = OnModel::new();
+    add(&k);
     let (_, data) = k.model.registration(OnModel::FD).expect("registered");
     let mut events = Vec::new();
-    process(&k.core.sys, &mut k.core.state.lock(), data, Mask::OUT, &mut events);
-    assert_eq!(events, [ready(READ)]);
-    k.expect_ctls(2, "nothing re-armed");
-}
-
-#[test]
-fn arm_with_no_interest_makes_no_call() {
-    let k = on_model();
-    k.peer_sends();
-    k.core.arm(OnModel::FD, KEY, Interest::NONE).expect("arm");
-    assert_eq!(k.ctls(), 1);
-    assert_eq!(k.wait_now(), NOTHING);
+    process(&mut k.core.state.lock(), data, Mask::ET, &mut events);
+    assert_eq!(events, NOTHING);
+    process(&mut k.core.state.lock(), data, Mask::ERR, &mut events);
+    assert_eq!(events, [ready(BOTH)], "an error readies both directions");
 }
 
 /// The model, driven directly, behaves as epoll does where the core's design depends on it, so
@@ -623,51 +578,44 @@ mod model_fidelity {
     }
 
     #[test]
-    fn level_triggered_registration_reports_at_every_wait() {
-        // What one-shot registrations avoid: a readable descriptor reported again and again.
+    fn edge_triggered_registration_reports_once_per_wakeup() {
         let model = model(Mask::IN);
-        model.add(FD, Mask::IN, 1).expect("add");
-        for _ in 0..3 {
-            assert_eq!(wait_now(&model), [fd(1, Mask::IN)]);
-        }
+        model.add(FD, Mask::IN | Mask::ET, 1).expect("add");
+        assert_eq!(wait_now(&model), [fd(1, Mask::IN)], "the poll at the add");
+        assert_eq!(wait_now(&model), []);
+        model.quietly(FD, |ready| *ready |= Mask::OUT);
+        assert_eq!(wait_now(&model), [], "a change without a wakeup");
+        model.wake_up(FD, |_| {});
+        assert_eq!(wait_now(&model), [fd(1, Mask::IN)], "a wakeup, ready already");
     }
 
     #[test]
     fn hang_up_is_reported_whatever_the_mask() {
-        // Why `add` registers one-shot even with no direction.
         let model = model(Mask::HUP);
-        model.add(FD, Mask::empty(), 1).expect("add");
+        model.add(FD, Mask::ET, 1).expect("add");
         assert_eq!(wait_now(&model), [fd(1, Mask::HUP)]);
-        assert_eq!(wait_now(&model), [fd(1, Mask::HUP)]);
-        model.modify(FD, Mask::ONESHOT, 2).expect("mod");
-        assert_eq!(wait_now(&model), [fd(2, Mask::HUP)]);
         assert_eq!(wait_now(&model), []);
-    }
-
-    #[test]
-    fn one_shot_registration_reports_once_until_modified() {
-        let model = model(Mask::IN | Mask::OUT);
-        model.add(FD, Mask::IN | Mask::OUT | Mask::ONESHOT, 1).expect("add");
-        assert_eq!(wait_now(&model), [fd(1, Mask::IN | Mask::OUT)]);
-        assert_eq!(wait_now(&model), []);
-        assert_eq!(model.registration(FD), Some((Mask::empty(), 1)));
-        model.modify(FD, Mask::OUT | Mask::ONESHOT, 2).expect("mod");
-        assert_eq!(wait_now(&model), [fd(2, Mask::OUT)]);
     }
 
     #[test]
     fn a_queued_event_is_polled_again_when_reported() {
         let model = model(Mask::IN);
-        model.add(FD, Mask::IN | Mask::ONESHOT, 1).expect("add");
-        // No longer ready by the time of the wait: dropped, and the registration stays armed.
-        model.set(FD, |ready| *ready = Mask::empty());
+        model.add(FD, Mask::IN | Mask::ET, 1).expect("add");
+        // No longer ready by the time of the wait: dropped.
+        model.quietly(FD, |ready| *ready = Mask::empty());
         assert_eq!(wait_now(&model), []);
-        assert_eq!(model.registration(FD), Some((Mask::IN | Mask::ERR | Mask::HUP, 1)));
-        // Modified while queued: reported once, with the new mask and data.
-        model.set(FD, |ready| *ready = Mask::IN | Mask::OUT);
-        model.modify(FD, Mask::OUT | Mask::ONESHOT, 2).expect("mod");
+        // Ready for more by then: reported with what it is ready for at the wait.
+        model.wake_up(FD, |ready| *ready = Mask::IN);
+        model.quietly(FD, |ready| *ready |= Mask::OUT);
         assert_eq!(model.queued(), 1);
-        assert_eq!(wait_now(&model), [fd(2, Mask::OUT)]);
+        assert_eq!(wait_now(&model), [fd(1, Mask::IN)], "OUT is not asked for");
+    }
+
+    #[test]
+    #[should_panic(expected = "edge-triggered registrations only")]
+    fn level_triggered_registrations_are_refused() {
+        let model = model(Mask::IN);
+        let _ = model.add(FD, Mask::IN, 1);
     }
 
     #[test]
@@ -777,7 +725,6 @@ mod linux {
             (Mask::ERR, EventFlags::ERR),
             (Mask::HUP, EventFlags::HUP),
             (Mask::RDHUP, EventFlags::RDHUP),
-            (Mask::ONESHOT, EventFlags::ONESHOT),
             (Mask::ET, EventFlags::ET),
         ];
         for (ours, linux) in pairs {

@@ -29,7 +29,7 @@ fn poll(kq: &Core<Model>) -> Vec<Event> {
 
 /// An event for `KEY` ready for `ready`.
 fn ready(ready: Interest) -> Event {
-    Event { key: KEY, ready }
+    Event::new(KEY, ready)
 }
 
 /// Both directions.

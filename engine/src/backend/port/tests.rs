@@ -127,7 +127,7 @@ impl Backend for Naive {
                         self.sys.associate(fd, rest, *key)?;
                     }
                     if !ready.is_empty() {
-                        events.push(Event { key: *key, ready });
+                        events.push(Event::new(*key, ready));
                     }
                 }
                 Origin::User => self.notified.store(false, Ordering::SeqCst),
@@ -164,7 +164,7 @@ fn wait_now(backend: &Arc<dyn Backend>) -> io::Result<Vec<Event>> {
 }
 
 fn event(key: usize, ready: Interest) -> Event {
-    Event { key, ready }
+    Event::new(key, ready)
 }
 
 /// Runs `scenario` against the core, where it must pass, and against `Naive` with `bug`,
