@@ -26,7 +26,10 @@
 #                 multishot completions instead of waiting for readiness and calling recv;
 #                 compat-pinned-ready / compat-pinned are the two on reactors pinned to the
 #                 current-thread runtime's thread (RINGIO_COMPAT_PINNED=1, DEFER_TASKRUN);
-#                 ringio-* serve echo only and are skipped for http)
+#                 ringio-* serve echo only and are skipped for http;
+#                 any contender with "@base" appended runs BASELINE_BIN's compat_server instead,
+#                 to compare a change with what it replaces in one interleaved run)
+#   BASELINE_BIN  a release directory of another checkout, for the "@base" contenders
 #   WORKLOADS     default: echo-1c echo-16c http-16c echo-rate http-rate
 #   FLAVOUR       tokio runtime of the server: current|multi (default current)
 set -euo pipefail
@@ -41,8 +44,12 @@ bins() { echo "-p ringio-benches --bin compat_server --bin loadgen"; }
 
 # server_cmd CONTENDER PROTO: the server's command line (nothing: not served).
 server_cmd() {
-    local stack backend reads="" pinned=""
-    case $1 in
+    local stack backend reads="" pinned="" bin=$BIN contender=$1
+    if [[ $contender == *@base ]]; then
+        bin=${BASELINE_BIN:?"BASELINE_BIN must name the baseline's release directory for $contender"}
+        contender=${contender%@base}
+    fi
+    case $contender in
     tokio) stack=tokio backend=- ;;
     compat-uring) stack=compat backend=uring ;;
     compat-completion) stack=compat backend=uring reads=completion ;;
@@ -59,7 +66,7 @@ server_cmd() {
     [[ $backend != - ]] && env="env RINGIO_BACKEND=$backend"
     [[ -n $reads ]] && env+=" RINGIO_COMPAT_READS=$reads"
     [[ -n $pinned ]] && env+=" RINGIO_COMPAT_PINNED=$pinned"
-    echo "$env $BIN/compat_server --stack $stack --proto $2 --flavour $FLAVOUR --addr 127.0.0.1:0"
+    echo "$env $bin/compat_server --stack $stack --proto $2 --flavour $FLAVOUR --addr 127.0.0.1:0"
 }
 
 main_compare
