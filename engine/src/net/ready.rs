@@ -21,12 +21,13 @@ use std::os::fd::BorrowedFd;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-/// The readiness wait of each direction, kept between polls for
+/// The readiness wait of each direction on a ring, kept between polls for
 /// `poll_*_ready(&self, cx)`. As in tokio, only the task that polled a
-/// direction last is woken.
+/// direction last is woken. (On a readiness backend the descriptor's poller
+/// registration is the wait, and nothing is kept here: every task that
+/// polled is woken by the next report.)
 ///
-/// Each wait is a single-shot `POLL_ADD` (or the poller's arming), made when
-/// a wait starts. A multishot `POLL_ADD` left armed per direction would save
+/// Each wait is a single-shot `POLL_ADD`, made when a wait starts. A multishot `POLL_ADD` left armed per direction would save
 /// the submission, but measured about half the throughput on a 16-connection
 /// loopback echo through `ringio-compat` (docs/benchmarks.md), so it is not
 /// used.
