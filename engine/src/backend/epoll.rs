@@ -27,7 +27,7 @@
 //!
 //! The one-shot registration this backend used before (`EPOLLONESHOT`, re-armed with
 //! `EPOLL_CTL_MOD` at every wait) kept the kernel as the only record of readiness, but cost an
-//! `epoll_ctl` per wait: on a loopback echo, one system call in four.
+//! `epoll_ctl` per wait: on a loopback echo, one system call in five.
 //!
 //! # Stale events
 //!

@@ -183,9 +183,6 @@ impl Descriptor {
         self.inner.owned.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
-    /// The driver an operation on this descriptor is submitted to: the one it
-    /// is registered with (registering it with the current runtime's driver
-    /// on first use), so that close finds every operation in flight.
     /// The readiness driver and poller registration, once the descriptor is
     /// registered with a poller.
     pub(crate) fn ready_source(&self) -> Option<(&readiness::Driver, &Arc<Source>)> {
@@ -195,6 +192,9 @@ impl Descriptor {
         }
     }
 
+    /// The driver an operation on this descriptor is submitted to: the one it
+    /// is registered with (registering it with the current runtime's driver
+    /// on first use), so that close finds every operation in flight.
     pub(crate) fn driver(&self) -> io::Result<Driver> {
         let registration = match self.inner.registration.get() {
             Some(r) => r,

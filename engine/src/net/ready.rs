@@ -13,9 +13,9 @@ use crate::fd::mutex::Access;
 use crate::fd::rescue::Rescue;
 use crate::fd::Interest;
 use crate::op::poll::PollReady;
-use crate::readiness::{self, Attempt, Source};
+use crate::readiness::{Attempt, Source};
 use crate::sync::Mutex;
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::os::fd::BorrowedFd;
 use std::pin::Pin;
@@ -52,15 +52,17 @@ impl Readiness {
     /// Ready once `fd` is ready for `interest` (one direction), or with the
     /// error that ended the wait ([`crate::Error::Closed`] after close).
     pub(crate) fn poll(&self, fd: &Handle, interest: Interest, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if let Some((driver, source)) = fd.shared().ready_source() {
-            return poll_source(fd, driver, source, interest, cx);
-        }
         let mut slot = if interest.is_readable() {
             &self.read
         } else {
             &self.write
         }
         .lock();
+        if slot.as_deref().is_none_or(Option::is_none) {
+            if let Some(direct) = direct_wait(fd.shared(), interest, cx) {
+                return direct;
+            }
+        }
         let stored = &mut **slot.get_or_insert_with(Box::default);
         let op = match &mut *stored {
             Some(op) => op,
@@ -85,21 +87,21 @@ impl Readiness {
     }
 }
 
-/// [`Readiness::poll`] on a readiness backend: the poller registration
-/// itself is the wait (no operation to allocate, or keep between polls), as
-/// `ReadyOp`'s wait would be.
-fn poll_source(
-    fd: &Handle,
-    driver: &readiness::Driver,
-    source: &Source,
-    interest: Interest,
-    cx: &mut Context<'_>,
-) -> Poll<io::Result<()>> {
+/// A readiness wait on a readiness backend without an operation: the
+/// poller registration itself is the wait (nothing to allocate, or keep
+/// between polls), as `ReadyOp`'s wait would be. `None` where an operation
+/// must wait instead: on a ring, before the descriptor is registered, and
+/// under an `OpTimeout` deadline (which `ReadyOp` enforces).
+fn direct_wait(fd: &Descriptor, interest: Interest, cx: &mut Context<'_>) -> Option<Poll<io::Result<()>>> {
+    if crate::time::deadline::current().is_some() {
+        return None;
+    }
+    let (driver, source) = fd.ready_source()?;
     if let Err(refusal) = driver.accepts() {
         // The home runtime is idle or gone: nothing would wake us.
-        return Poll::Ready(Err(refusal.into()));
+        return Some(Poll::Ready(Err(refusal.into())));
     }
-    match source.poll_ready(interest, cx) {
+    Some(match source.poll_ready(interest, cx) {
         // Cancelled: close started.
         Poll::Ready(hit) if hit.is_empty() => Poll::Ready(Err(if fd.is_closed() {
             crate::Error::Closed.into()
@@ -111,7 +113,7 @@ fn poll_source(
             Ok(()) => Poll::Pending,
             Err(err) => Poll::Ready(Err(err)),
         },
-    }
+    })
 }
 
 fn submit(fd: &Descriptor, interest: Interest) -> io::Result<Op<PollReady>> {
@@ -127,7 +129,20 @@ pub(crate) async fn ready(fd: &Handle, interest: Interest) -> io::Result<()> {
 
 /// [`ready`] for a shared descriptor (what outlives a borrow of the handle).
 pub(crate) async fn ready_on(fd: &Descriptor, interest: Interest) -> io::Result<()> {
-    submit(fd, interest)?.await.map(drop)
+    let mut op = None;
+    poll_fn(|cx| {
+        if op.is_none() {
+            if let Some(direct) = direct_wait(fd, interest, cx) {
+                return direct;
+            }
+        }
+        let op = match &mut op {
+            Some(op) => op,
+            empty => empty.insert(submit(fd, interest)?),
+        };
+        Pin::new(op).poll(cx).map(|res| res.map(drop))
+    })
+    .await
 }
 
 /// A non-blocking read-side call under the read lock: what dropped reads

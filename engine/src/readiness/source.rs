@@ -341,6 +341,21 @@ mod loom_tests {
 
     const READ: Interest = Interest::READABLE;
 
+    /// A reader: attempts (a `recv` that gets the data once `data` is set)
+    /// and waits between them until it has the data.
+    fn read<'a>(source: &'a Source, data: &'a AtomicBool) -> impl std::future::Future<Output = ()> + 'a {
+        poll_fn(move |cx| loop {
+            let attempt = source.attempt().expect("not cancelled");
+            if data.load(SeqCst) {
+                return Poll::Ready(()); // the `recv` got it
+            }
+            match source.blocked(READ, attempt, cx) {
+                Poll::Ready(_) => continue,
+                Poll::Pending => return Poll::Pending,
+            }
+        })
+    }
+
     /// A reader's attempt (a `recv` that finds nothing) racing the arrival
     /// of data and its report: in every interleaving the reader either sees
     /// the data or is woken by the report. A clear that ignored the tick
@@ -359,16 +374,7 @@ mod loom_tests {
                     source.set_ready(READ, Interest::NONE); // and the poller reports it
                 }
             });
-            block_on(poll_fn(|cx| loop {
-                let attempt = source.attempt().expect("not cancelled");
-                if data.load(SeqCst) {
-                    return Poll::Ready(()); // the `recv` got it
-                }
-                match source.blocked(READ, attempt, cx) {
-                    Poll::Ready(_) => continue,
-                    Poll::Pending => return Poll::Pending,
-                }
-            }));
+            block_on(read(&source, &data));
             reporter.join().unwrap();
         });
     }
@@ -392,16 +398,7 @@ mod loom_tests {
             let had = data.load(SeqCst);
             source.drained(READ, attempt);
             if !had {
-                block_on(poll_fn(|cx| loop {
-                    let attempt = source.attempt().expect("not cancelled");
-                    if data.load(SeqCst) {
-                        return Poll::Ready(());
-                    }
-                    match source.blocked(READ, attempt, cx) {
-                        Poll::Ready(_) => continue,
-                        Poll::Pending => return Poll::Pending,
-                    }
-                }));
+                block_on(read(&source, &data));
             }
             reporter.join().unwrap();
         });
