@@ -15,7 +15,7 @@ use crate::fd::Interest;
 use crate::op::poll::PollReady;
 use crate::readiness::{Attempt, Source};
 use crate::sync::Mutex;
-use std::future::{poll_fn, Future};
+use std::future::Future;
 use std::io;
 use std::os::fd::BorrowedFd;
 use std::pin::Pin;
@@ -87,7 +87,7 @@ impl Readiness {
     }
 }
 
-/// A readiness wait on a readiness backend without an operation: the
+/// [`Readiness::poll`] on a readiness backend without an operation: the
 /// poller registration itself is the wait (nothing to allocate, or keep
 /// between polls), as `ReadyOp`'s wait would be. `None` where an operation
 /// must wait instead: on a ring, before the descriptor is registered, and
@@ -129,20 +129,9 @@ pub(crate) async fn ready(fd: &Handle, interest: Interest) -> io::Result<()> {
 
 /// [`ready`] for a shared descriptor (what outlives a borrow of the handle).
 pub(crate) async fn ready_on(fd: &Descriptor, interest: Interest) -> io::Result<()> {
-    let mut op = None;
-    poll_fn(|cx| {
-        if op.is_none() {
-            if let Some(direct) = direct_wait(fd, interest, cx) {
-                return direct;
-            }
-        }
-        let op = match &mut op {
-            Some(op) => op,
-            empty => empty.insert(submit(fd, interest)?),
-        };
-        Pin::new(op).poll(cx).map(|res| res.map(drop))
-    })
-    .await
+    // An operation even on a readiness backend: it counts in the driver's
+    // `in_flight`, which is how callers see a wait armed.
+    submit(fd, interest)?.await.map(drop)
 }
 
 /// A non-blocking read-side call under the read lock: what dropped reads
