@@ -160,14 +160,24 @@ fn operations_follow_the_descriptor_to_its_home_runtime() {
             res.unwrap();
             assert_eq!(buf, msg);
         }
-        // Nothing left to read, as a `WouldBlock` shows (readiness is kept
-        // until one does, as in tokio): the wait below waits.
-        let mut buf = [0u8; 8];
-        assert_eq!(server.try_read(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
+        // Nothing is left to read. The wait is tokio's loop: readiness may
+        // be stale (on epoll it is kept until a `WouldBlock`, and a report
+        // of the last message may still be on its way from the home
+        // thread), so it waits again until a read says `WouldBlock`.
         let server = std::rc::Rc::new(server);
         let waiter = ringio::spawn({
             let server = server.clone();
-            async move { server.readable().await }
+            async move {
+                let mut buf = [0u8; 8];
+                loop {
+                    server.readable().await?;
+                    match server.try_read(&mut buf) {
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => continue,
+                        Err(e) => return Err::<(), _>(e),
+                        Ok(n) => panic!("read {n} bytes nobody sent"),
+                    }
+                }
+            }
         });
         ringio::time::sleep(Duration::from_millis(10)).await;
         // Without routing, the wait would sit on this thread's driver, out of
