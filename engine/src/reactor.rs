@@ -4,10 +4,13 @@
 //!
 //! The host's side of the contract:
 //! 1. watch [`Reactor::as_fd`] for readability, edge- or level-triggered:
-//!    it is the ring's own descriptor, readable while completions wait to
-//!    be reaped (the turn reaps them all); a pinned reactor's eventfd,
-//!    signalled as work for its thread arrives (the turn drains it); or the
-//!    readiness backend's own epoll/kqueue/port descriptor;
+//!    on io_uring it is the reactor's own epoll, which holds the ring's
+//!    descriptor (readable while completions wait to be reaped) and the
+//!    sockets whose readiness waits go through it (the turn reaps and
+//!    takes every event); with [`Builder::ring_waits`], the ring's own
+//!    descriptor; a pinned reactor's eventfd, signalled as work for its
+//!    thread arrives (the turn drains it); or the readiness backend's own
+//!    epoll/kqueue/port descriptor;
 //! 2. when it fires, and whenever it is woken through the waker given to
 //!    [`Reactor::park`], call [`Reactor::turn`] (never waits for the kernel;
 //!    a turn in progress on another thread is waited for, then this one
@@ -21,7 +24,10 @@
 //! ([`Builder::build_pinned_reactor`]) is the exception: one thread turns
 //! it, so its ring defers that work to the turn and signals an eventfd
 //! instead. Operations other threads submit are queued lock-free and pushed
-//! by the next turn.
+//! by the next turn. Readiness waits (`poll_read_ready`, `readable`) on an
+//! unpinned ring would each be a `POLL_ADD` whose completion interrupts the
+//! host's thread, so they go through the reactor's epoll instead, one
+//! edge-triggered registration per socket, made on its first wait.
 
 use crate::buf::BufRing;
 use crate::driver::{Backend, Driver};

@@ -65,15 +65,23 @@ struct Inner {
     zero_copy: OnceLock<Box<ZcBudget>>,
 }
 
+/// A ring-registered descriptor's source in its ring's poller, once its
+/// first readiness wait asked (`None` inside: the poller refused it, or it
+/// was closing).
+#[cfg(uring)]
+type PollerSource = OnceLock<Option<Arc<Source>>>;
+
 /// A descriptor's registration with the backend of the runtime that adopted it.
 enum Registration {
     /// Not registered (no driver was current): nothing was ever in flight.
     Plain,
     /// Its home ring, and where its fixed-file slot stands (none, being
     /// registered by the ring, or a slot). Operations from any thread are
-    /// submitted to the home ring, so close can cancel them all there.
+    /// submitted to the home ring, so close can cancel them all there. A
+    /// hosted ring with a poller (`ring::waits`) registers the descriptor
+    /// there on its first readiness wait.
     #[cfg(uring)]
-    Ring(ring::Driver, FixedSlot),
+    Ring(ring::Driver, FixedSlot, PollerSource),
     /// Registered with a readiness poller.
     /// (`None`: the poller refuses this kind of descriptor, e.g. a regular
     /// file on epoll; its operations run on the blocking pool.)
@@ -94,7 +102,8 @@ impl Registration {
         match driver {
             #[cfg(uring)]
             Driver::Ring(d) => {
-                Registration::Ring(d.clone(), if fixed { FixedSlot::pending() } else { FixedSlot::none() })
+                let slot = if fixed { FixedSlot::pending() } else { FixedSlot::none() };
+                Registration::Ring(d.clone(), slot, OnceLock::new())
             }
             Driver::Ready(d) => match d.register(raw) {
                 Ok(source) => Registration::Source(d.clone(), Some(source)),
@@ -149,7 +158,7 @@ impl Descriptor {
         let won = self.inner.registration.set(fresh).is_ok();
         let registration = self.inner.registration.get().expect("set above");
         #[cfg(uring)]
-        if let (true, Registration::Ring(home, fixed)) = (won, registration) {
+        if let (true, Registration::Ring(home, fixed, _)) = (won, registration) {
             if fixed.get().is_none() && self.inner.fixed && !home.register_fixed(self.inner.raw, self.clone()) {
                 fixed.registered(None);
             }
@@ -163,7 +172,7 @@ impl Descriptor {
     /// last reference went meanwhile, the close continues here.
     #[cfg(uring)]
     pub(crate) fn registered(&self, slot: Option<u32>) {
-        let Some(Registration::Ring(home, fixed)) = self.inner.registration.get() else {
+        let Some(Registration::Ring(home, fixed, _)) = self.inner.registration.get() else {
             return;
         };
         if !fixed.registered(slot) {
@@ -184,11 +193,43 @@ impl Descriptor {
     }
 
     /// The readiness driver and poller registration, once the descriptor is
-    /// registered with a poller.
+    /// registered with a poller: a readiness backend's, or its hosted
+    /// ring's (joined here, on the first call; see `ring::waits`).
     pub(crate) fn ready_source(&self) -> Option<(&readiness::Driver, &Arc<Source>)> {
         match self.inner.registration.get()? {
             Registration::Source(driver, Some(source)) => Some((driver, source)),
+            #[cfg(uring)]
+            Registration::Ring(home, _, joined) => {
+                let poller = home.poller()?;
+                let source = joined.get_or_init(|| self.join(poller)).as_ref()?;
+                Some((poller, source))
+            }
             _ => None,
+        }
+    }
+
+    /// Whether the descriptor's home is a hosted ring with a poller, which
+    /// its readiness waits go through (see `ring::waits`).
+    pub(crate) fn waits_on_ring_poller(&self) -> bool {
+        match self.inner.registration.get() {
+            #[cfg(uring)]
+            Some(Registration::Ring(home, ..)) => home.poller().is_some(),
+            _ => false,
+        }
+    }
+
+    /// Registers the descriptor with its ring's poller. Under a reference,
+    /// so that `destroy`, which takes it out again, cannot have run yet
+    /// (and runs after this); `None` once closing has begun.
+    #[cfg(uring)]
+    fn join(&self, poller: &readiness::Driver) -> Option<Arc<Source>> {
+        let _open = self.incref().ok()?;
+        match poller.register(self.inner.raw) {
+            Ok(source) => Some(source),
+            Err(err) => {
+                tracing::debug!(%err, fd = self.inner.raw, "not registered with the ring's poller");
+                None
+            }
         }
     }
 
@@ -202,7 +243,7 @@ impl Descriptor {
         };
         match registration {
             #[cfg(uring)]
-            Registration::Ring(home, _) => Ok(Driver::Ring(home.clone())),
+            Registration::Ring(home, ..) => Ok(Driver::Ring(home.clone())),
             Registration::Source(driver, _) => Ok(Driver::Ready(driver.clone())),
             #[cfg(feature = "sim")]
             Registration::Sim(driver, _) => Ok(Driver::Sim(driver.clone())),
@@ -242,7 +283,7 @@ impl Descriptor {
     pub(crate) fn fixed_slot(&self) -> Option<u32> {
         match self.inner.registration.get().unwrap_or(&Registration::Plain) {
             #[cfg(uring)]
-            Registration::Ring(_, fixed) => fixed.get(),
+            Registration::Ring(_, fixed, _) => fixed.get(),
             _ => None,
         }
     }
@@ -308,7 +349,13 @@ impl Descriptor {
             // By number: the kernel matches operations by the file they
             // resolved to, so this reaches those that name the fixed slot
             // too (and ones submitted before the slot was filled).
-            Registration::Ring(home, _) => home.cancel_fd(Target::fd(self.inner.raw)),
+            Registration::Ring(home, _, joined) => {
+                home.cancel_fd(Target::fd(self.inner.raw));
+                // Created only under a reference taken before close began.
+                if let Some(Some(source)) = joined.get() {
+                    source.cancel();
+                }
+            }
             Registration::Source(_, source) => source.iter().for_each(|s| s.cancel()),
             #[cfg(feature = "sim")]
             Registration::Sim(_, socket) => socket.iter().for_each(crate::sim::Socket::cancel),
@@ -323,14 +370,20 @@ impl Descriptor {
         self.inner.rescue.clear();
         match self.inner.registration.get().unwrap_or(&Registration::Plain) {
             #[cfg(uring)]
-            Registration::Ring(home, fixed) => match fixed.release() {
-                // The ring's registration finishes the close (`registered`).
-                Registered::Pending => {}
-                // Closed on the ring, behind the close's cancel by number
-                // (see `ring::Driver::close_descriptor`).
-                Registered::Slot(slot) => self.release_on(home, Some(slot)),
-                Registered::No => self.release_on(home, None),
-            },
+            Registration::Ring(home, fixed, joined) => {
+                // Out of the poller while the number is still this file's.
+                if let (Some(poller), Some(Some(source))) = (home.poller(), joined.get()) {
+                    poller.deregister(source);
+                }
+                match fixed.release() {
+                    // The ring's registration finishes the close (`registered`).
+                    Registered::Pending => {}
+                    // Closed on the ring, behind the close's cancel by number
+                    // (see `ring::Driver::close_descriptor`).
+                    Registered::Slot(slot) => self.release_on(home, Some(slot)),
+                    Registered::No => self.release_on(home, None),
+                }
+            }
             Registration::Source(driver, Some(source)) => {
                 driver.deregister(source);
                 self.close_now();
@@ -382,6 +435,17 @@ impl Lease {
         match self.fd.inner.registration.get()? {
             Registration::Source(_, source) => source.as_ref(),
             _ => None,
+        }
+    }
+
+    /// The poller registration whose readiness a non-blocking attempt
+    /// reports to: a readiness backend's, or the one a hosted ring's
+    /// poller made for the descriptor's waits (if one has been made).
+    pub(crate) fn wait_source(&self) -> Option<&Arc<Source>> {
+        match self.fd.inner.registration.get()? {
+            #[cfg(uring)]
+            Registration::Ring(_, _, joined) => joined.get()?.as_ref(),
+            _ => self.source(),
         }
     }
 

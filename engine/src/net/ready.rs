@@ -1,8 +1,9 @@
 //! Readiness and non-blocking syscalls on sockets: what poll-style adapters
 //! (tokio's `AsyncRead`/`AsyncWrite` in `ringio-compat`) are built from.
 //!
-//! The wait goes through the driver (a `POLL_ADD` on io_uring, the poller on
-//! readiness backends); the data moves with a non-blocking syscall, straight
+//! The wait goes through the driver: the poller on readiness backends and
+//! on a hosted ring that has one (`ring::waits`), else a `POLL_ADD` on the
+//! ring; the data moves with a non-blocking syscall, straight
 //! between the caller's slice and the socket, under the fd mutex's read or
 //! write lock. Nothing is ever buffered on the caller's behalf, so a dropped
 //! future cannot lose bytes and `Ok(n)` means the kernel took (or gave) `n`.
@@ -23,9 +24,10 @@ use std::task::{Context, Poll};
 
 /// The readiness wait of each direction on a ring, kept between polls for
 /// `poll_*_ready(&self, cx)`. As in tokio, only the task that polled a
-/// direction last is woken. (On a readiness backend the descriptor's poller
-/// registration is the wait, and nothing is kept here: every task that
-/// polled is woken by the next report.)
+/// direction last is woken. (Where the descriptor has a poller
+/// registration, a readiness backend's or a hosted ring's, that is the
+/// wait, and nothing is kept here: every task that polled is woken by the
+/// next report.)
 ///
 /// Each wait is a single-shot `POLL_ADD`, made when a wait starts. A multishot `POLL_ADD` left armed per direction would save
 /// the submission, but measured about half the throughput on a 16-connection
@@ -87,11 +89,13 @@ impl Readiness {
     }
 }
 
-/// [`Readiness::poll`] on a readiness backend without an operation: the
-/// poller registration itself is the wait (nothing to allocate, or keep
-/// between polls), as `ReadyOp`'s wait would be. `None` where an operation
-/// must wait instead: on a ring, before the descriptor is registered, and
-/// under an `OpTimeout` deadline (which `ReadyOp` enforces).
+/// [`Readiness::poll`] on a poller without an operation: the poller
+/// registration itself is the wait (nothing to allocate, or keep between
+/// polls), as `ReadyOp`'s wait would be. The poller is a readiness
+/// backend's, or a hosted ring's own (`ring::waits`). `None` where an
+/// operation must wait instead: on a ring without a poller, before the
+/// descriptor is registered, when the poller refused it, and under an
+/// `OpTimeout` deadline (which `ReadyOp` enforces).
 fn direct_wait(fd: &Descriptor, interest: Interest, cx: &mut Context<'_>) -> Option<Poll<io::Result<()>>> {
     if crate::time::deadline::current().is_some() {
         return None;
@@ -128,9 +132,24 @@ pub(crate) async fn ready(fd: &Handle, interest: Interest) -> io::Result<()> {
 }
 
 /// [`ready`] for a shared descriptor (what outlives a borrow of the handle).
+///
+/// On a hosted ring with a poller (`ring::waits`) the wait is the poller
+/// registration's, as [`Readiness::poll`]'s is: a `POLL_ADD` would cost an
+/// interrupt of the host's thread when it completes. Elsewhere it is an
+/// operation, even on a readiness backend: it counts in the driver's
+/// `in_flight`, which is how callers see a wait armed.
 pub(crate) async fn ready_on(fd: &Descriptor, interest: Interest) -> io::Result<()> {
-    // An operation even on a readiness backend: it counts in the driver's
-    // `in_flight`, which is how callers see a wait armed.
+    if fd.waits_on_ring_poller() {
+        let direct = std::future::poll_fn(|cx| match direct_wait(fd, interest, cx) {
+            Some(Poll::Pending) => Poll::Pending,
+            Some(Poll::Ready(done)) => Poll::Ready(Some(done)),
+            None => Poll::Ready(None),
+        });
+        if let Some(done) = direct.await {
+            return done;
+        }
+        // Under an `OpTimeout` deadline: an operation, which enforces it.
+    }
     submit(fd, interest)?.await.map(drop)
 }
 
@@ -200,7 +219,11 @@ struct Attempted<'a>(Option<(&'a Source, Attempt)>);
 
 impl<'a> Attempted<'a> {
     fn note(lease: &'a Lease) -> Attempted<'a> {
-        Attempted(lease.source().and_then(|source| Some((&**source, source.attempt()?))))
+        Attempted(
+            lease
+                .wait_source()
+                .and_then(|source| Some((&**source, source.attempt()?))),
+        )
     }
 
     /// Clears `interest`: the attempt said "would block".

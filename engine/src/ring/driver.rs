@@ -27,6 +27,7 @@ use super::slots::Slots;
 use super::state::{Meta, OwnerState};
 use super::stats::{Counters, Stats};
 use super::stream::StreamShared;
+use super::waits::Waits;
 use crate::error::Error;
 use crate::fd::descriptor::OpLease;
 use crate::op::background::{Background, Task};
@@ -83,12 +84,16 @@ pub(super) struct Inner {
     pub drains_signal: bool,
     /// The thread whose first turn enabled a pinned ring.
     pub pinned_to: std::sync::OnceLock<std::thread::ThreadId>,
-    /// What a hosted ring's host watches: the ring's own descriptor,
-    /// readable while CQEs wait to be reaped; for a pinned ring, whose
-    /// completions wait for its thread to enter, the eventfd the kernel
-    /// signals as work for it arrives. Either is owned by this `Inner`
-    /// (the ring in `owned`, or `wake_fd`) and lives as long as it.
+    /// What a hosted ring without a poller (`waits`) has its host watch:
+    /// the ring's own descriptor, readable while CQEs wait to be reaped;
+    /// for a pinned ring, whose completions wait for its thread to enter,
+    /// the eventfd the kernel signals as work for it arrives. Either is
+    /// owned by this `Inner` (the ring in `owned`, or `wake_fd`) and lives
+    /// as long as it.
     pub notify_fd: RawFd,
+    /// The poller a hosted, unpinned ring's readiness waits go through
+    /// (`None`: they are `POLL_ADD`s on the ring).
+    pub waits: Option<Waits>,
     pub slots: Slots,
     pub owned: Owned<OwnerState>,
     pub remote: SegQueue<Remote>,
@@ -155,6 +160,11 @@ impl Driver {
             super::setup::probe_fd_cancel(&mut ring, capacity > 0, wake_fd.as_raw_fd())?;
         }
         let id = NEXT_DRIVER_ID.fetch_add(1, Ordering::Relaxed);
+        let waits = if hosted && !pinned && config.poller_waits {
+            Some(Waits::new(ring.as_raw_fd())?)
+        } else {
+            None
+        };
         let notify_fd = if pinned { wake_fd.as_raw_fd() } else { ring.as_raw_fd() };
         // Only a ring one thread drives may register its descriptor (the
         // registration lives in that thread's table).
@@ -185,6 +195,7 @@ impl Driver {
                 drains_signal: pinned && !config.edge_triggered_host,
                 pinned_to: std::sync::OnceLock::new(),
                 notify_fd,
+                waits,
                 slots: Slots::new(),
                 owned: Owned::new(id, state),
                 remote: SegQueue::new(),
@@ -207,6 +218,7 @@ impl Driver {
             entries = config.entries,
             fixed = capacity,
             registered_ring_fd = registered,
+            poller_waits = driver.inner.waits.is_some(),
             "io_uring driver ready"
         );
         Ok(driver)

@@ -57,6 +57,8 @@ mod submit;
 #[cfg(uring)]
 mod turn;
 
+mod waits;
+
 #[cfg(uring)]
 pub(crate) use driver::{Driver, WeakDriver};
 #[cfg(uring)]

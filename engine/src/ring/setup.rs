@@ -77,6 +77,9 @@ pub(crate) struct RingConfig {
     /// A pinned ring's host watches the eventfd edge-triggered, so turns
     /// need not drain it (`Builder::edge_triggered_host`).
     pub edge_triggered_host: bool,
+    /// A hosted ring that is not pinned waits for readiness through a
+    /// poller of its own (`ring::waits`) rather than with `POLL_ADD`s.
+    pub poller_waits: bool,
 }
 
 #[cfg(uring)]

@@ -102,6 +102,7 @@ impl Driver {
         let started = Instant::now();
         let mut warned = false;
         self.begin_shutdown();
+        self.shutdown_poller();
         // Every cancel in one go (batched into as few enters as the SQ
         // allows), then wait for the kernel to hand everything back.
         self.drain_remote();

@@ -73,11 +73,13 @@ impl Driver {
         self.inner.unparker.park_end();
         // Nothing to consume first: a plain ring's descriptor stops being
         // readable as the reap empties the CQ, and a CQE posted after that
-        // wakes the host; a pinned ring's eventfd is drained in
+        // wakes the host; its poller's epoll (which holds that descriptor)
+        // is emptied by `turn_poller`, and any event after that wakes the
+        // host again; a pinned ring's eventfd is drained in
         // `submit_and_reap`, after the enter whose own CQEs signal it.
         self.inner.background.run();
         self.drain_remote();
-        let result = self.submit_and_reap();
+        let result = self.submit_and_reap().and_then(|()| self.turn_poller());
         drop(_owner);
         self.inner.turning.store(false, Ordering::Release);
         result
@@ -235,12 +237,17 @@ impl Driver {
         true
     }
 
-    /// The descriptor a hosted ring's host watches: the ring's own, readable
-    /// while completions wait to be reaped (or the kernel holds an overflow
+    /// The descriptor a hosted ring's host watches: its poller's epoll,
+    /// readable while one of its sockets has an event or the ring's own
+    /// descriptor does; without a poller the ring's own, readable while
+    /// completions wait to be reaped (or the kernel holds an overflow
     /// backlog, which the reap flushes); a pinned ring's eventfd, which the
     /// kernel signals when it queues work for the ring's thread, and the
     /// turn drains.
     pub(crate) fn notify_fd(&self) -> BorrowedFd<'_> {
+        if let Some(poller) = self.poller() {
+            return poller.notify_fd();
+        }
         // SAFETY: `notify_fd` is the ring's or `wake_fd`'s descriptor, both
         // owned by `self.inner` and closed only when it drops, which the
         // borrow of `self` rules out for the returned lifetime.

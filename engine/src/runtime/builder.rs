@@ -28,6 +28,7 @@ pub struct Builder {
     mode: Option<SetupMode>,
     backend: Option<Backend>,
     edge_triggered_host: bool,
+    ring_waits: bool,
 }
 
 impl Default for Builder {
@@ -50,6 +51,7 @@ impl Builder {
             mode: None,
             backend: None,
             edge_triggered_host: false,
+            ring_waits: false,
         }
     }
 
@@ -111,6 +113,30 @@ impl Builder {
         self
     }
 
+    /// Makes a [`Builder::build_reactor`] reactor on io_uring wait for
+    /// socket readiness with a `POLL_ADD` on its ring per wait, as runtimes
+    /// do. By default such a reactor waits through an epoll instance of its
+    /// own, which also holds the ring's descriptor and is what the host
+    /// watches: its ring is turned from any thread, so the kernel runs a
+    /// `POLL_ADD`'s completion by interrupting whichever thread runs the
+    /// host (a rescheduling interrupt per wake-up), where an edge-triggered
+    /// epoll registration costs no interrupt and no system call per wait.
+    /// Operations (accept, connect, files, receives into buffer rings)
+    /// stay on the ring either way. No effect on runtimes, on pinned
+    /// reactors (whose ring runs that work in its turn) or on other
+    /// backends.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let reactor = ringio::Builder::new().ring_waits(true).build_reactor()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn ring_waits(&mut self, yes: bool) -> &mut Builder {
+        self.ring_waits = yes;
+        self
+    }
+
     pub(crate) fn forced_backend(&self) -> Option<Backend> {
         self.backend
     }
@@ -124,6 +150,7 @@ impl Builder {
             hosted: false,
             pinned: false,
             edge_triggered_host: self.edge_triggered_host,
+            poller_waits: !self.ring_waits,
         }
     }
 
