@@ -18,10 +18,12 @@
 #          WORKLOADS="echo-64c echo-512c-4k http-64c" benches/scripts/compat_compare.sh
 #
 # Environment (besides the shared ones):
-#   CONTENDERS    any of: tokio compat-uring compat-completion compat-pinned-ready compat-pinned
-#                 compat-epoll ringio-uring ringio-epoll
+#   CONTENDERS    any of: tokio compat-uring compat-ring-waits compat-completion compat-pinned-ready
+#                 compat-pinned compat-epoll ringio-uring ringio-epoll
 #                 (default "tokio compat-uring compat-pinned-ready compat-epoll ringio-uring";
-#                 compat-uring is compat's default: io_uring, readiness waits, an unpinned reactor;
+#                 compat-uring is compat's default: io_uring, an unpinned reactor, readiness waits
+#                 through the reactor's own epoll; compat-ring-waits is that with
+#                 RINGIO_COMPAT_WAITS=ring: each readiness wait a POLL_ADD on the ring;
 #                 compat-completion is that with RINGIO_COMPAT_READS=completion: reads take
 #                 multishot completions instead of waiting for readiness and calling recv;
 #                 compat-pinned-ready / compat-pinned are the two on reactors pinned to the
@@ -44,7 +46,7 @@ bins() { echo "-p ringio-benches --bin compat_server --bin loadgen"; }
 
 # server_cmd CONTENDER PROTO: the server's command line (nothing: not served).
 server_cmd() {
-    local stack backend reads="" pinned="" bin=$BIN contender=$1
+    local stack backend reads="" pinned="" waits="" bin=$BIN contender=$1
     if [[ $contender == *@base ]]; then
         bin=${BASELINE_BIN:?"BASELINE_BIN must name the baseline's release directory for $contender"}
         contender=${contender%@base}
@@ -52,6 +54,7 @@ server_cmd() {
     case $contender in
     tokio) stack=tokio backend=- ;;
     compat-uring) stack=compat backend=uring ;;
+    compat-ring-waits) stack=compat backend=uring waits=ring ;;
     compat-completion) stack=compat backend=uring reads=completion ;;
     compat-pinned-ready) stack=compat backend=uring pinned=1 ;;
     compat-pinned) stack=compat backend=uring reads=completion pinned=1 ;;
@@ -66,6 +69,7 @@ server_cmd() {
     [[ $backend != - ]] && env="env RINGIO_BACKEND=$backend"
     [[ -n $reads ]] && env+=" RINGIO_COMPAT_READS=$reads"
     [[ -n $pinned ]] && env+=" RINGIO_COMPAT_PINNED=$pinned"
+    [[ -n $waits ]] && env+=" RINGIO_COMPAT_WAITS=$waits"
     echo "$env $bin/compat_server --stack $stack --proto $2 --flavour $FLAVOUR --addr 127.0.0.1:0"
 }
 

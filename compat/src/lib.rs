@@ -42,7 +42,10 @@
 //! that never drive that runtime from another thread.
 //!
 //! Stream reads are non-blocking `recv`s into the caller's buffer after a
-//! readiness wait through the ring (`IORING_OP_POLL_ADD`) or the poller.
+//! readiness wait through the reactor's poller: on io_uring an epoll of the
+//! reactor's own, one edge-triggered registration per socket, since a
+//! `POLL_ADD` on a ring any thread turns completes by interrupting the
+//! thread (`RINGIO_COMPAT_WAITS=ring` makes each wait one anyway).
 //! With `RINGIO_COMPAT_READS=completion` (io_uring with buffer rings; not
 //! the default yet, see `docs/migrating-from-tokio.md`) they come from one
 //! multishot receive per stream into a buffer group per reactor instead:

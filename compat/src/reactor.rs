@@ -100,13 +100,22 @@ pub(crate) fn current() -> io::Result<Reactor> {
 /// `static` runtime behind a blocking API is): a pinned ring cannot follow,
 /// and its streams would stop. A multi-thread runtime's driving task may
 /// run on any worker, so its reactors are never pinned.
+///
+/// An unpinned reactor's sockets wait for readiness through an epoll
+/// instance of the reactor's own (`Builder::ring_waits`), which costs no
+/// interrupt per wake-up; `RINGIO_COMPAT_WAITS=ring` makes each wait a
+/// `POLL_ADD` on the ring instead (what compat did before; kept to compare).
 fn new_reactor(handle: &Handle) -> io::Result<Reactor> {
+    let unpinned = || {
+        let ring_waits = std::env::var("RINGIO_COMPAT_WAITS").is_ok_and(|v| v == "ring");
+        ringio::Builder::new().ring_waits(ring_waits).build_reactor()
+    };
     if !std::env::var("RINGIO_COMPAT_PINNED").is_ok_and(|v| v == "1") {
-        return Reactor::new();
+        return unpinned();
     }
     if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::CurrentThread {
         tracing::debug!("RINGIO_COMPAT_PINNED applies to current-thread runtimes only");
-        return Reactor::new();
+        return unpinned();
     }
     // tokio watches the descriptor with `AsyncFd`, edge-triggered.
     ringio::Builder::new().edge_triggered_host(true).build_pinned_reactor()

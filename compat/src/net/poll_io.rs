@@ -6,8 +6,9 @@
 //! the completion path (io_uring with buffer rings, opt-in), the "call" copies from buffers a multishot
 //! receive filled and the "wait" is for the next one (`completion`); else
 //! it is a non-blocking `recv` straight into the caller's buffer after a
-//! readiness wait through the stream's driver (a `POLL_ADD`, or the
-//! poller). Either way a read future dropped at any point loses nothing:
+//! readiness wait through the stream's driver (its poller: the readiness
+//! backend's, or a hosted ring's own epoll; a `POLL_ADD` on a pinned
+//! ring). Either way a read future dropped at any point loses nothing:
 //! bytes are only ever handed to a read that returns them.
 //!
 //! Writes always try the non-blocking `send` first, in the poll, and wait
