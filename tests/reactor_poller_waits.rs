@@ -1,0 +1,197 @@
+//! A hosted reactor's readiness waits: on io_uring an unpinned reactor
+//! waits through an epoll of its own, which holds the ring's descriptor and
+//! is what the host watches (`Builder::ring_waits` makes each wait a
+//! `POLL_ADD` on the ring instead). Either way the host's descriptor must
+//! be readable exactly while a turn has work, a wait must end when data
+//! arrives, when the stream closes and when the reactor shuts down, and a
+//! stream must leave the poller when it closes, so that the next
+//! descriptor with its number waits correctly. On the epoll backend the
+//! same checks hold for its own poller.
+
+use ringio::net::TcpStream;
+use ringio::reactor::Reactor;
+use ringio_tests::hosted;
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use std::io::{ErrorKind, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+/// `poll(2)` on the reactor's descriptor for at most `wait`: readable?
+fn readable(reactor: &Reactor, wait: Duration) -> bool {
+    let deadline = Instant::now() + wait;
+    loop {
+        let mut fds = [PollFd::new(reactor, PollFlags::IN)];
+        let left = deadline.saturating_duration_since(Instant::now());
+        let timeout = Timespec {
+            tv_sec: left.as_secs() as i64,
+            tv_nsec: left.subsec_nanos() as i64,
+        };
+        match poll(&mut fds, Some(&timeout)) {
+            Ok(n) => return n == 1 && fds[0].revents().contains(PollFlags::IN),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(err) => panic!("poll on the reactor's descriptor: {err}"),
+        }
+    }
+}
+
+fn pair(reactor: &Reactor) -> (TcpStream, std::net::TcpStream) {
+    hosted::pair(reactor, || {
+        let _ = readable(reactor, Duration::from_millis(100));
+    })
+}
+
+/// A waker that counts its wake-ups.
+#[derive(Default)]
+struct Count(AtomicUsize);
+
+impl Wake for Count {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn counting() -> (Arc<Count>, Waker) {
+    let count = Arc::new(Count::default());
+    (count.clone(), Waker::from(count))
+}
+
+fn poll_read_ready(reactor: &Reactor, stream: &TcpStream, waker: &Waker) -> Poll<std::io::Result<()>> {
+    let _entered = reactor.enter();
+    stream.poll_read_ready(&mut Context::from_waker(waker))
+}
+
+/// Whether a wait on `reactor` is a `POLL_ADD` on its ring.
+fn waits_on_ring(reactor: &Reactor, ring_waits: bool) -> bool {
+    reactor.backend() == ringio::Backend::IoUring && ring_waits
+}
+
+fn reactor(ring_waits: bool) -> Reactor {
+    ringio::Builder::new().ring_waits(ring_waits).build_reactor().unwrap()
+}
+
+#[test]
+fn a_wait_goes_through_the_poller_and_ends_when_data_arrives() {
+    waits_and_wakes(reactor(false), false);
+}
+
+#[test]
+fn with_ring_waits_a_wait_is_an_operation_and_ends_when_data_arrives() {
+    waits_and_wakes(reactor(true), true);
+}
+
+fn waits_and_wakes(reactor: Reactor, ring_waits: bool) {
+    let (server, mut client) = pair(&reactor);
+    let mut buf = [0u8; 64];
+    for round in 0..50u8 {
+        assert_eq!(
+            server.try_read(&mut buf).unwrap_err().kind(),
+            ErrorKind::WouldBlock,
+            "round {round}"
+        );
+        let submitted = reactor.stats().submitted;
+        let (woken, waker) = counting();
+        assert!(poll_read_ready(&reactor, &server, &waker).is_pending(), "round {round}");
+        reactor.turn().unwrap();
+        let made = reactor.stats().submitted - submitted;
+        if waits_on_ring(&reactor, ring_waits) {
+            assert_eq!(made, 1, "round {round}: a ring wait is one POLL_ADD");
+        } else {
+            assert_eq!(made, 0, "round {round}: a wait through the poller made an operation");
+        }
+        assert!(
+            !readable(&reactor, Duration::ZERO),
+            "round {round}: readable with nothing to do (a level-triggered host would spin)"
+        );
+        client.write_all(&[round; 10]).unwrap();
+        assert!(
+            readable(&reactor, ringio_tests::STEP),
+            "round {round}: the data did not make the host's descriptor readable"
+        );
+        reactor.turn().unwrap();
+        assert_eq!(
+            woken.0.load(Ordering::SeqCst),
+            1,
+            "round {round}: the waiter was not woken once"
+        );
+        assert!(
+            matches!(poll_read_ready(&reactor, &server, &waker), Poll::Ready(Ok(()))),
+            "round {round}"
+        );
+        assert_eq!(server.try_read(&mut buf).unwrap(), 10, "round {round}");
+        assert_eq!(&buf[..10], &[round; 10][..]);
+        reactor.turn().unwrap();
+        assert!(
+            !readable(&reactor, Duration::ZERO),
+            "round {round}: still readable after the turn took every event"
+        );
+    }
+}
+
+/// The ring's own completions still reach the host through the poller: a
+/// read operation (not a wait) in flight completes when data arrives.
+#[test]
+fn a_ring_operation_completes_through_the_poller() {
+    let reactor = reactor(false);
+    let (server, mut client) = pair(&reactor);
+    for round in 0..20u8 {
+        client.write_all(&[round; 5]).unwrap();
+        let (n, buf) = hosted::host(
+            &reactor,
+            || {
+                let _ = readable(&reactor, Duration::from_millis(100));
+            },
+            server.read(vec![0u8; 64]),
+        );
+        assert_eq!(&buf[..n.unwrap()], &[round; 5][..]);
+    }
+}
+
+/// Closing a stream ends its waits (the waiter is woken, and a poll after
+/// the close fails), and takes it out of the poller: the streams after it,
+/// which the kernel usually gives the same numbers, wait and wake as the
+/// first did.
+#[test]
+fn close_ends_a_wait_and_the_next_stream_with_the_number_waits_again() {
+    let reactor = reactor(false);
+    for round in 0..30 {
+        let (server, mut client) = pair(&reactor);
+        let (woken, waker) = counting();
+        assert!(poll_read_ready(&reactor, &server, &waker).is_pending(), "round {round}");
+        if round % 2 == 0 {
+            // A live wait first: the stream is in the poller and works.
+            client.write_all(b"x").unwrap();
+            assert!(readable(&reactor, ringio_tests::STEP), "round {round}");
+            reactor.turn().unwrap();
+            assert_eq!(woken.0.load(Ordering::SeqCst), 1, "round {round}: not woken by data");
+            let mut buf = [0u8; 8];
+            assert_eq!(server.try_read(&mut buf).unwrap(), 1);
+            assert!(poll_read_ready(&reactor, &server, &waker).is_pending(), "round {round}");
+        }
+        let before = woken.0.load(Ordering::SeqCst);
+        hosted::host(&reactor, || {}, server.close()).unwrap();
+        assert!(
+            woken.0.load(Ordering::SeqCst) > before,
+            "round {round}: close did not wake the waiter"
+        );
+        let after = poll_read_ready(&reactor, &server, &waker);
+        assert!(matches!(after, Poll::Ready(Err(_))), "round {round}: {after:?}");
+    }
+}
+
+/// A reactor that shuts down ends every wait on its poller.
+#[test]
+fn shutdown_ends_waits_on_the_poller() {
+    let reactor = reactor(false);
+    let (server, _client) = pair(&reactor);
+    let (woken, waker) = counting();
+    assert!(poll_read_ready(&reactor, &server, &waker).is_pending());
+    reactor.turn().unwrap();
+    reactor.shutdown();
+    assert!(woken.0.load(Ordering::SeqCst) >= 1, "shutdown did not wake the waiter");
+    match poll_read_ready(&reactor, &server, &waker) {
+        Poll::Ready(Err(err)) => assert_eq!(ringio::Error::of(&err), Some(&ringio::Error::RuntimeShutDown), "{err}"),
+        other => panic!("a wait after shutdown: {other:?}"),
+    }
+}
