@@ -22,7 +22,8 @@
 //! direction again: a spurious wakeup, never a lost one.
 
 use crate::fd::Interest;
-use crate::sync::Mutex;
+use crate::sync::wake_list::WakeList;
+use crate::sync::{Mutex, MutexGuard};
 use std::os::fd::RawFd;
 use std::task::{Context, Poll, Waker};
 
@@ -152,42 +153,46 @@ impl Source {
 
     /// A report: `ready` is ready, and `closed` (part of it) for good.
     pub(super) fn set_ready(&self, ready: Interest, closed: Interest) {
-        let mut woken = Vec::new();
-        {
-            let mut st = self.state.lock();
-            st.ready = st.ready | ready;
-            st.closed = st.closed | closed;
-            st.tick = st.tick.wrapping_add(1);
-            if ready.is_readable() {
-                woken.append(&mut st.readers);
-            }
-            if ready.is_writable() {
-                woken.append(&mut st.writers);
-            }
-        }
-        woken.into_iter().for_each(Waker::wake);
+        let mut st = self.state.lock();
+        st.ready = st.ready | ready;
+        st.closed = st.closed | closed;
+        st.tick = st.tick.wrapping_add(1);
+        self.wake(st, ready);
     }
 
     /// Close started: every waiting operation completes with "closed".
     pub(crate) fn cancel(&self) {
-        let woken: Vec<Waker> = {
-            let mut st = self.state.lock();
-            st.cancelled = true;
-            let st = &mut *st;
-            st.readers.drain(..).chain(st.writers.drain(..)).collect()
-        };
-        woken.into_iter().for_each(Waker::wake);
+        let mut st = self.state.lock();
+        st.cancelled = true;
+        self.wake(st, Interest::READABLE | Interest::WRITABLE);
     }
 
     /// Wakes every waiter without marking anything ready: they poll again
     /// and find out why (their home runtime went idle or shut down).
     pub(super) fn wake_all(&self) {
-        let woken: Vec<Waker> = {
-            let mut st = self.state.lock();
-            let st = &mut *st;
-            st.readers.drain(..).chain(st.writers.drain(..)).collect()
-        };
-        woken.into_iter().for_each(Waker::wake);
+        self.wake(self.state.lock(), Interest::READABLE | Interest::WRITABLE);
+    }
+
+    /// Wakes the waiters of `directions`, releasing `st` first: in batches
+    /// taken under the lock and woken outside it, since a woken task may
+    /// poll (and register) at once. No allocation, whatever the count.
+    fn wake<'a>(&'a self, mut st: MutexGuard<'a, SourceState>, directions: Interest) {
+        loop {
+            let mut woken = WakeList::new();
+            let mut more = false;
+            if directions.is_readable() {
+                more |= woken.take_from(&mut st.readers);
+            }
+            if directions.is_writable() {
+                more |= woken.take_from(&mut st.writers);
+            }
+            drop(st);
+            woken.wake_all();
+            if !more {
+                return;
+            }
+            st = self.state.lock();
+        }
     }
 }
 
@@ -240,6 +245,24 @@ mod tests {
             assert_eq!(count.0.load(Relaxed), 1);
             assert_eq!(source.poll_ready(READ, &mut Context::from_waker(w)), Poll::Ready(READ));
         }
+    }
+
+    #[test]
+    fn more_waiters_than_a_wake_batch_all_wake() {
+        // More than one WakeList batch in each direction, and on cancel.
+        let source = Source::new(3, 0);
+        let readers: Vec<_> = (0..40).map(|_| waker()).collect();
+        let writers: Vec<_> = (0..40).map(|_| waker()).collect();
+        for ((_, r), (_, w)) in readers.iter().zip(&writers) {
+            assert!(source.poll_ready(READ, &mut Context::from_waker(r)).is_pending());
+            assert!(source.poll_ready(WRITE, &mut Context::from_waker(w)).is_pending());
+        }
+        source.set_ready(READ, Interest::NONE);
+        assert!(readers.iter().all(|(count, _)| count.0.load(Relaxed) == 1));
+        assert!(writers.iter().all(|(count, _)| count.0.load(Relaxed) == 0), "writers wait on");
+        source.cancel();
+        assert!(writers.iter().all(|(count, _)| count.0.load(Relaxed) == 1));
+        assert!(readers.iter().all(|(count, _)| count.0.load(Relaxed) == 1), "woken once");
     }
 
     #[test]

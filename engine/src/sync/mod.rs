@@ -3,10 +3,12 @@
 //! that ships.
 //!
 //! [`sema`] and [`event`] are the waker-based primitives that the fd mutex (a
-//! port of Go's `internal/poll/fd_mutex.go`) and its callers park on.
+//! port of Go's `internal/poll/fd_mutex.go`) and its callers park on;
+//! [`wake_list`] wakes a waiter list outside its lock without allocating.
 
 pub(crate) mod event;
 pub(crate) mod sema;
+pub(crate) mod wake_list;
 
 #[cfg(loom)]
 use loom::sync as imp;
