@@ -259,10 +259,16 @@ mod tests {
         }
         source.set_ready(READ, Interest::NONE);
         assert!(readers.iter().all(|(count, _)| count.0.load(Relaxed) == 1));
-        assert!(writers.iter().all(|(count, _)| count.0.load(Relaxed) == 0), "writers wait on");
+        assert!(
+            writers.iter().all(|(count, _)| count.0.load(Relaxed) == 0),
+            "writers wait on"
+        );
         source.cancel();
         assert!(writers.iter().all(|(count, _)| count.0.load(Relaxed) == 1));
-        assert!(readers.iter().all(|(count, _)| count.0.load(Relaxed) == 1), "woken once");
+        assert!(
+            readers.iter().all(|(count, _)| count.0.load(Relaxed) == 1),
+            "woken once"
+        );
     }
 
     #[test]
