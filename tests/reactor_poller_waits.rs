@@ -127,6 +127,10 @@ fn waits_and_wakes(reactor: Reactor, ring_waits: bool) {
             "round {round}: still readable after the turn took every event"
         );
     }
+    // The host's last step (the reactor's contract): the stream's close is
+    // still on the ring, holding its descriptor, until shutdown reaps it.
+    drop(server);
+    reactor.shutdown();
 }
 
 /// The ring's own completions still reach the host through the poller: a
@@ -146,6 +150,8 @@ fn a_ring_operation_completes_through_the_poller() {
         );
         assert_eq!(&buf[..n.unwrap()], &[round; 5][..]);
     }
+    drop(server);
+    reactor.shutdown();
 }
 
 /// Closing a stream ends its waits (the waiter is woken, and a poll after
