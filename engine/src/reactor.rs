@@ -201,7 +201,10 @@ impl Reactor {
     /// released their buffers. Afterwards operations on descriptors that live
     /// here fail with [`crate::Error::RuntimeShutDown`]. Call it when the host
     /// stops driving the reactor; it blocks, at most as long as the kernel
-    /// takes to cancel.
+    /// takes to cancel. A reactor dropped without it stays allocated while
+    /// work it started is unfinished and nobody turns it: a descriptor's
+    /// close still on the ring, for one, keeps that descriptor, and with it
+    /// the ring, alive.
     pub fn shutdown(&self) {
         self.driver.shutdown();
     }
@@ -209,7 +212,8 @@ impl Reactor {
 
 impl Reactor {
     /// A handle that does not keep the reactor alive: once every [`Reactor`]
-    /// (and every descriptor registered with it) is gone, its ring or poller
+    /// (and every descriptor registered with it) is gone and the reactor was
+    /// shut down ([`Reactor::shutdown`]), its ring or poller
     /// and their descriptors are freed, and [`WeakReactor::upgrade`] returns
     /// `None`. For hosts that remember a reactor per thread.
     ///
