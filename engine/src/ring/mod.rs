@@ -57,6 +57,7 @@ mod submit;
 #[cfg(uring)]
 mod turn;
 
+#[cfg(uring)]
 mod waits;
 
 #[cfg(uring)]
