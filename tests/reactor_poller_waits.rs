@@ -8,10 +8,11 @@
 //! descriptor with its number waits correctly. On the epoll backend the
 //! same checks hold for its own poller.
 
-use ringio::net::TcpStream;
+use ringio::net::{TcpStream, UnixStream};
 use ringio::reactor::Reactor;
 use ringio_tests::hosted;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use std::future::Future;
 use std::io::{ErrorKind, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -200,4 +201,66 @@ fn shutdown_ends_waits_on_the_poller() {
         Poll::Ready(Err(err)) => assert_eq!(ringio::Error::of(&err), Some(&ringio::Error::RuntimeShutDown), "{err}"),
         other => panic!("a wait after shutdown: {other:?}"),
     }
+}
+
+/// A stream's first wait joins the poller lazily, so a close on another
+/// thread can run while the join is under way: the close must still end
+/// that wait. Each round races the two on a fresh stream (a Unix pair: no
+/// ports to run out of); afterwards the wait either ended at once or was
+/// woken, and polling again fails.
+#[test]
+fn a_close_racing_the_first_wait_ends_it() {
+    close_races_a_wait(reactor(false));
+}
+
+/// The same race where each wait is a `POLL_ADD` kept between polls, which
+/// the close drops: the task that polled it must still be woken.
+#[test]
+fn with_ring_waits_a_close_racing_a_wait_ends_it() {
+    close_races_a_wait(reactor(true));
+}
+
+fn close_races_a_wait(reactor: Reactor) {
+    let rounds = 20_000 * ringio_tests::stress();
+    for round in 0..rounds {
+        let (stream, _peer) = {
+            let _entered = reactor.enter();
+            UnixStream::pair().unwrap()
+        };
+        let stream = Arc::new(stream);
+        let start = Arc::new(std::sync::Barrier::new(2));
+        let (woken, waker) = counting();
+        let waiter = {
+            let (reactor, stream, start, waker) = (reactor.clone(), stream.clone(), start.clone(), waker.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                let _entered = reactor.enter();
+                stream.poll_read_ready(&mut Context::from_waker(&waker)).is_ready()
+            })
+        };
+        let mut close = std::pin::pin!(stream.close());
+        start.wait();
+        // The close's first poll starts it (marks the descriptor closed and
+        // cancels what waits; on epoll it also ends it); the rest is the
+        // protocol's.
+        let first = {
+            let _entered = reactor.enter();
+            close.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+        };
+        let ended_at_once = waiter.join().unwrap();
+        match first {
+            Poll::Ready(closed) => closed.unwrap(),
+            Poll::Pending => hosted::host(&reactor, || {}, close).unwrap(),
+        }
+        assert!(
+            ended_at_once || woken.0.load(Ordering::SeqCst) >= 1,
+            "round {round}: a wait that started during close was never woken"
+        );
+        let again = {
+            let _entered = reactor.enter();
+            stream.poll_read_ready(&mut Context::from_waker(&waker))
+        };
+        assert!(matches!(again, Poll::Ready(Err(_))), "round {round}: {again:?}");
+    }
+    reactor.shutdown();
 }

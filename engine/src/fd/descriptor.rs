@@ -37,6 +37,8 @@ use crate::ring::fixed::{FixedSlot, Registered};
 use crate::sync::event::Event;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+#[cfg(uring)]
+use std::sync::atomic::{fence, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// A descriptor shared by its handle and the operations in flight on it.
@@ -201,7 +203,10 @@ impl Descriptor {
             #[cfg(uring)]
             Registration::Ring(home, _, joined) => {
                 let poller = home.poller()?;
-                let source = joined.get_or_init(|| self.join(poller)).as_ref()?;
+                let source = match joined.get() {
+                    Some(source) => source.as_ref()?,
+                    None => self.join(poller, joined)?,
+                };
                 Some((poller, source))
             }
             _ => None,
@@ -218,19 +223,31 @@ impl Descriptor {
         }
     }
 
-    /// Registers the descriptor with its ring's poller. Under a reference,
-    /// so that `destroy`, which takes it out again, cannot have run yet
-    /// (and runs after this); `None` once closing has begun.
+    /// Registers the descriptor with its ring's poller, once (`joined`).
+    /// Under a reference held until the source is published: `destroy`,
+    /// which takes it out of the poller again, cannot run before it sees
+    /// it. `None` once closing has begun, or if the poller refused it.
     #[cfg(uring)]
-    fn join(&self, poller: &readiness::Driver) -> Option<Arc<Source>> {
+    fn join<'a>(&self, poller: &readiness::Driver, joined: &'a PollerSource) -> Option<&'a Arc<Source>> {
         let _open = self.incref().ok()?;
-        match poller.register(self.inner.raw) {
-            Ok(source) => Some(source),
-            Err(err) => {
-                tracing::debug!(%err, fd = self.inner.raw, "not registered with the ring's poller");
-                None
-            }
+        let source = joined
+            .get_or_init(|| match poller.register(self.inner.raw) {
+                Ok(source) => Some(source),
+                Err(err) => {
+                    tracing::debug!(%err, fd = self.inner.raw, "not registered with the ring's poller");
+                    None
+                }
+            })
+            .as_ref()?;
+        // A close may have begun since the reference was taken: its cancel
+        // (`cancel_in_flight`) looks at `joined` after marking the
+        // descriptor closed, so either it saw the source published or this
+        // sees the mark (SeqCst fences on both sides: not both can miss).
+        fence(Ordering::SeqCst);
+        if self.inner.mutex.is_closed() {
+            source.cancel();
         }
+        Some(source)
     }
 
     /// The driver an operation on this descriptor is submitted to: the one it
@@ -351,7 +368,9 @@ impl Descriptor {
             // too (and ones submitted before the slot was filled).
             Registration::Ring(home, _, joined) => {
                 home.cancel_fd(Target::fd(self.inner.raw));
-                // Created only under a reference taken before close began.
+                // Joined only under a reference taken before close began; a
+                // join still under way cancels its own source (`join`).
+                fence(Ordering::SeqCst);
                 if let Some(Some(source)) = joined.get() {
                     source.cancel();
                 }

@@ -40,8 +40,17 @@ use std::task::{Context, Poll};
 /// connection then holds two empty pointers instead of two operations.
 #[derive(Default)]
 pub(crate) struct Readiness {
-    read: Mutex<Option<Box<Option<Op<PollReady>>>>>,
-    write: Mutex<Option<Box<Option<Op<PollReady>>>>>,
+    read: Mutex<Option<Box<Stored>>>,
+    write: Mutex<Option<Box<Stored>>>,
+}
+
+/// One direction's stored wait, and the task that polled it last: close
+/// drops the wait (it holds a reference to the descriptor), so it wakes
+/// that task, which polls again and finds the descriptor closed.
+#[derive(Default)]
+struct Stored {
+    op: Option<Op<PollReady>>,
+    waker: Option<std::task::Waker>,
 }
 
 impl std::fmt::Debug for Readiness {
@@ -60,30 +69,44 @@ impl Readiness {
             &self.write
         }
         .lock();
-        if slot.as_deref().is_none_or(Option::is_none) {
+        if slot.as_deref().is_none_or(|stored| stored.op.is_none()) {
             if let Some(direct) = direct_wait(fd.shared(), interest, cx) {
                 return direct;
             }
         }
         let stored = &mut **slot.get_or_insert_with(Box::default);
-        let op = match &mut *stored {
+        let op = match &mut stored.op {
             Some(op) => op,
             empty => empty.insert(submit(fd.shared(), interest)?),
         };
-        let result = std::task::ready!(Pin::new(op).poll(cx));
-        *stored = None;
-        Poll::Ready(result.map(drop))
+        match Pin::new(op).poll(cx) {
+            Poll::Pending => {
+                match &mut stored.waker {
+                    Some(waker) if waker.will_wake(cx.waker()) => {}
+                    waker => *waker = Some(cx.waker().clone()),
+                }
+                Poll::Pending
+            }
+            Poll::Ready(result) => {
+                *stored = Stored::default();
+                Poll::Ready(result.map(drop))
+            }
+        }
     }
 
     /// Closes `fd`, the descriptor these waits are for. A stored wait holds a
     /// reference to the descriptor, so close would wait for it forever: mark
     /// the descriptor closed first (no new wait can start), then drop both
-    /// waits (cancelling them in the kernel), then wait for the close protocol.
+    /// waits (cancelling them in the kernel) and wake the tasks that polled
+    /// them (their next poll fails: closed), then wait for the close protocol.
     pub(crate) async fn close(&self, fd: &Handle) -> io::Result<()> {
         fd.start_close();
         for slot in [&self.read, &self.write] {
-            let op = slot.lock().as_deref_mut().and_then(Option::take);
-            drop(op);
+            let stored = slot.lock().as_deref_mut().map(std::mem::take);
+            if let Some(Stored { op, waker }) = stored {
+                drop(op);
+                waker.into_iter().for_each(std::task::Waker::wake);
+            }
         }
         fd.close().await
     }
