@@ -264,3 +264,89 @@ fn close_races_a_wait(reactor: Reactor) {
     }
     reactor.shutdown();
 }
+
+/// A descriptor made outside any runtime registers with one at its first
+/// use, which can race a close on another thread: the registration must
+/// not outlive the descriptor (a fixed slot or a poller entry for a number
+/// that closed, and that the next descriptor gets).
+#[test]
+fn a_close_racing_the_first_use_leaves_no_registration() {
+    close_races_first_use(reactor(false));
+}
+
+#[test]
+fn with_ring_waits_a_close_racing_the_first_use_leaves_no_registration() {
+    close_races_first_use(reactor(true));
+}
+
+fn close_races_first_use(reactor: Reactor) {
+    let rounds = 20_000 * ringio_tests::stress();
+    for round in 0..rounds {
+        let (mine, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
+        mine.set_nonblocking(true).unwrap();
+        // Outside the reactor: not registered yet.
+        let stream = Arc::new(UnixStream::from_std(mine).unwrap());
+        let start = Arc::new(std::sync::Barrier::new(2));
+        let (woken, waker) = counting();
+        let waiter = {
+            let (reactor, stream, start, waker) = (reactor.clone(), stream.clone(), start.clone(), waker.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                let _entered = reactor.enter();
+                stream.poll_read_ready(&mut Context::from_waker(&waker)).is_ready()
+            })
+        };
+        let mut close = std::pin::pin!(stream.close());
+        start.wait();
+        let first = {
+            let _entered = reactor.enter();
+            close.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+        };
+        let ended_at_once = waiter.join().unwrap();
+        match first {
+            Poll::Ready(closed) => closed.unwrap(),
+            Poll::Pending => hosted::host(&reactor, || {}, close).unwrap(),
+        }
+        assert!(
+            ended_at_once || woken.0.load(Ordering::SeqCst) >= 1,
+            "round {round}: a wait that started during close was never woken"
+        );
+    }
+    // Every close has finished; nothing may still hold a slot.
+    for _ in 0..10 {
+        reactor.turn().unwrap();
+    }
+    let stats = reactor.stats();
+    assert_eq!(
+        stats.fixed_in_use, 0,
+        "fixed slots still held after every close: {stats:?}"
+    );
+    // The numbers those streams had are free again: the next stream's
+    // wait registers and is woken by data.
+    let (mine, mut peer) = std::os::unix::net::UnixStream::pair().unwrap();
+    let fresh = {
+        let _entered = reactor.enter();
+        UnixStream::from_std(mine).unwrap()
+    };
+    let (woken, waker) = counting();
+    let poll = |waker: &Waker| {
+        let _entered = reactor.enter();
+        fresh.poll_read_ready(&mut Context::from_waker(waker))
+    };
+    assert!(poll(&waker).is_pending());
+    reactor.turn().unwrap(); // submits the wait, where it is an operation
+    peer.write_all(b"x").unwrap();
+    assert!(
+        readable(&reactor, ringio_tests::STEP),
+        "the data did not reach the host"
+    );
+    reactor.turn().unwrap();
+    assert_eq!(
+        woken.0.load(Ordering::SeqCst),
+        1,
+        "the fresh stream's wait was not woken"
+    );
+    assert!(matches!(poll(&waker), Poll::Ready(Ok(()))));
+    drop(fresh);
+    reactor.shutdown();
+}

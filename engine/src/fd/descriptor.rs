@@ -37,8 +37,7 @@ use crate::ring::fixed::{FixedSlot, Registered};
 use crate::sync::event::Event;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-#[cfg(uring)]
-use std::sync::atomic::{fence, Ordering};
+use std::sync::atomic::{fence, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// A descriptor shared by its handle and the operations in flight on it.
@@ -169,6 +168,24 @@ impl Descriptor {
         registration
     }
 
+    /// [`Self::register`] for a descriptor already shared, which a close on
+    /// another thread may be racing. Under a reference held until the
+    /// registration is published, so that `destroy` (which undoes it: a
+    /// poller entry, a fixed slot) runs after and sees it, and the number it
+    /// names stays this file's meanwhile; then, if close began, its cancel
+    /// is repeated here, since it may have looked before the registration
+    /// existed (SeqCst fences on both sides: one of the two sees the other).
+    /// `Error::Closed` once closing has begun.
+    fn register_late(&self, driver: &Driver) -> io::Result<&Registration> {
+        let _open = self.incref()?;
+        let registration = self.register(driver);
+        fence(SeqCst);
+        if self.inner.mutex.is_closed() {
+            self.cancel_in_flight();
+        }
+        Ok(registration)
+    }
+
     /// The ring's registration of this descriptor ended, in `slot` or not
     /// at all (called by the ring once its `FILES_UPDATE` completed). If the
     /// last reference went meanwhile, the close continues here.
@@ -243,7 +260,7 @@ impl Descriptor {
         // (`cancel_in_flight`) looks at `joined` after marking the
         // descriptor closed, so either it saw the source published or this
         // sees the mark (SeqCst fences on both sides: not both can miss).
-        fence(Ordering::SeqCst);
+        fence(SeqCst);
         if self.inner.mutex.is_closed() {
             source.cancel();
         }
@@ -256,7 +273,7 @@ impl Descriptor {
     pub(crate) fn driver(&self) -> io::Result<Driver> {
         let registration = match self.inner.registration.get() {
             Some(r) => r,
-            None => self.register(&Driver::current()?),
+            None => self.register_late(&Driver::current()?)?,
         };
         match registration {
             #[cfg(uring)]
@@ -361,6 +378,9 @@ impl Descriptor {
     }
 
     fn cancel_in_flight(&self) {
+        // Pairs with the fences of `register_late` and `join`: a registration
+        // or poller source published after this looked cancels itself.
+        fence(SeqCst);
         match self.inner.registration.get().unwrap_or(&Registration::Plain) {
             #[cfg(uring)]
             // By number: the kernel matches operations by the file they
@@ -370,7 +390,6 @@ impl Descriptor {
                 home.cancel_fd(Target::fd(self.inner.raw));
                 // Joined only under a reference taken before close began; a
                 // join still under way cancels its own source (`join`).
-                fence(Ordering::SeqCst);
                 if let Some(Some(source)) = joined.get() {
                     source.cancel();
                 }
