@@ -227,17 +227,33 @@ fn close_races_a_wait(reactor: Reactor) {
             let _entered = reactor.enter();
             UnixStream::pair().unwrap()
         };
-        let stream = Arc::new(stream);
-        let start = Arc::new(std::sync::Barrier::new(2));
-        let (woken, waker) = counting();
-        let waiter = {
-            let (reactor, stream, start, waker) = (reactor.clone(), stream.clone(), start.clone(), waker.clone());
-            std::thread::spawn(move || {
-                start.wait();
-                let _entered = reactor.enter();
-                stream.poll_read_ready(&mut Context::from_waker(&waker)).is_ready()
-            })
+        let (stream, waker) = race_close_with_a_wait(&reactor, stream, round);
+        let again = {
+            let _entered = reactor.enter();
+            stream.poll_read_ready(&mut Context::from_waker(&waker))
         };
+        assert!(matches!(again, Poll::Ready(Err(_))), "round {round}: {again:?}");
+    }
+    reactor.shutdown();
+}
+
+/// One round of the race: `stream`'s `poll_read_ready` on one thread
+/// against its close on this one, started together. Once the close has
+/// finished, the wait must have ended at once or been woken. Returns the
+/// closed stream and the waiter's waker.
+fn race_close_with_a_wait(reactor: &Reactor, stream: UnixStream, round: usize) -> (Arc<UnixStream>, Waker) {
+    let stream = Arc::new(stream);
+    let start = Arc::new(std::sync::Barrier::new(2));
+    let (woken, waker) = counting();
+    let waiter = {
+        let (reactor, stream, start, waker) = (reactor.clone(), stream.clone(), start.clone(), waker.clone());
+        std::thread::spawn(move || {
+            start.wait();
+            let _entered = reactor.enter();
+            stream.poll_read_ready(&mut Context::from_waker(&waker)).is_ready()
+        })
+    };
+    let ended_at_once = {
         let mut close = std::pin::pin!(stream.close());
         start.wait();
         // The close's first poll starts it (marks the descriptor closed and
@@ -250,19 +266,15 @@ fn close_races_a_wait(reactor: Reactor) {
         let ended_at_once = waiter.join().unwrap();
         match first {
             Poll::Ready(closed) => closed.unwrap(),
-            Poll::Pending => hosted::host(&reactor, || {}, close).unwrap(),
+            Poll::Pending => hosted::host(reactor, || {}, close).unwrap(),
         }
-        assert!(
-            ended_at_once || woken.0.load(Ordering::SeqCst) >= 1,
-            "round {round}: a wait that started during close was never woken"
-        );
-        let again = {
-            let _entered = reactor.enter();
-            stream.poll_read_ready(&mut Context::from_waker(&waker))
-        };
-        assert!(matches!(again, Poll::Ready(Err(_))), "round {round}: {again:?}");
-    }
-    reactor.shutdown();
+        ended_at_once
+    };
+    assert!(
+        ended_at_once || woken.0.load(Ordering::SeqCst) >= 1,
+        "round {round}: a wait that started during close was never woken"
+    );
+    (stream, waker)
 }
 
 /// A descriptor made outside any runtime registers with one at its first
@@ -283,34 +295,9 @@ fn close_races_first_use(reactor: Reactor) {
     let rounds = 20_000 * ringio_tests::stress();
     for round in 0..rounds {
         let (mine, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
-        mine.set_nonblocking(true).unwrap();
         // Outside the reactor: not registered yet.
-        let stream = Arc::new(UnixStream::from_std(mine).unwrap());
-        let start = Arc::new(std::sync::Barrier::new(2));
-        let (woken, waker) = counting();
-        let waiter = {
-            let (reactor, stream, start, waker) = (reactor.clone(), stream.clone(), start.clone(), waker.clone());
-            std::thread::spawn(move || {
-                start.wait();
-                let _entered = reactor.enter();
-                stream.poll_read_ready(&mut Context::from_waker(&waker)).is_ready()
-            })
-        };
-        let mut close = std::pin::pin!(stream.close());
-        start.wait();
-        let first = {
-            let _entered = reactor.enter();
-            close.as_mut().poll(&mut Context::from_waker(Waker::noop()))
-        };
-        let ended_at_once = waiter.join().unwrap();
-        match first {
-            Poll::Ready(closed) => closed.unwrap(),
-            Poll::Pending => hosted::host(&reactor, || {}, close).unwrap(),
-        }
-        assert!(
-            ended_at_once || woken.0.load(Ordering::SeqCst) >= 1,
-            "round {round}: a wait that started during close was never woken"
-        );
+        let stream = UnixStream::from_std(mine).unwrap();
+        race_close_with_a_wait(&reactor, stream, round);
     }
     // Every close has finished; nothing may still hold a slot.
     for _ in 0..10 {

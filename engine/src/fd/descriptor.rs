@@ -172,18 +172,25 @@ impl Descriptor {
     /// another thread may be racing. Under a reference held until the
     /// registration is published, so that `destroy` (which undoes it: a
     /// poller entry, a fixed slot) runs after and sees it, and the number it
-    /// names stays this file's meanwhile; then, if close began, its cancel
-    /// is repeated here, since it may have looked before the registration
-    /// existed (SeqCst fences on both sides: one of the two sees the other).
-    /// `Error::Closed` once closing has begun.
+    /// names stays this file's meanwhile. `Error::Closed` once closing has
+    /// begun.
     fn register_late(&self, driver: &Driver) -> io::Result<&Registration> {
         let _open = self.incref()?;
         let registration = self.register(driver);
+        self.cancel_if_closing();
+        Ok(registration)
+    }
+
+    /// Called after publishing a registration or a poller source under a
+    /// reference taken before close began: close's cancel
+    /// (`cancel_in_flight`) may have looked before it existed, so if close
+    /// has begun, the cancel is repeated here. SeqCst fences here and there:
+    /// either that cancel saw what was published, or this sees the mark.
+    fn cancel_if_closing(&self) {
         fence(SeqCst);
         if self.inner.mutex.is_closed() {
             self.cancel_in_flight();
         }
-        Ok(registration)
     }
 
     /// The ring's registration of this descriptor ended, in `slot` or not
@@ -256,14 +263,7 @@ impl Descriptor {
                 }
             })
             .as_ref()?;
-        // A close may have begun since the reference was taken: its cancel
-        // (`cancel_in_flight`) looks at `joined` after marking the
-        // descriptor closed, so either it saw the source published or this
-        // sees the mark (SeqCst fences on both sides: not both can miss).
-        fence(SeqCst);
-        if self.inner.mutex.is_closed() {
-            source.cancel();
-        }
+        self.cancel_if_closing();
         Some(source)
     }
 
@@ -378,8 +378,8 @@ impl Descriptor {
     }
 
     fn cancel_in_flight(&self) {
-        // Pairs with the fences of `register_late` and `join`: a registration
-        // or poller source published after this looked cancels itself.
+        // Pairs with `cancel_if_closing`'s: a registration or poller source
+        // published after this looked repeats this cancel.
         fence(SeqCst);
         match self.inner.registration.get().unwrap_or(&Registration::Plain) {
             #[cfg(uring)]
@@ -389,7 +389,7 @@ impl Descriptor {
             Registration::Ring(home, _, joined) => {
                 home.cancel_fd(Target::fd(self.inner.raw));
                 // Joined only under a reference taken before close began; a
-                // join still under way cancels its own source (`join`).
+                // join still under way repeats this (`cancel_if_closing`).
                 if let Some(Some(source)) = joined.get() {
                     source.cancel();
                 }
