@@ -80,6 +80,12 @@ impl Reactor {
         Builder::new().build_reactor()
     }
 
+    /// The driver (for the crate's own tests).
+    #[cfg(test)]
+    pub(crate) fn driver(&self) -> &Driver {
+        &self.driver
+    }
+
     pub(crate) fn from_builder(builder: &Builder, pinned: bool) -> io::Result<Reactor> {
         let mut config = builder.ring_config();
         config.hosted = true;

@@ -73,13 +73,27 @@ impl Driver {
         self.inner.unparker.park_end();
         // Nothing to consume first: a plain ring's descriptor stops being
         // readable as the reap empties the CQ, and a CQE posted after that
-        // wakes the host; its poller's epoll (which holds that descriptor)
-        // is emptied by `turn_poller`, and any event after that wakes the
-        // host again; a pinned ring's eventfd is drained in
+        // wakes the host; a pinned ring's eventfd is drained in
         // `submit_and_reap`, after the enter whose own CQEs signal it.
+        //
+        // A ring with a poller reaps again if the poller's wait reported the
+        // ring's own descriptor. That epoll is what the host watches, and it
+        // holds the ring's descriptor edge-triggered: a CQE posted between
+        // the reap and the wait makes an edge that the wait takes, and
+        // without a second reap the CQE would sit in the CQ with nothing
+        // left to announce it. A CQE posted after the wait makes an edge
+        // the host sees. (The second reap reads the CQ's shared memory; it
+        // enters only if reaping queued SQEs.)
         self.inner.background.run();
         self.drain_remote();
-        let result = self.submit_and_reap().and_then(|()| self.turn_poller());
+        let result = self.submit_and_reap().and_then(|()| {
+            #[cfg(all(test, not(loom)))]
+            tests::between_steps(self);
+            if self.turn_poller()? {
+                self.submit_and_reap()?;
+            }
+            Ok(())
+        });
         drop(_owner);
         self.inner.turning.store(false, Ordering::Release);
         result
@@ -274,6 +288,72 @@ impl Driver {
                 Err(e)
             }
             _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+pub(super) mod tests {
+    use super::Driver;
+    use crate::driver::Driver as AnyDriver;
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    use std::cell::Cell;
+
+    thread_local! {
+        /// Runs in a hosted turn between its reap and its poller's wait, on
+        /// the turning thread.
+        static BETWEEN_STEPS: Cell<Option<fn(&Driver)>> = const { Cell::new(None) };
+    }
+
+    pub(in crate::ring) fn between_steps(driver: &Driver) {
+        if let Some(f) = BETWEEN_STEPS.get() {
+            f(driver);
+        }
+    }
+
+    /// Posts a CQE now: a `NOP` (with the user data the reap ignores),
+    /// submitted and completed inline by one enter, without a reap.
+    fn post_a_cqe(driver: &Driver) {
+        let nop = io_uring::opcode::Nop::new()
+            .build()
+            .user_data(super::super::driver::CANCEL_TOKEN);
+        // SAFETY: a `NOP` points at no memory.
+        driver
+            .with(|st| unsafe { st.ring.submission().push(&nop) })
+            .expect("room in the SQ");
+        driver.enter(false, None).expect("io_uring_enter");
+    }
+
+    /// A CQE that the kernel posts while a hosted turn is between its reap
+    /// and its poller's wait is either reaped by that turn or leaves the
+    /// host's descriptor readable. (Before the turn reaped again after such
+    /// a wait, it lost the CQE: the wait took the edge the CQE made on the
+    /// ring's descriptor, and nothing announced it again.)
+    #[test]
+    fn a_cqe_posted_mid_turn_is_reaped_or_announced() {
+        let reactor = crate::Builder::new().build_reactor().expect("reactor");
+        let AnyDriver::Ring(ring) = reactor.driver() else {
+            return; // no io_uring here
+        };
+        assert!(ring.poller().is_some(), "an unpinned hosted ring has a poller");
+        for round in 0..100 {
+            BETWEEN_STEPS.set(Some(post_a_cqe));
+            ring.turn_hosted().expect("turn");
+            BETWEEN_STEPS.set(None);
+            // Looked at as the driver (which reaps only after `f`).
+            let (waiting, announced) = ring.while_driving(|| {
+                let waiting = ring.with(|st| st.ring.completion().len());
+                let host_fd = ring.notify_fd();
+                let mut fds = [PollFd::new(&host_fd, PollFlags::IN)];
+                let zero = Timespec { tv_sec: 0, tv_nsec: 0 };
+                (waiting, poll(&mut fds, Some(&zero)).expect("poll") == 1)
+            });
+            assert!(
+                waiting == 0 || announced,
+                "round {round}: {waiting} CQE(s) left in the CQ and the host's descriptor not readable"
+            );
+            // Whatever is left, the next turn takes.
+            ring.turn_hosted().expect("turn");
         }
     }
 }

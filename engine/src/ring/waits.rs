@@ -25,24 +25,28 @@
 //! [`Descriptor::ready_source`]: crate::fd::descriptor::Descriptor::ready_source
 
 use super::driver::Driver;
-use crate::readiness;
+use crate::readiness::{self, Source};
 use std::io;
 use std::os::fd::RawFd;
+use std::sync::Arc;
 
 /// The poller of a hosted ring.
 pub(super) struct Waits {
     poller: readiness::Driver,
+    /// The ring's own descriptor as a source of the poller: its tick tells
+    /// a turn whether the poller's wait reported it.
+    ring: Arc<Source>,
 }
 
 impl Waits {
     /// A poller for a hosted ring whose descriptor is `ring_fd`, which joins
-    /// it as a source nobody waits on: its events only make the poller's
-    /// descriptor readable (every turn reaps anyway). It stays registered
-    /// until the poller's epoll closes, with the ring.
+    /// it as a source nobody waits on: its events make the poller's
+    /// descriptor readable, and a turn whose wait takes one reaps again. It
+    /// stays registered until the poller's epoll closes, with the ring.
     pub(super) fn new(ring_fd: RawFd) -> io::Result<Waits> {
         let poller = readiness::Driver::new(true)?;
-        poller.register(ring_fd)?;
-        Ok(Waits { poller })
+        let ring = poller.register(ring_fd)?;
+        Ok(Waits { poller, ring })
     }
 }
 
@@ -54,12 +58,15 @@ impl Driver {
 
     /// Delivers the poller's events (without blocking): sources are marked
     /// ready and their waiters woken. Part of every hosted turn, after the
-    /// ring's own submit and reap.
-    pub(super) fn turn_poller(&self) -> io::Result<()> {
-        match &self.inner.waits {
-            Some(waits) => waits.poller.turn_hosted(),
-            None => Ok(()),
-        }
+    /// ring's own submit and reap. `true` if the ring's own descriptor was
+    /// among the events (the turn must reap again: see `turn_hosted`).
+    pub(super) fn turn_poller(&self) -> io::Result<bool> {
+        let Some(waits) = &self.inner.waits else {
+            return Ok(false);
+        };
+        let before = waits.ring.attempt();
+        waits.poller.turn_hosted()?;
+        Ok(waits.ring.attempt() != before)
     }
 
     /// The ring shuts down: waits on its poller end with
