@@ -94,12 +94,18 @@ impl CompletionReads {
     /// is running): its bytes go to the rescue queue, its buffers back to
     /// the group, and the next read takes the bytes first (`read_group`).
     pub(crate) fn disarm_if_idle(&self) -> bool {
-        if self.wakers.is_waiting() {
-            return false;
-        }
         let Ok(mut st) = self.state.try_lock() else {
             return false; // a read is running: the stream is not idle
         };
+        // Checked under the state lock, not before it: every wait lists its
+        // waker and then polls the receive under this lock, so a wait that
+        // is not listed here polls only after this disarm, and arms the
+        // next receive itself. Checked first, a wait could list itself,
+        // poll the old receive to `Pending` and leave in between, and this
+        // would drop the receive it waits on: nothing would wake it again.
+        if self.wakers.is_waiting() {
+            return false;
+        }
         // Dropped under the lock: a read that arms the next receive finds
         // the rescued bytes in place (or the old receive still holding the
         // stream's read lock), never a gap between the two.
