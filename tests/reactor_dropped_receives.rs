@@ -12,22 +12,15 @@
 //! Every wait is bounded by the host loop's watchdog; none relies on a delay.
 
 use ringio::reactor::Reactor;
-use ringio_tests::hosted::{host, pair};
-use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use ringio_tests::hosted::{host, pair, readable};
 use std::io::Write;
 use std::task::{Context, Waker};
+use std::time::Duration;
 
 /// The host's sleep: on the reactor's descriptor, at most 100 ms (the host
 /// loop turns again either way).
 fn wait(reactor: &Reactor) {
-    let mut fds = [PollFd::new(reactor, PollFlags::IN)];
-    let _ = poll(
-        &mut fds,
-        Some(&Timespec {
-            tv_sec: 0,
-            tv_nsec: 100_000_000,
-        }),
-    );
+    let _ = readable(reactor, Duration::from_millis(100));
 }
 
 #[test]

@@ -8,32 +8,12 @@
 
 use ringio::net::TcpStream;
 use ringio::reactor::Reactor;
-use ringio_tests::hosted;
-use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use ringio_tests::hosted::{self, readable};
 use std::future::Future;
 use std::io::Write;
 use std::pin::pin;
 use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
-
-/// `poll(2)` on the reactor's descriptor for at most `wait`: readable?
-fn readable(reactor: &Reactor, wait: Duration) -> bool {
-    let deadline = Instant::now() + wait;
-    loop {
-        let mut fds = [PollFd::new(reactor, PollFlags::IN)];
-        let left = deadline.saturating_duration_since(Instant::now());
-        let timeout = Timespec {
-            tv_sec: left.as_secs() as i64,
-            tv_nsec: left.subsec_nanos() as i64,
-        };
-        match poll(&mut fds, Some(&timeout)) {
-            Ok(n) => return n == 1 && fds[0].revents().contains(PollFlags::IN),
-            // The ring's task work interrupts the sleep; go on waiting.
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(err) => panic!("poll on the reactor's descriptor: {err}"),
-        }
-    }
-}
 
 /// Polls `future` under the reactor, turning it whenever `poll(2)` says so
 /// (the host's loop of the module docs), until it is ready.

@@ -425,13 +425,7 @@ impl Driver {
         // last CQE; see `Slot::orphan_stream`.)
         self.slot(ticket.index).orphan_stream(ticket);
         if self.is_owner_thread() {
-            // The operation's own SQE may still be in the remote queue (armed
-            // on another thread since the last turn): push it before its
-            // cancel, or the cancel finds nothing and the receive, armed
-            // after it, never ends (holding the stream's read lock).
-            if !self.inner.stopping.load(Ordering::Acquire) {
-                self.drain_remote();
-            }
+            self.push_remote_before_cancel();
             self.end_stream(ticket, &stream);
             self.settle();
         } else {

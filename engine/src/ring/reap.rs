@@ -206,11 +206,10 @@ impl Driver {
     /// owner thread, directly or from the remote queue), and asks the kernel
     /// to cancel it unless `cancel` is false.
     pub(super) fn take_orphan(&self, ticket: Ticket, mut data: Box<dyn Orphan>, cancel: bool) {
-        let stopping = self.inner.stopping.load(Ordering::Acquire);
-        if cancel && !stopping && !self.inner.remote.is_empty() {
-            // The op's own SQE may still be queued: push it before its cancel.
-            self.drain_remote();
+        if cancel {
+            self.push_remote_before_cancel();
         }
+        let stopping = self.inner.stopping.load(Ordering::Acquire);
         self.with(|st| {
             Counters::bump(&self.inner.counters.orphaned);
             let meta = st.meta(ticket.index);
@@ -229,6 +228,18 @@ impl Driver {
             }
             st.released.extend(lock);
         });
+    }
+
+    /// Before the owner thread cancels an operation that another thread may
+    /// have submitted since the last turn: pushes what the remote queue
+    /// holds, so that the operation's own SQE goes in before its cancel. (A
+    /// cancel sent first finds nothing, and the operation, armed after it,
+    /// never ends: a multishot receive would keep its stream's read lock.)
+    /// Not while stopping: shutdown cancels everything at once.
+    pub(super) fn push_remote_before_cancel(&self) {
+        if !self.inner.stopping.load(Ordering::Acquire) {
+            self.drain_remote();
+        }
     }
 
     /// A multishot stream was dropped: what it did not take goes to the
