@@ -42,6 +42,10 @@ pub enum Error {
     /// turned, or shut down, from a thread other than the one that first
     /// turned it: only that thread can run its deferred work.
     PinnedElsewhere,
+    /// `close` on a handle that lent its descriptor for its whole life
+    /// (`lend_fd`, which `ringio-compat`'s `AsFd` uses): such a handle
+    /// closes when it is dropped.
+    Lent,
 }
 
 impl Error {
@@ -71,7 +75,7 @@ impl Error {
     fn kind(&self) -> io::ErrorKind {
         match self {
             Error::Closed => io::ErrorKind::NotConnected,
-            Error::TooManyOperations => io::ErrorKind::ResourceBusy,
+            Error::TooManyOperations | Error::Lent => io::ErrorKind::ResourceBusy,
             Error::NoRuntime | Error::RuntimeShutDown | Error::HomeIdle | Error::PinnedElsewhere => {
                 io::ErrorKind::Other
             }
@@ -94,6 +98,7 @@ impl fmt::Display for Error {
             Error::PinnedElsewhere => {
                 f.write_str("this pinned reactor is driven by another thread (the one that first turned it)")
             }
+            Error::Lent => f.write_str("this handle lent its descriptor for its whole life: drop it to close it"),
         }
     }
 }

@@ -35,9 +35,11 @@ use crate::ring;
 #[cfg(uring)]
 use crate::ring::fixed::{FixedSlot, Registered};
 use crate::sync::event::Event;
+use crate::Error;
 use std::io;
+use std::os::fd::BorrowedFd;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{fence, Ordering::SeqCst};
+use std::sync::atomic::{fence, AtomicU8, Ordering, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// A descriptor shared by its handle and the operations in flight on it.
@@ -56,8 +58,14 @@ struct Inner {
     /// adoption when a runtime is current, else by the first operation.
     registration: OnceLock<Registration>,
     /// Whether the descriptor takes a fixed-file slot when it registers with
-    /// a ring (engine handles always; `ringio::fd::Fd` only on request).
+    /// a ring (engine handles except bound ones; `ringio::fd::Fd` only on
+    /// request).
     fixed: bool,
+    /// Whether a close on the ring's own thread is submitted at once rather
+    /// than with the next turn's submissions (see [`Descriptor::bound`]).
+    prompt_close: bool,
+    /// Who may close the number: see [`Handle::lend_fd`].
+    lending: AtomicU8,
     /// What read-side operations whose futures were dropped received; the
     /// next read takes from here first (see [`crate::fd::rescue`]).
     rescue: Rescue,
@@ -65,6 +73,13 @@ struct Inner {
     /// Zero-copy sends in flight on the stream, made on its first one.
     zero_copy: OnceLock<Box<ZcBudget>>,
 }
+
+/// [`Inner::lending`]: neither lent nor explicitly closed yet.
+const OPEN: u8 = 0;
+/// Lent for the handle's life ([`Handle::lend_fd`]): closed only by its drop.
+const LENT: u8 = 1;
+/// An explicit close began: it can no longer be lent.
+const CLOSING: u8 = 2;
 
 /// A ring-registered descriptor's source in its ring's poller, once its
 /// first readiness wait asked (`None` inside: the poller refused it, or it
@@ -130,6 +145,24 @@ impl Descriptor {
     /// operations name the plain number), but is still registered with a
     /// readiness poller.
     pub(crate) fn adopt(fd: OwnedFd, fixed: bool) -> Descriptor {
+        Descriptor::adopt_as(fd, fixed, false)
+    }
+
+    /// Adopts a socket that holds an address others may want as soon as it
+    /// is dropped: a listener's port, a datagram socket's. Its close, once
+    /// nothing is in flight on it, happens before the drop returns, as
+    /// with std and tokio: dropping a listener and binding its port again
+    /// works, and a datagram to a dropped socket's port is refused. So it
+    /// takes no fixed slot (whose registration and release are ring
+    /// operations that a turn would have to reap first), and on the ring's
+    /// own thread its close is submitted at once (one `io_uring_enter`)
+    /// instead of with the next turn's batch. Streams, many and short-lived,
+    /// keep the batch.
+    pub(crate) fn bound(fd: OwnedFd) -> Descriptor {
+        Descriptor::adopt_as(fd, false, true)
+    }
+
+    fn adopt_as(fd: OwnedFd, fixed: bool, prompt_close: bool) -> Descriptor {
         let shared = Descriptor {
             inner: Arc::new(Inner {
                 mutex: FdMutex::new(),
@@ -137,6 +170,8 @@ impl Descriptor {
                 owned: Mutex::new(Some(fd)),
                 registration: OnceLock::new(),
                 fixed,
+                prompt_close,
+                lending: AtomicU8::new(OPEN),
                 rescue: Rescue::default(),
                 destroyed: Event::new(),
                 zero_copy: OnceLock::new(),
@@ -206,7 +241,8 @@ impl Descriptor {
         }
         let Some(fd) = self.take_owned() else { return };
         let this = self.clone();
-        home.close_descriptor(slot, fd, Box::new(move || this.inner.destroyed.set()));
+        let prompt = self.inner.prompt_close;
+        home.close_descriptor(slot, fd, prompt, Box::new(move || this.inner.destroyed.set()));
     }
 
     /// The number itself (for a registration to put in a fixed slot).
@@ -439,7 +475,8 @@ impl Descriptor {
     fn release_on(&self, home: &ring::Driver, slot: Option<u32>) {
         let Some(fd) = self.take_owned() else { return };
         let this = self.clone();
-        home.close_descriptor(slot, fd, Box::new(move || this.inner.destroyed.set()));
+        let prompt = self.inner.prompt_close;
+        home.close_descriptor(slot, fd, prompt, Box::new(move || this.inner.destroyed.set()));
     }
 
     fn close_now(&self) {
@@ -611,9 +648,50 @@ impl Handle {
         }
     }
 
+    /// Adopts a listener or datagram socket, closed promptly (see [`Descriptor::bound`]).
+    pub(crate) fn bound(fd: OwnedFd) -> Handle {
+        Handle {
+            fd: Descriptor::bound(fd),
+        }
+    }
+
     /// Starts the close protocol without waiting (steps 1-3).
     pub(crate) fn start_close(&self) {
         self.fd.start_close();
+    }
+
+    /// Lends the descriptor for as long as this handle lives: from the first
+    /// call on, an explicit close ([`Handle::claim_close`]) is refused with
+    /// [`Error::Lent`], so the number closes only when the handle drops,
+    /// which a borrow of the handle rules out. That makes a `BorrowedFd`
+    /// tied to `&self` sound, which is what `AsFd` needs.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`] if an explicit close came first.
+    pub(crate) fn lend_fd(&self) -> io::Result<BorrowedFd<'_>> {
+        let lending = &self.fd.inner.lending;
+        // AcqRel: orders this against a close claimed on another thread.
+        match lending.compare_exchange(OPEN, LENT, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) | Err(LENT) => {}
+            Err(_) => return Err(Error::Closed.into()),
+        }
+        // SAFETY: only `claim_close` (refused from now on) or the handle's
+        // drop starts the close of a handle's descriptor, and the drop
+        // cannot happen while `self` is borrowed, so the number stays open
+        // (it is never -1: it came from an `OwnedFd`) for the borrow's
+        // lifetime, which is `self`'s.
+        Ok(unsafe { BorrowedFd::borrow_raw(self.fd.inner.raw) })
+    }
+
+    /// What every explicit `close` of a handle calls first: refuses if the
+    /// descriptor is lent ([`Handle::lend_fd`]), else rules out a later lend.
+    pub(crate) fn claim_close(&self) -> io::Result<()> {
+        let lending = &self.fd.inner.lending;
+        match lending.compare_exchange(OPEN, CLOSING, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) | Err(CLOSING) => Ok(()),
+            Err(_) => Err(Error::Lent.into()),
+        }
     }
 
     /// True once closing has begun.
@@ -635,6 +713,7 @@ impl Handle {
     }
 
     pub(crate) async fn close(&self) -> io::Result<()> {
+        self.claim_close()?;
         self.fd.close().await
     }
 

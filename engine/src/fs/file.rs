@@ -572,6 +572,29 @@ impl File {
     pub async fn close(&self) -> io::Result<()> {
         self.fd.close().await
     }
+
+    /// The file's descriptor, borrowed for as long as the file is, for a
+    /// wrapper that implements `AsFd` (as `ringio-compat` does). In
+    /// exchange, from the first call on, [`File::close`] refuses with
+    /// [`crate::Error::Lent`]: the file closes when it is dropped, which no
+    /// borrow outlives.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Closed`] if `close` was called first.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn f() -> std::io::Result<()> {
+    /// let file = ringio::fs::File::open("/etc/hostname").await?;
+    /// let fd = file.lend_fd()?;
+    /// let len = rustix::fs::fstat(fd)?.st_size;
+    /// # let _ = len; Ok(()) }
+    /// ```
+    pub fn lend_fd(&self) -> io::Result<std::os::fd::BorrowedFd<'_>> {
+        self.fd.lend_fd()
+    }
 }
 
 /// Whether a std file was opened with `O_DIRECT`.

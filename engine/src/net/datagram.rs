@@ -48,7 +48,7 @@ impl Datagram {
 
     pub(crate) fn new(fd: OwnedFd) -> Datagram {
         Datagram {
-            fd: Handle::new(fd),
+            fd: Handle::bound(fd),
             ready: Readiness::default(),
         }
     }

@@ -2,7 +2,8 @@
 //! call (a socket option ringio has no method for, a `MSG_PEEK`, a `dup`),
 //! holding a reference so a concurrent `close` cannot close (and the kernel
 //! reuse) the number while the call runs; `try_io` also hears a
-//! `WouldBlock` from it, for the readiness waits.
+//! `WouldBlock` from it, for the readiness waits. And `lend_fd`: the
+//! descriptor for the handle's whole life, in exchange for `close`.
 
 /// Adds `with_fd` to a socket type whose `Handle` is `self.inner.fd`.
 macro_rules! lend_fd {
@@ -67,6 +68,29 @@ macro_rules! lend_fd {
                 f: impl FnOnce(std::os::fd::BorrowedFd<'_>) -> std::io::Result<R>,
             ) -> std::io::Result<R> {
                 self.inner.fd.try_io(interest, f)
+            }
+
+            /// The socket's descriptor, borrowed for as long as the socket is,
+            /// for a wrapper that implements `AsFd` (as `ringio-compat`
+            /// does). In exchange, from the first call on, `close` refuses
+            /// with [`crate::Error::Lent`]: the socket closes when it is
+            /// dropped, which no borrow outlives.
+            ///
+            /// # Errors
+            ///
+            /// [`crate::Error::Closed`] if `close` was called first.
+            ///
+            /// # Examples
+            ///
+            /// ```no_run
+            /// # async fn f(s: ringio::net::UdpSocket) -> std::io::Result<()> {
+            /// let fd = s.lend_fd()?;
+            /// rustix::net::sockopt::set_socket_broadcast(fd, true)?;
+            /// assert!(ringio::Error::of(&s.close().await.unwrap_err()) == Some(&ringio::Error::Lent));
+            /// # Ok(()) }
+            /// ```
+            pub fn lend_fd(&self) -> std::io::Result<std::os::fd::BorrowedFd<'_>> {
+                self.inner.fd.lend_fd()
             }
         }
     };

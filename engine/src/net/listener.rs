@@ -35,7 +35,7 @@ impl Listener {
 
     pub(crate) fn new(fd: OwnedFd) -> Listener {
         Listener {
-            fd: Handle::new(fd),
+            fd: Handle::bound(fd),
             ready: Readiness::default(),
         }
     }

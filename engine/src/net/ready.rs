@@ -100,6 +100,7 @@ impl Readiness {
     /// waits (cancelling them in the kernel) and wake the tasks that polled
     /// them (their next poll fails: closed), then wait for the close protocol.
     pub(crate) async fn close(&self, fd: &Handle) -> io::Result<()> {
+        fd.claim_close()?;
         fd.start_close();
         for slot in [&self.read, &self.write] {
             let stored = slot.lock().as_deref_mut().map(std::mem::take);

@@ -489,7 +489,13 @@ impl Driver {
     /// behind everything pushed or posted before, the close's own cancel by
     /// number among it: a number closed before that cancel reached the
     /// kernel could be reused, and the cancel would hit its new holder.
-    pub(crate) fn close_descriptor(&self, slot: Option<u32>, fd: OwnedFd, then: Box<dyn FnOnce() + Send>) {
+    pub(crate) fn close_descriptor(
+        &self,
+        slot: Option<u32>,
+        fd: OwnedFd,
+        prompt: bool,
+        then: Box<dyn FnOnce() + Send>,
+    ) {
         if self.inner.shut_down.load(Ordering::Acquire) {
             // The whole table was unregistered at shutdown, and nothing is
             // submitted any more.
@@ -498,7 +504,32 @@ impl Driver {
         }
         if self.is_owner_thread() {
             self.start_release(slot, fd, then);
+            if prompt {
+                // Submitted now, behind the close's cancel by number (queued
+                // before it): the kernel closes the number during the call.
+                if let Err(err) = self.with(|st| self.flush(st)) {
+                    tracing::warn!(%err, "could not submit a prompt close; it goes with the next turn");
+                }
+            }
             return self.settle();
+        }
+        if prompt && self.inner.hosted {
+            // Any thread may drive a hosted ring: this one does, for the
+            // moment, if no turn is in progress (a turn in progress takes
+            // the release from the remote queue below).
+            let mut job = Some((slot, fd, then));
+            let driven = self.try_while_driving(|| {
+                let (slot, fd, then) = job.take().expect("run once");
+                // What was posted before first, as below.
+                self.drain_remote();
+                self.start_release(slot, fd, then);
+                self.settle();
+            });
+            if driven.is_some() {
+                return;
+            }
+            let (slot, fd, then) = job.take().expect("not run");
+            return self.post(Remote::Release { slot, fd, then });
         }
         let idle = !self.inner.hosted && !self.inner.driving.load(Ordering::Acquire);
         if idle && std::thread::current().id() == self.inner.creator {

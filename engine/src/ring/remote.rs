@@ -79,7 +79,8 @@ impl Driver {
                         registration.registered(None);
                     }
                 }
-                Remote::Release { slot, fd, then } => self.close_descriptor(slot, fd, then),
+                // In a turn, which submits what it queued before it returns.
+                Remote::Release { slot, fd, then } => self.close_descriptor(slot, fd, false, then),
                 Remote::ReleaseBuffers { first, n, memory } => self.release_buffers(first, n, memory),
                 Remote::UnregisterBufRing { bgid, memory } => self.unregister_buf_ring(bgid, memory),
             }

@@ -112,6 +112,24 @@ impl Driver {
         while self.inner.turning.swap(true, Ordering::Acquire) {
             std::thread::yield_now();
         }
+        self.drive_taken(f)
+    }
+
+    /// [`Driver::while_driving`] on a hosted ring if no turn is in progress
+    /// (else `None`, and `f` is not run): for a call that has somewhere
+    /// else to go when the ring is busy.
+    pub(crate) fn try_while_driving<R>(&self, f: impl FnOnce() -> R) -> Option<R> {
+        debug_assert!(self.inner.hosted && !self.is_owner_thread());
+        // Acquire/Release: as in `turn_hosted`, whose flag this takes.
+        if self.inner.turning.swap(true, Ordering::Acquire) {
+            return None;
+        }
+        Some(self.drive_taken(f))
+    }
+
+    /// Runs `f` as the driver of a hosted ring whose turn flag the caller
+    /// took, submits what it queued, and gives the flag back.
+    fn drive_taken<R>(&self, f: impl FnOnce() -> R) -> R {
         let owner = OwnerGuard::enter(self.inner.id);
         let here = self.pin_here(false);
         let result = f();
