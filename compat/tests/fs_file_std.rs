@@ -2,14 +2,17 @@
 //! takes every slice; `Debug` reads as tokio's; `from_std`/`From` keep the
 //! std file's position; raw descriptors round-trip; `into_std` and
 //! `try_into_std` hand over a file at the caller's position after the
-//! write in flight; `try_clone`, `set_times` and `set_max_buf_size`.
+//! write in flight; `try_clone` (which keeps the buffer size), `set_times`
+//! (with tokio's `FileTimes` or std's), `metadata` as std's type, and
+//! `set_max_buf_size`, which caps reads as well as writes.
 
 mod common;
 
-use common::fs::File;
+use common::fs::{File, FileTimes};
 use common::{assert_bytes, flavours, payload, TempPath};
 use std::io::{IoSlice, Read, Seek, SeekFrom, Write};
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::time::{Duration, SystemTime};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWrite, AsyncWriteExt};
 
@@ -123,5 +126,82 @@ fn try_clone_set_times_and_max_buf_size() {
             .await
             .unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), when);
+    });
+}
+
+#[test]
+fn clone_keeps_the_buffer_size_and_reads_are_capped_by_it() {
+    flavours(|| async {
+        let path = TempPath::new("capped");
+        let data = payload(9, 64 * 1024);
+        std::fs::write(&path, &data).unwrap();
+        let mut file = File::open(&path).await.unwrap();
+        // A large read first, so that the file's buffer has grown past the
+        // size set below: the cap must hold anyway.
+        let mut big = vec![0; 32 * 1024];
+        assert_eq!(file.read(&mut big).await.unwrap(), big.len());
+        file.set_max_buf_size(7);
+        let mut buf = [0; 1024];
+        assert_eq!(file.read(&mut buf).await.unwrap(), 7);
+        assert_bytes(&buf[..7], &data[32 * 1024..32 * 1024 + 7], "a capped read");
+
+        let clone = file.try_clone().await.unwrap();
+        assert_eq!(clone.max_buf_size(), 7);
+    });
+}
+
+#[test]
+#[should_panic(expected = "`max_buf_size` must be greater than 0")]
+fn a_zero_buffer_size_panics_as_with_tokio() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let path = TempPath::new("zero-buf");
+        std::fs::write(&path, b"x").unwrap();
+        let mut file = File::open(&path).await.unwrap();
+        file.set_max_buf_size(0);
+    });
+}
+
+#[test]
+fn metadata_is_std_and_file_times_set_both_times() {
+    flavours(|| async {
+        let path = TempPath::new("times");
+        let mut file = File::create(&path).await.unwrap();
+        file.write_all(b"twelve bytes").await.unwrap();
+        // Whole seconds: every filesystem keeps those exactly.
+        let accessed = SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000);
+        let modified = SystemTime::UNIX_EPOCH + Duration::from_secs(1_500_000_000);
+        file.set_times(FileTimes::new().set_accessed(accessed).set_modified(modified))
+            .await
+            .unwrap();
+        // After the write in flight: its bytes count in the length.
+        let meta: std::fs::Metadata = file.metadata().await.unwrap();
+        assert_eq!(meta.len(), 12);
+        assert!(meta.is_file());
+        assert_eq!(meta.accessed().unwrap(), accessed);
+        assert_eq!(meta.modified().unwrap(), modified);
+        // `Permissions` and `MetadataExt` are std's, as from tokio.
+        let mut perms = meta.permissions();
+        perms.set_mode(0o600);
+        file.set_permissions(perms).await.unwrap();
+        assert_eq!(file.metadata().await.unwrap().mode() & 0o777, 0o600);
+        assert_eq!(meta.ino(), std::fs::metadata(&path).unwrap().ino());
+    });
+}
+
+#[test]
+fn as_fd_borrows_the_open_descriptor() {
+    flavours(|| async {
+        let path = TempPath::new("as-fd");
+        std::fs::write(&path, b"four").unwrap();
+        let file = File::open(&path).await.unwrap();
+        let fd = file.as_fd();
+        assert_eq!(fd.as_raw_fd(), file.as_raw_fd());
+        // A duplicate of the borrowed descriptor is the same open file.
+        let dup = std::fs::File::from(fd.try_clone_to_owned().unwrap());
+        assert_eq!(dup.metadata().unwrap().len(), 4);
     });
 }

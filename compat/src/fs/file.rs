@@ -15,6 +15,7 @@
 //! One copy per direction, between the caller's slice and the buffer the
 //! kernel reads from or writes into.
 
+use ringio::buf::IoBuf;
 use std::future::{poll_fn, Future};
 use std::io::{self, IoSlice, SeekFrom};
 use std::path::Path;
@@ -159,16 +160,6 @@ impl File {
     /// Waits for the operation in flight (reporting a background write's error).
     pub(super) async fn settle(&self) -> io::Result<()> {
         poll_fn(|cx| self.state().poll_settle(cx)).await
-    }
-
-    /// Metadata (`statx`). Waits for a write in flight first.
-    ///
-    /// # Errors
-    ///
-    /// A pending write's error, or the `statx` error.
-    pub async fn metadata(&self) -> io::Result<ringio::fs::Metadata> {
-        self.settle().await?;
-        self.file.metadata().await
     }
 
     /// Flushes data and metadata to the device, after the write in flight.
@@ -326,11 +317,14 @@ impl AsyncRead for File {
             let mut buf = std::mem::take(&mut st.buf);
             buf.clear();
             st.start = 0;
-            buf.reserve(dst.remaining().min(st.max_buf));
+            // At most `max_buf` bytes per read, however large the recycled
+            // buffer has grown.
+            let want = dst.remaining().min(st.max_buf);
+            buf.reserve(want);
             let (file, pos) = (file.clone(), st.pos);
             st.busy = Some(Box::pin(async move {
-                let (res, buf) = file.read_at(buf, pos).await;
-                Done::Read(res, buf)
+                let (res, slice) = file.read_at(buf.slice(..want), pos).await;
+                Done::Read(res, slice.into_inner())
             }));
         }
     }

@@ -1,12 +1,12 @@
 //! [`File`]'s std and raw-descriptor interop (`into_std`, `try_into_std`,
 //! `From<std::fs::File>`, `AsRawFd`, `FromRawFd`), the calls tokio makes on
-//! the std file underneath (`try_clone`, `set_times`), `set_max_buf_size`,
+//! the std file underneath (`metadata`, `try_clone`, `set_times`), `set_max_buf_size`,
 //! and tokio's `Debug` text.
 
 use super::File;
 use std::fmt;
 use std::io::{self, Seek, SeekFrom};
-use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, RawFd};
 
 impl File {
     /// A std file on a duplicate of the descriptor, at the caller's position.
@@ -63,16 +63,42 @@ impl File {
     /// A pending write's error; out of descriptors.
     pub async fn try_clone(&self) -> io::Result<File> {
         self.settle().await?;
-        Ok(File::from_std(self.dup_std()?))
+        let clone = File::from_std(self.dup_std()?);
+        clone.state().max_buf = self.state().max_buf;
+        Ok(clone)
+    }
+
+    /// The file's metadata, as std gives it (`fstat`), after the operation
+    /// in flight: tokio's type, so `permissions()`, `accessed()` and
+    /// `MetadataExt` work as they do there.
+    ///
+    /// # Errors
+    ///
+    /// A pending write's error; out of descriptors.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run() -> std::io::Result<()> {
+    /// let file = ringio_compat::fs::File::open("/etc/hostname").await?;
+    /// let readonly = file.metadata().await?.permissions().readonly();
+    /// # let _ = readonly; Ok(()) }
+    /// ```
+    pub async fn metadata(&self) -> io::Result<std::fs::Metadata> {
+        self.settle().await?;
+        let std_file = std::fs::File::from(self.file.with_fd(|fd| fd.try_clone_to_owned())?);
+        std_file.metadata()
     }
 
     /// Sets the access and modification times (`futimens`), after the
-    /// operation in flight.
+    /// operation in flight. `times` is a [`FileTimes`](super::FileTimes), as
+    /// with tokio, or std's `FileTimes`.
     ///
     /// # Errors
     ///
     /// A pending write's error; `PermissionDenied`, ...
-    pub async fn set_times(&self, times: std::fs::FileTimes) -> io::Result<()> {
+    pub async fn set_times(&self, times: impl Into<std::fs::FileTimes>) -> io::Result<()> {
+        let times = times.into();
         self.settle().await?;
         let std_file = std::fs::File::from(self.file.with_fd(|fd| fd.try_clone_to_owned())?);
         std_file.set_times(times)
@@ -106,6 +132,10 @@ impl File {
     /// Sets the largest single read or write the file buffers (2 MiB by
     /// default, as in tokio).
     ///
+    /// # Panics
+    ///
+    /// If `max_buf_size` is 0, as tokio's does.
+    ///
     /// # Examples
     ///
     /// ```no_run
@@ -115,7 +145,8 @@ impl File {
     /// # Ok(()) }
     /// ```
     pub fn set_max_buf_size(&mut self, max_buf_size: usize) {
-        self.state().max_buf = max_buf_size.max(1);
+        assert!(max_buf_size > 0, "`max_buf_size` must be greater than 0");
+        self.state().max_buf = max_buf_size;
     }
 }
 
@@ -128,6 +159,18 @@ impl From<std::fs::File> for File {
 impl AsRawFd for File {
     fn as_raw_fd(&self) -> RawFd {
         self.file.as_raw_fd()
+    }
+}
+
+impl AsFd for File {
+    /// The file's descriptor. From the first call on, closing the engine
+    /// file through `as_ringio()` is refused: it closes when this file drops.
+    ///
+    /// # Panics
+    ///
+    /// If the engine file was closed through `as_ringio()` first.
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        crate::net::lent(self.file.lend_fd())
     }
 }
 

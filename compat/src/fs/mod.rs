@@ -7,6 +7,7 @@ mod blocking;
 mod dir_builder;
 mod file;
 mod file_std;
+mod file_times;
 mod open_options;
 mod ops;
 mod read_dir;
@@ -16,6 +17,7 @@ pub use blocking::{
 };
 pub use dir_builder::DirBuilder;
 pub use file::File;
+pub use file_times::FileTimes;
 pub use open_options::OpenOptions;
 pub use ops::{
     create_dir, create_dir_all, hard_link, read, read_to_string, remove_dir, remove_file, rename, symlink, write,
