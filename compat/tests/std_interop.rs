@@ -1,13 +1,14 @@
 //! std and raw-descriptor interop: every socket type converts from std
 //! (`from_std` and `TryFrom`) and back (`into_std`, still non-blocking, with
-//! queued data intact); `AsRawFd` names the live descriptor.
+//! queued data intact); `AsRawFd` names the live descriptor, and `AsFd`
+//! lends it, so `socket2::SockRef` sets options on every socket type.
 
 mod common;
 
-use common::net::{TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream};
+use common::net::{TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixStream};
 use common::{flavours, tcp_pair, TempPath};
 use std::io::{ErrorKind, Read, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[test]
@@ -82,5 +83,33 @@ fn udp_and_unix_round_trip_through_std() {
             .unwrap()
             .as_pathname()
             .is_some());
+    });
+}
+
+#[test]
+fn sock_ref_sets_options_through_as_fd() {
+    flavours(|| async {
+        let (client, server) = tcp_pair().await;
+        for stream in [&client, &server] {
+            let sock = socket2::SockRef::from(stream);
+            sock.set_tcp_nodelay(true).unwrap();
+            assert!(stream.nodelay().unwrap(), "set through SockRef, read through compat");
+            assert_eq!(stream.as_fd().as_raw_fd(), stream.as_raw_fd());
+        }
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        assert!(socket2::SockRef::from(&listener).reuse_address().unwrap());
+
+        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        socket2::SockRef::from(&udp).set_broadcast(true).unwrap();
+        assert!(udp.broadcast().unwrap());
+
+        let path = TempPath::new("sockref.sock");
+        let unix_listener = UnixListener::bind(&path).unwrap();
+        let (a, b) = UnixStream::pair().unwrap();
+        let (da, _db) = UnixDatagram::pair().unwrap();
+        for fd in [unix_listener.as_fd(), a.as_fd(), b.as_fd(), da.as_fd()] {
+            let sock = socket2::SockRef::from(&fd);
+            assert_eq!(sock.domain().unwrap(), socket2::Domain::UNIX);
+        }
     });
 }

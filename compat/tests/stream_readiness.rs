@@ -7,11 +7,17 @@
 //! `try_read_vectored`/`try_write_vectored`, `try_read_buf`, `set_linger`/
 //! `set_zero_linger` (a reset at the peer) and `ttl`; `try_io` forgetting
 //! readiness on `WouldBlock`, and `async_io` retrying until done.
+//! `readable()` follows the same model (ready at once on an accepted
+//! stream, which tokio assumes readable, and not on a connected one), and
+//! `ready` reports a peer's shutdown (`is_read_closed`), a reset
+//! (`is_write_closed` too) and nothing of the kind on a live
+//! connection.
 
 mod common;
 
 use common::net::{TcpStream, UnixListener, UnixStream};
 use common::{flavours, tcp_pair, TempPath};
+use futures_util::FutureExt;
 use std::future::{poll_fn, Future};
 use std::io::{ErrorKind, IoSlice, IoSliceMut};
 use std::task::Poll;
@@ -183,5 +189,132 @@ fn try_io_forgets_readiness_and_async_io_retries() {
         wrote.unwrap();
         let n = n.unwrap();
         assert!(n >= 1 && b"later".starts_with(&buf[..n]));
+    });
+}
+
+/// Whether compat streams read on completions in this run: there
+/// `readable()` means a received buffer waits, not tokio's assumption.
+fn completion_reads() -> bool {
+    std::env::var("RINGIO_COMPAT_READS").as_deref() == Ok("completion")
+        && ringio_compat::backend().is_ok_and(|b| b == ringio::Backend::IoUring)
+}
+
+#[test]
+fn readable_is_ready_at_once_on_an_accepted_stream_only() {
+    flavours(|| async {
+        let (client, server) = tcp_pair().await;
+        // Accepted: assumed readable (nothing is queued yet) until a read
+        // finds nothing; then it waits for the kernel.
+        if !completion_reads() {
+            assert!(server.readable().now_or_never().is_some(), "accepted: ready at once");
+        }
+        let mut buf = [0; 16];
+        assert_eq!(server.try_read(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
+        assert!(server.readable().now_or_never().is_none(), "after WouldBlock: waits");
+        // Connected: waits for the kernel from the start.
+        assert!(client.readable().now_or_never().is_none(), "connected: waits");
+        server.try_write(b"hi").unwrap();
+        client.readable().await.unwrap();
+        assert_eq!(client.try_read(&mut buf).unwrap(), 2);
+    });
+}
+
+#[test]
+fn async_io_calls_again_after_the_assumed_readiness_was_wrong() {
+    flavours(|| async {
+        let (mut client, server) = tcp_pair().await;
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let mut buf = [0; 8];
+        let (wrote, n) = tokio::join!(
+            async {
+                // Let `async_io` make its first call on the assumed readiness.
+                tokio::task::yield_now().await;
+                client.write_all(b"xyz").await
+            },
+            server.async_io(Interest::READABLE, || {
+                calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                server.try_read(&mut buf)
+            })
+        );
+        wrote.unwrap();
+        assert!(n.unwrap() >= 1);
+        // On completion reads the wait is for a received buffer: one call.
+        let least = if completion_reads() { 1 } else { 2 };
+        assert!(
+            calls.into_inner() >= least,
+            "a first call on the assumed readiness, then one after the wait"
+        );
+    });
+}
+
+#[test]
+fn peek_on_an_empty_accepted_stream_waits() {
+    flavours(|| async {
+        let (mut client, server) = tcp_pair().await;
+        let mut buf = [0; 4];
+        // The first try finds nothing, which must make the wait a real one
+        // (a peek that kept the assumed readiness would spin here forever).
+        let mut peek = std::pin::pin!(server.peek(&mut buf));
+        assert!(poll_fn(|cx| Poll::Ready(peek.as_mut().poll(cx).is_pending())).await);
+        client.write_all(b"data").await.unwrap();
+        assert_eq!(peek.await.unwrap(), 4);
+    });
+}
+
+/// Waits, through `ready(interest)`, until `done` accepts what it reports;
+/// reads in between, as a program would, so that readiness is cleared.
+async fn ready_until(stream: &TcpStream, interest: Interest, done: impl Fn(tokio::io::Ready) -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let ready = tokio::time::timeout_at(deadline, stream.ready(interest))
+            .await
+            .expect("the condition was never reported")
+            .unwrap();
+        if done(ready) {
+            return;
+        }
+        // Data, the end, an error or `WouldBlock`: all clear readiness.
+        let _ = stream.try_read(&mut [0; 64]);
+    }
+}
+
+#[test]
+fn ready_reports_a_peer_shutdown_and_no_false_one() {
+    flavours(|| async {
+        let (mut client, server) = tcp_pair().await;
+        // Live peer: readable, not closed.
+        client.write_all(b"ping").await.unwrap();
+        let ready = server.ready(Interest::READABLE).await.unwrap();
+        assert!(ready.is_readable());
+        assert!(!ready.is_read_closed() && !ready.is_write_closed());
+        let mut buf = [0; 4];
+        server.try_read(&mut buf).unwrap();
+        // The peer shuts down its writing half: read closed, write open.
+        client.shutdown().await.unwrap();
+        ready_until(&server, Interest::READABLE, |r| r.is_read_closed()).await;
+        let ready = server.ready(Interest::READABLE | Interest::WRITABLE).await.unwrap();
+        assert!(ready.is_read_closed() && !ready.is_write_closed(), "{ready:?}");
+        // Only what was asked for: no read condition for a write interest.
+        assert!(!server.ready(Interest::WRITABLE).await.unwrap().is_read_closed());
+    });
+}
+
+#[test]
+fn ready_reports_a_reset_as_both_directions_closed() {
+    flavours(|| async {
+        let (client, server) = tcp_pair().await;
+        client.set_zero_linger().unwrap();
+        drop(client);
+        ready_until(
+            &server,
+            Interest::READABLE | Interest::WRITABLE | Interest::ERROR,
+            |r| r.is_write_closed(),
+        )
+        .await;
+        let ready = server
+            .ready(Interest::READABLE | Interest::WRITABLE | Interest::ERROR)
+            .await
+            .unwrap();
+        assert!(ready.is_read_closed() && ready.is_write_closed(), "{ready:?}");
     });
 }

@@ -37,14 +37,17 @@ pub struct Cached<S> {
 }
 
 impl<S> Cached<S> {
-    /// Wraps a fresh stream: readable and writable until shown otherwise.
-    /// It reads on completions if the calling thread's reactor does (call
-    /// on the thread whose reactor the stream is registered with).
-    pub(crate) fn new(io: S) -> Cached<S> {
+    /// Wraps a fresh stream: writable until shown otherwise, and readable
+    /// too if `accepted` (as tokio assumes of an accepted stream, whose
+    /// peer has often sent already; a connected or adopted one waits for
+    /// the kernel's word first). It reads on completions if the calling
+    /// thread's reactor does (call on the thread whose reactor the stream
+    /// is registered with).
+    pub(crate) fn new(io: S, accepted: bool) -> Cached<S> {
         Cached {
             reads: crate::reactor::read_group().map(|group| group.stream()),
             io,
-            read: AtomicBool::new(true),
+            read: AtomicBool::new(accepted),
             write: AtomicBool::new(true),
         }
     }
@@ -93,13 +96,22 @@ impl<S: RawStream> Cached<S> {
         Self::poll_flag(&self.read, cx, |cx| self.io.poll_read_ready(cx))
     }
 
-    /// Waits until the stream is readable (its own wait: every waiting task
-    /// is woken).
+    /// Ready at once while the last read did not find the stream empty (an
+    /// accepted stream included, as with tokio); else waits until it is
+    /// readable (its own wait: every waiting task is woken). On the
+    /// completion read path, ready once a received buffer waits: the bytes
+    /// a `try_read` would copy.
     pub(crate) async fn readable(&self) -> io::Result<()> {
-        match self.reads() {
-            Some(reads) => reads.readable(&self.io).await,
-            None => self.io.readable().await,
+        if let Some(reads) = self.reads() {
+            return reads.readable(&self.io).await;
         }
+        if self.read.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        self.io.readable().await?;
+        // Relaxed: as in `note`.
+        self.read.store(true, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Ready while the last write did not find the stream full; else waits.

@@ -1,15 +1,16 @@
 //! std and raw-descriptor interop for the compat sockets, as tokio has it:
 //! `into_std` (a duplicate of the descriptor, still non-blocking, after
 //! which the compat socket closes its own), `TryFrom` the std types
-//! (`from_std`), and `AsRawFd`.
+//! (`from_std`), `AsRawFd`, and `AsFd` (so `socket2::SockRef::from(&s)`
+//! works, as on tokio's types), which the engine handle lends for its life.
 
 use super::lend::{dup, Lend};
 use super::{TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixStream};
 use crate::reactor;
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
-/// `into_std`, `TryFrom<std type>` and `AsRawFd` for a compat socket whose
+/// `into_std`, `TryFrom<std type>`, `AsRawFd` and `AsFd` for a compat socket whose
 /// engine socket is `$engine`.
 macro_rules! interop {
     ($ty:ty, $std:ty, $s:ident => $engine:expr) => {
@@ -55,7 +56,29 @@ macro_rules! interop {
                 $engine.lend(|fd| Ok(fd.as_raw_fd())).unwrap_or(-1)
             }
         }
+
+        impl AsFd for $ty {
+            /// The socket's descriptor. From the first call on, closing
+            /// the engine socket through `as_ringio()` is refused: it
+            /// closes when this socket drops.
+            ///
+            /// # Panics
+            ///
+            /// If the engine socket was closed through `as_ringio()` first.
+            fn as_fd(&self) -> BorrowedFd<'_> {
+                let $s = self;
+                lent($engine.lend_for_life())
+            }
+        }
     };
+}
+
+/// What `AsFd` returns: the descriptor, lent by the engine handle for its
+/// whole life, so that the borrow is sound (see `lend_fd` in ringio).
+pub(crate) fn lent(fd: io::Result<BorrowedFd<'_>>) -> BorrowedFd<'_> {
+    // Refused only after the engine handle's own `close`, reachable only
+    // through `as_ringio()`; compat never calls it.
+    fd.expect("AsFd on a compat handle closed through `as_ringio().close()`")
 }
 
 interop!(TcpStream, std::net::TcpStream, s => s.inner.get());

@@ -13,6 +13,10 @@ use tokio::io::Interest;
 /// An engine socket that lends its descriptor (`with_fd`).
 pub(crate) trait Lend {
     fn lend<R>(&self, f: impl FnOnce(BorrowedFd<'_>) -> io::Result<R>) -> io::Result<R>;
+
+    /// The descriptor for the handle's whole life (its `close` refused
+    /// from then on): what `AsFd` returns.
+    fn lend_for_life(&self) -> io::Result<BorrowedFd<'_>>;
 }
 
 macro_rules! lend {
@@ -20,6 +24,9 @@ macro_rules! lend {
         impl Lend for $ty {
             fn lend<R>(&self, f: impl FnOnce(BorrowedFd<'_>) -> io::Result<R>) -> io::Result<R> {
                 self.with_fd(f)
+            }
+            fn lend_for_life(&self) -> io::Result<BorrowedFd<'_>> {
+                self.lend_fd()
             }
         }
     )*};

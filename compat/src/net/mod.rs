@@ -8,6 +8,7 @@ mod buf_reads;
 mod cached;
 mod completion;
 mod interop;
+pub(crate) use interop::lent;
 mod lend;
 #[cfg(feature = "stream")]
 mod listener_stream;

@@ -46,12 +46,15 @@ fn inet(addr: Option<SocketAddrAny>) -> io::Result<SocketAddr> {
     SocketAddr::try_from(addr).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not an IP socket address"))
 }
 
-/// One peek of a stream without waiting, on its read path.
+/// One peek of a stream without waiting, on its read path. A `WouldBlock`
+/// forgets the stream's read readiness, as a read's does, so that the next
+/// `readable()` waits for the kernel.
 fn try_peek_stream(s: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
-    match s.inner.reads() {
+    let res = match s.inner.reads() {
         Some(reads) => reads.peek_with(s.inner.get(), |src| copy_to(buf, src)),
         None => try_peek(s.inner.get(), buf),
-    }
+    };
+    s.inner.note(false, res)
 }
 
 /// Peeks into the unfilled part of `buf`; the bytes stay queued.

@@ -1,11 +1,19 @@
 //! `ready(Interest)`: waiting for several directions at once, with tokio's
 //! [`Interest`] and [`Ready`] types, for every compat socket; and
 //! `try_io`/`async_io`, which run a caller's own non-blocking call.
+//!
+//! The engine's waits say only which directions are ready. What tokio's
+//! `Ready` says besides (`is_read_closed`, `is_write_closed`, `is_error`,
+//! `is_priority`) comes from one `poll(2)` with a zero timeout once a wait
+//! has ended: the kernel's current state, which is what epoll would have
+//! reported to tokio.
 
 use super::lend::TryLend;
 use super::{TcpStream, UdpSocket, UnixDatagram, UnixStream};
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use std::future::{poll_fn, Future};
 use std::io;
+use std::os::fd::AsFd;
 use std::pin::pin;
 use std::task::Poll;
 use tokio::io::{Interest, Ready};
@@ -44,12 +52,45 @@ async fn wait(
     .await
 }
 
+/// `ready` with what the kernel says of the socket now: a peer's shutdown or
+/// hang-up (`POLLRDHUP`, `POLLHUP`), an error (`POLLERR`, when `interest`
+/// asks for errors) and urgent data (`POLLPRI`, when it asks for priority).
+fn with_conditions(fd: impl AsFd, interest: Interest, mut ready: Ready) -> Ready {
+    let mut fds = [PollFd::new(
+        &fd,
+        PollFlags::IN | PollFlags::OUT | PollFlags::RDHUP | PollFlags::PRI,
+    )];
+    let now = Timespec { tv_sec: 0, tv_nsec: 0 };
+    // A failed `poll` (only `EINTR` or `ENOMEM` here) leaves what the wait said.
+    if poll(&mut fds, Some(&now)).is_err() {
+        return ready;
+    }
+    let revents = fds[0].revents();
+    // As tokio reports them: a closed direction only for an interest in it.
+    let reads = interest.is_readable() || interest.is_priority();
+    if reads && revents.intersects(PollFlags::RDHUP | PollFlags::HUP) {
+        ready |= Ready::READ_CLOSED;
+    }
+    if interest.is_writable() && revents.contains(PollFlags::HUP) {
+        ready |= Ready::WRITE_CLOSED;
+    }
+    if interest.is_error() && revents.contains(PollFlags::ERR) {
+        ready |= Ready::ERROR;
+    }
+    if interest.is_priority() && revents.contains(PollFlags::PRI) {
+        ready |= Ready::PRIORITY;
+    }
+    ready
+}
+
 macro_rules! ready_method {
     ($ty:ty, $s:ident => $engine:expr) => {
         impl $ty {
             /// Waits until the socket is ready for one of `interest`'s
-            /// directions; the [`Ready`] says which. Readiness may be
-            /// spurious: follow it with a `try_*` call.
+            /// directions; the [`Ready`] says which, and whether the peer
+            /// has shut down or hung up (`is_read_closed`, `is_write_closed`),
+            /// and, if `interest` asks, an error or urgent data. Readiness
+            /// may be spurious: follow it with a `try_*` call.
             ///
             /// # Errors
             ///
@@ -71,7 +112,8 @@ macro_rules! ready_method {
             pub async fn ready(&self, interest: Interest) -> io::Result<Ready> {
                 let $s = self;
                 let engine = $engine;
-                wait(interest, engine.readable(), engine.writable()).await
+                let ready = wait(interest, engine.readable(), engine.writable()).await?;
+                Ok(with_conditions(self, interest, ready))
             }
         }
     };
@@ -134,7 +176,7 @@ macro_rules! io_methods {
                 loop {
                     wait(interest, engine.readable(), engine.writable()).await?;
                     match TryLend::try_lend($io, interest, |_| f()) {
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => $forget(interest),
                         other => return other,
                     }
                 }

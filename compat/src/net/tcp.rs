@@ -100,7 +100,7 @@ impl TcpListener {
         )
         .await?;
         let (inner, addr) = accepted;
-        Ok((TcpStream::wrap(inner), addr))
+        Ok((TcpStream::accepted(inner), addr))
     }
 
     /// Poll-style accept; only the task that polled last is woken.
@@ -114,7 +114,7 @@ impl TcpListener {
         let _entered = reactor.enter();
         self.inner
             .poll_accept(cx)
-            .map_ok(|(inner, addr)| (TcpStream::wrap(inner), addr))
+            .map_ok(|(inner, addr)| (TcpStream::accepted(inner), addr))
     }
 
     /// The bound address.
@@ -173,9 +173,17 @@ impl TcpStream {
         self.inner.get()
     }
 
+    /// A connected or adopted stream: read readiness waits for the kernel.
     pub(crate) fn wrap(inner: ringio::net::TcpStream) -> TcpStream {
         TcpStream {
-            inner: Cached::new(inner),
+            inner: Cached::new(inner, false),
+        }
+    }
+
+    /// An accepted stream: assumed readable until a read finds it empty.
+    pub(crate) fn accepted(inner: ringio::net::TcpStream) -> TcpStream {
+        TcpStream {
+            inner: Cached::new(inner, true),
         }
     }
 

@@ -83,7 +83,7 @@ impl UnixListener {
         )
         .await?;
         let (inner, addr) = accepted;
-        Ok((UnixStream::wrap(inner), addr))
+        Ok((UnixStream::accepted(inner), addr))
     }
 
     /// Poll-style accept; only the task that polled last is woken.
@@ -96,7 +96,7 @@ impl UnixListener {
         let _entered = reactor.enter();
         self.inner
             .poll_accept(cx)
-            .map_ok(|(inner, addr)| (UnixStream::wrap(inner), addr))
+            .map_ok(|(inner, addr)| (UnixStream::accepted(inner), addr))
     }
 
     /// The bound address.
@@ -196,9 +196,17 @@ impl UnixStream {
         self.inner.get()
     }
 
+    /// A connected or adopted stream: read readiness waits for the kernel.
     pub(crate) fn wrap(inner: ringio::net::UnixStream) -> UnixStream {
         UnixStream {
-            inner: Cached::new(inner),
+            inner: Cached::new(inner, false),
+        }
+    }
+
+    /// An accepted stream: assumed readable until a read finds it empty.
+    pub(crate) fn accepted(inner: ringio::net::UnixStream) -> UnixStream {
+        UnixStream {
+            inner: Cached::new(inner, true),
         }
     }
 
