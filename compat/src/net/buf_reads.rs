@@ -63,7 +63,7 @@ macro_rules! buf_reads {
             ///
             /// `WouldBlock` if none is pending.
             pub fn try_recv_buf_from<B: BufMut>(&self, buf: &mut B) -> io::Result<(usize, $addr)> {
-                into_spare(buf, |dst| self.inner.try_recv_from(dst))
+                into_spare(buf, |dst| self.try_recv_from(dst))
             }
 
             /// Receives one datagram and its sender into `buf`'s spare capacity. Cancel safe.

@@ -24,11 +24,14 @@ pub mod tcp;
 mod tcp_socket;
 #[cfg(feature = "tonic")]
 mod tonic_connected;
+mod ucred;
 mod udp;
 mod udp_opts;
 mod udp_poll;
 pub mod unix;
+mod unix_addr;
 mod unix_datagram;
+mod unix_socket;
 
 #[cfg(feature = "stream")]
 pub use listener_stream::{TcpListenerStream, UnixListenerStream};
@@ -38,3 +41,4 @@ pub use tcp_socket::TcpSocket;
 pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixStream};
 pub use unix_datagram::UnixDatagram;
+pub use unix_socket::UnixSocket;

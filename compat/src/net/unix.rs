@@ -1,10 +1,12 @@
 //! Unix domain sockets: [`UnixListener`] and [`UnixStream`], with tokio's
-//! method names, plus the split halves under the paths of `tokio::net::unix`.
+//! method names, plus what lives under `tokio::net::unix`: the split halves,
+//! [`SocketAddr`] and [`UCred`].
 
 use super::cached::Cached;
 use super::split::{self, Splittable};
+pub use super::ucred::{gid_t, pid_t, uid_t, UCred};
+pub use super::unix_addr::SocketAddr;
 use crate::reactor;
-pub use ringio::net::UnixSocketAddr as SocketAddr;
 use std::io;
 use std::path::Path;
 use std::task::{Context, Poll};
@@ -19,6 +21,14 @@ pub type OwnedReadHalf = split::OwnedReadHalf<UnixStream>;
 pub type OwnedWriteHalf = split::OwnedWriteHalf<UnixStream>;
 /// Error of `reunite` with halves of different streams.
 pub type ReuniteError = split::ReuniteError<UnixStream>;
+
+/// True for a path naming Linux's abstract namespace (a leading NUL byte),
+/// which the engine's binds and connects do not take; those go through
+/// [`UnixSocket`](super::UnixSocket) (socket2's address, which does).
+fn is_abstract(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    path.as_os_str().as_bytes().first() == Some(&0)
+}
 
 /// The path of a named address.
 fn pathname(addr: &SocketAddr) -> io::Result<&Path> {
@@ -51,12 +61,20 @@ impl UnixListener {
         reactor::with_entered(|| ringio::net::UnixListener::from_std(listener)).map(|inner| UnixListener { inner })
     }
 
-    /// Binds to `path` (which must not exist).
+    /// Binds to `path` (which must not exist); a path that starts with a
+    /// NUL byte names Linux's abstract namespace, as with tokio.
     ///
     /// # Errors
     ///
     /// `AddrInUse` if `path` exists; outside a tokio runtime, an error.
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
+        if is_abstract(path.as_ref()) {
+            let socket = super::UnixSocket::new_stream()?;
+            socket.bind(path)?;
+            // The largest backlog, which Linux caps at `net.core.somaxconn`
+            // (as the engine's `SOMAXCONN` backlog ends up).
+            return socket.listen(u32::MAX);
+        }
         reactor::with_entered(|| ringio::net::UnixListener::bind(path)).map(|inner| UnixListener { inner })
     }
 
@@ -83,7 +101,7 @@ impl UnixListener {
         )
         .await?;
         let (inner, addr) = accepted;
-        Ok((UnixStream::accepted(inner), addr))
+        Ok((UnixStream::accepted(inner), addr.into()))
     }
 
     /// Poll-style accept; only the task that polled last is woken.
@@ -96,7 +114,7 @@ impl UnixListener {
         let _entered = reactor.enter();
         self.inner
             .poll_accept(cx)
-            .map_ok(|(inner, addr)| (UnixStream::accepted(inner), addr))
+            .map_ok(|(inner, addr)| (UnixStream::accepted(inner), addr.into()))
     }
 
     /// The bound address.
@@ -105,7 +123,7 @@ impl UnixListener {
     ///
     /// If the socket was closed.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.local_addr()
+        self.inner.local_addr().map(SocketAddr::from)
     }
 }
 
@@ -129,7 +147,8 @@ pub struct UnixStream {
 }
 
 impl UnixStream {
-    /// Connects to the socket at `path`. As with tokio, the connect counts
+    /// Connects to the socket at `path` (a leading NUL byte names Linux's
+    /// abstract namespace, as with tokio). As with tokio, the connect counts
     /// once the socket reports writable: a listener closed meanwhile (with
     /// the connection still in its backlog) is seen, as `ConnectionReset`.
     ///
@@ -137,8 +156,17 @@ impl UnixStream {
     ///
     /// `NotFound`, `ConnectionRefused`, `ConnectionReset`; outside a tokio runtime, an error.
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
+        if is_abstract(path.as_ref()) {
+            return super::UnixSocket::new_stream()?.connect(path).await;
+        }
         let path = path.as_ref().to_path_buf();
         let stream = reactor::entered(async move { ringio::net::UnixStream::connect(path).await }).await?;
+        UnixStream::connected(stream).await
+    }
+
+    /// Finishes a connect of `stream` (its `connect(2)` done or pending) as
+    /// [`UnixStream::connect`] does; [`UnixSocket::connect`](super::UnixSocket::connect) shares it.
+    pub(crate) async fn connected(stream: ringio::net::UnixStream) -> io::Result<UnixStream> {
         // A Unix connect (and the readiness check after it) can finish at
         // once on a readiness backend; tokio's never finishes on its first
         // poll, and a caller that drops the listener in between relies on
@@ -216,7 +244,7 @@ impl UnixStream {
     ///
     /// If the socket was closed.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.local_addr()
+        self.inner.local_addr().map(SocketAddr::from)
     }
 
     /// The peer's address.
@@ -225,7 +253,27 @@ impl UnixStream {
     ///
     /// `NotConnected`.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.peer_addr()
+        self.inner.peer_addr().map(SocketAddr::from)
+    }
+
+    /// The credentials of the peer process (`SO_PEERCRED`): who called
+    /// `connect` or `socketpair`, as of that call.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run() -> std::io::Result<()> {
+    /// let (a, _b) = ringio_compat::net::UnixStream::pair()?;
+    /// let cred = a.peer_cred()?;
+    /// assert_eq!(cred.pid(), Some(std::process::id() as i32));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `getsockopt(2)`'s errors, or if the stream was closed.
+    pub fn peer_cred(&self) -> io::Result<UCred> {
+        super::ucred::peer_cred(self.inner.get())
     }
 
     /// Waits until the stream is readable.

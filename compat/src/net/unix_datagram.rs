@@ -111,7 +111,7 @@ impl UnixDatagram {
     ///
     /// If the socket was closed.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        until_done(|| self.inner.try_recv_from(buf), || self.inner.readable()).await
+        until_done(|| self.try_recv_from(buf), || self.inner.readable()).await
     }
 
     /// Sends to the connected peer without waiting.
@@ -147,7 +147,8 @@ impl UnixDatagram {
     ///
     /// `WouldBlock` if none is pending.
     pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.inner.try_recv_from(buf)
+        let (n, from) = self.inner.try_recv_from(buf)?;
+        Ok((n, from.into()))
     }
 
     /// Waits until a datagram is pending.
@@ -212,7 +213,7 @@ impl UnixDatagram {
             || self.inner.try_recv_from(buf.initialize_unfilled())
         ))?;
         buf.advance(n);
-        Poll::Ready(Ok(from))
+        Poll::Ready(Ok(from.into()))
     }
 
     /// The bound address (unnamed if not bound).
@@ -221,7 +222,7 @@ impl UnixDatagram {
     ///
     /// If the socket was closed.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.local_addr()
+        self.inner.local_addr().map(SocketAddr::from)
     }
 
     /// The connected peer's address.
@@ -230,7 +231,7 @@ impl UnixDatagram {
     ///
     /// `NotConnected`.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.peer_addr()
+        self.inner.peer_addr().map(SocketAddr::from)
     }
 
     /// Takes the pending `SO_ERROR`.
