@@ -80,6 +80,11 @@ fn fresh_pair_is_writable_on_the_first_poll() {
             Poll::Ready(())
         })
         .await;
+        assert!(a.writable().now_or_never().is_some(), "and writable() says so at once");
+        assert!(
+            a.readable().now_or_never().is_none(),
+            "not readable before the peer writes"
+        );
         assert_eq!(a.try_write(b"x").unwrap(), 1);
         poll_fn(|cx| b.poll_read_ready(cx)).await.unwrap();
         let mut buf = [0; 1];

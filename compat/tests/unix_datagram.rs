@@ -165,3 +165,31 @@ fn bind_addr_and_connect_addr_use_the_path() {
         assert_eq!(&buf, b"addr");
     });
 }
+
+#[test]
+fn a_fresh_pair_is_writable_at_once_and_not_readable() {
+    flavours(|| async {
+        let (a, b) = UnixDatagram::pair().unwrap();
+        // Nothing has turned the reactor since `pair()`: the empty buffers
+        // make both ends writable by assumption, as tokio's are.
+        poll_fn(|cx| {
+            assert!(a.poll_send_ready(cx).is_ready(), "a fresh pair is writable");
+            assert!(b.poll_send_ready(cx).is_ready(), "a fresh pair is writable");
+            assert!(a.poll_recv_ready(cx).is_pending(), "nothing was sent");
+            Poll::Ready(())
+        })
+        .await;
+        a.writable().await.unwrap();
+        a.try_send(b"hi").unwrap();
+        b.readable().await.unwrap();
+        let mut buf = [0; 4];
+        assert_eq!(b.try_recv(&mut buf).unwrap(), 2);
+        // A full queue makes the assumption go: the next wait is the kernel's.
+        while a.try_send(&[0; 1024]).is_ok() {}
+        poll_fn(|cx| {
+            assert!(a.poll_send_ready(cx).is_pending(), "full after WouldBlock");
+            Poll::Ready(())
+        })
+        .await;
+    });
+}

@@ -114,6 +114,19 @@ impl<S: RawStream> Cached<S> {
         Ok(())
     }
 
+    /// Ready at once while the last write did not find the stream full (a
+    /// fresh stream included, as with tokio); else waits until it is
+    /// writable.
+    pub(crate) async fn writable(&self) -> io::Result<()> {
+        if self.write.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        self.io.writable().await?;
+        // Relaxed: as in `note`.
+        self.write.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
     /// Ready while the last write did not find the stream full; else waits.
     pub(crate) fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Self::poll_flag(&self.write, cx, |cx| self.io.poll_write_ready(cx))
@@ -160,6 +173,9 @@ impl<S: RawStream> Cached<S> {
 impl<S: RawStream> RawStream for Cached<S> {
     fn readable(&self) -> impl Future<Output = io::Result<()>> + Send + '_ {
         Cached::readable(self)
+    }
+    fn writable(&self) -> impl Future<Output = io::Result<()>> + Send + '_ {
+        Cached::writable(self)
     }
     fn recv_multi<'a>(&'a self, group: &BufRing) -> RecvMulti<'a> {
         self.io.recv_multi(group)

@@ -29,6 +29,7 @@ use tokio::io::ReadBuf;
 /// in a private module: nameable in bounds, not by users).
 pub trait RawStream: Send + Sync + 'static {
     fn readable(&self) -> impl Future<Output = io::Result<()>> + Send + '_;
+    fn writable(&self) -> impl Future<Output = io::Result<()>> + Send + '_;
     fn recv_multi<'a>(&'a self, group: &BufRing) -> RecvMulti<'a>;
     fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
     fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
@@ -49,6 +50,9 @@ macro_rules! raw_stream {
         impl RawStream for $ty {
             fn readable(&self) -> impl Future<Output = io::Result<()>> + Send + '_ {
                 <$ty>::readable(self)
+            }
+            fn writable(&self) -> impl Future<Output = io::Result<()>> + Send + '_ {
+                <$ty>::writable(self)
             }
             fn recv_multi<'a>(&'a self, group: &BufRing) -> RecvMulti<'a> {
                 <$ty>::recv_multi(self, group)

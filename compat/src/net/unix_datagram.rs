@@ -8,6 +8,7 @@ use crate::reactor;
 use std::io;
 use std::net::Shutdown;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{ready, Context, Poll};
 use tokio::io::ReadBuf;
 
@@ -27,16 +28,35 @@ use tokio::io::ReadBuf;
 #[derive(Debug)]
 pub struct UnixDatagram {
     pub(crate) inner: ringio::net::UnixDatagram,
+    /// Writable without asking the kernel, until a send says `WouldBlock`:
+    /// what tokio assumes of a fresh pair (empty buffers).
+    send_assumed: AtomicBool,
 }
 
 impl UnixDatagram {
+    pub(crate) fn wrap(inner: ringio::net::UnixDatagram) -> UnixDatagram {
+        UnixDatagram {
+            inner,
+            send_assumed: AtomicBool::new(false),
+        }
+    }
+
+    /// Forgets the assumed writability if `res` says `WouldBlock`.
+    fn note_send<R>(&self, res: io::Result<R>) -> io::Result<R> {
+        if matches!(&res, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
+            // Relaxed: a stale value costs (or saves) one wait, never a wakeup.
+            self.send_assumed.store(false, Ordering::Relaxed);
+        }
+        res
+    }
+
     /// Binds to `path` (which must not exist).
     ///
     /// # Errors
     ///
     /// `AddrInUse` if `path` exists; outside a tokio runtime, an error.
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixDatagram> {
-        reactor::with_entered(|| ringio::net::UnixDatagram::bind(path)).map(|inner| UnixDatagram { inner })
+        reactor::with_entered(|| ringio::net::UnixDatagram::bind(path)).map(UnixDatagram::wrap)
     }
 
     /// A connected pair.
@@ -46,7 +66,11 @@ impl UnixDatagram {
     /// Out of descriptors; outside a tokio runtime, an error.
     pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
         let (a, b) = reactor::with_entered(ringio::net::UnixDatagram::pair)?;
-        Ok((UnixDatagram { inner: a }, UnixDatagram { inner: b }))
+        // A fresh pair has empty buffers: writable now, as tokio assumes.
+        let (a, b) = (UnixDatagram::wrap(a), UnixDatagram::wrap(b));
+        a.send_assumed.store(true, Ordering::Relaxed);
+        b.send_assumed.store(true, Ordering::Relaxed);
+        Ok((a, b))
     }
 
     /// A socket bound to no path.
@@ -55,7 +79,7 @@ impl UnixDatagram {
     ///
     /// Out of descriptors; outside a tokio runtime, an error.
     pub fn unbound() -> io::Result<UnixDatagram> {
-        reactor::with_entered(ringio::net::UnixDatagram::unbound).map(|inner| UnixDatagram { inner })
+        reactor::with_entered(ringio::net::UnixDatagram::unbound).map(UnixDatagram::wrap)
     }
 
     /// Adopts a std socket (made non-blocking).
@@ -64,7 +88,7 @@ impl UnixDatagram {
     ///
     /// Outside a tokio runtime, or if the socket cannot be made non-blocking.
     pub fn from_std(socket: std::os::unix::net::UnixDatagram) -> io::Result<UnixDatagram> {
-        reactor::with_entered(|| ringio::net::UnixDatagram::from_std(socket)).map(|inner| UnixDatagram { inner })
+        reactor::with_entered(|| ringio::net::UnixDatagram::from_std(socket)).map(UnixDatagram::wrap)
     }
 
     /// Sets the default peer for [`UnixDatagram::send`] and filters
@@ -120,7 +144,7 @@ impl UnixDatagram {
     ///
     /// `WouldBlock` if the peer's queue is full.
     pub fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.inner.try_send(buf)
+        self.note_send(self.inner.try_send(buf))
     }
 
     /// Sends to `target` without waiting.
@@ -129,7 +153,7 @@ impl UnixDatagram {
     ///
     /// `WouldBlock` if the peer's queue is full; `NotFound`.
     pub fn try_send_to(&self, buf: &[u8], target: impl AsRef<Path>) -> io::Result<usize> {
-        self.inner.try_send_to(buf, target)
+        self.note_send(self.inner.try_send_to(buf, target))
     }
 
     /// Receives a pending datagram without waiting.
@@ -166,6 +190,9 @@ impl UnixDatagram {
     ///
     /// If the socket was closed meanwhile.
     pub async fn writable(&self) -> io::Result<()> {
+        if self.send_assumed.load(Ordering::Relaxed) {
+            return Ok(());
+        }
         self.inner.writable().await
     }
 
@@ -176,6 +203,9 @@ impl UnixDatagram {
 
     /// Poll-style [`UnixDatagram::writable`]; only the task that polled last is woken.
     pub fn poll_send_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.send_assumed.load(Ordering::Relaxed) {
+            return Poll::Ready(Ok(()));
+        }
         self.inner.poll_send_ready(cx)
     }
 
