@@ -9,9 +9,15 @@ use std::io::{self, Seek, SeekFrom};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, RawFd};
 
 impl File {
-    /// A std file on a duplicate of the descriptor, at the caller's position.
-    fn dup_std(&self) -> io::Result<std::fs::File> {
-        let mut std_file = std::fs::File::from(self.file.with_fd(|fd| fd.try_clone_to_owned())?);
+    /// A std file on a duplicate of the descriptor, for the calls tokio
+    /// makes on its std file.
+    fn std_dup(&self) -> io::Result<std::fs::File> {
+        Ok(std::fs::File::from(self.file.with_fd(|fd| fd.try_clone_to_owned())?))
+    }
+
+    /// [`File::std_dup`] at the caller's position.
+    fn std_dup_at_pos(&self) -> io::Result<std::fs::File> {
+        let mut std_file = self.std_dup()?;
         // A file without a position (a pipe) has none to set.
         let _ = std_file.seek(SeekFrom::Start(self.state().pos));
         Ok(std_file)
@@ -34,7 +40,7 @@ impl File {
     /// ```
     pub async fn into_std(self) -> std::fs::File {
         let _ = self.settle().await;
-        self.dup_std().expect("duplicating the file's descriptor")
+        self.std_dup_at_pos().expect("duplicating the file's descriptor")
     }
 
     /// [`File::into_std`] without waiting: gives the file back if an
@@ -47,7 +53,7 @@ impl File {
         if self.state().is_busy() {
             return Err(self);
         }
-        match self.dup_std() {
+        match self.std_dup_at_pos() {
             Ok(std_file) => Ok(std_file),
             Err(_) => Err(self),
         }
@@ -63,7 +69,7 @@ impl File {
     /// A pending write's error; out of descriptors.
     pub async fn try_clone(&self) -> io::Result<File> {
         self.settle().await?;
-        let clone = File::from_std(self.dup_std()?);
+        let clone = File::from_std(self.std_dup_at_pos()?);
         clone.state().max_buf = self.state().max_buf;
         Ok(clone)
     }
@@ -86,7 +92,7 @@ impl File {
     /// ```
     pub async fn metadata(&self) -> io::Result<std::fs::Metadata> {
         self.settle().await?;
-        let std_file = std::fs::File::from(self.file.with_fd(|fd| fd.try_clone_to_owned())?);
+        let std_file = self.std_dup()?;
         std_file.metadata()
     }
 
@@ -100,7 +106,7 @@ impl File {
     pub async fn set_times(&self, times: impl Into<std::fs::FileTimes>) -> io::Result<()> {
         let times = times.into();
         self.settle().await?;
-        let std_file = std::fs::File::from(self.file.with_fd(|fd| fd.try_clone_to_owned())?);
+        let std_file = self.std_dup()?;
         std_file.set_times(times)
     }
 
@@ -120,7 +126,7 @@ impl File {
     /// A pending write's error; `PermissionDenied`, ...
     pub async fn set_permissions(&self, perm: std::fs::Permissions) -> io::Result<()> {
         self.settle().await?;
-        let std_file = std::fs::File::from(self.file.with_fd(|fd| fd.try_clone_to_owned())?);
+        let std_file = self.std_dup()?;
         std_file.set_permissions(perm)
     }
 

@@ -35,9 +35,13 @@ pub struct UnixDatagram {
 
 impl UnixDatagram {
     pub(crate) fn wrap(inner: ringio::net::UnixDatagram) -> UnixDatagram {
+        UnixDatagram::with_send_assumed(inner, false)
+    }
+
+    fn with_send_assumed(inner: ringio::net::UnixDatagram, assumed: bool) -> UnixDatagram {
         UnixDatagram {
             inner,
-            send_assumed: AtomicBool::new(false),
+            send_assumed: AtomicBool::new(assumed),
         }
     }
 
@@ -67,10 +71,10 @@ impl UnixDatagram {
     pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
         let (a, b) = reactor::with_entered(ringio::net::UnixDatagram::pair)?;
         // A fresh pair has empty buffers: writable now, as tokio assumes.
-        let (a, b) = (UnixDatagram::wrap(a), UnixDatagram::wrap(b));
-        a.send_assumed.store(true, Ordering::Relaxed);
-        b.send_assumed.store(true, Ordering::Relaxed);
-        Ok((a, b))
+        Ok((
+            UnixDatagram::with_send_assumed(a, true),
+            UnixDatagram::with_send_assumed(b, true),
+        ))
     }
 
     /// A socket bound to no path.
